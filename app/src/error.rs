@@ -1,0 +1,82 @@
+//! The error every server function returns: stable codes, safe messages, one JSON encoding.
+
+use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "code", content = "message", rename_all = "snake_case")]
+pub enum ApiError {
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A dependency (the database) is down or saturated; retrying later can succeed.
+    #[error("temporarily unavailable, try again shortly")]
+    Unavailable,
+    /// Details are logged on the server, never sent.
+    #[error("internal error")]
+    Internal,
+    /// The request never reached the function: network, encoding, or routing trouble.
+    #[error("request failed: {0}")]
+    Transport(String),
+}
+
+impl ApiError {
+    /// Stable machine-readable code, the same one the JSON envelope carries.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "not_found",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal => "internal",
+            ApiError::Transport(_) => "transport",
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::NotFound => 404,
+            ApiError::BadRequest(_) | ApiError::Transport(_) => 400,
+            ApiError::Unavailable => 503,
+            ApiError::Internal => 500,
+        }
+    }
+}
+
+impl FromServerFnError for ApiError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
+                ApiError::BadRequest(message)
+            }
+            ServerFnErrorErr::Deserialization(message) => ApiError::BadRequest(message),
+            other => ApiError::Transport(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_snake_case() {
+        let all = [
+            ApiError::NotFound,
+            ApiError::BadRequest(String::new()),
+            ApiError::Unavailable,
+            ApiError::Internal,
+            ApiError::Transport(String::new()),
+        ];
+        for error in all {
+            let json = serde_json_like(&error);
+            assert!(json.contains(error.code()), "{json} lacks {}", error.code());
+        }
+    }
+
+    fn serde_json_like(error: &ApiError) -> String {
+        String::from_utf8(error.ser().to_vec()).unwrap_or_default()
+    }
+}

@@ -1,0 +1,99 @@
+//! Human-readable rendering of numbers and dates, identical on server and client.
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// `November 2026`; months out of range render as `Unknown month`.
+pub fn month_label(year: i32, month: u8) -> String {
+    match MONTHS.get(usize::from(month).wrapping_sub(1)) {
+        Some(name) => format!("{name} {year}"),
+        None => "Unknown month".to_string(),
+    }
+}
+
+/// `1,234,567`.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `1 photo`, `2,000 photos`.
+pub fn photo_count(count: u64) -> String {
+    if count == 1 {
+        "1 photo".to_string()
+    } else {
+        format!("{} photos", thousands(count))
+    }
+}
+
+/// Civil date (year, month, day) of a Unix timestamp in UTC.
+///
+/// Howard Hinnant's days-to-civil algorithm: exact for the whole `i64` second range we store.
+pub fn civil_date(unix_seconds: i64) -> (i32, u8, u8) {
+    let days = unix_seconds.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = (year_of_era + era * 400 + i64::from(month <= 2)) as i32;
+    (year, month, day)
+}
+
+/// `3 November 2026`.
+pub fn day_label(unix_seconds: i64) -> String {
+    let (year, month, day) = civil_date(unix_seconds);
+    format!("{day} {}", month_label(year, month))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(2_000_000), "2,000,000");
+        assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn civil_date_matches_known_days() {
+        assert_eq!(civil_date(0), (1970, 1, 1));
+        assert_eq!(civil_date(-1), (1969, 12, 31));
+        assert_eq!(civil_date(951_782_400), (2000, 2, 29));
+        assert_eq!(civil_date(1_795_996_800), (2026, 11, 30));
+    }
+
+    #[test]
+    fn month_label_rejects_out_of_range_months() {
+        assert_eq!(month_label(2026, 11), "November 2026");
+        assert_eq!(month_label(2026, 0), "Unknown month");
+        assert_eq!(month_label(2026, 13), "Unknown month");
+    }
+}

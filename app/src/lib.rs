@@ -1,0 +1,87 @@
+//! Flashbulb's user interface: the HTML shell, the routes, the pages and their islands.
+
+pub mod error;
+pub mod format;
+pub mod model;
+pub mod timeline;
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    SsrMode, StaticSegment,
+};
+
+pub use error::ApiError;
+
+/// The document around every page; the server renders it once per request.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options islands=true />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="flashbulb" href="/pkg/flashbulb.css" />
+        <Meta name="description" content="Flashbulb: your photo library, instant at any size." />
+        <Title formatter=|page: String| format!("{page} · Flashbulb") />
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "Flashbulb"
+                </a>
+            </header>
+            <main id="main">
+                <Routes fallback=NotFound>
+                    // In order: the first screen of the grid arrives as plain HTML, so it
+                    // paints without JavaScript and with no placeholder swap.
+                    <Route
+                        path=StaticSegment("")
+                        view=timeline::TimelinePage
+                        ssr=SsrMode::InOrder
+                    />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Not found" />
+        <section class="notice">
+            <h1>"Nothing here"</h1>
+            <p>"This page does not exist. " <a href="/">"Back to the timeline"</a></p>
+        </section>
+    }
+}
+
+/// Referenced by the hydrate crate so that the islands defined here are linked into the WASM.
+pub fn register_islands() {}

@@ -1,0 +1,281 @@
+//! The timeline page `/`: month sections of square cells, newest first, and the favourite island.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::{
+    error::ApiError,
+    format::{day_label, month_label, photo_count},
+    model::{MonthBucket, PhotoCell, PhotoId, TimelineFirstScreen},
+};
+
+/// How many photos the server renders into the first screen.
+pub const FIRST_SCREEN_PHOTOS: u32 = 120;
+
+#[server(prefix = "/api", endpoint = "timeline")]
+pub async fn load_timeline() -> Result<TimelineFirstScreen, ApiError> {
+    let library = crate::backend::library()?;
+    match library.viewer().await? {
+        Some((owner, name)) => {
+            let mut screen = library
+                .timeline_first_screen(owner, FIRST_SCREEN_PHOTOS)
+                .await?;
+            screen.owner_name = Some(name);
+            Ok(screen)
+        }
+        None => Ok(TimelineFirstScreen::default()),
+    }
+}
+
+#[server(prefix = "/api", endpoint = "set_favourite")]
+pub async fn set_favourite(photo_id: PhotoId, favourite: bool) -> Result<bool, ApiError> {
+    let library = crate::backend::library()?;
+    let (owner, _) = library.viewer().await?.ok_or(ApiError::NotFound)?;
+    library.set_favourite(owner, photo_id, favourite).await
+}
+
+#[component]
+pub fn TimelinePage() -> impl IntoView {
+    let first_screen = Resource::new_blocking(|| (), |_| load_timeline());
+    view! {
+        <Title text="Timeline" />
+        <Suspense fallback=|| view! { <p class="notice">"Loading your library…"</p> }>
+            {move || Suspend::new(async move {
+                match first_screen.await {
+                    Ok(screen) if screen.total == 0 => view! { <EmptyLibrary /> }.into_any(),
+                    Ok(screen) => view! { <Timeline screen /> }.into_any(),
+                    Err(error) => view! { <LoadFailed error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
+    let TimelineFirstScreen { buckets, photos, total, owner_name } = screen;
+    let sections = group_by_month(&buckets, photos);
+    let shown: u64 = sections.iter().map(|(_, cells)| cells.len() as u64).sum();
+    let remaining_months: Vec<MonthBucket> = buckets.iter().skip(sections.len()).copied().collect();
+    view! {
+        <div class="timeline">
+            <div class="timeline-head">
+                <h1>{owner_name.map(|name| format!("{name}’s library")).unwrap_or_default()}</h1>
+                <p class="summary" data-total=total>
+                    {photo_count(total)} " in " {buckets.len()}
+                    {if buckets.len() == 1 { " month" } else { " months" }}
+                </p>
+            </div>
+            <nav class="months" aria-label="Months">
+                <ol>
+                    {buckets
+                        .iter()
+                        .map(|bucket| {
+                            view! {
+                                <li>
+                                    <a href=format!("#m-{}", bucket.key())>
+                                        {month_label(bucket.year, bucket.month)}
+                                    </a>
+                                    <span class="count">{bucket.count}</span>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ol>
+            </nav>
+            <div class="sections">
+                {sections
+                    .into_iter()
+                    .map(|(bucket, cells)| view! { <MonthSection bucket cells /> })
+                    .collect_view()}
+                {remaining_months
+                    .into_iter()
+                    .map(|bucket| view! { <MonthSection bucket cells=Vec::new() /> })
+                    .collect_view()}
+                <p class="shown" data-shown=shown>
+                    "Showing the newest " {photo_count(shown)} "."
+                </p>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>) -> impl IntoView {
+    let heading_id = format!("m-{}", bucket.key());
+    let label = month_label(bucket.year, bucket.month);
+    view! {
+        <section class="month" id=heading_id.clone() aria-label=label.clone()>
+            <h2>{label} <span class="count">{photo_count(bucket.count)}</span></h2>
+            {(!cells.is_empty())
+                .then(|| {
+                    view! {
+                        <ul class="grid">
+                            {cells.into_iter().map(|cell| view! { <Cell cell /> }).collect_view()}
+                        </ul>
+                    }
+                })}
+        </section>
+    }
+}
+
+#[component]
+fn Cell(cell: PhotoCell) -> impl IntoView {
+    let [r, g, b] = cell.placeholder_rgb;
+    let description = format!("{}, {}", cell.file_name, day_label(cell.taken_at));
+    view! {
+        <li
+            class="cell"
+            data-photo-id=cell.id
+            style=format!("background-color:rgb({r},{g},{b})")
+        >
+            <span class="cell-label" role="img" aria-label=description.clone() title=description>
+                {cell.file_name.clone()}
+            </span>
+            <FavouriteButton photo_id=cell.id favourite=cell.favourite />
+        </li>
+    }
+}
+
+/// Toggles a photo's favourite flag. A plain form underneath, so it also works without
+/// JavaScript; once hydrated it updates in place, optimistically, and rolls back on failure.
+#[island]
+pub fn FavouriteButton(photo_id: PhotoId, favourite: bool) -> impl IntoView {
+    let (is_favourite, set_is_favourite) = signal(favourite);
+    let (failure, set_failure) = signal(None::<String>);
+    let toggle = Action::new(move |next: &bool| {
+        let next = *next;
+        async move { (next, set_favourite(photo_id, next).await) }
+    });
+    Effect::new(move |_| {
+        if let Some((wanted, outcome)) = toggle.value().get() {
+            match outcome {
+                Ok(stored) => {
+                    set_is_favourite.set(stored);
+                    set_failure.set(None);
+                }
+                Err(error) => {
+                    set_is_favourite.set(!wanted);
+                    set_failure.set(Some(error.to_string()));
+                }
+            }
+        }
+    });
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        let next = !is_favourite.get_untracked();
+        set_is_favourite.set(next);
+        toggle.dispatch(next);
+    };
+    view! {
+        <form
+            class="fav-form"
+            method="post"
+            action=SetFavourite::url()
+            on:submit=on_submit
+        >
+            <input type="hidden" name="photo_id" value=photo_id />
+            <input
+                type="hidden"
+                name="favourite"
+                value=move || (!is_favourite.get()).to_string()
+            />
+            <button
+                type="submit"
+                class="fav"
+                aria-pressed=move || is_favourite.get().to_string()
+                aria-label=move || {
+                    if is_favourite.get() { "Remove from favourites" } else { "Add to favourites" }
+                }
+                title=move || failure.get().unwrap_or_default()
+                data-error=move || failure.get().is_some().then_some("true")
+            >
+                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                    <path d="M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z" />
+                </svg>
+            </button>
+        </form>
+    }
+}
+
+#[component]
+fn EmptyLibrary() -> impl IntoView {
+    view! {
+        <section class="notice">
+            <h1>"Your library is empty"</h1>
+            <p>
+                "Add a demo library with " <code>"flashbulb seed --photos 5000"</code>
+                " and reload this page."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn LoadFailed(error: ApiError) -> impl IntoView {
+    view! {
+        <section class="notice error" role="alert">
+            <h1>"The timeline could not be loaded"</h1>
+            <p>{error.to_string()} " (" <code>{error.code()}</code> ")"</p>
+        </section>
+    }
+}
+
+/// Splits the newest photos (newest first) into the month sections they belong to.
+fn group_by_month(
+    buckets: &[MonthBucket],
+    photos: Vec<PhotoCell>,
+) -> Vec<(MonthBucket, Vec<PhotoCell>)> {
+    let mut sections: Vec<(MonthBucket, Vec<PhotoCell>)> = Vec::new();
+    for photo in photos {
+        let (year, month, _) = crate::format::civil_date(photo.taken_at);
+        match sections.last_mut() {
+            Some((bucket, cells)) if bucket.year == year && bucket.month == month => {
+                cells.push(photo)
+            }
+            _ => {
+                let bucket = buckets
+                    .iter()
+                    .find(|bucket| bucket.year == year && bucket.month == month)
+                    .copied()
+                    .unwrap_or(MonthBucket { year, month, count: 0 });
+                sections.push((bucket, vec![photo]));
+            }
+        }
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(id: PhotoId, taken_at: i64) -> PhotoCell {
+        PhotoCell {
+            id,
+            file_name: format!("IMG_{id}.JPG"),
+            taken_at,
+            width: 4,
+            height: 3,
+            favourite: false,
+            placeholder_rgb: [0, 0, 0],
+        }
+    }
+
+    #[test]
+    fn photos_are_grouped_into_their_months_in_order() {
+        let nov = MonthBucket { year: 2026, month: 11, count: 2 };
+        let oct = MonthBucket { year: 2026, month: 10, count: 7 };
+        let photos = vec![
+            cell(3, 1_795_996_799), // 29 Nov 2026, last second
+            cell(2, 1_793_491_200), // 1 Nov 2026, first second
+            cell(1, 1_793_491_199), // 31 Oct 2026, last second
+        ];
+        let sections = group_by_month(&[nov, oct], photos);
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[0].0, nov);
+        assert_eq!(sections[0].1.iter().map(|c| c.id).collect::<Vec<_>>(), [3, 2]);
+        assert_eq!(sections[1].0, oct);
+        assert_eq!(sections[1].1[0].id, 1);
+    }
+}

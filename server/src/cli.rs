@@ -1,0 +1,69 @@
+//! The command line: `serve` (default), `migrate`, `seed`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{config::Config, db, seed, state::AppState, web};
+
+#[derive(Debug, Parser)]
+#[command(name = "flashbulb", version, about = "A self-hosted photo library, instant at any size")]
+pub struct Cli {
+    /// A TOML configuration file; `FLASHBULB_*` environment variables override it.
+    #[arg(long, global = true, env = "FLASHBULB_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web application (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Add a synthetic library for demos and benchmarks.
+    Seed(seed::SeedArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
+    crate::telemetry::init(&config.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let pool = db::connect(&config).await?;
+            let applied = db::migrate(&pool).await?;
+            println!("database is at migration {applied}");
+            Ok(())
+        }
+        Command::Seed(args) => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let report = seed::run(&pool, &args).await?;
+            println!("{report}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool).await?;
+    let listen = config.listen;
+    let state = AppState::new(config, pool.clone());
+    let app = web::build_app(state);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!("Flashbulb listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(crate::shutdown::signal())
+        .await
+        .context("serving HTTP")?;
+    pool.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Typed configuration, read once at start-up: defaults < `LEPTOS_*` (set by cargo-leptos)
+//! < TOML file < `FLASHBULB_*` environment variables (and `DATABASE_URL`).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use figment::{
+    providers::{Env, Format, Serialized, Toml},
+    Figment,
+};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// Where the database and photo files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (the default: a file in `data_dir`). PostgreSQL support comes with scale-out.
+    pub database_url: Option<String>,
+    /// Upper bound of pooled database connections.
+    pub database_max_connections: u32,
+    /// Seconds a request waits for a pooled connection before failing with 503.
+    pub database_acquire_timeout_secs: u64,
+    /// The folder cargo-leptos builds the site into (`pkg/` with JS, WASM, CSS).
+    pub site_root: PathBuf,
+    /// A `tracing` filter, e.g. `info` or `flashbulb=debug,sqlx=warn`.
+    pub log: String,
+}
+
+/// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "database_acquire_timeout_secs",
+    "site_root",
+    "log",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_max_connections: 8,
+            database_acquire_timeout_secs: 5,
+            site_root: PathBuf::from("target/site"),
+            log: "info,sqlx=warn".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Rejected(String),
+}
+
+impl Config {
+    /// Reads the layered configuration from the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::from_figment(Self::figment(file)?)
+    }
+
+    fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::raw().only(&["LEPTOS_SITE_ADDR"]).map(|_| "listen".into()))
+            .merge(Env::raw().only(&["LEPTOS_SITE_ROOT"]).map(|_| "site_root".into()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        Ok(figment
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(Env::prefixed("FLASHBULB_").only(KEYS)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Rejected(
+                "database_max_connections must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.database_url {
+            if !url.starts_with("sqlite:") {
+                return Err(ConfigError::Rejected(format!(
+                    "database_url must start with sqlite: (got scheme of {:?}); \
+                     PostgreSQL is not supported by this build",
+                    url.split(':').next().unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: explicit, or a SQLite file inside `data_dir`.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("flashbulb.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_are_valid_and_point_into_the_data_dir() {
+        Jail::expect_with(|_| {
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config, Config::default());
+            assert_eq!(config.effective_database_url(), "sqlite://data/flashbulb.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "listen = \"127.0.0.1:4000\"\nlog = \"debug\"\n")?;
+            jail.set_env("FLASHBULB_LOG", "warn");
+            jail.set_env("LEPTOS_SITE_ADDR", "127.0.0.1:5000");
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.listen, "127.0.0.1:4000".parse().map_err(|_| "addr")?);
+            assert_eq!(config.log, "warn");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_a_clear_message() {
+        Jail::expect_with(|jail| {
+            jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "0");
+            let error = Config::load(None).err().ok_or("accepted zero connections")?;
+            assert!(error.to_string().contains("at least 1"), "{error}");
+            jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "many");
+            let error = Config::load(None).err().ok_or("accepted a word")?;
+            assert!(error.to_string().contains("database_max_connections"), "{error}");
+            jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "4");
+            jail.set_env("DATABASE_URL", "mysql://x");
+            let error = Config::load(None).err().ok_or("accepted mysql")?;
+            assert!(error.to_string().contains("sqlite:"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        Jail::expect_with(|jail| {
+            jail.create_file("f.toml", "lisen = \"127.0.0.1:4000\"\n")?;
+            let error = Config::load(Some(Path::new("f.toml"))).err().ok_or("typo accepted")?;
+            assert!(error.to_string().contains("lisen"), "{error}");
+            let error = Config::load(Some(Path::new("nope.toml"))).err().ok_or("missing ok")?;
+            assert!(matches!(error, ConfigError::MissingFile(_)));
+            Ok(())
+        });
+    }
+}

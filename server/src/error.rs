@@ -1,0 +1,89 @@
+//! The server's error type: stable codes, HTTP statuses, 5xx details logged and never sent.
+
+use app::ApiError;
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+
+pub type ServerResult<T> = Result<T, ServerError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServerError {
+    /// True when the database is unreachable or saturated rather than wrong: retry may help.
+    fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            ServerError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+
+    /// The same error in the form pages and server functions see.
+    pub fn to_api(&self) -> ApiError {
+        match self {
+            ServerError::NotFound => ApiError::NotFound,
+            ServerError::BadRequest(message) => ApiError::BadRequest(message.clone()),
+            _ if self.is_unavailable() => {
+                tracing::warn!(error = %self, "database unavailable");
+                ApiError::Unavailable
+            }
+            _ => {
+                tracing::error!(error = ?self, "internal error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<ServerError> for ApiError {
+    fn from(error: ServerError) -> Self {
+        error.to_api()
+    }
+}
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let api = self.to_api();
+        let status =
+            StatusCode::from_u16(api.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_never_reach_the_client() {
+        let error = ServerError::Internal(anyhow::anyhow!("secret path /etc/shadow"));
+        let api = error.to_api();
+        assert_eq!(api, ApiError::Internal);
+        assert!(!api.to_string().contains("shadow"));
+    }
+
+    #[test]
+    fn a_saturated_pool_is_a_503() {
+        let response = ServerError::Database(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = ServerError::NotFound.into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+}

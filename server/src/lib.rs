@@ -1,0 +1,20 @@
+//! Flashbulb's server: configuration, storage, HTTP and server-side rendering, one module per feature.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod library;
+pub mod photos;
+pub mod seed;
+pub mod shutdown;
+pub mod state;
+pub mod telemetry;
+pub mod timeline;
+pub mod users;
+pub mod web;
+
+pub use config::Config;
+pub use error::{ServerError, ServerResult};
+pub use state::AppState;
+pub use web::build_app;

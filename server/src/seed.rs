@@ -1,0 +1,176 @@
+//! `flashbulb seed`: a synthetic library (rows, thumbhashes, camera data) for demos and benchmarks.
+
+use std::{fmt, time::Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::{db::Pool, users};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// How many photos to add.
+    #[arg(long, default_value_t = 5000)]
+    pub photos: u64,
+    /// The user who owns them; created if missing.
+    #[arg(long, default_value = "demo")]
+    pub owner: String,
+    /// Photos are spread over this many years back from now.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub years: u32,
+    /// Seed of the random generator: the same seed gives the same library.
+    #[arg(long, default_value_t = 1)]
+    pub random_seed: u64,
+    /// Do nothing if the owner already has photos (so a demo can be restarted safely).
+    #[arg(long)]
+    pub only_if_empty: bool,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct SeedReport {
+    pub owner: String,
+    pub inserted: u64,
+    pub skipped_because_not_empty: bool,
+    pub millis: u128,
+}
+
+impl fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.skipped_because_not_empty {
+            return write!(f, "{} already has photos; nothing seeded", self.owner);
+        }
+        let seconds = self.millis as f64 / 1000.0;
+        let rate = if seconds > 0.0 { self.inserted as f64 / seconds } else { 0.0 };
+        write!(
+            f,
+            "seeded {} photos for {} in {seconds:.1} s ({rate:.0} photos/s)",
+            app::format::thousands(self.inserted),
+            self.owner
+        )
+    }
+}
+
+/// Rows per INSERT statement: 14 bound values each stays under SQLite's 32,766 variables.
+const ROWS_PER_STATEMENT: usize = 2_000;
+/// Rows per transaction: large enough to amortise the commit, small enough to show progress.
+const ROWS_PER_TRANSACTION: u64 = 50_000;
+
+const CAMERAS: &[(&str, &str, &str)] = &[
+    ("Canon", "Canon EOS R6", "RF24-105mm F4 L IS USM"),
+    ("FUJIFILM", "X-T5", "XF16-80mmF4 R OIS WR"),
+    ("SONY", "ILCE-7M4", "FE 35mm F1.8"),
+    ("Apple", "iPhone 15 Pro", "iPhone 15 Pro back triple camera 6.86mm f/1.78"),
+    ("Google", "Pixel 8", "Pixel 8 back camera 6.9mm f/1.68"),
+    ("NIKON CORPORATION", "NIKON Z 6_2", "NIKKOR Z 24-70mm f/4 S"),
+];
+
+/// Width × height pairs of common sensors, landscape and portrait.
+const SHAPES: &[(u32, u32)] =
+    &[(6000, 4000), (4000, 6000), (4032, 3024), (3024, 4032), (5472, 3648), (3840, 2160), (3000, 3000)];
+
+pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
+    let started = Instant::now();
+    let owner = users::find_or_create(pool, &args.owner, true).await?;
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = ?")
+        .bind(owner)
+        .fetch_one(pool)
+        .await?;
+    if args.only_if_empty && existing > 0 {
+        return Ok(SeedReport {
+            owner: args.owner.clone(),
+            inserted: 0,
+            skipped_because_not_empty: true,
+            millis: started.elapsed().as_millis(),
+        });
+    }
+
+    let mut rng = SmallRng::seed_from_u64(args.random_seed ^ existing as u64);
+    let palette = thumbhash_palette(&mut rng);
+    let now = crate::db::now();
+    let span = i64::from(args.years) * 365 * 86_400;
+    let progress = progress_bar(args.photos);
+
+    let mut inserted = 0u64;
+    while inserted < args.photos {
+        let batch = (args.photos - inserted).min(ROWS_PER_TRANSACTION);
+        let mut tx = pool.begin().await.context("starting a seed transaction")?;
+        let mut left = batch;
+        while left > 0 {
+            let rows = (left as usize).min(ROWS_PER_STATEMENT);
+            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
+                 mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) ",
+            );
+            let serial_base = existing as u64 + inserted + (batch - left);
+            insert.push_values(0..rows, |mut row, index| {
+                let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
+                let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
+                let sha: [u8; 32] = rng.random();
+                row.push_bind(owner)
+                    .push_bind(format!("IMG_{:07}.JPG", serial_base + index as u64 + 1))
+                    .push_bind(now - rng.random_range(0..span))
+                    .push_bind(width)
+                    .push_bind(height)
+                    .push_bind(rng.random_range(1_500_000i64..12_000_000))
+                    .push_bind("image/jpeg")
+                    .push_bind(sha.to_vec())
+                    .push_bind("ready")
+                    .push_bind(palette[rng.random_range(0..palette.len())].clone())
+                    .push_bind(make)
+                    .push_bind(model)
+                    .push_bind(lens)
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut *tx).await.context("inserting seed photos")?;
+            left -= rows as u64;
+            progress.inc(rows as u64);
+        }
+        tx.commit().await.context("committing seed photos")?;
+        inserted += batch;
+    }
+    progress.finish_and_clear();
+    Ok(SeedReport {
+        owner: args.owner.clone(),
+        inserted,
+        skipped_because_not_empty: false,
+        millis: started.elapsed().as_millis(),
+    })
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template(
+        "{spinner} seeding [{bar:40}] {human_pos}/{human_len} photos, {per_sec}, {eta} left",
+    )
+    .map(|style| style.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Real thumbhashes of small two-colour gradients: each seeded photo gets one, so the grid
+/// paints believable placeholder colours without decoding any image.
+fn thumbhash_palette(rng: &mut SmallRng) -> Vec<Vec<u8>> {
+    const SIDE: usize = 16;
+    (0..64)
+        .map(|_| {
+            let top: [u8; 3] = rng.random();
+            let bottom: [u8; 3] = rng.random();
+            let mut rgba = Vec::with_capacity(SIDE * SIDE * 4);
+            for y in 0..SIDE {
+                for x in 0..SIDE {
+                    let t = (x + y) as f32 / (2 * (SIDE - 1)) as f32;
+                    for channel in 0..3 {
+                        let mixed = f32::from(top[channel]) * (1.0 - t)
+                            + f32::from(bottom[channel]) * t;
+                        rgba.push(mixed as u8);
+                    }
+                    rgba.push(255);
+                }
+            }
+            thumbhash::rgba_to_thumb_hash(SIDE, SIDE, &rgba)
+        })
+        .collect()
+}

@@ -1,0 +1,29 @@
+//! The one application state every handler and server function reaches.
+
+use std::sync::Arc;
+
+use app::backend::SharedLibrary;
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::{config::Config, db::Pool, library::DbLibrary};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub leptos_options: LeptosOptions,
+    pub db: Pool,
+    pub library: SharedLibrary,
+}
+
+impl AppState {
+    pub fn new(config: Config, db: Pool) -> Self {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("flashbulb")
+            .site_root(config.site_root.to_string_lossy().as_ref())
+            .site_addr(config.listen)
+            .build();
+        let library: SharedLibrary = Arc::new(DbLibrary::new(db.clone()));
+        Self { config: Arc::new(config), leptos_options, db, library }
+    }
+}
