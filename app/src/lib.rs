@@ -9,7 +9,7 @@ pub mod timeline;
 pub mod backend;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     SsrMode, StaticSegment,
@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="flashbulb" href="/pkg/flashbulb.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="description" content="Flashbulb: your photo library, instant at any size." />
         <Title formatter=|page: String| format!("{page} · Flashbulb") />
         <Router>

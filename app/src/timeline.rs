@@ -143,6 +143,9 @@ fn Cell(cell: PhotoCell) -> impl IntoView {
 pub fn FavouriteButton(photo_id: PhotoId, favourite: bool) -> impl IntoView {
     let (is_favourite, set_is_favourite) = signal(favourite);
     let (failure, set_failure) = signal(None::<String>);
+    // Effects only run in the browser: this marks the moment the island is interactive.
+    let (hydrated, set_hydrated) = signal(false);
+    Effect::new(move |_| set_hydrated.set(true));
     let toggle = Action::new(move |next: &bool| {
         let next = *next;
         async move { (next, set_favourite(photo_id, next).await) }
@@ -189,6 +192,7 @@ pub fn FavouriteButton(photo_id: PhotoId, favourite: bool) -> impl IntoView {
                 }
                 title=move || failure.get().unwrap_or_default()
                 data-error=move || failure.get().is_some().then_some("true")
+                data-hydrated=move || hydrated.get().then_some("true")
             >
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
                     <path d="M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z" />

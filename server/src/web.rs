@@ -1,7 +1,13 @@
 //! The HTTP surface: page routes, server functions, static files and the layers around them.
 
-use app::{shell, App};
-use axum::{routing::get, Router};
+use app::{shell, ApiError, App};
+use axum::{
+    body::Body,
+    http::{Response, StatusCode},
+    middleware,
+    routing::get,
+    Router,
+};
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::{
@@ -9,6 +15,7 @@ use tower_http::{
         predicate::{NotForContentType, SizeAbove},
         CompressionLayer, Predicate,
     },
+    limit::RequestBodyLimitLayer,
     trace::TraceLayer,
 };
 
@@ -33,9 +40,39 @@ pub fn build_app(state: AppState) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::map_response(server_fn_error_status))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Requests carrying more than this are refused with 413 before any handler reads them.
+pub const MAX_REQUEST_BODY: usize = 1024 * 1024;
+
+/// The header server functions put on error responses.
+const SERVER_FN_ERROR_HEADER: &str = "serverfnerror";
+
+/// Error bodies of server functions are small; anything larger is not ours to rewrite.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// Server functions answer every error with 500; give each the status its code means
+/// (404 for `not_found`, 400 for malformed arguments, 503 when the database is down).
+async fn server_fn_error_status(response: Response<Body>) -> Response<Body> {
+    if !response.headers().contains_key(SERVER_FN_ERROR_HEADER)
+        || response.status() != StatusCode::INTERNAL_SERVER_ERROR
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_ERROR_BODY).await {
+        Ok(bytes) => bytes,
+        Err(_) => return Response::from_parts(parts, Body::empty()),
+    };
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status = StatusCode::from_u16(error.status()).unwrap_or(parts.status);
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 /// The process is alive and serving HTTP.

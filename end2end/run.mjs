@@ -1,0 +1,95 @@
+// Starts a Flashbulb server on a fresh, seeded database and a free port, runs the browser
+// tests against it with node's test runner, then stops the server with SIGTERM.
+//   FLASHBULB_BIN   the server binary (default ../target/debug/flashbulb)
+//   E2E_PHOTOS      photos seeded for the run (default 3000)
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const bin = process.env.FLASHBULB_BIN ?? join(root, 'target/debug/flashbulb');
+const dataDir = mkdtempSync(join(tmpdir(), 'flashbulb-e2e-'));
+mkdirSync(join(here, 'results'), { recursive: true });
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => ok(port));
+    });
+  });
+}
+
+const port = await freePort();
+const env = {
+  ...process.env,
+  FLASHBULB_DATA_DIR: dataDir,
+  FLASHBULB_LISTEN: `127.0.0.1:${port}`,
+  FLASHBULB_SITE_ROOT: join(root, 'target/site'),
+  FLASHBULB_LOG: 'warn',
+};
+
+const seeded = spawnSync(bin, ['seed', '--photos', process.env.E2E_PHOTOS ?? '3000'], {
+  env,
+  stdio: 'inherit',
+});
+if (seeded.status !== 0) {
+  console.error(`seeding failed (exit ${seeded.status}); is ${bin} built?`);
+  process.exit(1);
+}
+
+const server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+let serverExit = null;
+server.on('exit', (code, signal) => {
+  serverExit = { code, signal };
+});
+
+const baseUrl = `http://127.0.0.1:${port}`;
+const deadline = Date.now() + 60_000;
+for (;;) {
+  if (serverExit) {
+    console.error(`the server exited before it answered: ${JSON.stringify(serverExit)}`);
+    process.exit(1);
+  }
+  try {
+    const response = await fetch(`${baseUrl}/healthz`);
+    if (response.ok) break;
+  } catch {
+    // not listening yet
+  }
+  if (Date.now() > deadline) {
+    console.error('the server did not answer /healthz within 60 s');
+    server.kill('SIGKILL');
+    process.exit(1);
+  }
+  await new Promise((ok) => setTimeout(ok, 200));
+}
+
+const tests = spawnSync(
+  process.execPath,
+  ['--test', '--test-concurrency=1', '--test-reporter=spec', join(here, 'tests')],
+  { env: { ...process.env, E2E_BASE_URL: baseUrl }, stdio: 'inherit', cwd: here },
+);
+
+server.kill('SIGTERM');
+const stopped = await new Promise((ok) => {
+  if (serverExit) return ok(serverExit);
+  const timer = setTimeout(() => ok(null), 15_000);
+  server.on('exit', (code, signal) => {
+    clearTimeout(timer);
+    ok({ code, signal });
+  });
+});
+rmSync(dataDir, { recursive: true, force: true });
+
+if (!stopped || stopped.code !== 0) {
+  console.error(`the server did not shut down cleanly on SIGTERM: ${JSON.stringify(stopped)}`);
+  process.exit(1);
+}
+process.exit(tests.status ?? 1);

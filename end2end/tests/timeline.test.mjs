@@ -1,0 +1,89 @@
+// The timeline in a real browser: server-rendered grid without JavaScript, the favourite
+// island hydrating and persisting through its server function, and a screenshot.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('the grid is server-rendered and paints with JavaScript disabled', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const response = await page.goto(baseUrl);
+  assert.equal(response.status(), 200);
+  assert.equal(await page.locator('.grid .cell').count(), 120);
+  assert.match(await page.locator('.timeline-head h1').innerText(), /demo.s library/);
+  assert.match(await page.locator('.summary').innerText(), /3,000 photos in \d+ months/);
+  const box = await page.locator('.grid .cell').first().boundingBox();
+  assert.ok(box.width > 40 && Math.abs(box.width - box.height) < 1, `cell is not square: ${JSON.stringify(box)}`);
+  await context.close();
+});
+
+test('the favourite island toggles in place through its server function', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  let navigations = 0;
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) navigations += 1;
+  });
+  await page.goto(baseUrl);
+  const first = page.locator('.grid .cell').first();
+  const photoId = await first.getAttribute('data-photo-id');
+  const button = first.locator('button.fav');
+  await button.and(page.locator('[data-hydrated]')).waitFor({ timeout: 30_000 });
+  assert.equal(await button.getAttribute('aria-pressed'), 'false');
+
+  const saved = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));
+  await button.click();
+  assert.equal((await saved).status(), 200);
+  await page.waitForFunction(
+    (id) => document.querySelector(`[data-photo-id="${id}"] button.fav`)?.getAttribute('aria-pressed') === 'true',
+    photoId,
+  );
+  assert.equal(navigations, 1, 'the click navigated instead of updating in place');
+  await page.screenshot({ path: `${resultsDir}/timeline.png` });
+
+  await page.reload();
+  const reloaded = page.locator(`[data-photo-id="${photoId}"] button.fav`);
+  assert.equal(await reloaded.getAttribute('aria-pressed'), 'true', 'the favourite was not stored');
+
+  await reloaded.and(page.locator('[data-hydrated]')).waitFor({ timeout: 30_000 });
+  const unsaved = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));
+  await reloaded.click();
+  assert.equal((await unsaved).status(), 200);
+  await page.reload();
+  assert.equal(await page.locator(`[data-photo-id="${photoId}"] button.fav`).getAttribute('aria-pressed'), 'false');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('without JavaScript the favourite button still works as a form', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(baseUrl);
+  const second = page.locator('.grid .cell').nth(1);
+  const photoId = await second.getAttribute('data-photo-id');
+  await Promise.all([page.waitForURL(`${baseUrl}/`), second.locator('button.fav').click()]);
+  await page.waitForLoadState();
+  const after = page.locator(`[data-photo-id="${photoId}"] button.fav`);
+  assert.equal(await after.getAttribute('aria-pressed'), 'true');
+  await context.close();
+});
+
+test('a phone-sized screen keeps the grid square and the months list out of the way', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  const page = await context.newPage();
+  await page.goto(baseUrl);
+  assert.equal(await page.locator('nav.months').isVisible(), false);
+  const box = await page.locator('.grid .cell').first().boundingBox();
+  assert.ok(Math.abs(box.width - box.height) < 1);
+  await page.screenshot({ path: `${resultsDir}/timeline-phone.png` });
+  await context.close();
+});

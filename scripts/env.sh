@@ -1,0 +1,15 @@
+# Sourced by Flashbulb's scripts: tool paths and versions in one place.
+# shellcheck shell=bash
+
+FLASHBULB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export FLASHBULB_ROOT
+
+CARGO_LEPTOS_VERSION="0.3.11"
+# Debian's binaryen (108) produces WASM that fails at run time; npm's build is current.
+BINARYEN_VERSION="132.0.0"
+# The CLI must equal the wasm-bindgen library in Cargo.lock, byte for byte.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$FLASHBULB_ROOT/Cargo.lock")"
+
+export PATH="$FLASHBULB_ROOT/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
