@@ -1,6 +1,6 @@
 //! The timeline page `/`: month sections of square cells, newest first, and the favourite island.
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 
 use crate::{
@@ -102,11 +102,12 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
 
 #[component]
 fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>) -> impl IntoView {
-    let heading_id = format!("m-{}", bucket.key());
+    let section_id = format!("m-{}", bucket.key());
     let label = month_label(bucket.year, bucket.month);
+    let heading = label.clone();
     view! {
-        <section class="month" id=heading_id.clone() aria-label=label.clone()>
-            <h2>{label} <span class="count">{photo_count(bucket.count)}</span></h2>
+        <section class="month" id=section_id aria-label=label>
+            <h2>{heading} <span class="count">{photo_count(bucket.count)}</span></h2>
             {(!cells.is_empty())
                 .then(|| {
                     view! {
