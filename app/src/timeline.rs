@@ -53,7 +53,12 @@ pub fn TimelinePage() -> impl IntoView {
 
 #[component]
 fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
-    let TimelineFirstScreen { buckets, photos, total, owner_name } = screen;
+    let TimelineFirstScreen {
+        buckets,
+        photos,
+        total,
+        owner_name,
+    } = screen;
     let sections = group_by_month(&buckets, photos);
     let shown: u64 = sections.iter().map(|(_, cells)| cells.len() as u64).sum();
     let remaining_months: Vec<MonthBucket> = buckets.iter().skip(sections.len()).copied().collect();
@@ -243,7 +248,11 @@ fn group_by_month(
                     .iter()
                     .find(|bucket| bucket.year == year && bucket.month == month)
                     .copied()
-                    .unwrap_or(MonthBucket { year, month, count: 0 });
+                    .unwrap_or(MonthBucket {
+                        year,
+                        month,
+                        count: 0,
+                    });
                 sections.push((bucket, vec![photo]));
             }
         }
@@ -269,8 +278,16 @@ mod tests {
 
     #[test]
     fn photos_are_grouped_into_their_months_in_order() {
-        let nov = MonthBucket { year: 2026, month: 11, count: 2 };
-        let oct = MonthBucket { year: 2026, month: 10, count: 7 };
+        let nov = MonthBucket {
+            year: 2026,
+            month: 11,
+            count: 2,
+        };
+        let oct = MonthBucket {
+            year: 2026,
+            month: 10,
+            count: 7,
+        };
         let photos = vec![
             cell(3, 1_795_996_799), // 29 Nov 2026, last second
             cell(2, 1_793_491_200), // 1 Nov 2026, first second
@@ -279,7 +296,10 @@ mod tests {
         let sections = group_by_month(&[nov, oct], photos);
         assert_eq!(sections.len(), 2);
         assert_eq!(sections[0].0, nov);
-        assert_eq!(sections[0].1.iter().map(|c| c.id).collect::<Vec<_>>(), [3, 2]);
+        assert_eq!(
+            sections[0].1.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [3, 2]
+        );
         assert_eq!(sections[1].0, oct);
         assert_eq!(sections[1].1[0].id, 1);
     }

@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use crate::{config::Config, db, seed, state::AppState, web};
 
 #[derive(Debug, Parser)]
-#[command(name = "flashbulb", version, about = "A self-hosted photo library, instant at any size")]
+#[command(
+    name = "flashbulb",
+    version,
+    about = "A self-hosted photo library, instant at any size"
+)]
 pub struct Cli {
     /// A TOML configuration file; `FLASHBULB_*` environment variables override it.
     #[arg(long, global = true, env = "FLASHBULB_CONFIG")]

@@ -74,8 +74,16 @@ impl Config {
 
     fn figment(file: Option<&Path>) -> Result<Figment, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Env::raw().only(&["LEPTOS_SITE_ADDR"]).map(|_| "listen".into()))
-            .merge(Env::raw().only(&["LEPTOS_SITE_ROOT"]).map(|_| "site_root".into()));
+            .merge(
+                Env::raw()
+                    .only(&["LEPTOS_SITE_ADDR"])
+                    .map(|_| "listen".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["LEPTOS_SITE_ROOT"])
+                    .map(|_| "site_root".into()),
+            );
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::MissingFile(path.to_path_buf()));
@@ -83,7 +91,11 @@ impl Config {
             figment = figment.merge(Toml::file(path));
         }
         Ok(figment
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
             .merge(Env::prefixed("FLASHBULB_").only(KEYS)))
     }
 
@@ -121,6 +133,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment's Jail closures must return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -130,7 +144,10 @@ mod tests {
         Jail::expect_with(|_| {
             let config = Config::load(None).map_err(|e| e.to_string())?;
             assert_eq!(config, Config::default());
-            assert_eq!(config.effective_database_url(), "sqlite://data/flashbulb.db");
+            assert_eq!(
+                config.effective_database_url(),
+                "sqlite://data/flashbulb.db"
+            );
             Ok(())
         });
     }
@@ -152,11 +169,19 @@ mod tests {
     fn bad_values_are_rejected_with_a_clear_message() {
         Jail::expect_with(|jail| {
             jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "0");
-            let error = Config::load(None).err().ok_or("accepted zero connections")?;
+            let error = Config::load(None)
+                .err()
+                .ok_or("accepted zero connections")?;
             assert!(error.to_string().contains("at least 1"), "{error}");
             jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "many");
             let error = Config::load(None).err().ok_or("accepted a word")?;
-            assert!(error.to_string().to_lowercase().contains("database_max_connections"), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .to_lowercase()
+                    .contains("database_max_connections"),
+                "{error}"
+            );
             jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "4");
             jail.set_env("DATABASE_URL", "mysql://x");
             let error = Config::load(None).err().ok_or("accepted mysql")?;
@@ -169,9 +194,13 @@ mod tests {
     fn unknown_keys_and_missing_files_are_errors() {
         Jail::expect_with(|jail| {
             jail.create_file("f.toml", "lisen = \"127.0.0.1:4000\"\n")?;
-            let error = Config::load(Some(Path::new("f.toml"))).err().ok_or("typo accepted")?;
+            let error = Config::load(Some(Path::new("f.toml")))
+                .err()
+                .ok_or("typo accepted")?;
             assert!(error.to_string().contains("lisen"), "{error}");
-            let error = Config::load(Some(Path::new("nope.toml"))).err().ok_or("missing ok")?;
+            let error = Config::load(Some(Path::new("nope.toml")))
+                .err()
+                .ok_or("missing ok")?;
             assert!(matches!(error, ConfigError::MissingFile(_)));
             Ok(())
         });

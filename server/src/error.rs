@@ -62,7 +62,8 @@ impl IntoResponse for ServerError {
         let api = self.to_api();
         let status =
             StatusCode::from_u16(api.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
+        let body =
+            serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
         (status, Json(body)).into_response()
     }
 }

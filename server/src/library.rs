@@ -34,7 +34,12 @@ impl Library for DbLibrary {
             timeline::newest_photos(&self.pool, owner, limit),
         )?;
         let total = buckets.iter().map(|bucket| bucket.count).sum();
-        Ok(TimelineFirstScreen { buckets, photos, total, owner_name: None })
+        Ok(TimelineFirstScreen {
+            buckets,
+            photos,
+            total,
+            owner_name: None,
+        })
     }
 
     async fn set_favourite(

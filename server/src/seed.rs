@@ -42,7 +42,11 @@ impl fmt::Display for SeedReport {
             return write!(f, "{} already has photos; nothing seeded", self.owner);
         }
         let seconds = self.millis as f64 / 1000.0;
-        let rate = if seconds > 0.0 { self.inserted as f64 / seconds } else { 0.0 };
+        let rate = if seconds > 0.0 {
+            self.inserted as f64 / seconds
+        } else {
+            0.0
+        };
         write!(
             f,
             "seeded {} photos for {} in {seconds:.1} s ({rate:.0} photos/s)",
@@ -61,14 +65,25 @@ const CAMERAS: &[(&str, &str, &str)] = &[
     ("Canon", "Canon EOS R6", "RF24-105mm F4 L IS USM"),
     ("FUJIFILM", "X-T5", "XF16-80mmF4 R OIS WR"),
     ("SONY", "ILCE-7M4", "FE 35mm F1.8"),
-    ("Apple", "iPhone 15 Pro", "iPhone 15 Pro back triple camera 6.86mm f/1.78"),
+    (
+        "Apple",
+        "iPhone 15 Pro",
+        "iPhone 15 Pro back triple camera 6.86mm f/1.78",
+    ),
     ("Google", "Pixel 8", "Pixel 8 back camera 6.9mm f/1.68"),
     ("NIKON CORPORATION", "NIKON Z 6_2", "NIKKOR Z 24-70mm f/4 S"),
 ];
 
 /// Width × height pairs of common sensors, landscape and portrait.
-const SHAPES: &[(u32, u32)] =
-    &[(6000, 4000), (4000, 6000), (4032, 3024), (3024, 4032), (5472, 3648), (3840, 2160), (3000, 3000)];
+const SHAPES: &[(u32, u32)] = &[
+    (6000, 4000),
+    (4000, 6000),
+    (4032, 3024),
+    (3024, 4032),
+    (5472, 3648),
+    (3840, 2160),
+    (3000, 3000),
+];
 
 pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
@@ -123,7 +138,11 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
                     .push_bind(lens)
                     .push_bind(now);
             });
-            insert.build().execute(&mut *tx).await.context("inserting seed photos")?;
+            insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .context("inserting seed photos")?;
             left -= rows as u64;
             progress.inc(rows as u64);
         }
@@ -163,8 +182,8 @@ fn thumbhash_palette(rng: &mut SmallRng) -> Vec<Vec<u8>> {
                 for x in 0..SIDE {
                     let t = (x + y) as f32 / (2 * (SIDE - 1)) as f32;
                     for channel in 0..3 {
-                        let mixed = f32::from(top[channel]) * (1.0 - t)
-                            + f32::from(bottom[channel]) * t;
+                        let mixed =
+                            f32::from(top[channel]) * (1.0 - t) + f32::from(bottom[channel]) * t;
                         rgba.push(mixed as u8);
                     }
                     rgba.push(255);

@@ -24,6 +24,11 @@ impl AppState {
             .site_addr(config.listen)
             .build();
         let library: SharedLibrary = Arc::new(DbLibrary::new(db.clone()));
-        Self { config: Arc::new(config), leptos_options, db, library }
+        Self {
+            config: Arc::new(config),
+            leptos_options,
+            db,
+            library,
+        }
     }
 }

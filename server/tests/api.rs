@@ -19,27 +19,47 @@ struct TestApp {
 impl TestApp {
     async fn new() -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let config = Config { data_dir: dir.path().to_path_buf(), ..Config::default() };
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
         let pool = db::connect(&config).await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
         let router = flashbulb::build_app(AppState::new(config, pool.clone()));
-        Self { _dir: dir, pool, router }
+        Self {
+            _dir: dir,
+            pool,
+            router,
+        }
     }
 
     async fn with_photos(self, count: u64) -> Self {
-        seed::run(&self.pool, &seed_args("demo", count)).await.expect("seed");
+        seed::run(&self.pool, &seed_args("demo", count))
+            .await
+            .expect("seed");
         self
     }
 
     async fn request(&self, request: Request<Body>) -> (StatusCode, String) {
-        let response = self.router.clone().oneshot(request).await.expect("response");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("response");
         let status = response.status();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
-        self.request(Request::get(path).body(Body::empty()).expect("request")).await
+        self.request(Request::get(path).body(Body::empty()).expect("request"))
+            .await
     }
 
     async fn post_form(&self, path: &str, form: &str) -> (StatusCode, String) {
@@ -52,7 +72,10 @@ impl TestApp {
     }
 
     async fn scalar(&self, sql: &str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect(sql)
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect(sql)
     }
 }
 
@@ -79,8 +102,10 @@ async fn migrations_create_the_schema_and_rerun_as_a_no_op() {
     }
     let version = db::migrate(&app.pool).await.expect("second run");
     assert_eq!(version, 1);
-    let journal: String =
-        sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&app.pool).await.expect("pragma");
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&app.pool)
+        .await
+        .expect("pragma");
     assert_eq!(journal, "wal");
 }
 
@@ -100,24 +125,42 @@ async fn the_schema_rejects_rows_that_break_its_rules() {
     )
     .execute(&app.pool)
     .await;
-    assert!(duplicate.is_err(), "the same content twice for one owner was accepted");
+    assert!(
+        duplicate.is_err(),
+        "the same content twice for one owner was accepted"
+    );
 }
 
 #[tokio::test]
 async fn seed_adds_exactly_the_requested_photos_and_can_skip_a_full_library() {
     let app = TestApp::new().await;
-    let report = seed::run(&app.pool, &seed_args("demo", 4_321)).await.expect("seed");
+    let report = seed::run(&app.pool, &seed_args("demo", 4_321))
+        .await
+        .expect("seed");
     assert_eq!(report.inserted, 4_321);
     assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 4_321);
-    assert_eq!(app.scalar("SELECT count(DISTINCT sha256) FROM photos").await, 4_321);
-    assert_eq!(app.scalar("SELECT count(*) FROM photos WHERE thumbhash IS NULL").await, 0);
+    assert_eq!(
+        app.scalar("SELECT count(DISTINCT sha256) FROM photos")
+            .await,
+        4_321
+    );
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE thumbhash IS NULL")
+            .await,
+        0
+    );
 
-    let again = seed::SeedArgs { only_if_empty: true, ..seed_args("demo", 10) };
+    let again = seed::SeedArgs {
+        only_if_empty: true,
+        ..seed_args("demo", 10)
+    };
     let report = seed::run(&app.pool, &again).await.expect("seed again");
     assert!(report.skipped_because_not_empty);
     assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 4_321);
 
-    let more = seed::run(&app.pool, &seed_args("demo", 10)).await.expect("seed more");
+    let more = seed::run(&app.pool, &seed_args("demo", 10))
+        .await
+        .expect("seed more");
     assert_eq!(more.inserted, 10);
     assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 4_331);
     assert_eq!(app.scalar("SELECT count(*) FROM users").await, 1);
@@ -135,15 +178,27 @@ async fn timeline_query_uses_the_owner_taken_index() {
     .fetch_all(&app.pool)
     .await
     .expect("plan");
-    let plan = plan.into_iter().map(|row| row.3).collect::<Vec<_>>().join("\n");
-    assert!(plan.contains("photos_owner_taken"), "plan does not use the index:\n{plan}");
-    assert!(!plan.contains("TEMP B-TREE"), "plan sorts instead of walking the index:\n{plan}");
+    let plan = plan
+        .into_iter()
+        .map(|row| row.3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        plan.contains("photos_owner_taken"),
+        "plan does not use the index:\n{plan}"
+    );
+    assert!(
+        !plan.contains("TEMP B-TREE"),
+        "plan sorts instead of walking the index:\n{plan}"
+    );
 }
 
 #[tokio::test]
 async fn timeline_shows_only_the_owners_visible_photos_newest_first() {
     let app = TestApp::new().await.with_photos(300).await;
-    seed::run(&app.pool, &seed_args("someone-else", 200)).await.expect("seed other");
+    seed::run(&app.pool, &seed_args("someone-else", 200))
+        .await
+        .expect("seed other");
     sqlx::query("UPDATE photos SET trashed_at = 1 WHERE owner_id = 1 AND id % 10 = 0")
         .execute(&app.pool)
         .await
@@ -153,22 +208,32 @@ async fn timeline_shows_only_the_owners_visible_photos_newest_first() {
         .await
         .expect("unprocess some");
 
-    let photos = flashbulb::timeline::newest_photos(&app.pool, 1, 1000).await.expect("photos");
+    let photos = flashbulb::timeline::newest_photos(&app.pool, 1, 1000)
+        .await
+        .expect("photos");
     assert_eq!(photos.len(), 240);
-    assert!(photos.windows(2).all(|pair| {
-        (pair[0].taken_at, pair[0].id) > (pair[1].taken_at, pair[1].id)
-    }));
-    let owned: i64 = app.scalar("SELECT max(id) FROM photos WHERE owner_id = 1").await;
-    assert!(photos.iter().all(|photo| photo.id <= owned && photo.id % 10 > 1));
+    assert!(photos
+        .windows(2)
+        .all(|pair| { (pair[0].taken_at, pair[0].id) > (pair[1].taken_at, pair[1].id) }));
+    let owned: i64 = app
+        .scalar("SELECT max(id) FROM photos WHERE owner_id = 1")
+        .await;
+    assert!(photos
+        .iter()
+        .all(|photo| photo.id <= owned && photo.id % 10 > 1));
 
-    let buckets = flashbulb::timeline::month_buckets(&app.pool, 1).await.expect("buckets");
+    let buckets = flashbulb::timeline::month_buckets(&app.pool, 1)
+        .await
+        .expect("buckets");
     assert_eq!(buckets.iter().map(|bucket| bucket.count).sum::<u64>(), 240);
     assert!(buckets
         .windows(2)
         .all(|pair| (pair[0].year, pair[0].month) > (pair[1].year, pair[1].month)));
     for photo in &photos {
         let (year, month, _) = app::format::civil_date(photo.taken_at);
-        assert!(buckets.iter().any(|bucket| bucket.year == year && bucket.month == month));
+        assert!(buckets
+            .iter()
+            .any(|bucket| bucket.year == year && bucket.month == month));
     }
 }
 
@@ -182,7 +247,10 @@ async fn the_timeline_page_is_server_rendered_with_a_grid() {
     assert!(html.contains("demo’s library"));
     assert!(html.contains("200 photos"));
     assert!(html.contains("/pkg/flashbulb.css"));
-    assert!(html.contains("FavouriteButton"), "the island is not marked for hydration");
+    assert!(
+        html.contains("FavouriteButton"),
+        "the island is not marked for hydration"
+    );
 }
 
 #[tokio::test]
@@ -197,24 +265,44 @@ async fn an_empty_library_explains_how_to_fill_it() {
 #[tokio::test]
 async fn set_favourite_persists_and_reports_the_stored_value() {
     let app = TestApp::new().await.with_photos(5).await;
-    let (status, body) = app.post_form("/api/set_favourite", "photo_id=3&favourite=true").await;
+    let (status, body) = app
+        .post_form("/api/set_favourite", "photo_id=3&favourite=true")
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body, "true");
-    assert_eq!(app.scalar("SELECT is_favourite FROM photos WHERE id = 3").await, 1);
-    let (status, body) = app.post_form("/api/set_favourite", "photo_id=3&favourite=false").await;
+    assert_eq!(
+        app.scalar("SELECT is_favourite FROM photos WHERE id = 3")
+            .await,
+        1
+    );
+    let (status, body) = app
+        .post_form("/api/set_favourite", "photo_id=3&favourite=false")
+        .await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "false"));
-    assert_eq!(app.scalar("SELECT is_favourite FROM photos WHERE id = 3").await, 0);
+    assert_eq!(
+        app.scalar("SELECT is_favourite FROM photos WHERE id = 3")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
 async fn set_favourite_refuses_photos_of_other_owners_and_bad_input() {
     let app = TestApp::new().await.with_photos(5).await;
-    seed::run(&app.pool, &seed_args("someone-else", 5)).await.expect("seed other");
+    seed::run(&app.pool, &seed_args("someone-else", 5))
+        .await
+        .expect("seed other");
 
-    let (status, body) = app.post_form("/api/set_favourite", "photo_id=8&favourite=true").await;
+    let (status, body) = app
+        .post_form("/api/set_favourite", "photo_id=8&favourite=true")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(body.contains("not_found"), "{body}");
-    assert_eq!(app.scalar("SELECT is_favourite FROM photos WHERE id = 8").await, 0);
+    assert_eq!(
+        app.scalar("SELECT is_favourite FROM photos WHERE id = 8")
+            .await,
+        0
+    );
 
     for hostile in [
         "",
@@ -225,17 +313,30 @@ async fn set_favourite_refuses_photos_of_other_owners_and_bad_input() {
         "%%%%",
     ] {
         let (status, body) = app.post_form("/api/set_favourite", hostile).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{hostile:?} gave {status}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{hostile:?} gave {status}: {body}"
+        );
     }
-    let (status, _) = app.post_form("/api/set_favourite", "photo_id=424242&favourite=true").await;
+    let (status, _) = app
+        .post_form("/api/set_favourite", "photo_id=424242&favourite=true")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(app.scalar("SELECT count(*) FROM photos WHERE is_favourite = 1").await, 0);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE is_favourite = 1")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_before_reaching_a_handler() {
     let app = TestApp::new().await.with_photos(1).await;
-    let huge = format!("photo_id=1&favourite=true&pad={}", "x".repeat(2 * 1024 * 1024));
+    let huge = format!(
+        "photo_id=1&favourite=true&pad={}",
+        "x".repeat(2 * 1024 * 1024)
+    );
     let declared = Request::post("/api/set_favourite")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(header::CONTENT_LENGTH, huge.len())
@@ -246,7 +347,11 @@ async fn oversized_bodies_are_refused_before_reaching_a_handler() {
     // Without a length up front, the limit trips while streaming: still a client error.
     let (status, body) = app.post_form("/api/set_favourite", &huge).await;
     assert!(status.is_client_error(), "{status}: {body}");
-    assert_eq!(app.scalar("SELECT count(*) FROM photos WHERE is_favourite = 1").await, 0);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE is_favourite = 1")
+            .await,
+        0
+    );
 }
 
 #[tokio::test]

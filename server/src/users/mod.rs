@@ -7,9 +7,11 @@ use crate::{db::Pool, error::ServerResult};
 /// The library shown to visitors while the server runs in single-library mode:
 /// the oldest user, i.e. the one created first.
 pub async fn library_owner(pool: &Pool) -> ServerResult<Option<(UserId, String)>> {
-    Ok(sqlx::query_as("SELECT id, username FROM users ORDER BY id LIMIT 1")
-        .fetch_optional(pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT id, username FROM users ORDER BY id LIMIT 1")
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Returns the id of `username`, creating the user if needed.
@@ -29,8 +31,10 @@ pub async fn find_or_create(pool: &Pool, username: &str, is_admin: bool) -> Serv
     .bind(crate::db::now())
     .execute(pool)
     .await?;
-    Ok(sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
-        .bind(username)
-        .fetch_one(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_one(pool)
+            .await?,
+    )
 }
