@@ -1,7 +1,7 @@
 // Starts a Flashbulb server on a fresh, seeded database and a free port, runs the browser
 // tests against it with node's test runner, then stops the server with SIGTERM.
 //   FLASHBULB_BIN   the server binary (default ../target/debug/flashbulb)
-//   E2E_PHOTOS      photos seeded for the run (default 3000)
+//   E2E_PHOTOS      photos seeded for the run (default 1000000)
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -35,7 +35,8 @@ const env = {
   FLASHBULB_LOG: 'warn',
 };
 
-const seeded = spawnSync(bin, ['seed', '--photos', process.env.E2E_PHOTOS ?? '3000'], {
+const photos = process.env.E2E_PHOTOS ?? '1000000';
+const seeded = spawnSync(bin, ['seed', '--photos', photos], {
   env,
   stdio: 'inherit',
 });
@@ -74,7 +75,7 @@ for (;;) {
 const tests = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=1', '--test-reporter=spec', join(here, 'tests')],
-  { env: { ...process.env, E2E_BASE_URL: baseUrl }, stdio: 'inherit', cwd: here },
+  { env: { ...process.env, E2E_BASE_URL: baseUrl, E2E_PHOTOS: photos }, stdio: 'inherit', cwd: here },
 );
 
 server.kill('SIGTERM');

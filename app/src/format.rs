@@ -63,6 +63,28 @@ pub fn civil_date(unix_seconds: i64) -> (i32, u8, u8) {
     (year, month, day)
 }
 
+/// Unix time of the first second of a month (UTC); `month` is 1 to 12.
+///
+/// Howard Hinnant's days-from-civil algorithm, the inverse of [`civil_date`].
+pub fn month_start(year: i32, month: u8) -> i64 {
+    let year = i64::from(year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    (era * 146_097 + day_of_era - 719_468) * 86_400
+}
+
+/// The month after `(year, month)`.
+pub fn next_month(year: i32, month: u8) -> (i32, u8) {
+    if month >= 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    }
+}
+
 /// `3 November 2026`.
 pub fn day_label(unix_seconds: i64) -> String {
     let (year, month, day) = civil_date(unix_seconds);
@@ -88,6 +110,21 @@ mod tests {
         assert_eq!(civil_date(-1), (1969, 12, 31));
         assert_eq!(civil_date(951_782_400), (2000, 2, 29));
         assert_eq!(civil_date(1_795_996_800), (2026, 11, 30));
+    }
+
+    #[test]
+    fn month_start_inverts_civil_date() {
+        assert_eq!(month_start(1970, 1), 0);
+        assert_eq!(month_start(2026, 11), 1_793_491_200);
+        assert_eq!(month_start(2000, 3), 951_868_800);
+        for year in [1900, 1969, 1999, 2000, 2024, 2100] {
+            for month in 1..=12u8 {
+                let start = month_start(year, month);
+                assert_eq!(civil_date(start), (year, month, 1));
+                assert_eq!(civil_date(start - 1).1, if month == 1 { 12 } else { month - 1 });
+            }
+        }
+        assert_eq!(next_month(2026, 12), (2027, 1));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Flashbulb's user interface: the HTML shell, the routes, the pages and their islands.
 
+pub mod codec;
 pub mod error;
 pub mod format;
 pub mod model;

@@ -30,6 +30,7 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::const_new("application/wasm"));
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(crate::timeline::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -248,8 +248,8 @@ async fn the_timeline_page_is_server_rendered_with_a_grid() {
     assert!(html.contains("200 photos"));
     assert!(html.contains("/pkg/flashbulb.css"));
     assert!(
-        html.contains("FavouriteButton"),
-        "the island is not marked for hydration"
+        html.contains("<leptos-island") && html.contains("VirtualTimeline"),
+        "the timeline island is not marked for hydration"
     );
 }
 
@@ -362,4 +362,166 @@ async fn unknown_pages_are_404_with_a_way_back() {
     assert!(html.contains("Back to the timeline"), "{html}");
     let (status, body) = app.get("/healthz").await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+}
+
+async fn insert_photo(app: &TestApp, owner: i64, taken_at: i64, status: &str) -> i64 {
+    let sha: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
+    sqlx::query_scalar(
+        "INSERT INTO photos (owner_id, file_name, taken_at, sha256, status, created_at, width, height)
+         VALUES (?, 'x.jpg', ?, ?, ?, 0, 4000, 3000) RETURNING id",
+    )
+    .bind(owner)
+    .bind(taken_at)
+    .bind(sha)
+    .bind(status)
+    .fetch_one(&app.pool)
+    .await
+    .expect("insert photo")
+}
+
+fn rand_byte() -> u8 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+    let mut x = STATE.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    (x >> 56) as u8
+}
+
+/// The month counts the triggers keep, next to the truth counted from scratch.
+async fn month_counts(app: &TestApp) -> (Vec<(i64, i64, i64)>, Vec<(i64, i64, i64)>) {
+    let kept = sqlx::query_as(
+        "SELECT owner_id, month, photo_count FROM photo_months WHERE photo_count > 0 ORDER BY 1, 2",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("kept");
+    let truth = sqlx::query_as(
+        "SELECT owner_id,
+                CAST(strftime('%Y', taken_at, 'unixepoch') AS INTEGER) * 12
+                  + CAST(strftime('%m', taken_at, 'unixepoch') AS INTEGER) - 1 AS month,
+                count(*)
+         FROM photos WHERE status = 'ready' AND trashed_at IS NULL
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("truth");
+    (kept, truth)
+}
+
+#[tokio::test]
+async fn month_counts_follow_every_insert_update_and_delete() {
+    let app = TestApp::new().await.with_photos(2_000).await;
+    seed::run(&app.pool, &seed_args("someone-else", 500)).await.expect("seed other");
+    let (kept, truth) = month_counts(&app).await;
+    assert_eq!(kept, truth);
+    for statement in [
+        "UPDATE photos SET trashed_at = 1 WHERE id % 7 = 0",
+        "UPDATE photos SET status = 'pending' WHERE id % 11 = 0",
+        "UPDATE photos SET taken_at = taken_at - 40 * 86400 WHERE id % 13 = 0",
+        "UPDATE photos SET owner_id = 2 WHERE owner_id = 1 AND id % 17 = 0",
+        "UPDATE photos SET trashed_at = NULL WHERE id % 14 = 0",
+        "UPDATE photos SET status = 'ready' WHERE id % 22 = 0",
+        "DELETE FROM photos WHERE id % 5 = 0",
+    ] {
+        sqlx::query(statement).execute(&app.pool).await.expect(statement);
+        let (kept, truth) = month_counts(&app).await;
+        assert_eq!(kept, truth, "after {statement}");
+    }
+    let zero: i64 = app.scalar("SELECT count(*) FROM photo_months WHERE photo_count <= 0").await;
+    assert_eq!(zero, 0, "empty months are left behind");
+}
+
+#[tokio::test]
+async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
+    use app::{codec::Segment, format::month_start};
+    let app = TestApp::new().await;
+    let owner = flashbulb::users::find_or_create(&app.pool, "edge", true).await.expect("user");
+    let other = flashbulb::users::find_or_create(&app.pool, "other", false).await.expect("user");
+    let november = month_start(2026, 11);
+    let december = month_start(2026, 12);
+    let first_second = insert_photo(&app, owner, november, "ready").await;
+    let last_second = insert_photo(&app, owner, december - 1, "ready").await;
+    let same_time_a = insert_photo(&app, owner, november + 3600, "ready").await;
+    let same_time_b = insert_photo(&app, owner, november + 3600, "ready").await;
+    insert_photo(&app, owner, november - 1, "ready").await; // October
+    insert_photo(&app, owner, december, "ready").await; // December
+    insert_photo(&app, owner, november + 60, "pending").await; // not processed
+    insert_photo(&app, other, november + 60, "ready").await; // someone else's
+
+    let request = |path: &str| Request::get(path).body(Body::empty()).expect("request");
+    let response = app.router.clone().oneshot(request("/api/timeline/buckets/2026-11")).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        flashbulb::timeline::SEGMENT_CONTENT_TYPE
+    );
+    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let segment = Segment::decode(&bytes).expect("decodes");
+    assert_eq!(segment.ids, vec![last_second, same_time_b, same_time_a, first_second]);
+    assert_eq!(segment.aspect_milli, vec![1333; 4]);
+
+    // Pages of one concatenate to the whole.
+    let mut paged = Vec::new();
+    for offset in 0..4 {
+        let response = app
+            .router
+            .clone()
+            .oneshot(request(&format!("/api/timeline/buckets/2026-11?offset={offset}&limit=1")))
+            .await
+            .expect("response");
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        paged.extend(Segment::decode(&bytes).expect("decodes").ids);
+    }
+    assert_eq!(paged, segment.ids);
+
+    let empty = app.router.clone().oneshot(request("/api/timeline/buckets/1999-01")).await.expect("response");
+    let bytes = empty.into_body().collect().await.expect("body").to_bytes();
+    assert!(Segment::decode(&bytes).expect("decodes").is_empty());
+}
+
+#[tokio::test]
+async fn bucket_requests_with_bad_months_or_limits_are_400() {
+    let app = TestApp::new().await.with_photos(10).await;
+    for path in [
+        "/api/timeline/buckets/2026-13",
+        "/api/timeline/buckets/2026-1",
+        "/api/timeline/buckets/garbage",
+        "/api/timeline/buckets/%00%01",
+        "/api/timeline/buckets/2026-11?limit=0",
+        "/api/timeline/buckets/2026-11?limit=5001",
+        "/api/timeline/buckets/2026-11?limit=-1",
+        "/api/timeline/buckets/2026-11?offset=abc",
+        "/api/timeline/buckets/2026-11?offset=99999999999999999999",
+    ] {
+        let (status, body) = app.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body.contains("bad_request"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn bucket_queries_walk_their_indexes() {
+    let app = TestApp::new().await.with_photos(50).await;
+    for (sql, index) in [
+        (
+            "SELECT id FROM photos
+             WHERE owner_id = 1 AND status = 'ready' AND trashed_at IS NULL
+               AND taken_at >= 0 AND taken_at < 100
+             ORDER BY taken_at DESC, id DESC LIMIT 500 OFFSET 0",
+            "photos_owner_taken",
+        ),
+        (
+            "SELECT month, photo_count FROM photo_months
+             WHERE owner_id = 1 AND photo_count > 0 ORDER BY month DESC",
+            "PRIMARY KEY",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&app.pool).await.expect("plan");
+        let plan = plan.into_iter().map(|row| row.3).collect::<Vec<_>>().join("\n");
+        assert!(plan.contains(index), "{sql}\ndoes not use {index}:\n{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{sql}\nsorts:\n{plan}");
+    }
 }

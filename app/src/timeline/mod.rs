@@ -1,5 +1,10 @@
 //! The timeline page `/`: month sections of square cells, newest first, and the favourite island.
 
+mod grid;
+pub mod layout;
+
+pub use grid::VirtualTimeline;
+
 use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 
@@ -8,6 +13,9 @@ use crate::{
     format::{day_label, month_label, photo_count},
     model::{MonthBucket, PhotoCell, PhotoId, TimelineFirstScreen},
 };
+
+/// The heart icon of the favourite buttons.
+const HEART_PATH: &str = "M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z";
 
 /// How many photos the server renders into the first screen.
 pub const FIRST_SCREEN_PHOTOS: u32 = 120;
@@ -88,6 +96,7 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
                         .collect_view()}
                 </ol>
             </nav>
+            <VirtualTimeline buckets=buckets.clone() />
             <div class="sections">
                 {sections
                     .into_iter()
@@ -138,70 +147,27 @@ fn Cell(cell: PhotoCell) -> impl IntoView {
             <span class="cell-label" role="img" aria-label=description.clone() title=description>
                 {cell.file_name.clone()}
             </span>
-            <FavouriteButton photo_id=cell.id favourite=cell.favourite />
+            <FavouriteForm photo_id=cell.id favourite=cell.favourite />
         </li>
     }
 }
 
-/// Toggles a photo's favourite flag. A plain form underneath, so it also works without
-/// JavaScript; once hydrated it updates in place, optimistically, and rolls back on failure.
-#[island]
-pub fn FavouriteButton(photo_id: PhotoId, favourite: bool) -> impl IntoView {
-    let (is_favourite, set_is_favourite) = signal(favourite);
-    let (failure, set_failure) = signal(None::<String>);
-    // Effects only run in the browser: this marks the moment the island is interactive.
-    let (hydrated, set_hydrated) = signal(false);
-    Effect::new(move |_| set_hydrated.set(true));
-    let toggle = Action::new(move |next: &bool| {
-        let next = *next;
-        async move { (next, set_favourite(photo_id, next).await) }
-    });
-    Effect::new(move |_| {
-        if let Some((wanted, outcome)) = toggle.value().get() {
-            match outcome {
-                Ok(stored) => {
-                    set_is_favourite.set(stored);
-                    set_failure.set(None);
-                }
-                Err(error) => {
-                    set_is_favourite.set(!wanted);
-                    set_failure.set(Some(error.to_string()));
-                }
-            }
-        }
-    });
-    let on_submit = move |event: leptos::ev::SubmitEvent| {
-        event.prevent_default();
-        let next = !is_favourite.get_untracked();
-        set_is_favourite.set(next);
-        toggle.dispatch(next);
-    };
+/// Toggles a photo's favourite flag with a plain form, for browsers without JavaScript; with
+/// JavaScript the virtual timeline replaces these cells with its own buttons.
+#[component]
+fn FavouriteForm(photo_id: PhotoId, favourite: bool) -> impl IntoView {
     view! {
-        <form
-            class="fav-form"
-            method="post"
-            action=SetFavourite::url()
-            on:submit=on_submit
-        >
+        <form class="fav-form" method="post" action=SetFavourite::url()>
             <input type="hidden" name="photo_id" value=photo_id />
-            <input
-                type="hidden"
-                name="favourite"
-                value=move || (!is_favourite.get()).to_string()
-            />
+            <input type="hidden" name="favourite" value=(!favourite).to_string() />
             <button
                 type="submit"
                 class="fav"
-                aria-pressed=move || is_favourite.get().to_string()
-                aria-label=move || {
-                    if is_favourite.get() { "Remove from favourites" } else { "Add to favourites" }
-                }
-                title=move || failure.get().unwrap_or_default()
-                data-error=move || failure.get().is_some().then_some("true")
-                data-hydrated=move || hydrated.get().then_some("true")
+                aria-pressed=favourite.to_string()
+                aria-label=if favourite { "Remove from favourites" } else { "Add to favourites" }
             >
                 <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-                    <path d="M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z" />
+                    <path d=HEART_PATH />
                 </svg>
             </button>
         </form>

@@ -1,0 +1,266 @@
+//! The compact columnar encoding of a bucket segment: what the timeline fetches per month.
+//!
+//! Layout (little endian), one column after another so each compresses well:
+//! `b"FBS1"`, `u32` count, then per photo in order: id deltas (zigzag varint), `taken_at`
+//! deltas (zigzag varint, the first from 0), aspect ratio × 1000 (`u16`), favourite flags
+//! (one bit each), thumbhash (`u8` length then bytes).
+
+use crate::model::PhotoId;
+
+const MAGIC: &[u8; 4] = b"FBS1";
+/// No segment is ever this large; a count above it is corrupt input, not an allocation to make.
+pub const MAX_SEGMENT: usize = 100_000;
+/// Longest thumbhash the format accepts (real ones are 20–25 bytes).
+pub const MAX_THUMBHASH: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Segment {
+    pub ids: Vec<PhotoId>,
+    pub taken_at: Vec<i64>,
+    /// Width / height × 1000, capped at `u16::MAX`; 1000 is square.
+    pub aspect_milli: Vec<u16>,
+    pub favourite: Vec<bool>,
+    pub thumbhash: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a bucket segment (bad magic)")]
+    BadMagic,
+    #[error("segment ends early in {0}")]
+    Truncated(&'static str),
+    #[error("segment claims {0} photos, more than the maximum")]
+    TooLarge(usize),
+    #[error("malformed number in {0}")]
+    BadVarint(&'static str),
+    #[error("thumbhash of {0} bytes exceeds the maximum")]
+    ThumbhashTooLong(usize),
+    #[error("{0} trailing bytes after the segment")]
+    Trailing(usize),
+}
+
+impl Segment {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn push(&mut self, id: PhotoId, taken_at: i64, aspect_milli: u16, favourite: bool, hash: &[u8]) {
+        self.ids.push(id);
+        self.taken_at.push(taken_at);
+        self.aspect_milli.push(aspect_milli);
+        self.favourite.push(favourite);
+        self.thumbhash.push(hash[..hash.len().min(MAX_THUMBHASH)].to_vec());
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let count = self.len();
+        let mut out = Vec::with_capacity(8 + count * 34);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(count as u32).to_le_bytes());
+        let mut previous = 0i64;
+        for &id in &self.ids {
+            write_varint(&mut out, zigzag(id.wrapping_sub(previous)));
+            previous = id;
+        }
+        previous = 0;
+        for &taken in &self.taken_at {
+            write_varint(&mut out, zigzag(taken.wrapping_sub(previous)));
+            previous = taken;
+        }
+        for &aspect in &self.aspect_milli {
+            out.extend_from_slice(&aspect.to_le_bytes());
+        }
+        for chunk in self.favourite.chunks(8) {
+            let byte = chunk.iter().enumerate().fold(0u8, |acc, (bit, &on)| acc | (u8::from(on) << bit));
+            out.push(byte);
+        }
+        for hash in &self.thumbhash {
+            out.push(hash.len() as u8);
+            out.extend_from_slice(hash);
+        }
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut reader = Reader { bytes, at: 0 };
+        if reader.take(4, "header")? != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
+        let count_bytes: [u8; 4] = reader
+            .take(4, "header")?
+            .try_into()
+            .map_err(|_| DecodeError::Truncated("header"))?;
+        let count = u32::from_le_bytes(count_bytes) as usize;
+        if count > MAX_SEGMENT {
+            return Err(DecodeError::TooLarge(count));
+        }
+        let mut segment = Segment {
+            ids: Vec::with_capacity(count),
+            taken_at: Vec::with_capacity(count),
+            aspect_milli: Vec::with_capacity(count),
+            favourite: Vec::with_capacity(count),
+            thumbhash: Vec::with_capacity(count),
+        };
+        let mut previous = 0i64;
+        for _ in 0..count {
+            previous = previous.wrapping_add(unzigzag(reader.varint("ids")?));
+            segment.ids.push(previous);
+        }
+        previous = 0;
+        for _ in 0..count {
+            previous = previous.wrapping_add(unzigzag(reader.varint("taken_at")?));
+            segment.taken_at.push(previous);
+        }
+        for _ in 0..count {
+            let pair = reader.take(2, "aspect")?;
+            segment.aspect_milli.push(u16::from_le_bytes([pair[0], pair[1]]));
+        }
+        let flags = reader.take(count.div_ceil(8), "favourite")?;
+        for index in 0..count {
+            segment.favourite.push(flags[index / 8] & (1 << (index % 8)) != 0);
+        }
+        for _ in 0..count {
+            let length = usize::from(reader.take(1, "thumbhash")?[0]);
+            if length > MAX_THUMBHASH {
+                return Err(DecodeError::ThumbhashTooLong(length));
+            }
+            segment.thumbhash.push(reader.take(length, "thumbhash")?.to_vec());
+        }
+        match bytes.len() - reader.at {
+            0 => Ok(segment),
+            extra => Err(DecodeError::Trailing(extra)),
+        }
+    }
+}
+
+/// Width / height × 1000 for the encoding; degenerate sizes count as square.
+pub fn aspect_milli(width: u32, height: u32) -> u16 {
+    if width == 0 || height == 0 {
+        return 1000;
+    }
+    (u64::from(width) * 1000 / u64::from(height)).min(u64::from(u16::MAX)) as u16
+}
+
+/// The average colour a thumbhash encodes; `None` for bytes that are not a thumbhash.
+pub fn thumbhash_rgb(hash: &[u8]) -> Option<[u8; 3]> {
+    // The header is 5 bytes (6 with alpha); shorter input would be misread.
+    if hash.len() < 5 {
+        return None;
+    }
+    let (r, g, b, _) = thumbhash::thumb_hash_to_average_rgba(hash).ok()?;
+    let channel = |value: f32| (value.clamp(0.0, 1.0) * 255.0).round() as u8;
+    Some([channel(r), channel(g), channel(b)])
+}
+
+fn zigzag(value: i64) -> u64 {
+    ((value << 1) ^ (value >> 63)) as u64
+}
+
+fn unzigzag(value: u64) -> i64 {
+    ((value >> 1) as i64) ^ -((value & 1) as i64)
+}
+
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, length: usize, column: &'static str) -> Result<&'a [u8], DecodeError> {
+        let end = self.at.checked_add(length).ok_or(DecodeError::Truncated(column))?;
+        let slice = self.bytes.get(self.at..end).ok_or(DecodeError::Truncated(column))?;
+        self.at = end;
+        Ok(slice)
+    }
+
+    fn varint(&mut self, column: &'static str) -> Result<u64, DecodeError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1, column)?[0];
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(DecodeError::BadVarint(column));
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::BadVarint(column))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(count: usize) -> Segment {
+        let mut segment = Segment::default();
+        for index in 0..count {
+            let id = 1_000_000 - (index as i64) * 37 + (index as i64 % 5) * 1000;
+            let hash: Vec<u8> = (0..(20 + index % 6)).map(|b| (b * 7 + index) as u8).collect();
+            segment.push(id, 1_790_000_000 - index as i64 * 600, 1000 + index as u16, index % 3 == 0, &hash);
+        }
+        segment
+    }
+
+    #[test]
+    fn segments_round_trip() {
+        for count in [0, 1, 7, 8, 9, 1000] {
+            let segment = sample(count);
+            assert_eq!(Segment::decode(&segment.encode()), Ok(segment));
+        }
+        let mut extremes = Segment::default();
+        extremes.push(i64::MAX, i64::MIN, u16::MAX, true, &[]);
+        extremes.push(i64::MIN, i64::MAX, 0, false, &[0xff; MAX_THUMBHASH]);
+        assert_eq!(Segment::decode(&extremes.encode()), Ok(extremes));
+    }
+
+    #[test]
+    fn the_encoding_is_compact() {
+        let bytes = sample(1000).encode();
+        assert!(bytes.len() < 1000 * 32, "{} bytes for 1000 photos", bytes.len());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let bytes = sample(20).encode();
+        for end in 0..bytes.len() {
+            assert!(Segment::decode(&bytes[..end]).is_err(), "prefix of {end} bytes accepted");
+        }
+    }
+
+    #[test]
+    fn hostile_headers_are_rejected() {
+        assert_eq!(Segment::decode(b"NOPE\0\0\0\0"), Err(DecodeError::BadMagic));
+        let mut huge = MAGIC.to_vec();
+        huge.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(Segment::decode(&huge), Err(DecodeError::TooLarge(u32::MAX as usize)));
+        let mut endless = MAGIC.to_vec();
+        endless.extend_from_slice(&1u32.to_le_bytes());
+        endless.extend_from_slice(&[0xff; 11]);
+        assert_eq!(Segment::decode(&endless), Err(DecodeError::BadVarint("ids")));
+        let mut trailing = sample(2).encode();
+        trailing.push(0);
+        assert_eq!(Segment::decode(&trailing), Err(DecodeError::Trailing(1)));
+    }
+
+    #[test]
+    fn aspect_handles_degenerate_sizes() {
+        assert_eq!(aspect_milli(4000, 3000), 1333);
+        assert_eq!(aspect_milli(0, 10), 1000);
+        assert_eq!(aspect_milli(u32::MAX, 1), u16::MAX);
+    }
+}

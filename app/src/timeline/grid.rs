@@ -1,0 +1,448 @@
+//! The virtualized timeline island: takes over from the server-rendered first screen, keeps
+//! only the visible rows in the DOM, fetches bucket segments as they come near, and offers a
+//! month scrubber that jumps anywhere with one request.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+use super::{
+    layout::{Layout, Metrics, Scroller, MAX_SCROLL_HEIGHT},
+    set_favourite,
+};
+use crate::{
+    codec::{thumbhash_rgb, Segment},
+    format::{month_label, photo_count},
+    model::{MonthBucket, PhotoId},
+};
+
+/// Photos per fetched segment.
+pub const SEGMENT_SIZE: u64 = 500;
+/// Segments kept in memory; about 15 MB at the most.
+const CACHE_SEGMENTS: usize = 600;
+/// Extra height rendered above and below the viewport, in viewports.
+const OVERSCAN: f64 = 0.75;
+/// Height of the sticky top bar (style/main.css `.topbar`).
+const TOP_BAR: f64 = 52.0;
+/// Layer offsets are re-based in steps of this size, so CSS positions stay small numbers.
+const REBASE: f64 = 1_000_000.0;
+/// Scrolling idle for this long folds the scroll correction back into the native position.
+const SETTLE_AFTER: Duration = Duration::from_millis(180);
+
+/// A decoded segment, reduced to what a cell paints.
+#[derive(Debug, Clone, Default)]
+struct CellData {
+    ids: Vec<PhotoId>,
+    rgb: Vec<[u8; 3]>,
+    favourite: Vec<bool>,
+}
+
+impl From<Segment> for CellData {
+    fn from(segment: Segment) -> Self {
+        CellData {
+            rgb: segment
+                .thumbhash
+                .iter()
+                .map(|hash| thumbhash_rgb(hash).unwrap_or([128, 128, 128]))
+                .collect(),
+            ids: segment.ids,
+            favourite: segment.favourite,
+        }
+    }
+}
+
+/// Segments by (month index, segment index), evicted oldest first.
+#[derive(Debug, Default)]
+struct SegmentCache {
+    loaded: HashMap<(usize, u64), CellData>,
+    order: VecDeque<(usize, u64)>,
+    in_flight: HashSet<(usize, u64)>,
+}
+
+impl SegmentCache {
+    fn insert(&mut self, key: (usize, u64), data: CellData) {
+        self.in_flight.remove(&key);
+        if self.loaded.insert(key, data).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > CACHE_SEGMENTS {
+            if let Some(old) = self.order.pop_front() {
+                self.loaded.remove(&old);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Item {
+    Header { month: usize, top: f64 },
+    Cell { month: usize, index: u64, top: f64, left: f64, photo: Option<(PhotoId, [u8; 3], bool)> },
+}
+
+impl Item {
+    fn key(&self, base: f64) -> (u8, usize, u64, PhotoId, bool, u64) {
+        let base = base as u64;
+        match self {
+            Item::Header { month, .. } => (0, *month, 0, 0, false, base),
+            Item::Cell { month, index, photo, .. } => {
+                let (id, favourite) = photo.map(|(id, _, fav)| (id, fav)).unwrap_or((0, false));
+                (1, *month, *index, id, favourite, base)
+            }
+        }
+    }
+}
+
+#[island]
+pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
+    let buckets = StoredValue::new(buckets);
+    let active = RwSignal::new(false);
+    let width = RwSignal::new(0.0f64);
+    let window_width = RwSignal::new(0.0f64);
+    let viewport = RwSignal::new(1.0f64);
+    let view_top = RwSignal::new(0.0f64);
+    let arrived = RwSignal::new(0u64);
+    let cache = StoredValue::new(SegmentCache::default());
+    let scroller = StoredValue::new(Scroller::new(0.0, 1.0));
+    let frame_pending = StoredValue::new(false);
+    let settle_timer = StoredValue::new(None::<TimeoutHandle>);
+    let root = NodeRef::<leptos::html::Div>::new();
+
+    let layout = Memo::new(move |_| {
+        buckets.with_value(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
+    });
+    let spacer_height = Memo::new(move |_| layout.with(|l| l.total_height()).min(MAX_SCROLL_HEIGHT));
+
+    let base = Memo::new(move |_| (view_top.get() / REBASE).floor() * REBASE);
+    let items = Memo::new(move |_| {
+        arrived.track();
+        let layout = layout.get();
+        let top = view_top.get();
+        let height = viewport.get();
+        let window = layout.visible(top - OVERSCAN * height, top + (1.0 + OVERSCAN) * height);
+        let mut items = Vec::new();
+        cache.with_value(|cache| {
+            for visible in window {
+                let month_top = layout.month_top(visible.month);
+                items.push(Item::Header { month: visible.month, top: month_top });
+                for index in visible.photos.clone() {
+                    let (left, top) = layout.cell_origin(visible.month, index);
+                    let photo = cache
+                        .loaded
+                        .get(&(visible.month, index / SEGMENT_SIZE))
+                        .and_then(|data| {
+                            let at = (index % SEGMENT_SIZE) as usize;
+                            Some((*data.ids.get(at)?, *data.rgb.get(at)?, *data.favourite.get(at)?))
+                        });
+                    items.push(Item::Cell { month: visible.month, index, top, left, photo });
+                }
+            }
+        });
+        items
+    });
+
+    // Fetch the segments the rendered window needs and has not got.
+    Effect::new(move |_| {
+        if !active.get() {
+            return;
+        }
+        let wanted: Vec<(usize, u64)> = items.with(|items| {
+            let mut keys: Vec<(usize, u64)> = items
+                .iter()
+                .filter_map(|item| match item {
+                    Item::Cell { month, index, photo: None, .. } => Some((*month, index / SEGMENT_SIZE)),
+                    _ => None,
+                })
+                .collect();
+            keys.dedup();
+            keys
+        });
+        for key in wanted {
+            let start = cache.try_update_value(|c| c.in_flight.insert(key)).unwrap_or(false);
+            if !start {
+                continue;
+            }
+            let Some(bucket) = buckets.with_value(|b| b.get(key.0).copied()) else {
+                continue;
+            };
+            leptos::task::spawn_local(async move {
+                match client::fetch_segment(&bucket.key(), key.1 * SEGMENT_SIZE, SEGMENT_SIZE).await {
+                    Ok(segment) => {
+                        cache.update_value(|c| c.insert(key, segment.into()));
+                        arrived.update(|n| *n += 1);
+                    }
+                    Err(error) => {
+                        leptos::logging::warn!("timeline segment {} #{}: {error}", bucket.key(), key.1);
+                        cache.update_value(|c| {
+                            c.in_flight.remove(&key);
+                        });
+                    }
+                }
+            });
+        }
+    });
+
+    let on_frame = move || {
+        frame_pending.set_value(false);
+        let native = (client::scroll_y() - client::document_top(root) + TOP_BAR).max(0.0);
+        let top = scroller.try_update_value(|s| s.on_scroll(native)).unwrap_or(0.0);
+        view_top.set(top);
+        if let Some(handle) = settle_timer.get_value() {
+            handle.clear();
+        }
+        let handle = set_timeout_with_handle(
+            move || {
+                if let Some(native) = scroller.try_update_value(|s| s.settle()).flatten() {
+                    client::scroll_to(client::document_top(root) - TOP_BAR + native);
+                }
+            },
+            SETTLE_AFTER,
+        )
+        .ok();
+        settle_timer.set_value(handle);
+    };
+    // Reads the few sizes arithmetic cannot know, and rebuilds the scroll mapping for them,
+    // keeping the same virtual position.
+    let measure = move || {
+        window_width.set(client::window_width());
+        width.set(client::element_width(root));
+        viewport.set((client::window_height() - TOP_BAR).max(1.0));
+        let total = layout.with_untracked(|l| l.total_height());
+        let height = viewport.get_untracked();
+        scroller.update_value(|s| {
+            let keep = s.virtual_top();
+            *s = Scroller::new(total, height);
+            s.native_for(keep);
+        });
+    };
+
+    // Runs once, in the browser: hide the static first screen and take over.
+    Effect::new(move |_| {
+        client::activate(root);
+        measure();
+        active.set(true);
+        on_frame();
+        let scroll = window_event_listener(leptos::ev::scroll, move |_| {
+            if !frame_pending.get_value() {
+                frame_pending.set_value(true);
+                request_animation_frame(on_frame);
+            }
+        });
+        let resize = window_event_listener(leptos::ev::resize, move |_| {
+            measure();
+            request_animation_frame(on_frame);
+        });
+        on_cleanup(move || {
+            scroll.remove();
+            resize.remove();
+        });
+    });
+
+    let jump_to = move |month: usize| {
+        let top = layout.with_untracked(|l| l.month_top(month));
+        let native = scroller.try_update_value(|s| s.native_for(top)).unwrap_or(0.0);
+        client::scroll_to(client::document_top(root) - TOP_BAR + native);
+    };
+    let current_month = Memo::new(move |_| {
+        let top = view_top.get();
+        layout.with(|l| {
+            (0..buckets.with_value(Vec::len))
+                .rev()
+                .find(|&m| l.month_top(m) <= top + 1.0)
+                .unwrap_or(0)
+        })
+    });
+
+    view! {
+        <div class="vt" node_ref=root data-active=move || active.get().then_some("true")>
+            <Show when=move || active.get()>
+                <div
+                    class="vt-spacer"
+                    style:height=move || format!("{}px", spacer_height.get())
+                    data-total-height=move || layout.with(|l| l.total_height()).round().to_string()
+                >
+                    <div class="vt-window">
+                        <div
+                            class="vt-layer"
+                            style:transform=move || format!("translateY({}px)", base.get() - view_top.get())
+                        >
+                            <For
+                                each=move || items.get()
+                                key=move |item| item.key(base.get_untracked())
+                                children=move |item| render_item(item, layout, base.get_untracked(), buckets, cache, arrived)
+                            />
+                        </div>
+                    </div>
+                </div>
+                <nav class="vt-scrubber" aria-label="Jump to a month">
+                    <ol>
+                        {buckets.with_value(|b| b.iter().enumerate().map(|(month, bucket)| {
+                            let label = month_label(bucket.year, bucket.month);
+                            view! {
+                                <li>
+                                    <button
+                                        type="button"
+                                        data-month=bucket.key()
+                                        aria-current=move || (current_month.get() == month).then_some("true")
+                                        on:click=move |_| jump_to(month)
+                                    >
+                                        <span class="long">{label}</span>
+                                        <span class="short">{short_month_label(bucket.year, bucket.month)}</span>
+                                        <span class="count">{bucket.count}</span>
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view())}
+                    </ol>
+                </nav>
+            </Show>
+        </div>
+    }
+}
+
+/// `Nov 26`, for the narrow scrubber on phones.
+fn short_month_label(year: i32, month: u8) -> String {
+    let name = month_label(year, month);
+    format!("{} {:02}", name.get(..3).unwrap_or("?"), year.rem_euclid(100))
+}
+
+fn render_item(
+    item: Item,
+    layout: Memo<Layout>,
+    base: f64,
+    buckets: StoredValue<Vec<MonthBucket>>,
+    cache: StoredValue<SegmentCache>,
+    arrived: RwSignal<u64>,
+) -> AnyView {
+    let (cell, header) = layout.with_untracked(|l| (l.cell, l.metrics.header));
+    match item {
+        Item::Header { month, top } => {
+            let bucket = buckets.with_value(|b| b.get(month).copied());
+            let Some(bucket) = bucket else { return ().into_any() };
+            view! {
+                <h2 class="vt-month" style=format!("top:{}px;height:{header}px", top - base)>
+                    {month_label(bucket.year, bucket.month)}
+                    <span class="count">{photo_count(bucket.count)}</span>
+                </h2>
+            }
+            .into_any()
+        }
+        Item::Cell { month, index, top, left, photo } => {
+            let position = format!("top:{}px;left:{left}px;width:{cell}px;height:{cell}px", top - base);
+            match photo {
+                None => view! { <div class="vt-cell vt-loading" style=position></div> }.into_any(),
+                Some((id, [r, g, b], favourite)) => {
+                    // Optimistic: the heart changes at once and changes back if the server refuses.
+                    let store = move |value: bool| {
+                        cache.update_value(|c| {
+                            if let Some(data) = c.loaded.get_mut(&(month, index / SEGMENT_SIZE)) {
+                                if let Some(flag) = data.favourite.get_mut((index % SEGMENT_SIZE) as usize) {
+                                    *flag = value;
+                                }
+                            }
+                        });
+                        arrived.update(|n| *n += 1);
+                    };
+                    let toggle = move |_| {
+                        store(!favourite);
+                        leptos::task::spawn_local(async move {
+                            match set_favourite(id, !favourite).await {
+                                Ok(stored) if stored != !favourite => store(stored),
+                                Ok(_) => {}
+                                Err(error) => {
+                                    leptos::logging::warn!("favourite {id}: {error}");
+                                    store(favourite);
+                                }
+                            }
+                        });
+                    };
+                    view! {
+                        <div
+                            class="vt-cell"
+                            data-photo-id=id
+                            style=format!("{position};background-color:rgb({r},{g},{b})")
+                        >
+                            <button
+                                type="button"
+                                class="fav"
+                                aria-pressed=favourite.to_string()
+                                aria-label=if favourite { "Remove from favourites" } else { "Add to favourites" }
+                                on:click=toggle
+                            >
+                                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
+                                    <path d=super::HEART_PATH />
+                                </svg>
+                            </button>
+                        </div>
+                    }
+                    .into_any()
+                }
+            }
+        }
+    }
+}
+
+/// Browser-only measurements and requests; inert on the server, where effects never run.
+mod client {
+    use leptos::prelude::*;
+
+    use crate::codec::Segment;
+
+    #[cfg(feature = "hydrate")]
+    pub async fn fetch_segment(month: &str, offset: u64, limit: u64) -> Result<Segment, String> {
+        use leptos::wasm_bindgen::JsCast;
+        let url = format!("/api/timeline/buckets/{month}?offset={offset}&limit={limit}");
+        let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(&url))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let response: web_sys::Response = response.dyn_into().map_err(|e| format!("{e:?}"))?;
+        if !response.ok() {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        let buffer = response.array_buffer().map_err(|e| format!("{e:?}"))?;
+        let buffer = wasm_bindgen_futures::JsFuture::from(buffer)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+        Segment::decode(&bytes).map_err(|e| e.to_string())
+    }
+
+    #[cfg(not(feature = "hydrate"))]
+    pub async fn fetch_segment(_month: &str, _offset: u64, _limit: u64) -> Result<Segment, String> {
+        Err("segments are fetched in the browser only".into())
+    }
+
+    pub fn scroll_y() -> f64 {
+        window().scroll_y().unwrap_or(0.0)
+    }
+
+    pub fn window_height() -> f64 {
+        window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(800.0)
+    }
+
+    pub fn window_width() -> f64 {
+        window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1280.0)
+    }
+
+    pub fn scroll_to(top: f64) {
+        window().scroll_to_with_x_and_y(0.0, top.max(0.0));
+    }
+
+    /// Distance from the top of the document to the top of the island.
+    pub fn document_top(root: NodeRef<leptos::html::Div>) -> f64 {
+        root.get_untracked()
+            .map(|element| element.get_bounding_client_rect().top() + scroll_y())
+            .unwrap_or(0.0)
+    }
+
+    pub fn element_width(root: NodeRef<leptos::html::Div>) -> f64 {
+        root.get_untracked().map(|element| f64::from(element.client_width())).unwrap_or(0.0)
+    }
+
+    /// Hides the server-rendered first screen: the island now draws the timeline.
+    pub fn activate(root: NodeRef<leptos::html::Div>) {
+        if let Some(timeline) = root.get_untracked().and_then(|element| element.closest(".timeline").ok().flatten()) {
+            let _ = timeline.class_list().add_1("vt-active");
+        }
+    }
+}
