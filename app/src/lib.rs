@@ -1,5 +1,8 @@
 //! Flashbulb's user interface: the HTML shell, the routes, the pages and their islands.
 
+// Leptos view types nest deeply; the timeline page exceeds the default limit.
+#![recursion_limit = "256"]
+
 pub mod codec;
 pub mod error;
 pub mod format;

@@ -1,5 +1,8 @@
 //! Flashbulb's server: configuration, storage, HTTP and server-side rendering, one module per feature.
 
+// Leptos view types nest deeply; the timeline page exceeds the default limit.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod config;
 pub mod db;

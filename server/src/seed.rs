@@ -101,7 +101,10 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
         });
     }
 
-    let mut rng = SmallRng::seed_from_u64(args.random_seed ^ existing as u64);
+    // Mixing in the owner and the existing count keeps content hashes distinct across
+    // owners and across repeated seeding.
+    let mut rng =
+        SmallRng::seed_from_u64(args.random_seed ^ existing as u64 ^ ((owner as u64) << 40));
     let palette = thumbhash_palette(&mut rng);
     let now = crate::db::now();
     let span = i64::from(args.years) * 365 * 86_400;

@@ -96,7 +96,7 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
                         .collect_view()}
                 </ol>
             </nav>
-            <VirtualTimeline buckets=buckets.clone() />
+            {view! { <VirtualTimeline buckets=buckets.clone() /> }.into_any()}
             <div class="sections">
                 {sections
                     .into_iter()
