@@ -48,12 +48,20 @@ impl Segment {
         self.ids.is_empty()
     }
 
-    pub fn push(&mut self, id: PhotoId, taken_at: i64, aspect_milli: u16, favourite: bool, hash: &[u8]) {
+    pub fn push(
+        &mut self,
+        id: PhotoId,
+        taken_at: i64,
+        aspect_milli: u16,
+        favourite: bool,
+        hash: &[u8],
+    ) {
         self.ids.push(id);
         self.taken_at.push(taken_at);
         self.aspect_milli.push(aspect_milli);
         self.favourite.push(favourite);
-        self.thumbhash.push(hash[..hash.len().min(MAX_THUMBHASH)].to_vec());
+        self.thumbhash
+            .push(hash[..hash.len().min(MAX_THUMBHASH)].to_vec());
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -75,7 +83,10 @@ impl Segment {
             out.extend_from_slice(&aspect.to_le_bytes());
         }
         for chunk in self.favourite.chunks(8) {
-            let byte = chunk.iter().enumerate().fold(0u8, |acc, (bit, &on)| acc | (u8::from(on) << bit));
+            let byte = chunk
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (bit, &on)| acc | (u8::from(on) << bit));
             out.push(byte);
         }
         for hash in &self.thumbhash {
@@ -117,18 +128,24 @@ impl Segment {
         }
         for _ in 0..count {
             let pair = reader.take(2, "aspect")?;
-            segment.aspect_milli.push(u16::from_le_bytes([pair[0], pair[1]]));
+            segment
+                .aspect_milli
+                .push(u16::from_le_bytes([pair[0], pair[1]]));
         }
         let flags = reader.take(count.div_ceil(8), "favourite")?;
         for index in 0..count {
-            segment.favourite.push(flags[index / 8] & (1 << (index % 8)) != 0);
+            segment
+                .favourite
+                .push(flags[index / 8] & (1 << (index % 8)) != 0);
         }
         for _ in 0..count {
             let length = usize::from(reader.take(1, "thumbhash")?[0]);
             if length > MAX_THUMBHASH {
                 return Err(DecodeError::ThumbhashTooLong(length));
             }
-            segment.thumbhash.push(reader.take(length, "thumbhash")?.to_vec());
+            segment
+                .thumbhash
+                .push(reader.take(length, "thumbhash")?.to_vec());
         }
         match bytes.len() - reader.at {
             0 => Ok(segment),
@@ -179,8 +196,14 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, length: usize, column: &'static str) -> Result<&'a [u8], DecodeError> {
-        let end = self.at.checked_add(length).ok_or(DecodeError::Truncated(column))?;
-        let slice = self.bytes.get(self.at..end).ok_or(DecodeError::Truncated(column))?;
+        let end = self
+            .at
+            .checked_add(length)
+            .ok_or(DecodeError::Truncated(column))?;
+        let slice = self
+            .bytes
+            .get(self.at..end)
+            .ok_or(DecodeError::Truncated(column))?;
         self.at = end;
         Ok(slice)
     }
@@ -210,8 +233,16 @@ mod tests {
         let mut segment = Segment::default();
         for index in 0..count {
             let id = 1_000_000 - (index as i64) * 37 + (index as i64 % 5) * 1000;
-            let hash: Vec<u8> = (0..(20 + index % 6)).map(|b| (b * 7 + index) as u8).collect();
-            segment.push(id, 1_790_000_000 - index as i64 * 600, 1000 + index as u16, index % 3 == 0, &hash);
+            let hash: Vec<u8> = (0..(20 + index % 6))
+                .map(|b| (b * 7 + index) as u8)
+                .collect();
+            segment.push(
+                id,
+                1_790_000_000 - index as i64 * 600,
+                1000 + index as u16,
+                index % 3 == 0,
+                &hash,
+            );
         }
         segment
     }
@@ -231,14 +262,21 @@ mod tests {
     #[test]
     fn the_encoding_is_compact() {
         let bytes = sample(1000).encode();
-        assert!(bytes.len() < 1000 * 32, "{} bytes for 1000 photos", bytes.len());
+        assert!(
+            bytes.len() < 1000 * 32,
+            "{} bytes for 1000 photos",
+            bytes.len()
+        );
     }
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let bytes = sample(20).encode();
         for end in 0..bytes.len() {
-            assert!(Segment::decode(&bytes[..end]).is_err(), "prefix of {end} bytes accepted");
+            assert!(
+                Segment::decode(&bytes[..end]).is_err(),
+                "prefix of {end} bytes accepted"
+            );
         }
     }
 
@@ -247,11 +285,17 @@ mod tests {
         assert_eq!(Segment::decode(b"NOPE\0\0\0\0"), Err(DecodeError::BadMagic));
         let mut huge = MAGIC.to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(Segment::decode(&huge), Err(DecodeError::TooLarge(u32::MAX as usize)));
+        assert_eq!(
+            Segment::decode(&huge),
+            Err(DecodeError::TooLarge(u32::MAX as usize))
+        );
         let mut endless = MAGIC.to_vec();
         endless.extend_from_slice(&1u32.to_le_bytes());
         endless.extend_from_slice(&[0xff; 11]);
-        assert_eq!(Segment::decode(&endless), Err(DecodeError::BadVarint("ids")));
+        assert_eq!(
+            Segment::decode(&endless),
+            Err(DecodeError::BadVarint("ids"))
+        );
         let mut trailing = sample(2).encode();
         trailing.push(0);
         assert_eq!(Segment::decode(&trailing), Err(DecodeError::Trailing(1)));

@@ -121,7 +121,10 @@ mod tests {
             for month in 1..=12u8 {
                 let start = month_start(year, month);
                 assert_eq!(civil_date(start), (year, month, 1));
-                assert_eq!(civil_date(start - 1).1, if month == 1 { 12 } else { month - 1 });
+                assert_eq!(
+                    civil_date(start - 1).1,
+                    if month == 1 { 12 } else { month - 1 }
+                );
             }
         }
         assert_eq!(next_month(2026, 12), (2027, 1));

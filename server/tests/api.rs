@@ -414,7 +414,9 @@ async fn month_counts(app: &TestApp) -> (Vec<(i64, i64, i64)>, Vec<(i64, i64, i6
 #[tokio::test]
 async fn month_counts_follow_every_insert_update_and_delete() {
     let app = TestApp::new().await.with_photos(2_000).await;
-    seed::run(&app.pool, &seed_args("someone-else", 500)).await.expect("seed other");
+    seed::run(&app.pool, &seed_args("someone-else", 500))
+        .await
+        .expect("seed other");
     let (kept, truth) = month_counts(&app).await;
     assert_eq!(kept, truth);
     for statement in [
@@ -426,11 +428,16 @@ async fn month_counts_follow_every_insert_update_and_delete() {
         "UPDATE photos SET status = 'ready' WHERE id % 22 = 0",
         "DELETE FROM photos WHERE id % 5 = 0",
     ] {
-        sqlx::query(statement).execute(&app.pool).await.expect(statement);
+        sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect(statement);
         let (kept, truth) = month_counts(&app).await;
         assert_eq!(kept, truth, "after {statement}");
     }
-    let zero: i64 = app.scalar("SELECT count(*) FROM photo_months WHERE photo_count <= 0").await;
+    let zero: i64 = app
+        .scalar("SELECT count(*) FROM photo_months WHERE photo_count <= 0")
+        .await;
     assert_eq!(zero, 0, "empty months are left behind");
 }
 
@@ -438,8 +445,12 @@ async fn month_counts_follow_every_insert_update_and_delete() {
 async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     use app::{codec::Segment, format::month_start};
     let app = TestApp::new().await;
-    let owner = flashbulb::users::find_or_create(&app.pool, "edge", true).await.expect("user");
-    let other = flashbulb::users::find_or_create(&app.pool, "other", false).await.expect("user");
+    let owner = flashbulb::users::find_or_create(&app.pool, "edge", true)
+        .await
+        .expect("user");
+    let other = flashbulb::users::find_or_create(&app.pool, "other", false)
+        .await
+        .expect("user");
     let november = month_start(2026, 11);
     let december = month_start(2026, 12);
     let first_second = insert_photo(&app, owner, november, "ready").await;
@@ -452,15 +463,28 @@ async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     insert_photo(&app, other, november + 60, "ready").await; // someone else's
 
     let request = |path: &str| Request::get(path).body(Body::empty()).expect("request");
-    let response = app.router.clone().oneshot(request("/api/timeline/buckets/2026-11")).await.expect("response");
+    let response = app
+        .router
+        .clone()
+        .oneshot(request("/api/timeline/buckets/2026-11"))
+        .await
+        .expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
         flashbulb::timeline::SEGMENT_CONTENT_TYPE
     );
-    let bytes = response.into_body().collect().await.expect("body").to_bytes();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
     let segment = Segment::decode(&bytes).expect("decodes");
-    assert_eq!(segment.ids, vec![last_second, same_time_b, same_time_a, first_second]);
+    assert_eq!(
+        segment.ids,
+        vec![last_second, same_time_b, same_time_a, first_second]
+    );
     assert_eq!(segment.aspect_milli, vec![1333; 4]);
 
     // Pages of one concatenate to the whole.
@@ -469,15 +493,27 @@ async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
         let response = app
             .router
             .clone()
-            .oneshot(request(&format!("/api/timeline/buckets/2026-11?offset={offset}&limit=1")))
+            .oneshot(request(&format!(
+                "/api/timeline/buckets/2026-11?offset={offset}&limit=1"
+            )))
             .await
             .expect("response");
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         paged.extend(Segment::decode(&bytes).expect("decodes").ids);
     }
     assert_eq!(paged, segment.ids);
 
-    let empty = app.router.clone().oneshot(request("/api/timeline/buckets/1999-01")).await.expect("response");
+    let empty = app
+        .router
+        .clone()
+        .oneshot(request("/api/timeline/buckets/1999-01"))
+        .await
+        .expect("response");
     let bytes = empty.into_body().collect().await.expect("body").to_bytes();
     assert!(Segment::decode(&bytes).expect("decodes").is_empty());
 }
@@ -520,8 +556,15 @@ async fn bucket_queries_walk_their_indexes() {
         ),
     ] {
         let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}")).fetch_all(&app.pool).await.expect("plan");
-        let plan = plan.into_iter().map(|row| row.3).collect::<Vec<_>>().join("\n");
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&app.pool)
+                .await
+                .expect("plan");
+        let plan = plan
+            .into_iter()
+            .map(|row| row.3)
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(plan.contains(index), "{sql}\ndoes not use {index}:\n{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{sql}\nsorts:\n{plan}");
     }

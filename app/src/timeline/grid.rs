@@ -76,8 +76,17 @@ impl SegmentCache {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
-    Header { month: usize, top: f64 },
-    Cell { month: usize, index: u64, top: f64, left: f64, photo: Option<(PhotoId, [u8; 3], bool)> },
+    Header {
+        month: usize,
+        top: f64,
+    },
+    Cell {
+        month: usize,
+        index: u64,
+        top: f64,
+        left: f64,
+        photo: Option<(PhotoId, [u8; 3], bool)>,
+    },
 }
 
 impl Item {
@@ -85,7 +94,12 @@ impl Item {
         let base = base as u64;
         match self {
             Item::Header { month, .. } => (0, *month, 0, 0, false, base),
-            Item::Cell { month, index, photo, .. } => {
+            Item::Cell {
+                month,
+                index,
+                photo,
+                ..
+            } => {
                 let (id, favourite) = photo.map(|(id, _, fav)| (id, fav)).unwrap_or((0, false));
                 (1, *month, *index, id, favourite, base)
             }
@@ -111,7 +125,8 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
     let layout = Memo::new(move |_| {
         buckets.with_value(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
     });
-    let spacer_height = Memo::new(move |_| layout.with(|l| l.total_height()).min(MAX_SCROLL_HEIGHT));
+    let spacer_height =
+        Memo::new(move |_| layout.with(|l| l.total_height()).min(MAX_SCROLL_HEIGHT));
 
     let base = Memo::new(move |_| (view_top.get() / REBASE).floor() * REBASE);
     let items = Memo::new(move |_| {
@@ -124,7 +139,10 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
         cache.with_value(|cache| {
             for visible in window {
                 let month_top = layout.month_top(visible.month);
-                items.push(Item::Header { month: visible.month, top: month_top });
+                items.push(Item::Header {
+                    month: visible.month,
+                    top: month_top,
+                });
                 for index in visible.photos.clone() {
                     let (left, top) = layout.cell_origin(visible.month, index);
                     let photo = cache
@@ -132,9 +150,19 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
                         .get(&(visible.month, index / SEGMENT_SIZE))
                         .and_then(|data| {
                             let at = (index % SEGMENT_SIZE) as usize;
-                            Some((*data.ids.get(at)?, *data.rgb.get(at)?, *data.favourite.get(at)?))
+                            Some((
+                                *data.ids.get(at)?,
+                                *data.rgb.get(at)?,
+                                *data.favourite.get(at)?,
+                            ))
                         });
-                    items.push(Item::Cell { month: visible.month, index, top, left, photo });
+                    items.push(Item::Cell {
+                        month: visible.month,
+                        index,
+                        top,
+                        left,
+                        photo,
+                    });
                 }
             }
         });
@@ -150,7 +178,12 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
             let mut keys: Vec<(usize, u64)> = items
                 .iter()
                 .filter_map(|item| match item {
-                    Item::Cell { month, index, photo: None, .. } => Some((*month, index / SEGMENT_SIZE)),
+                    Item::Cell {
+                        month,
+                        index,
+                        photo: None,
+                        ..
+                    } => Some((*month, index / SEGMENT_SIZE)),
                     _ => None,
                 })
                 .collect();
@@ -158,7 +191,9 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
             keys
         });
         for key in wanted {
-            let start = cache.try_update_value(|c| c.in_flight.insert(key)).unwrap_or(false);
+            let start = cache
+                .try_update_value(|c| c.in_flight.insert(key))
+                .unwrap_or(false);
             if !start {
                 continue;
             }
@@ -166,13 +201,18 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
                 continue;
             };
             leptos::task::spawn_local(async move {
-                match client::fetch_segment(&bucket.key(), key.1 * SEGMENT_SIZE, SEGMENT_SIZE).await {
+                match client::fetch_segment(&bucket.key(), key.1 * SEGMENT_SIZE, SEGMENT_SIZE).await
+                {
                     Ok(segment) => {
                         cache.update_value(|c| c.insert(key, segment.into()));
                         arrived.update(|n| *n += 1);
                     }
                     Err(error) => {
-                        leptos::logging::warn!("timeline segment {} #{}: {error}", bucket.key(), key.1);
+                        leptos::logging::warn!(
+                            "timeline segment {} #{}: {error}",
+                            bucket.key(),
+                            key.1
+                        );
                         cache.update_value(|c| {
                             c.in_flight.remove(&key);
                         });
@@ -185,7 +225,9 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
     let on_frame = move || {
         frame_pending.set_value(false);
         let native = (client::scroll_y() - client::document_top(root) + TOP_BAR).max(0.0);
-        let top = scroller.try_update_value(|s| s.on_scroll(native)).unwrap_or(0.0);
+        let top = scroller
+            .try_update_value(|s| s.on_scroll(native))
+            .unwrap_or(0.0);
         view_top.set(top);
         if let Some(handle) = settle_timer.get_value() {
             handle.clear();
@@ -240,7 +282,9 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
 
     let jump_to = move |month: usize| {
         let top = layout.with_untracked(|l| l.month_top(month));
-        let native = scroller.try_update_value(|s| s.native_for(top)).unwrap_or(0.0);
+        let native = scroller
+            .try_update_value(|s| s.native_for(top))
+            .unwrap_or(0.0);
         client::scroll_to(client::document_top(root) - TOP_BAR + native);
     };
     let current_month = Memo::new(move |_| {
@@ -303,7 +347,11 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
 /// `Nov 26`, for the narrow scrubber on phones.
 fn short_month_label(year: i32, month: u8) -> String {
     let name = month_label(year, month);
-    format!("{} {:02}", name.get(..3).unwrap_or("?"), year.rem_euclid(100))
+    format!(
+        "{} {:02}",
+        name.get(..3).unwrap_or("?"),
+        year.rem_euclid(100)
+    )
 }
 
 fn render_item(
@@ -318,7 +366,9 @@ fn render_item(
     match item {
         Item::Header { month, top } => {
             let bucket = buckets.with_value(|b| b.get(month).copied());
-            let Some(bucket) = bucket else { return ().into_any() };
+            let Some(bucket) = bucket else {
+                return ().into_any();
+            };
             view! {
                 <h2 class="vt-month" style=format!("top:{}px;height:{header}px", top - base)>
                     {month_label(bucket.year, bucket.month)}
@@ -327,8 +377,17 @@ fn render_item(
             }
             .into_any()
         }
-        Item::Cell { month, index, top, left, photo } => {
-            let position = format!("top:{}px;left:{left}px;width:{cell}px;height:{cell}px", top - base);
+        Item::Cell {
+            month,
+            index,
+            top,
+            left,
+            photo,
+        } => {
+            let position = format!(
+                "top:{}px;left:{left}px;width:{cell}px;height:{cell}px",
+                top - base
+            );
             match photo {
                 None => view! { <div class="vt-cell vt-loading" style=position></div> }.into_any(),
                 Some((id, [r, g, b], favourite)) => {
@@ -336,7 +395,9 @@ fn render_item(
                     let store = move |value: bool| {
                         cache.update_value(|c| {
                             if let Some(data) = c.loaded.get_mut(&(month, index / SEGMENT_SIZE)) {
-                                if let Some(flag) = data.favourite.get_mut((index % SEGMENT_SIZE) as usize) {
+                                if let Some(flag) =
+                                    data.favourite.get_mut((index % SEGMENT_SIZE) as usize)
+                                {
                                     *flag = value;
                                 }
                             }
@@ -417,11 +478,19 @@ mod client {
     }
 
     pub fn window_height() -> f64 {
-        window().inner_height().ok().and_then(|h| h.as_f64()).unwrap_or(800.0)
+        window()
+            .inner_height()
+            .ok()
+            .and_then(|h| h.as_f64())
+            .unwrap_or(800.0)
     }
 
     pub fn window_width() -> f64 {
-        window().inner_width().ok().and_then(|w| w.as_f64()).unwrap_or(1280.0)
+        window()
+            .inner_width()
+            .ok()
+            .and_then(|w| w.as_f64())
+            .unwrap_or(1280.0)
     }
 
     pub fn scroll_to(top: f64) {
@@ -436,12 +505,17 @@ mod client {
     }
 
     pub fn element_width(root: NodeRef<leptos::html::Div>) -> f64 {
-        root.get_untracked().map(|element| f64::from(element.client_width())).unwrap_or(0.0)
+        root.get_untracked()
+            .map(|element| f64::from(element.client_width()))
+            .unwrap_or(0.0)
     }
 
     /// Hides the server-rendered first screen: the island now draws the timeline.
     pub fn activate(root: NodeRef<leptos::html::Div>) {
-        if let Some(timeline) = root.get_untracked().and_then(|element| element.closest(".timeline").ok().flatten()) {
+        if let Some(timeline) = root
+            .get_untracked()
+            .and_then(|element| element.closest(".timeline").ok().flatten())
+        {
             let _ = timeline.class_list().add_1("vt-active");
         }
     }

@@ -23,9 +23,19 @@ impl Metrics {
     /// The same sizes as the server-rendered grid (style/main.css), per viewport width.
     pub fn for_width(width: f64) -> Self {
         if width <= 720.0 {
-            Metrics { min_cell: 96.0, gap: 2.0, header: 44.0, after: 16.0 }
+            Metrics {
+                min_cell: 96.0,
+                gap: 2.0,
+                header: 44.0,
+                after: 16.0,
+            }
         } else {
-            Metrics { min_cell: 132.0, gap: 4.0, header: 48.0, after: 20.0 }
+            Metrics {
+                min_cell: 132.0,
+                gap: 4.0,
+                header: 48.0,
+                after: 20.0,
+            }
         }
     }
 }
@@ -53,7 +63,8 @@ pub struct VisibleMonth {
 impl Layout {
     pub fn new(buckets: &[MonthBucket], width: f64, metrics: Metrics) -> Self {
         let width = width.max(metrics.min_cell);
-        let columns = (((width + metrics.gap) / (metrics.min_cell + metrics.gap)).floor() as u64).max(1);
+        let columns =
+            (((width + metrics.gap) / (metrics.min_cell + metrics.gap)).floor() as u64).max(1);
         let cell = (width - metrics.gap * (columns - 1) as f64) / columns as f64;
         let counts: Vec<u64> = buckets.iter().map(|bucket| bucket.count).collect();
         let mut tops = Vec::with_capacity(counts.len() + 1);
@@ -64,7 +75,13 @@ impl Layout {
             top += metrics.header + rows as f64 * (cell + metrics.gap) + metrics.after;
         }
         tops.push(top);
-        Layout { metrics, columns, cell, counts, tops }
+        Layout {
+            metrics,
+            columns,
+            cell,
+            counts,
+            tops,
+        }
     }
 
     pub fn total_height(&self) -> f64 {
@@ -72,7 +89,10 @@ impl Layout {
     }
 
     pub fn month_top(&self, month: usize) -> f64 {
-        self.tops.get(month).copied().unwrap_or_else(|| self.total_height())
+        self.tops
+            .get(month)
+            .copied()
+            .unwrap_or_else(|| self.total_height())
     }
 
     pub fn row_height(&self) -> f64 {
@@ -96,7 +116,9 @@ impl Layout {
             return out;
         }
         // The last month whose top is at or above `top`.
-        let first = self.tops[..self.counts.len()].partition_point(|&t| t <= top).saturating_sub(1);
+        let first = self.tops[..self.counts.len()]
+            .partition_point(|&t| t <= top)
+            .saturating_sub(1);
         for month in first..self.counts.len() {
             let month_top = self.tops[month];
             if month_top >= bottom {
@@ -104,11 +126,17 @@ impl Layout {
             }
             let grid_top = month_top + self.metrics.header;
             let rows = self.counts[month].div_ceil(self.columns);
-            let first_row = (((top - grid_top) / self.row_height()).floor().max(0.0) as u64).min(rows);
-            let end_row = (((bottom - grid_top) / self.row_height()).ceil().max(0.0) as u64).min(rows);
+            let first_row =
+                (((top - grid_top) / self.row_height()).floor().max(0.0) as u64).min(rows);
+            let end_row =
+                (((bottom - grid_top) / self.row_height()).ceil().max(0.0) as u64).min(rows);
             let photos = (first_row * self.columns).min(self.counts[month])
                 ..(end_row * self.columns).min(self.counts[month]);
-            out.push(VisibleMonth { month, header_visible: grid_top > top, photos });
+            out.push(VisibleMonth {
+                month,
+                header_visible: grid_top > top,
+                photos,
+            });
         }
         out
     }
@@ -141,7 +169,14 @@ impl Scroller {
         } else {
             1.0
         };
-        Scroller { total, viewport, scroll_height, scale, last_native: 0.0, correction: 0.0 }
+        Scroller {
+            total,
+            viewport,
+            scroll_height,
+            scale,
+            last_native: 0.0,
+            correction: 0.0,
+        }
     }
 
     pub fn scale(&self) -> f64 {
@@ -160,7 +195,11 @@ impl Scroller {
     pub fn on_scroll(&mut self, native: f64) -> f64 {
         let delta = native - self.last_native;
         self.last_native = native;
-        if self.scale == 1.0 || delta.abs() > self.viewport || native <= 0.0 || native >= self.max_native() {
+        if self.scale == 1.0
+            || delta.abs() > self.viewport
+            || native <= 0.0
+            || native >= self.max_native()
+        {
             self.correction = 0.0;
         } else {
             self.correction += delta - delta * self.scale;
@@ -186,7 +225,8 @@ impl Scroller {
 
     /// The native position that shows virtual position `top` (for the scrubber).
     pub fn native_for(&mut self, top: f64) -> f64 {
-        let native = (top.clamp(0.0, self.max_virtual()) / self.scale).clamp(0.0, self.max_native());
+        let native =
+            (top.clamp(0.0, self.max_virtual()) / self.scale).clamp(0.0, self.max_native());
         self.correction = 0.0;
         self.last_native = native;
         native
@@ -201,11 +241,20 @@ mod tests {
         counts
             .iter()
             .enumerate()
-            .map(|(i, &count)| MonthBucket { year: 2026 - i as i32 / 12, month: 12 - (i % 12) as u8, count })
+            .map(|(i, &count)| MonthBucket {
+                year: 2026 - i as i32 / 12,
+                month: 12 - (i % 12) as u8,
+                count,
+            })
             .collect()
     }
 
-    const WIDE: Metrics = Metrics { min_cell: 100.0, gap: 0.0, header: 50.0, after: 0.0 };
+    const WIDE: Metrics = Metrics {
+        min_cell: 100.0,
+        gap: 0.0,
+        header: 50.0,
+        after: 0.0,
+    };
 
     #[test]
     fn cells_are_square_and_fill_the_row() {
@@ -235,13 +284,31 @@ mod tests {
         assert_eq!(
             visible,
             vec![
-                VisibleMonth { month: 0, header_visible: false, photos: 10..25 },
-                VisibleMonth { month: 1, header_visible: true, photos: 0..10 },
+                VisibleMonth {
+                    month: 0,
+                    header_visible: false,
+                    photos: 10..25
+                },
+                VisibleMonth {
+                    month: 1,
+                    header_visible: true,
+                    photos: 0..10
+                },
             ]
         );
         let last = layout.visible(640.0, 10_000.0);
-        assert_eq!(last, vec![VisibleMonth { month: 2, header_visible: false, photos: 0..1 }]);
-        assert!(layout.visible(10_000.0, 20_000.0).iter().all(|m| m.photos.is_empty()));
+        assert_eq!(
+            last,
+            vec![VisibleMonth {
+                month: 2,
+                header_visible: false,
+                photos: 0..1
+            }]
+        );
+        assert!(layout
+            .visible(10_000.0, 20_000.0)
+            .iter()
+            .all(|m| m.photos.is_empty()));
     }
 
     #[test]

@@ -53,11 +53,7 @@ pub async fn month_buckets(pool: &Pool, owner: UserId) -> ServerResult<Vec<Month
 }
 
 /// The newest `limit` visible photos of `owner`, newest first (ties broken by id).
-pub async fn newest_photos(
-    pool: &Pool,
-    owner: UserId,
-    limit: u32,
-) -> ServerResult<Vec<PhotoCell>> {
+pub async fn newest_photos(pool: &Pool, owner: UserId, limit: u32) -> ServerResult<Vec<PhotoCell>> {
     let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
         "SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash
          FROM photos
@@ -123,8 +119,7 @@ async fn get_bucket_segment(
     Path(month): Path<String>,
     query: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ServerResult<impl IntoResponse> {
-    let Query(query) =
-        query.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
+    let Query(query) = query.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
     let month = parse_month(&month)?;
     let limit = query.limit.unwrap_or(DEFAULT_SEGMENT);
     if limit == 0 || limit > MAX_SEGMENT {
@@ -210,7 +205,17 @@ mod tests {
     #[test]
     fn months_parse_strictly() {
         assert_eq!(parse_month("2026-11").ok(), Some((2026, 11)));
-        for bad in ["2026-13", "2026-00", "2026-1", "26-11", "2026_11", "", "-", "abcd-ef", "2026-11-01"] {
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "2026-1",
+            "26-11",
+            "2026_11",
+            "",
+            "-",
+            "abcd-ef",
+            "2026-11-01",
+        ] {
             assert!(parse_month(bad).is_err(), "{bad:?} accepted");
         }
     }
