@@ -408,7 +408,8 @@ fn render_item(
                         store(!favourite);
                         leptos::task::spawn_local(async move {
                             match set_favourite(id, !favourite).await {
-                                Ok(stored) if stored != !favourite => store(stored),
+                                // The server has the last word on the stored value.
+                                Ok(stored) if stored == favourite => store(stored),
                                 Ok(_) => {}
                                 Err(error) => {
                                     leptos::logging::warn!("favourite {id}: {error}");
