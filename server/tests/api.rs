@@ -168,7 +168,7 @@ async fn seed_adds_exactly_the_requested_photos_and_can_skip_a_full_library() {
 }
 
 #[tokio::test]
-async fn timeline_query_uses_the_owner_taken_index() {
+async fn timeline_query_uses_the_visible_timeline_index() {
     let app = TestApp::new().await.with_photos(50).await;
     let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
         "EXPLAIN QUERY PLAN
@@ -185,7 +185,7 @@ async fn timeline_query_uses_the_owner_taken_index() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(
-        plan.contains("photos_owner_taken"),
+        plan.contains("photos_timeline"),
         "plan does not use the index:\n{plan}"
     );
     assert!(
@@ -547,7 +547,7 @@ async fn bucket_queries_walk_their_indexes() {
              WHERE owner_id = 1 AND status = 'ready' AND trashed_at IS NULL
                AND taken_at >= 0 AND taken_at < 100
              ORDER BY taken_at DESC, id DESC LIMIT 500 OFFSET 0",
-            "photos_owner_taken",
+            "photos_timeline",
         ),
         (
             "SELECT month, photo_count FROM photo_months
@@ -566,6 +566,12 @@ async fn bucket_queries_walk_their_indexes() {
             .collect::<Vec<_>>()
             .join("\n");
         assert!(plan.contains(index), "{sql}\ndoes not use {index}:\n{plan}");
+        if index == "photos_timeline" {
+            assert!(
+                plan.contains("COVERING INDEX"),
+                "{sql}\nvisits the table:\n{plan}"
+            );
+        }
         assert!(!plan.contains("TEMP B-TREE"), "{sql}\nsorts:\n{plan}");
     }
 }

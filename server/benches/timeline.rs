@@ -1,0 +1,151 @@
+//! Timeline benchmark at library scale: server time of the timeline page (cold and warm) and
+//! of bucket-segment fetches, on a seeded SQLite library, measured in process (no network).
+//!
+//! `cargo bench -p flashbulb --bench timeline` (or `scripts/bench`). Environment:
+//! `BENCH_PHOTOS` (default 1000000), `BENCH_REQUESTS` (default 2000), `BENCH_OUT` (JSON path).
+//! A trivial route measured in the same run is the reference that absorbs machine noise.
+
+use std::time::{Duration, Instant};
+
+use axum::{body::Body, http::Request, Router};
+use flashbulb::{config::Config, db, seed, AppState};
+use http_body_util::BodyExt;
+use rand::{rngs::SmallRng, Rng, SeedableRng};
+use tower::ServiceExt;
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+async fn time_request(router: &Router, path: &str) -> Duration {
+    let started = Instant::now();
+    let response = router
+        .clone()
+        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    // The body is part of the work: the page streams, the segment is encoded.
+    response.into_body().collect().await.expect("body");
+    started.elapsed()
+}
+
+struct Summary {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+fn summarize(mut samples: Vec<Duration>) -> Summary {
+    samples.sort();
+    let at = |q: f64| {
+        samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1000.0
+    };
+    Summary {
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+    }
+}
+
+async fn open(config: &Config) -> (db::Pool, Router) {
+    let pool = db::connect(config).await.expect("open database");
+    db::migrate(&pool).await.expect("migrate");
+    let router = flashbulb::build_app(AppState::new(config.clone(), pool.clone()));
+    (pool, router)
+}
+
+#[tokio::main]
+async fn main() {
+    let photos = env_number("BENCH_PHOTOS", 1_000_000);
+    let requests = env_number("BENCH_REQUESTS", 2_000) as usize;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+
+    let (pool, _) = open(&config).await;
+    let seeded = seed::run(
+        &pool,
+        &seed::SeedArgs {
+            photos,
+            owner: "bench".into(),
+            years: 12,
+            random_seed: 1,
+            only_if_empty: false,
+        },
+    )
+    .await
+    .expect("seed");
+    eprintln!("{seeded}");
+    let buckets = flashbulb::timeline::month_buckets(&pool, 1)
+        .await
+        .expect("buckets");
+    pool.close().await;
+
+    // Cold: a fresh pool and process-level caches empty; the first request of each pool.
+    let mut cold = Vec::new();
+    for _ in 0..5 {
+        let (pool, router) = open(&config).await;
+        cold.push(time_request(&router, "/").await);
+        pool.close().await;
+    }
+
+    let (_pool, router) = open(&config).await;
+    for _ in 0..50 {
+        time_request(&router, "/").await;
+    }
+    let mut reference = Vec::with_capacity(requests);
+    let mut page = Vec::with_capacity(requests / 4);
+    let mut segments = Vec::with_capacity(requests);
+    let mut rng = SmallRng::seed_from_u64(7);
+    for round in 0..requests {
+        reference.push(time_request(&router, "/healthz").await);
+        if round % 4 == 0 {
+            page.push(time_request(&router, "/").await);
+        }
+        let bucket = buckets[rng.random_range(0..buckets.len())];
+        let offset = rng.random_range(0..bucket.count.max(1)) / 500 * 500;
+        segments.push(
+            time_request(
+                &router,
+                &format!(
+                    "/api/timeline/buckets/{}?offset={offset}&limit=500",
+                    bucket.key()
+                ),
+            )
+            .await,
+        );
+    }
+
+    let (cold, page, segments, reference) = (
+        summarize(cold),
+        summarize(page),
+        summarize(segments),
+        summarize(reference),
+    );
+    let json = serde_json::json!({
+        "benchmark": "timeline",
+        "photos": photos,
+        "seed_seconds": seeded.millis as f64 / 1000.0,
+        "requests": requests,
+        "timeline_page_cold_ms": { "p50": cold.p50_ms, "p99": cold.p99_ms, "max": cold.max_ms },
+        "timeline_page_warm_ms": { "p50": page.p50_ms, "p99": page.p99_ms, "max": page.max_ms },
+        "bucket_segment_500_ms": { "p50": segments.p50_ms, "p99": segments.p99_ms, "max": segments.max_ms },
+        "reference_healthz_ms": { "p50": reference.p50_ms, "p99": reference.p99_ms },
+        "budgets_ms": { "timeline_page_warm_p99": 20.0, "timeline_page_cold_p99": 100.0, "bucket_segment_p99": 10.0 },
+    });
+    let text = serde_json::to_string_pretty(&json).expect("json");
+    println!("{text}");
+    if let Ok(path) = std::env::var("BENCH_OUT") {
+        std::fs::write(&path, text).expect("write results");
+    }
+}
