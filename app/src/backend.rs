@@ -6,7 +6,7 @@ use leptos::prelude::use_context;
 
 use crate::{
     error::ApiError,
-    model::{PhotoId, TimelineFirstScreen, UserId},
+    model::{Cursor, PhotoId, PhotoPage, TimelineFirstScreen, UserId},
 };
 
 #[async_trait::async_trait]
@@ -20,6 +20,14 @@ pub trait Library: Send + Sync + 'static {
         owner: UserId,
         limit: u32,
     ) -> Result<TimelineFirstScreen, ApiError>;
+
+    /// `owner`'s visible favourites, newest first, `limit` after `after`.
+    async fn favourites(
+        &self,
+        owner: UserId,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<PhotoPage, ApiError>;
 
     /// Marks or unmarks a photo of `owner` as favourite; returns the stored value.
     async fn set_favourite(

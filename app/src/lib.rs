@@ -5,6 +5,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod favourites;
 pub mod format;
 pub mod model;
 pub mod timeline;
@@ -55,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <span class="brand-mark" aria-hidden="true"></span>
                     "Flashbulb"
                 </a>
+                <Navigation />
             </header>
             <main id="main">
                 <Routes fallback=NotFound>
@@ -65,9 +67,30 @@ pub fn App() -> impl IntoView {
                         view=timeline::TimelinePage
                         ssr=SsrMode::InOrder
                     />
+                    <Route
+                        path=StaticSegment("favourites")
+                        view=favourites::FavouritesPage
+                        ssr=SsrMode::InOrder
+                    />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The top-bar links, the current page marked for assistive technology.
+#[component]
+fn Navigation() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let link = move |href: &'static str, label: &'static str| {
+        let current = move || (location.pathname.get() == href).then_some("page");
+        view! { <a href=href aria-current=current>{label}</a> }
+    };
+    view! {
+        <nav class="primary" aria-label="Main">
+            {link("/", "Timeline")}
+            {link("/favourites", "Favourites")}
+        </nav>
     }
 }
 

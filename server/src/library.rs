@@ -2,7 +2,7 @@
 
 use app::{
     backend::Library,
-    model::{PhotoId, TimelineFirstScreen, UserId},
+    model::{Cursor, PhotoId, PhotoPage, TimelineFirstScreen, UserId},
     ApiError,
 };
 
@@ -40,6 +40,15 @@ impl Library for DbLibrary {
             total,
             owner_name: None,
         })
+    }
+
+    async fn favourites(
+        &self,
+        owner: UserId,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<PhotoPage, ApiError> {
+        Ok(photos::favourites(&self.pool, owner, after, limit).await?)
     }
 
     async fn set_favourite(

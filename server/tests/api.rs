@@ -575,3 +575,95 @@ async fn bucket_queries_walk_their_indexes() {
         assert!(!plan.contains("TEMP B-TREE"), "{sql}\nsorts:\n{plan}");
     }
 }
+
+#[tokio::test]
+async fn favourites_list_only_the_owners_favourites_newest_first_page_by_page() {
+    let app = TestApp::new().await.with_photos(600).await;
+    seed::run(&app.pool, &seed_args("someone-else", 100))
+        .await
+        .expect("seed other");
+    sqlx::query("UPDATE photos SET is_favourite = 1 WHERE id % 3 = 0")
+        .execute(&app.pool)
+        .await
+        .expect("favour");
+    sqlx::query("UPDATE photos SET trashed_at = 1 WHERE id % 9 = 0")
+        .execute(&app.pool)
+        .await
+        .expect("trash");
+    let expected: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM photos WHERE owner_id = 1 AND id % 3 = 0 AND id % 9 != 0
+         ORDER BY taken_at DESC, id DESC",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("expected");
+    assert_eq!(expected.len(), 134);
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = flashbulb::photos::favourites(&app.pool, 1, after, 50)
+            .await
+            .expect("page");
+        assert_eq!(page.total, 134);
+        seen.extend(page.photos.iter().map(|photo| photo.id));
+        match page.next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn the_favourites_page_renders_with_pages_and_refuses_bad_cursors() {
+    let app = TestApp::new().await.with_photos(300).await;
+    sqlx::query("UPDATE photos SET is_favourite = 1")
+        .execute(&app.pool)
+        .await
+        .expect("favour");
+    let (status, html) = app.get("/favourites").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("data-photo-id=").count(), 120);
+    assert!(html.contains("300 photos"));
+    let next = html
+        .split("href=\"/favourites?after=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a link to older favourites");
+    let (status, second) = app.get(&format!("/favourites?after={next}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(second.matches("data-photo-id=").count(), 120);
+
+    let (status, body) = app.post_form("/api/favourites", "after=not-a-cursor").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, html) = app.get("/favourites?after=%3Cscript%3E").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("bad_request"),
+        "the page does not explain the bad position"
+    );
+    assert!(!html.contains("<script>"), "input echoed unescaped");
+}
+
+#[tokio::test]
+async fn the_favourites_query_walks_its_index() {
+    let app = TestApp::new().await.with_photos(50).await;
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN
+         SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash FROM photos
+         WHERE owner_id = 1 AND is_favourite = 1 AND status = 'ready' AND trashed_at IS NULL
+           AND (taken_at, id) < (1, 2)
+         ORDER BY taken_at DESC, id DESC LIMIT 121",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("plan");
+    let plan = plan
+        .into_iter()
+        .map(|row| row.3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(plan.contains("COVERING INDEX photos_favourites"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}

@@ -1,4 +1,4 @@
-//! The timeline page `/`: month sections of square cells, newest first, and the favourite island.
+//! The timeline page `/`: month sections of square cells, newest first, and the virtual timeline island.
 
 mod grid;
 pub mod layout;
@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// The heart icon of the favourite buttons.
-const HEART_PATH: &str = "M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z";
+pub(crate) const HEART_PATH: &str = "M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z";
 
 /// How many photos the server renders into the first screen.
 pub const FIRST_SCREEN_PHOTOS: u32 = 120;
@@ -135,7 +135,7 @@ fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>) -> impl IntoView {
 }
 
 #[component]
-fn Cell(cell: PhotoCell) -> impl IntoView {
+pub(crate) fn Cell(cell: PhotoCell) -> impl IntoView {
     let [r, g, b] = cell.placeholder_rgb;
     let description = format!("{}, {}", cell.file_name, day_label(cell.taken_at));
     view! {
@@ -188,7 +188,7 @@ fn EmptyLibrary() -> impl IntoView {
 }
 
 #[component]
-fn LoadFailed(error: ApiError) -> impl IntoView {
+pub(crate) fn LoadFailed(error: ApiError) -> impl IntoView {
     view! {
         <section class="notice error" role="alert">
             <h1>"The timeline could not be loaded"</h1>

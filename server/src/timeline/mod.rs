@@ -55,7 +55,7 @@ pub async fn month_buckets(pool: &Pool, owner: UserId) -> ServerResult<Vec<Month
 /// The newest `limit` visible photos of `owner`, newest first (ties broken by id).
 pub async fn newest_photos(pool: &Pool, owner: UserId, limit: u32) -> ServerResult<Vec<PhotoCell>> {
     let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
-        "SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash
+        "SELECT {CELL_COLUMNS}
          FROM photos
          WHERE {VISIBLE}
          ORDER BY taken_at DESC, id DESC
@@ -159,8 +159,12 @@ fn clamp_u32(value: i64) -> u32 {
     u32::try_from(value.max(0)).unwrap_or(u32::MAX)
 }
 
+/// The columns a grid cell needs, as every photo-list query selects them.
+pub(crate) const CELL_COLUMNS: &str =
+    "id, file_name, taken_at, width, height, is_favourite, thumbhash";
+
 #[derive(sqlx::FromRow)]
-struct PhotoRow {
+pub(crate) struct PhotoRow {
     id: i64,
     file_name: String,
     taken_at: i64,
@@ -171,7 +175,7 @@ struct PhotoRow {
 }
 
 impl PhotoRow {
-    fn into_cell(self) -> PhotoCell {
+    pub(crate) fn into_cell(self) -> PhotoCell {
         PhotoCell {
             id: self.id,
             file_name: self.file_name,
