@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     error::ApiError,
     format::photo_count,
-    model::{Cursor, PhotoPage},
+    model::PhotoPage,
     timeline::{Cell, LoadFailed},
 };
 
@@ -16,6 +16,7 @@ pub const FAVOURITES_PER_PAGE: u32 = 120;
 
 #[server(prefix = "/api", endpoint = "favourites")]
 pub async fn load_favourites(after: Option<String>) -> Result<PhotoPage, ApiError> {
+    use crate::model::Cursor;
     let after = match after.as_deref() {
         None | Some("") => None,
         Some(text) => Some(Cursor::parse(text).ok_or_else(|| {

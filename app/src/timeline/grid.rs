@@ -287,10 +287,17 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
             .unwrap_or(0.0);
         client::scroll_to(client::document_top(root) - TOP_BAR + native);
     };
+    // The month at the top of the viewport; at the very end, the oldest month, which may be
+    // too short to ever reach the top.
     let current_month = Memo::new(move |_| {
         let top = view_top.get();
+        let months = buckets.with_value(Vec::len);
         layout.with(|l| {
-            (0..buckets.with_value(Vec::len))
+            let height = viewport.get();
+            if months > 0 && l.total_height() > height && top >= l.total_height() - height - 1.0 {
+                return months - 1;
+            }
+            (0..months)
                 .rev()
                 .find(|&m| l.month_top(m) <= top + 1.0)
                 .unwrap_or(0)
