@@ -71,6 +71,31 @@ impl TestApp {
         self.request(request).await
     }
 
+    /// Photos of a second user, "someone-else" (user 2 when seeded after the first).
+    async fn seed_other_owner(&self, photos: u64) {
+        seed::run(&self.pool, &seed_args("someone-else", photos))
+            .await
+            .expect("seed another owner");
+    }
+
+    async fn execute(&self, sql: &str) {
+        sqlx::query(sql).execute(&self.pool).await.expect(sql);
+    }
+
+    /// SQLite's plan for `sql`, one step a line.
+    async fn query_plan(&self, sql: &str) -> String {
+        let steps: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&self.pool)
+                .await
+                .expect("query plan");
+        steps
+            .into_iter()
+            .map(|step| step.3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     async fn scalar(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql)
             .fetch_one(&self.pool)
@@ -170,20 +195,13 @@ async fn seed_adds_exactly_the_requested_photos_and_can_skip_a_full_library() {
 #[tokio::test]
 async fn timeline_query_uses_the_visible_timeline_index() {
     let app = TestApp::new().await.with_photos(50).await;
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-        "EXPLAIN QUERY PLAN
-         SELECT id FROM photos
+    let plan = app
+        .query_plan(
+            "SELECT id FROM photos
          WHERE owner_id = 1 AND status = 'ready' AND trashed_at IS NULL
          ORDER BY taken_at DESC, id DESC LIMIT 120",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .expect("plan");
-    let plan = plan
-        .into_iter()
-        .map(|row| row.3)
-        .collect::<Vec<_>>()
-        .join("\n");
+        )
+        .await;
     assert!(
         plan.contains("photos_timeline"),
         "plan does not use the index:\n{plan}"
@@ -197,17 +215,11 @@ async fn timeline_query_uses_the_visible_timeline_index() {
 #[tokio::test]
 async fn timeline_shows_only_the_owners_visible_photos_newest_first() {
     let app = TestApp::new().await.with_photos(300).await;
-    seed::run(&app.pool, &seed_args("someone-else", 200))
-        .await
-        .expect("seed other");
-    sqlx::query("UPDATE photos SET trashed_at = 1 WHERE owner_id = 1 AND id % 10 = 0")
-        .execute(&app.pool)
-        .await
-        .expect("trash some");
-    sqlx::query("UPDATE photos SET status = 'pending' WHERE owner_id = 1 AND id % 10 = 1")
-        .execute(&app.pool)
-        .await
-        .expect("unprocess some");
+    app.seed_other_owner(200).await;
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE owner_id = 1 AND id % 10 = 0")
+        .await;
+    app.execute("UPDATE photos SET status = 'pending' WHERE owner_id = 1 AND id % 10 = 1")
+        .await;
 
     let photos = flashbulb::timeline::newest_photos(&app.pool, 1, 1000)
         .await
@@ -290,9 +302,7 @@ async fn set_favourite_persists_and_reports_the_stored_value() {
 #[tokio::test]
 async fn set_favourite_refuses_photos_of_other_owners_and_bad_input() {
     let app = TestApp::new().await.with_photos(5).await;
-    seed::run(&app.pool, &seed_args("someone-else", 5))
-        .await
-        .expect("seed other");
+    app.seed_other_owner(5).await;
 
     let (status, body) = app
         .post_form("/api/set_favourite", "photo_id=8&favourite=true")
@@ -414,9 +424,7 @@ async fn month_counts(app: &TestApp) -> (Vec<(i64, i64, i64)>, Vec<(i64, i64, i6
 #[tokio::test]
 async fn month_counts_follow_every_insert_update_and_delete() {
     let app = TestApp::new().await.with_photos(2_000).await;
-    seed::run(&app.pool, &seed_args("someone-else", 500))
-        .await
-        .expect("seed other");
+    app.seed_other_owner(500).await;
     let (kept, truth) = month_counts(&app).await;
     assert_eq!(kept, truth);
     for statement in [
@@ -555,16 +563,7 @@ async fn bucket_queries_walk_their_indexes() {
             "PRIMARY KEY",
         ),
     ] {
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .fetch_all(&app.pool)
-                .await
-                .expect("plan");
-        let plan = plan
-            .into_iter()
-            .map(|row| row.3)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let plan = app.query_plan(sql).await;
         assert!(plan.contains(index), "{sql}\ndoes not use {index}:\n{plan}");
         if index == "photos_timeline" {
             assert!(
@@ -579,17 +578,11 @@ async fn bucket_queries_walk_their_indexes() {
 #[tokio::test]
 async fn favourites_list_only_the_owners_favourites_newest_first_page_by_page() {
     let app = TestApp::new().await.with_photos(600).await;
-    seed::run(&app.pool, &seed_args("someone-else", 100))
-        .await
-        .expect("seed other");
-    sqlx::query("UPDATE photos SET is_favourite = 1 WHERE id % 3 = 0")
-        .execute(&app.pool)
-        .await
-        .expect("favour");
-    sqlx::query("UPDATE photos SET trashed_at = 1 WHERE id % 9 = 0")
-        .execute(&app.pool)
-        .await
-        .expect("trash");
+    app.seed_other_owner(100).await;
+    app.execute("UPDATE photos SET is_favourite = 1 WHERE id % 3 = 0")
+        .await;
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE id % 9 = 0")
+        .await;
     let expected: Vec<i64> = sqlx::query_scalar(
         "SELECT id FROM photos WHERE owner_id = 1 AND id % 3 = 0 AND id % 9 != 0
          ORDER BY taken_at DESC, id DESC",
@@ -618,10 +611,7 @@ async fn favourites_list_only_the_owners_favourites_newest_first_page_by_page() 
 #[tokio::test]
 async fn the_favourites_page_renders_with_pages_and_refuses_bad_cursors() {
     let app = TestApp::new().await.with_photos(300).await;
-    sqlx::query("UPDATE photos SET is_favourite = 1")
-        .execute(&app.pool)
-        .await
-        .expect("favour");
+    app.execute("UPDATE photos SET is_favourite = 1").await;
     let (status, html) = app.get("/favourites").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(html.matches("data-photo-id=").count(), 120);
@@ -649,21 +639,14 @@ async fn the_favourites_page_renders_with_pages_and_refuses_bad_cursors() {
 #[tokio::test]
 async fn the_favourites_query_walks_its_index() {
     let app = TestApp::new().await.with_photos(50).await;
-    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-        "EXPLAIN QUERY PLAN
-         SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash FROM photos
+    let plan = app
+        .query_plan(
+            "SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash FROM photos
          WHERE owner_id = 1 AND is_favourite = 1 AND status = 'ready' AND trashed_at IS NULL
            AND (taken_at, id) < (1, 2)
          ORDER BY taken_at DESC, id DESC LIMIT 121",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .expect("plan");
-    let plan = plan
-        .into_iter()
-        .map(|row| row.3)
-        .collect::<Vec<_>>()
-        .join("\n");
+        )
+        .await;
     assert!(plan.contains("COVERING INDEX photos_favourites"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
 }
