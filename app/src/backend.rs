@@ -6,7 +6,10 @@ use leptos::prelude::use_context;
 
 use crate::{
     error::ApiError,
-    model::{Cursor, PhotoId, PhotoPage, TimelineFirstScreen, UserId},
+    model::{
+        AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
+        SearchQuery, SearchResults, TimelineFirstScreen, UserId,
+    },
 };
 
 #[async_trait::async_trait]
@@ -36,6 +39,95 @@ pub trait Library: Send + Sync + 'static {
         photo: PhotoId,
         favourite: bool,
     ) -> Result<bool, ApiError>;
+
+    /// One of `owner`'s photos, in the library or in the trash.
+    async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError>;
+
+    /// Moves a photo of `owner` to the trash (`true`) or back into the library (`false`).
+    async fn set_trashed(
+        &self,
+        owner: UserId,
+        photo: PhotoId,
+        trashed: bool,
+    ) -> Result<(), ApiError>;
+
+    /// `owner`'s trash, most recently trashed first.
+    async fn trash(
+        &self,
+        owner: UserId,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<PhotoPage, ApiError>;
+
+    /// Deletes every trashed photo of `owner` for good; returns how many.
+    async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError>;
+
+    /// `owner`'s albums, newest first.
+    async fn albums(&self, owner: UserId) -> Result<Vec<AlbumSummary>, ApiError>;
+
+    async fn create_album(&self, owner: UserId, title: &str) -> Result<AlbumId, ApiError>;
+
+    async fn rename_album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        title: &str,
+    ) -> Result<(), ApiError>;
+
+    async fn delete_album(&self, owner: UserId, album: AlbumId) -> Result<(), ApiError>;
+
+    /// One album of `owner` with a page of its photos, newest first.
+    async fn album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AlbumView, ApiError>;
+
+    /// Adds (`true`) or removes (`false`) one of `owner`'s photos to or from one of their albums.
+    async fn set_in_album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        photo: PhotoId,
+        member: bool,
+    ) -> Result<(), ApiError>;
+
+    async fn set_album_cover(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        photo: PhotoId,
+    ) -> Result<(), ApiError>;
+
+    /// Shares an album (a new secret link) or stops sharing it; returns the link's secret.
+    async fn share_album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        shared: bool,
+    ) -> Result<Option<String>, ApiError>;
+
+    /// The album behind a share link, for visitors: read-only, no owner needed.
+    async fn shared_album(
+        &self,
+        token: &str,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AlbumView, ApiError>;
+
+    /// `owner`'s photos matching `query`, newest first.
+    async fn search(
+        &self,
+        owner: UserId,
+        query: &SearchQuery,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<SearchResults, ApiError>;
+
+    /// The cameras, lenses and albums of `owner`'s library, for the search form.
+    async fn search_facets(&self, owner: UserId) -> Result<SearchFacets, ApiError>;
 }
 
 pub type SharedLibrary = Arc<dyn Library>;
@@ -43,4 +135,11 @@ pub type SharedLibrary = Arc<dyn Library>;
 /// The library the server provided for this request.
 pub fn library() -> Result<SharedLibrary, ApiError> {
     use_context::<SharedLibrary>().ok_or(ApiError::Internal)
+}
+
+/// The library and the user whose library this request sees; "not found" while there is none.
+pub async fn owner_library() -> Result<(SharedLibrary, UserId), ApiError> {
+    let library = library()?;
+    let (owner, _) = library.viewer().await?.ok_or(ApiError::NotFound)?;
+    Ok((library, owner))
 }

@@ -7,8 +7,9 @@ use leptos_router::hooks::use_query_map;
 use crate::{
     error::ApiError,
     format::photo_count,
+    listing::{with_after, NextPage, PhotoGrid},
     model::PhotoPage,
-    timeline::{Cell, LoadFailed},
+    timeline::LoadFailed,
 };
 
 /// Photos per page of favourites.
@@ -16,13 +17,7 @@ pub const FAVOURITES_PER_PAGE: u32 = 120;
 
 #[server(prefix = "/api", endpoint = "favourites")]
 pub async fn load_favourites(after: Option<String>) -> Result<PhotoPage, ApiError> {
-    use crate::model::Cursor;
-    let after = match after.as_deref() {
-        None | Some("") => None,
-        Some(text) => Some(Cursor::parse(text).ok_or_else(|| {
-            ApiError::BadRequest(format!("{text:?} is not a position like 1790000000.42"))
-        })?),
-    };
+    let after = crate::model::Cursor::parse_argument(after.as_deref())?;
     let library = crate::backend::library()?;
     match library.viewer().await? {
         Some((owner, _)) => library.favourites(owner, after, FAVOURITES_PER_PAGE).await,
@@ -67,14 +62,11 @@ fn Favourites(page: PhotoPage) -> impl IntoView {
                     <a href="/">"timeline"</a> " to keep it here."
                 </p>
             })}
-            <ul class="grid">
-                {photos.into_iter().map(|cell| view! { <Cell cell /> }).collect_view()}
-            </ul>
-            {next.map(|cursor| view! {
-                <p class="more">
-                    <a href=format!("/favourites?after={cursor}") rel="next">"Older favourites"</a>
-                </p>
-            })}
+            <PhotoGrid photos />
+            <NextPage
+                href=next.map(|cursor| with_after("/favourites", cursor))
+                label="Older favourites"
+            />
         </div>
     }
 }

@@ -85,6 +85,51 @@ pub fn next_month(year: i32, month: u8) -> (i32, u8) {
     }
 }
 
+/// `2026-11-03` → Unix time of that day's first second (UTC); anything else is `None`.
+pub fn parse_day(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if year.len() != 4 || month.len() != 2 || day.len() != 2 {
+        return None;
+    }
+    let year: i32 = year.parse().ok()?;
+    let month: u8 = month.parse().ok()?;
+    let day: u8 = day.parse().ok()?;
+    if !(1..=12).contains(&month) || day == 0 {
+        return None;
+    }
+    let start = month_start(year, month) + i64::from(day - 1) * 86_400;
+    // 31 February rolls into March: refuse it rather than guess.
+    (civil_date(start) == (year, month, day)).then_some(start)
+}
+
+/// `2026-11-03`, the form `parse_day` reads and date inputs use.
+pub fn iso_day(unix_seconds: i64) -> String {
+    let (year, month, day) = civil_date(unix_seconds);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `3 November 2026, 14:05 UTC`.
+pub fn moment_label(unix_seconds: i64) -> String {
+    let seconds_of_day = unix_seconds.rem_euclid(86_400);
+    format!(
+        "{}, {:02}:{:02} UTC",
+        day_label(unix_seconds),
+        seconds_of_day / 3600,
+        seconds_of_day % 3600 / 60
+    )
+}
+
+/// `4.2 MB`, `830 KB`.
+pub fn byte_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.0} KB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
+        _ => format!("{:.2} GB", bytes as f64 / 1e9),
+    }
+}
+
 /// `3 November 2026`.
 pub fn day_label(unix_seconds: i64) -> String {
     let (year, month, day) = civil_date(unix_seconds);
@@ -128,6 +173,37 @@ mod tests {
             }
         }
         assert_eq!(next_month(2026, 12), (2027, 1));
+    }
+
+    #[test]
+    fn days_parse_strictly_and_round_trip() {
+        assert_eq!(parse_day("1970-01-01"), Some(0));
+        assert_eq!(parse_day("2026-11-03"), Some(1_793_491_200 + 2 * 86_400));
+        assert_eq!(
+            parse_day("2000-02-29").map(iso_day).as_deref(),
+            Some("2000-02-29")
+        );
+        for bad in [
+            "",
+            "2026-02-30",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-1-01",
+            "26-01-01",
+            "2026-01-01-01",
+            "2026/01/01",
+            "abcd-ef-gh",
+            "2026-01-00",
+            "2025-02-29",
+        ] {
+            assert_eq!(parse_day(bad), None, "{bad:?} accepted");
+        }
+        assert_eq!(
+            moment_label(1_793_491_200 + 3_600 * 14 + 300),
+            "1 November 2026, 14:05 UTC"
+        );
+        assert_eq!(byte_size(4_200_000), "4.2 MB");
+        assert_eq!(byte_size(999), "999 B");
     }
 
     #[test]

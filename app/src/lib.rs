@@ -3,12 +3,17 @@
 // Leptos view types nest deeply; the timeline page exceeds the default limit.
 #![recursion_limit = "256"]
 
+pub mod albums;
 pub mod codec;
 pub mod error;
 pub mod favourites;
 pub mod format;
+pub mod listing;
 pub mod model;
+pub mod photo;
+pub mod search;
 pub mod timeline;
+pub mod trash;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -17,7 +22,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    SsrMode, StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 pub use error::ApiError;
@@ -72,6 +77,36 @@ pub fn App() -> impl IntoView {
                         view=favourites::FavouritesPage
                         ssr=SsrMode::InOrder
                     />
+                    <Route
+                        path=(StaticSegment("p"), ParamSegment("id"))
+                        view=photo::PhotoPage
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route
+                        path=StaticSegment("albums")
+                        view=albums::AlbumsPage
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route
+                        path=(StaticSegment("albums"), ParamSegment("id"))
+                        view=albums::AlbumPage
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route
+                        path=(StaticSegment("s"), ParamSegment("token"))
+                        view=albums::SharedAlbumPage
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route
+                        path=StaticSegment("search")
+                        view=search::SearchPage
+                        ssr=SsrMode::InOrder
+                    />
+                    <Route
+                        path=StaticSegment("trash")
+                        view=trash::TrashPage
+                        ssr=SsrMode::InOrder
+                    />
                 </Routes>
             </main>
         </Router>
@@ -83,13 +118,21 @@ pub fn App() -> impl IntoView {
 fn Navigation() -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let link = move |href: &'static str, label: &'static str| {
-        let current = move || (location.pathname.get() == href).then_some("page");
+        // A section stays marked on its inner pages: `/albums/7` is under Albums.
+        let current = move || {
+            let path = location.pathname.get();
+            let inside = path == href || (href != "/" && path.starts_with(&format!("{href}/")));
+            inside.then_some("page")
+        };
         view! { <a href=href aria-current=current>{label}</a> }
     };
     view! {
         <nav class="primary" aria-label="Main">
             {link("/", "Timeline")}
             {link("/favourites", "Favourites")}
+            {link("/albums", "Albums")}
+            {link("/search", "Search")}
+            {link("/trash", "Trash")}
         </nav>
     }
 }

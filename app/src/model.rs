@@ -48,30 +48,50 @@ pub struct TimelineFirstScreen {
     pub owner_name: Option<String>,
 }
 
-/// Where a page of photos continues: the last photo's `taken_at` and id, as `1790000000.42`.
+/// Where a page of photos continues: the last photo's sort key (when it was taken, or for the
+/// trash when it was trashed) and its id, as `1790000000.42`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
-    pub taken_at: i64,
+    pub key: i64,
     pub id: PhotoId,
 }
 
 impl Cursor {
+    /// The position after `photo` in a list ordered by when photos were taken.
     pub fn after(photo: &PhotoCell) -> Self {
         Cursor {
-            taken_at: photo.taken_at,
+            key: photo.taken_at,
             id: photo.id,
+        }
+    }
+
+    /// The start of a list ordered newest first.
+    pub const START: Cursor = Cursor {
+        key: i64::MAX,
+        id: i64::MAX,
+    };
+
+    /// Parses an optional `after=` argument; a malformed one is a 400 naming the expected form.
+    pub fn parse_argument(text: Option<&str>) -> Result<Option<Self>, crate::ApiError> {
+        match text {
+            None | Some("") => Ok(None),
+            Some(text) => Self::parse(text).map(Some).ok_or_else(|| {
+                crate::ApiError::BadRequest(format!(
+                    "{text:?} is not a position like 1790000000.42"
+                ))
+            }),
         }
     }
 
     /// Parses the `after=` form; anything else is `None`.
     pub fn parse(text: &str) -> Option<Self> {
-        let (taken_at, id) = text.split_once('.')?;
+        let (key, id) = text.split_once('.')?;
         let strict = |part: &str| !part.is_empty() && part.len() <= 20;
-        if !strict(taken_at) || !strict(id) {
+        if !strict(key) || !strict(id) {
             return None;
         }
         Some(Cursor {
-            taken_at: taken_at.parse().ok()?,
+            key: key.parse().ok()?,
             id: id.parse().ok()?,
         })
     }
@@ -79,7 +99,7 @@ impl Cursor {
 
 impl std::fmt::Display for Cursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.taken_at, self.id)
+        write!(f, "{}.{}", self.key, self.id)
     }
 }
 
@@ -92,6 +112,105 @@ pub struct PhotoPage {
     pub total: u64,
 }
 
+pub type AlbumId = i64;
+
+/// Everything the photo page shows about one photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoDetail {
+    pub cell: PhotoCell,
+    pub byte_size: u64,
+    pub mime_type: Option<String>,
+    /// Maker and model, e.g. `FUJIFILM X-T5`.
+    pub camera: Option<String>,
+    pub lens: Option<String>,
+    pub focal_length_mm: Option<f64>,
+    pub aperture: Option<f64>,
+    pub exposure_time: Option<String>,
+    pub iso: Option<i64>,
+    /// When the photo was moved to the trash; `None` while it is in the library.
+    pub trashed_at: Option<i64>,
+    /// The neighbours in the timeline, for keyboard and link navigation.
+    pub newer: Option<PhotoId>,
+    pub older: Option<PhotoId>,
+    /// Albums that hold this photo.
+    pub albums: Vec<AlbumRef>,
+    /// Every album of the owner, to add the photo to one.
+    pub all_albums: Vec<AlbumRef>,
+}
+
+/// An album named in a list or a form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlbumRef {
+    pub id: AlbumId,
+    pub title: String,
+}
+
+/// An album as the album list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlbumSummary {
+    pub id: AlbumId,
+    pub title: String,
+    /// Photos in the library (not trashed) that the album holds.
+    pub count: u64,
+    /// The chosen cover, else the newest photo.
+    pub cover: Option<PhotoCell>,
+    /// The secret of the share link, present while the album is shared.
+    pub share_token: Option<String>,
+    pub created_at: i64,
+}
+
+/// One album and one page of its photos.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlbumView {
+    pub album: AlbumSummary,
+    pub page: PhotoPage,
+}
+
+/// What a search asks for; every part is optional and the parts combine with AND.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SearchQuery {
+    /// Part of a file name, at least [`SearchQuery::MIN_TEXT`] characters.
+    pub text: Option<String>,
+    /// Exact camera model, as offered by [`SearchFacets::cameras`].
+    pub camera: Option<String>,
+    pub lens: Option<String>,
+    /// First and last day, inclusive, as Unix seconds at 00:00 UTC.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub album: Option<AlbumId>,
+}
+
+impl SearchQuery {
+    /// Shorter file-name fragments match too much to be useful (and the index needs three).
+    pub const MIN_TEXT: usize = 3;
+    pub const MAX_TEXT: usize = 200;
+
+    pub fn is_empty(&self) -> bool {
+        self == &SearchQuery::default()
+    }
+}
+
+/// The values the search form offers: the cameras, lenses and albums of the library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SearchFacets {
+    pub cameras: Vec<String>,
+    pub lenses: Vec<String>,
+    pub albums: Vec<AlbumRef>,
+}
+
+/// A page of search results; `total` counts at most [`SearchResults::COUNT_LIMIT`] matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SearchResults {
+    pub page: PhotoPage,
+    /// True when more than `COUNT_LIMIT` photos match: the total is a lower bound.
+    pub total_is_lower_bound: bool,
+}
+
+impl SearchResults {
+    /// Counting every match of a broad search over millions of photos is not worth the wait.
+    pub const COUNT_LIMIT: u64 = 10_000;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,7 +218,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
         let cursor = Cursor {
-            taken_at: -86_400,
+            key: -86_400,
             id: 42,
         };
         assert_eq!(Cursor::parse(&cursor.to_string()), Some(cursor));

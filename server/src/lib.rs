@@ -3,15 +3,18 @@
 // Leptos view types nest deeply; the timeline page exceeds the default limit.
 #![recursion_limit = "256"]
 
+pub mod albums;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod library;
 pub mod photos;
+pub mod search;
 pub mod seed;
 pub mod shutdown;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod timeline;
 pub mod users;

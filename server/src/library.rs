@@ -1,20 +1,27 @@
 //! The server's implementation of the pages' [`Library`] seam, backed by the database.
 
+use std::path::PathBuf;
+
 use app::{
     backend::Library,
-    model::{Cursor, PhotoId, PhotoPage, TimelineFirstScreen, UserId},
+    model::{
+        AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
+        SearchQuery, SearchResults, TimelineFirstScreen, UserId,
+    },
     ApiError,
 };
 
-use crate::{db::Pool, photos, timeline, users};
+use crate::{albums, db::Pool, photos, search, timeline, users};
 
 pub struct DbLibrary {
     pool: Pool,
+    /// Where originals live, for the files an emptied trash leaves behind.
+    data_dir: PathBuf,
 }
 
 impl DbLibrary {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, data_dir: PathBuf) -> Self {
+        Self { pool, data_dir }
     }
 }
 
@@ -58,5 +65,113 @@ impl Library for DbLibrary {
         favourite: bool,
     ) -> Result<bool, ApiError> {
         Ok(photos::set_favourite(&self.pool, owner, photo, favourite).await?)
+    }
+
+    async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError> {
+        Ok(photos::detail(&self.pool, owner, photo).await?)
+    }
+
+    async fn set_trashed(
+        &self,
+        owner: UserId,
+        photo: PhotoId,
+        trashed: bool,
+    ) -> Result<(), ApiError> {
+        Ok(photos::set_trashed(&self.pool, owner, photo, trashed).await?)
+    }
+
+    async fn trash(
+        &self,
+        owner: UserId,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<PhotoPage, ApiError> {
+        Ok(photos::trash(&self.pool, owner, after, limit).await?)
+    }
+
+    async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError> {
+        Ok(photos::empty_trash(&self.pool, &self.data_dir, owner).await?)
+    }
+
+    async fn albums(&self, owner: UserId) -> Result<Vec<AlbumSummary>, ApiError> {
+        Ok(albums::list(&self.pool, owner).await?)
+    }
+
+    async fn create_album(&self, owner: UserId, title: &str) -> Result<AlbumId, ApiError> {
+        Ok(albums::create(&self.pool, owner, title).await?)
+    }
+
+    async fn rename_album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        title: &str,
+    ) -> Result<(), ApiError> {
+        Ok(albums::rename(&self.pool, owner, album, title).await?)
+    }
+
+    async fn delete_album(&self, owner: UserId, album: AlbumId) -> Result<(), ApiError> {
+        Ok(albums::delete(&self.pool, owner, album).await?)
+    }
+
+    async fn album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AlbumView, ApiError> {
+        Ok(albums::view(&self.pool, owner, album, after, limit).await?)
+    }
+
+    async fn set_in_album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        photo: PhotoId,
+        member: bool,
+    ) -> Result<(), ApiError> {
+        Ok(albums::set_member(&self.pool, owner, album, photo, member).await?)
+    }
+
+    async fn set_album_cover(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        photo: PhotoId,
+    ) -> Result<(), ApiError> {
+        Ok(albums::set_cover(&self.pool, owner, album, photo).await?)
+    }
+
+    async fn share_album(
+        &self,
+        owner: UserId,
+        album: AlbumId,
+        shared: bool,
+    ) -> Result<Option<String>, ApiError> {
+        Ok(albums::share(&self.pool, owner, album, shared).await?)
+    }
+
+    async fn shared_album(
+        &self,
+        token: &str,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<AlbumView, ApiError> {
+        Ok(albums::shared_view(&self.pool, token, after, limit).await?)
+    }
+
+    async fn search(
+        &self,
+        owner: UserId,
+        query: &SearchQuery,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<SearchResults, ApiError> {
+        Ok(search::search(&self.pool, owner, query, after, limit).await?)
+    }
+
+    async fn search_facets(&self, owner: UserId) -> Result<SearchFacets, ApiError> {
+        Ok(search::facets(&self.pool, owner).await?)
     }
 }

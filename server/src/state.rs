@@ -23,7 +23,7 @@ impl AppState {
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_addr(config.listen)
             .build();
-        let library: SharedLibrary = Arc::new(DbLibrary::new(db.clone()));
+        let library: SharedLibrary = Arc::new(DbLibrary::new(db.clone(), config.data_dir.clone()));
         Self {
             config: Arc::new(config),
             leptos_options,

@@ -31,6 +31,7 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::timeline::router())
+        .merge(crate::albums::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -431,6 +431,7 @@ fn render_item(
                             data-photo-id=id
                             style=format!("{position};background-color:rgb({r},{g},{b})")
                         >
+                            <a class="cell-link" href=super::photo_href(id) aria-label="Open photo"></a>
                             <button
                                 type="button"
                                 class="fav"

@@ -134,28 +134,45 @@ fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>) -> impl IntoView {
     }
 }
 
+/// One square of a grid: the placeholder colour, the file name, a link to the photo page and,
+/// for the owner, the heart.
 #[component]
-pub(crate) fn Cell(cell: PhotoCell) -> impl IntoView {
+pub(crate) fn Cell(cell: PhotoCell, #[prop(default = true)] owned: bool) -> impl IntoView {
     let [r, g, b] = cell.placeholder_rgb;
     let description = format!("{}, {}", cell.file_name, day_label(cell.taken_at));
+    let label = view! {
+        <span class="cell-label" role="img" aria-label=description.clone() title=description>
+            {cell.file_name.clone()}
+        </span>
+    };
     view! {
         <li
             class="cell"
             data-photo-id=cell.id
             style=format!("background-color:rgb({r},{g},{b})")
         >
-            <span class="cell-label" role="img" aria-label=description.clone() title=description>
-                {cell.file_name.clone()}
-            </span>
-            <FavouriteForm photo_id=cell.id favourite=cell.favourite />
+            {if owned {
+                view! {
+                    <a class="cell-link" href=photo_href(cell.id)>{label}</a>
+                    <FavouriteForm photo_id=cell.id favourite=cell.favourite />
+                }
+                    .into_any()
+            } else {
+                label.into_any()
+            }}
         </li>
     }
+}
+
+/// The photo page of `id`.
+pub fn photo_href(id: PhotoId) -> String {
+    format!("/p/{id}")
 }
 
 /// Toggles a photo's favourite flag with a plain form, for browsers without JavaScript; with
 /// JavaScript the virtual timeline replaces these cells with its own buttons.
 #[component]
-fn FavouriteForm(photo_id: PhotoId, favourite: bool) -> impl IntoView {
+pub(crate) fn FavouriteForm(photo_id: PhotoId, favourite: bool) -> impl IntoView {
     view! {
         <form class="fav-form" method="post" action=SetFavourite::url()>
             <input type="hidden" name="photo_id" value=photo_id />
@@ -188,10 +205,27 @@ fn EmptyLibrary() -> impl IntoView {
 }
 
 #[component]
-pub(crate) fn LoadFailed(error: ApiError) -> impl IntoView {
+pub(crate) fn LoadFailed(
+    error: ApiError,
+    #[prop(default = "The timeline could not be loaded")] title: &'static str,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        // The page tells the truth to crawlers and scripts too: a missing photo is a 404.
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    let title = if error == ApiError::NotFound {
+        "Not found"
+    } else {
+        title
+    };
     view! {
         <section class="notice error" role="alert">
-            <h1>"The timeline could not be loaded"</h1>
+            <h1>{title}</h1>
             <p>{error.to_string()} " (" <code>{error.code()}</code> ")"</p>
         </section>
     }

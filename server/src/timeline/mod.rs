@@ -167,14 +167,24 @@ pub(crate) const CELL_COLUMNS: &str =
 pub(crate) struct PhotoRow {
     id: i64,
     file_name: String,
-    taken_at: i64,
+    pub(crate) taken_at: i64,
     width: i64,
     height: i64,
     is_favourite: bool,
     thumbhash: Option<Vec<u8>>,
 }
 
+impl From<PhotoRow> for PhotoCell {
+    fn from(row: PhotoRow) -> Self {
+        row.into_cell()
+    }
+}
+
 impl PhotoRow {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+
     pub(crate) fn into_cell(self) -> PhotoCell {
         PhotoCell {
             id: self.id,

@@ -1,0 +1,342 @@
+//! Albums: per-owner collections of photos, their covers, share links and ZIP downloads.
+
+mod zip;
+
+use app::model::{
+    AlbumId, AlbumRef, AlbumSummary, AlbumView, Cursor, PhotoCell, PhotoId, PhotoPage, UserId,
+};
+use rand::Rng;
+
+use crate::{
+    db::Pool,
+    error::ServerResult,
+    photos::into_page,
+    timeline::{PhotoRow, CELL_COLUMNS},
+    ServerError,
+};
+
+pub use zip::router;
+
+/// Photos an album shows: in it, and visible in the library (trashed ones wait in the trash).
+const MEMBER_VISIBLE: &str = "p.status = 'ready' AND p.trashed_at IS NULL";
+
+/// Every album of `owner` as a name, sorted for a menu.
+pub async fn album_refs(pool: &Pool, owner: UserId) -> Result<Vec<AlbumRef>, sqlx::Error> {
+    let rows: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT id, title FROM albums WHERE owner_id = ? ORDER BY title COLLATE NOCASE, id",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title)| AlbumRef { id, title })
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct AlbumRow {
+    id: i64,
+    title: String,
+    share_token: Option<String>,
+    created_at: i64,
+    cover_photo_id: Option<i64>,
+    count: i64,
+}
+
+const ALBUM_COLUMNS: &str = "a.id, a.title, a.share_token, a.created_at, a.cover_photo_id,
+    (SELECT count(*) FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
+     WHERE ap.album_id = a.id AND p.status = 'ready' AND p.trashed_at IS NULL) AS count";
+
+/// `owner`'s albums, newest first, each with its count and cover.
+pub async fn list(pool: &Pool, owner: UserId) -> ServerResult<Vec<AlbumSummary>> {
+    let rows: Vec<AlbumRow> = sqlx::query_as(&format!(
+        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.owner_id = ?
+         ORDER BY a.created_at DESC, a.id DESC"
+    ))
+    .bind(owner)
+    .fetch_all(pool)
+    .await?;
+    let mut albums = Vec::with_capacity(rows.len());
+    for row in rows {
+        albums.push(summary(pool, row).await?);
+    }
+    Ok(albums)
+}
+
+async fn summary(pool: &Pool, row: AlbumRow) -> ServerResult<AlbumSummary> {
+    Ok(AlbumSummary {
+        cover: cover(pool, row.id, row.cover_photo_id).await?,
+        id: row.id,
+        title: row.title,
+        count: row.count.max(0) as u64,
+        share_token: row.share_token,
+        created_at: row.created_at,
+    })
+}
+
+/// The chosen cover while it is visible, else the album's newest visible photo.
+async fn cover(
+    pool: &Pool,
+    album: AlbumId,
+    chosen: Option<PhotoId>,
+) -> ServerResult<Option<PhotoCell>> {
+    let row: Option<PhotoRow> = sqlx::query_as(&format!(
+        "SELECT {CELL_COLUMNS} FROM (
+             SELECT p.*, p.id = ? AS chosen FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
+             WHERE ap.album_id = ? AND {MEMBER_VISIBLE}
+         )
+         ORDER BY chosen DESC, taken_at DESC, id DESC
+         LIMIT 1"
+    ))
+    .bind(chosen.unwrap_or(-1))
+    .bind(album)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(PhotoRow::into_cell))
+}
+
+pub async fn create(pool: &Pool, owner: UserId, title: &str) -> ServerResult<AlbumId> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO albums (owner_id, title, created_at) VALUES (?, ?, ?) RETURNING id",
+    )
+    .bind(owner)
+    .bind(title)
+    .bind(crate::db::now())
+    .fetch_one(pool)
+    .await?)
+}
+
+pub async fn rename(pool: &Pool, owner: UserId, album: AlbumId, title: &str) -> ServerResult<()> {
+    let updated = sqlx::query("UPDATE albums SET title = ? WHERE id = ? AND owner_id = ?")
+        .bind(title)
+        .bind(album)
+        .bind(owner)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    found(updated)
+}
+
+/// Deletes the album and its memberships; the photos stay in the library.
+pub async fn delete(pool: &Pool, owner: UserId, album: AlbumId) -> ServerResult<()> {
+    let deleted = sqlx::query("DELETE FROM albums WHERE id = ? AND owner_id = ?")
+        .bind(album)
+        .bind(owner)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    found(deleted)
+}
+
+fn found(rows: u64) -> ServerResult<()> {
+    if rows == 0 {
+        Err(ServerError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// One page of an album's visible photos, newest first.
+pub async fn page(
+    pool: &Pool,
+    album: AlbumId,
+    count: i64,
+    after: Option<Cursor>,
+    limit: u32,
+) -> ServerResult<PhotoPage> {
+    let after = after.unwrap_or(Cursor::START);
+    let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
+        "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash
+         FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
+         WHERE ap.album_id = ? AND {MEMBER_VISIBLE} AND (p.taken_at, p.id) < (?, ?)
+         ORDER BY p.taken_at DESC, p.id DESC
+         LIMIT ?"
+    ))
+    .bind(album)
+    .bind(after.key)
+    .bind(after.id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let cells: Vec<PhotoCell> = rows.into_iter().map(PhotoRow::into_cell).collect();
+    Ok(into_page(cells, limit, count, Cursor::after))
+}
+
+/// One album of `owner` and a page of its photos.
+pub async fn view(
+    pool: &Pool,
+    owner: UserId,
+    album: AlbumId,
+    after: Option<Cursor>,
+    limit: u32,
+) -> ServerResult<AlbumView> {
+    let row: Option<AlbumRow> = sqlx::query_as(&format!(
+        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.id = ? AND a.owner_id = ?"
+    ))
+    .bind(album)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    view_of(pool, row, after, limit).await
+}
+
+async fn view_of(
+    pool: &Pool,
+    row: Option<AlbumRow>,
+    after: Option<Cursor>,
+    limit: u32,
+) -> ServerResult<AlbumView> {
+    let row = row.ok_or(ServerError::NotFound)?;
+    let page = page(pool, row.id, row.count, after, limit).await?;
+    Ok(AlbumView {
+        album: summary(pool, row).await?,
+        page,
+    })
+}
+
+/// A share link's secret: 128 random bits as 32 lower-case hex digits.
+pub fn new_share_token() -> String {
+    format!("{:032x}", rand::rng().random::<u128>())
+}
+
+/// True for text shaped like a share token; anything else is not looked up at all.
+pub fn is_share_token(token: &str) -> bool {
+    token.len() == 32
+        && token
+            .bytes()
+            .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The album behind a share link, read-only.
+pub async fn shared_view(
+    pool: &Pool,
+    token: &str,
+    after: Option<Cursor>,
+    limit: u32,
+) -> ServerResult<AlbumView> {
+    if !is_share_token(token) {
+        return Err(ServerError::NotFound);
+    }
+    let row: Option<AlbumRow> = sqlx::query_as(&format!(
+        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.share_token = ?"
+    ))
+    .bind(token)
+    .fetch_optional(pool)
+    .await?;
+    view_of(pool, row, after, limit).await
+}
+
+/// Shares an album (keeping its link if it is already shared) or stops sharing it.
+pub async fn share(
+    pool: &Pool,
+    owner: UserId,
+    album: AlbumId,
+    shared: bool,
+) -> ServerResult<Option<String>> {
+    let token: Option<Option<String>> = sqlx::query_scalar(
+        "UPDATE albums SET share_token = CASE WHEN ? THEN coalesce(share_token, ?) ELSE NULL END
+         WHERE id = ? AND owner_id = ?
+         RETURNING share_token",
+    )
+    .bind(shared)
+    .bind(new_share_token())
+    .bind(album)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    token.ok_or(ServerError::NotFound)
+}
+
+/// Adds or removes one of `owner`'s photos in one of their albums; repeating either is harmless.
+pub async fn set_member(
+    pool: &Pool,
+    owner: UserId,
+    album: AlbumId,
+    photo: PhotoId,
+    member: bool,
+) -> ServerResult<()> {
+    let both_owned: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM albums WHERE id = ? AND owner_id = ?)
+            AND EXISTS (SELECT 1 FROM photos WHERE id = ? AND owner_id = ?)",
+    )
+    .bind(album)
+    .bind(owner)
+    .bind(photo)
+    .bind(owner)
+    .fetch_one(pool)
+    .await?;
+    if !both_owned {
+        return Err(ServerError::NotFound);
+    }
+    if member {
+        sqlx::query(
+            "INSERT INTO album_photos (album_id, photo_id, added_at) VALUES (?, ?, ?)
+             ON CONFLICT (album_id, photo_id) DO NOTHING",
+        )
+        .bind(album)
+        .bind(photo)
+        .bind(crate::db::now())
+        .execute(pool)
+        .await?;
+    } else {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM album_photos WHERE album_id = ? AND photo_id = ?")
+            .bind(album)
+            .bind(photo)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE albums SET cover_photo_id = NULL WHERE id = ? AND cover_photo_id = ?")
+            .bind(album)
+            .bind(photo)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Makes a photo of the album its cover; a photo outside the album is "not found".
+pub async fn set_cover(
+    pool: &Pool,
+    owner: UserId,
+    album: AlbumId,
+    photo: PhotoId,
+) -> ServerResult<()> {
+    let updated = sqlx::query(
+        "UPDATE albums SET cover_photo_id = ?
+         WHERE id = ? AND owner_id = ?
+           AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ? AND photo_id = ?)",
+    )
+    .bind(photo)
+    .bind(album)
+    .bind(owner)
+    .bind(album)
+    .bind(photo)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    found(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn share_tokens_are_128_bit_hex_and_checked_strictly() {
+        let token = new_share_token();
+        assert!(is_share_token(&token), "{token}");
+        assert_ne!(token, new_share_token());
+        for bad in [
+            "",
+            "abc",
+            &"A".repeat(32),
+            &"g".repeat(32),
+            &"0".repeat(33),
+            "../../etc/passwd",
+        ] {
+            assert!(!is_share_token(bad), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Search: one owner's photos by file name, camera, lens, days and album, newest first.
+
+use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
+use sqlx::{QueryBuilder, Sqlite};
+
+use crate::{db::Pool, error::ServerResult, photos::into_page, timeline::PhotoRow};
+
+/// `owner`'s photos matching every part of `query`, newest first, after `after`.
+///
+/// Each criterion has its index: file names the `photo_names` trigram index, cameras and
+/// lenses `photos_camera` / `photos_lens` (already in timeline order), days the timeline
+/// index, albums the album's membership rows.
+pub async fn search(
+    pool: &Pool,
+    owner: UserId,
+    query: &SearchQuery,
+    after: Option<Cursor>,
+    limit: u32,
+) -> ServerResult<SearchResults> {
+    let after = after.unwrap_or(Cursor::START);
+    let mut select = QueryBuilder::<Sqlite>::new(
+        "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash ",
+    );
+    push_matches(&mut select, owner, query);
+    select
+        .push(" AND (p.taken_at, p.id) < (")
+        .push_bind(after.key)
+        .push(", ")
+        .push_bind(after.id)
+        .push(") ORDER BY p.taken_at DESC, p.id DESC LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+    let rows: Vec<PhotoRow> = select.build_query_as().fetch_all(pool).await?;
+
+    // Counting stops one past the limit: a broad search over millions stays cheap.
+    let cap = SearchResults::COUNT_LIMIT as i64;
+    let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 ");
+    push_matches(&mut count, owner, query);
+    count.push(" LIMIT ").push_bind(cap + 1).push(")");
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+
+    let cells: Vec<_> = rows.into_iter().map(PhotoRow::into_cell).collect();
+    let page: PhotoPage = into_page(cells, limit, total.min(cap), Cursor::after);
+    Ok(SearchResults {
+        page,
+        total_is_lower_bound: total > cap,
+    })
+}
+
+/// `FROM … WHERE …` of a search: the owner's visible photos and every given criterion.
+fn push_matches(builder: &mut QueryBuilder<'_, Sqlite>, owner: UserId, query: &SearchQuery) {
+    match &query.text {
+        // The full-text index drives: the planner starts from the few matching names.
+        Some(text) => {
+            builder
+                .push("FROM photo_names JOIN photos p ON p.id = photo_names.rowid WHERE photo_names MATCH ")
+                .push_bind(fts_phrase(text))
+                .push(" AND ");
+        }
+        None => {
+            builder.push("FROM photos p WHERE ");
+        }
+    }
+    builder
+        .push("p.owner_id = ")
+        .push_bind(owner)
+        .push(" AND p.status = 'ready' AND p.trashed_at IS NULL");
+    if let Some(camera) = &query.camera {
+        builder
+            .push(" AND p.camera_model = ")
+            .push_bind(camera.clone());
+    }
+    if let Some(lens) = &query.lens {
+        builder.push(" AND p.lens = ").push_bind(lens.clone());
+    }
+    if let Some(from) = query.from {
+        builder.push(" AND p.taken_at >= ").push_bind(from);
+    }
+    if let Some(to) = query.to {
+        // `to` is a day: everything up to its last second.
+        builder
+            .push(" AND p.taken_at < ")
+            .push_bind(to.saturating_add(86_400));
+    }
+    if let Some(album) = query.album {
+        builder
+            .push(" AND p.id IN (SELECT photo_id FROM album_photos WHERE album_id = ")
+            .push_bind(album)
+            .push(")");
+    }
+}
+
+/// The user's text as one FTS5 phrase: quotes doubled, so no character is query syntax.
+pub fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// The cameras, lenses and albums of `owner`'s library, for the search form.
+pub async fn facets(pool: &Pool, owner: UserId) -> ServerResult<SearchFacets> {
+    let (cameras, lenses, albums) = tokio::try_join!(
+        distinct_values(pool, owner, "camera_model"),
+        distinct_values(pool, owner, "lens"),
+        crate::albums::album_refs(pool, owner),
+    )?;
+    Ok(SearchFacets {
+        cameras,
+        lenses,
+        albums,
+    })
+}
+
+/// The distinct values of an indexed column, found by hopping from one value to the next in
+/// the index (one seek each) rather than reading a million entries.
+async fn distinct_values(
+    pool: &Pool,
+    owner: UserId,
+    column: &'static str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let visible = "owner_id = ?1 AND status = 'ready' AND trashed_at IS NULL";
+    sqlx::query_scalar(&format!(
+        "WITH RECURSIVE next_value (value) AS (
+             SELECT min({column}) FROM photos WHERE {visible} AND {column} IS NOT NULL
+             UNION ALL
+             SELECT (SELECT min({column}) FROM photos WHERE {visible} AND {column} > next_value.value)
+             FROM next_value WHERE next_value.value IS NOT NULL
+             LIMIT 1000
+         )
+         SELECT value FROM next_value WHERE value IS NOT NULL"
+    ))
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_is_one_literal_phrase() {
+        assert_eq!(fts_phrase("IMG_1"), "\"IMG_1\"");
+        assert_eq!(fts_phrase("a\" OR \"b"), "\"a\"\" OR \"\"b\"");
+        assert_eq!(fts_phrase("NEAR(x y)*"), "\"NEAR(x y)*\"");
+    }
+}
