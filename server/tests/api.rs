@@ -11,7 +11,7 @@ use tower::ServiceExt;
 
 /// A fresh database in its own temporary folder, migrated, with the router built on it.
 struct TestApp {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     pool: db::Pool,
     router: Router,
 }
@@ -26,11 +26,7 @@ impl TestApp {
         let pool = db::connect(&config).await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
         let router = flashbulb::build_app(AppState::new(config, pool.clone()));
-        Self {
-            _dir: dir,
-            pool,
-            router,
-        }
+        Self { dir, pool, router }
     }
 
     async fn with_photos(self, count: u64) -> Self {
@@ -41,6 +37,14 @@ impl TestApp {
     }
 
     async fn request(&self, request: Request<Body>) -> (StatusCode, String) {
+        let (status, _, bytes) = self.request_bytes(request).await;
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn request_bytes(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let response = self
             .router
             .clone()
@@ -48,13 +52,14 @@ impl TestApp {
             .await
             .expect("response");
         let status = response.status();
+        let headers = response.headers().clone();
         let bytes = response
             .into_body()
             .collect()
             .await
             .expect("body")
             .to_bytes();
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        (status, headers, bytes.to_vec())
     }
 
     async fn get(&self, path: &str) -> (StatusCode, String) {
@@ -628,7 +633,7 @@ async fn the_favourites_page_renders_with_pages_and_refuses_bad_cursors() {
     let (status, body) = app.post_form("/api/favourites", "after=not-a-cursor").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, html) = app.get("/favourites?after=%3Cscript%3E").await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         html.contains("bad_request"),
         "the page does not explain the bad position"
@@ -649,4 +654,713 @@ async fn the_favourites_query_walks_its_index() {
         .await;
     assert!(plan.contains("COVERING INDEX photos_favourites"), "{plan}");
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The photo page and the trash
+
+#[tokio::test]
+async fn the_photo_page_shows_metadata_and_its_neighbours() {
+    let app = TestApp::new().await;
+    let owner = 1;
+    flashbulb::users::find_or_create(&app.pool, "demo", true)
+        .await
+        .expect("user");
+    let older = insert_photo(&app, owner, 1_000, "ready").await;
+    let middle = insert_photo(&app, owner, 2_000, "ready").await;
+    let newer = insert_photo(&app, owner, 3_000, "ready").await;
+    app.execute(&format!(
+        "UPDATE photos SET camera_make = 'FUJIFILM', camera_model = 'X-T5', lens = 'XF16-80mm',
+         aperture = 4.0, exposure_time = '1/250', iso = 200, focal_length_mm = 35
+         WHERE id = {middle}"
+    ))
+    .await;
+    let (status, html) = app.get(&format!("/p/{middle}")).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    for expected in [
+        "FUJIFILM X-T5",
+        "XF16-80mm",
+        "1/250 s · f/4.0 · 35 mm · ISO 200",
+        &format!("href=\"/p/{newer}\" rel=\"prev\""),
+        &format!("href=\"/p/{older}\" rel=\"next\""),
+        "4000 × 3000",
+    ] {
+        assert!(html.contains(expected), "{expected:?} missing");
+    }
+    let (_, html) = app.get(&format!("/p/{newer}")).await;
+    assert!(
+        !html.contains("rel=\"prev\""),
+        "the newest photo has no newer one"
+    );
+
+    for missing in ["/p/999", "/p/abc", "/p/-1", "/p/99999999999999999999999"] {
+        let (status, html) = app.get(missing).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+        assert!(html.contains("Not found"), "{missing}");
+    }
+}
+
+#[tokio::test]
+async fn the_trash_takes_photos_out_of_every_list_and_gives_them_back() {
+    let app = TestApp::new().await.with_photos(20).await;
+    app.seed_other_owner(3).await;
+    app.execute("UPDATE photos SET is_favourite = 1 WHERE id = 5")
+        .await;
+    let visible = "SELECT coalesce(sum(photo_count), 0) FROM photo_months WHERE owner_id = 1";
+    assert_eq!(app.scalar(visible).await, 20);
+
+    let (status, body) = app
+        .post_form("/api/set_trashed", "photo_id=5&trashed=true")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.scalar(visible).await, 19);
+    let first_time = app
+        .scalar("SELECT trashed_at FROM photos WHERE id = 5")
+        .await;
+    app.post_form("/api/set_trashed", "photo_id=5&trashed=true")
+        .await;
+    assert_eq!(
+        app.scalar("SELECT trashed_at FROM photos WHERE id = 5")
+            .await,
+        first_time,
+        "trashing twice moved the photo in the trash"
+    );
+    let (_, favourites) = app.get("/favourites").await;
+    assert!(!favourites.contains("data-photo-id=\"5\""));
+    let (_, trash) = app.get("/trash").await;
+    assert!(
+        trash.contains("data-photo-id=\"5\""),
+        "trashed photo not in the trash"
+    );
+    assert!(trash.contains("1 photo"));
+    let (_, page) = app.get("/p/5").await;
+    assert!(page.contains("In the trash since"));
+    assert!(page.contains("Restore to the library"));
+
+    let (status, _) = app
+        .post_form("/api/set_trashed", "photo_id=5&trashed=false")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.scalar(visible).await, 20);
+    let (_, favourites) = app.get("/favourites").await;
+    assert!(
+        favourites.contains("data-photo-id=\"5\""),
+        "restored favourite lost its heart"
+    );
+
+    // Another owner's photo, and malformed requests.
+    let (status, _) = app
+        .post_form("/api/set_trashed", "photo_id=21&trashed=true")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE trashed_at IS NOT NULL")
+            .await,
+        0
+    );
+    for hostile in [
+        "",
+        "photo_id=x&trashed=true",
+        "photo_id=1&trashed=2",
+        "trashed=true",
+    ] {
+        let (status, body) = app.post_form("/api/set_trashed", hostile).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{hostile:?}: {body}");
+    }
+    let (status, _) = app.get("/trash?after=junk").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn emptying_the_trash_deletes_its_photos_and_unshared_originals() {
+    let app = TestApp::new().await.with_photos(4).await;
+    let originals: Vec<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT id, sha256 FROM photos ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .expect("photos");
+    for (_, sha) in &originals {
+        write_original(&app, sha, b"jpeg bytes");
+    }
+    // A second owner holds the same content as photo 2: its file must survive.
+    flashbulb::users::find_or_create(&app.pool, "friend", false)
+        .await
+        .expect("user");
+    sqlx::query(
+        "INSERT INTO photos (owner_id, file_name, taken_at, sha256, status, created_at)
+         VALUES (2, 'same.jpg', 0, ?, 'ready', 0)",
+    )
+    .bind(&originals[1].1)
+    .execute(&app.pool)
+    .await
+    .expect("shared content");
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE owner_id = 1 AND id IN (1, 2)")
+        .await;
+
+    let (status, body) = app.post_form("/api/empty_trash", "").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "2"));
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE owner_id = 1")
+            .await,
+        2
+    );
+    let path =
+        |index: usize| flashbulb::storage::original_path(app.dir.path(), &originals[index].1);
+    assert!(!path(0).exists(), "an unshared original was kept");
+    assert!(
+        path(1).exists(),
+        "an original another photo uses was deleted"
+    );
+    assert!(path(2).exists() && path(3).exists());
+}
+
+fn write_original(app: &TestApp, sha: &[u8], bytes: &[u8]) {
+    let path = flashbulb::storage::original_path(app.dir.path(), sha);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
+    std::fs::write(path, bytes).expect("original");
+}
+
+#[tokio::test]
+async fn the_trash_query_walks_its_index() {
+    let app = TestApp::new().await.with_photos(20).await;
+    let plan = app
+        .query_plan(
+            "SELECT id FROM photos
+             WHERE owner_id = 1 AND trashed_at IS NOT NULL AND (trashed_at, id) < (1, 2)
+             ORDER BY trashed_at DESC, id DESC LIMIT 121",
+        )
+        .await;
+    assert!(plan.contains("photos_trash"), "{plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Albums
+
+/// Creates an album through its server function and returns its id.
+async fn create_album(app: &TestApp, title: &str) -> i64 {
+    let (status, body) = app
+        .post_form("/api/create_album", &format!("title={title}"))
+        .await;
+    assert!(
+        status == StatusCode::OK || status.is_redirection(),
+        "{status}: {body}"
+    );
+    app.scalar("SELECT max(id) FROM albums").await
+}
+
+async fn add_to_album(app: &TestApp, album: i64, photo: i64) -> StatusCode {
+    app.post_form(
+        "/api/set_in_album",
+        &format!("album_id={album}&photo_id={photo}&member=true"),
+    )
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn albums_collect_photos_with_a_cover_and_keep_them_on_delete() {
+    let app = TestApp::new().await.with_photos(10).await;
+    let album = create_album(&app, "Lisbon%202026").await;
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM albums WHERE title = 'Lisbon 2026'")
+            .await,
+        1
+    );
+    for photo in [2, 4, 6, 4] {
+        assert_eq!(add_to_album(&app, album, photo).await, StatusCode::OK);
+    }
+    assert_eq!(app.scalar("SELECT count(*) FROM album_photos").await, 3);
+
+    let (status, html) = app.get(&format!("/albums/{album}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Lisbon 2026") && html.contains("3 photos"),
+        "{html}"
+    );
+    assert_eq!(html.matches("data-photo-id=").count(), 3);
+    let (_, list) = app.get("/albums").await;
+    assert!(list.contains(&format!("data-album-id=\"{album}\"")) && list.contains("3 photos"));
+
+    let (status, _) = app
+        .post_form(
+            "/api/set_album_cover",
+            &format!("album_id={album}&photo_id=6"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post_form(
+            "/api/set_album_cover",
+            &format!("album_id={album}&photo_id=7"),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a photo outside the album became its cover"
+    );
+    app.post_form(
+        "/api/set_in_album",
+        &format!("album_id={album}&photo_id=6&member=false"),
+    )
+    .await;
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT count(*) FROM albums WHERE id = {album} AND cover_photo_id IS NULL"
+        ))
+        .await,
+        1,
+        "removing the cover photo left a dangling cover"
+    );
+
+    // A trashed member leaves the album's count and pages while it is in the trash.
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE id = 2")
+        .await;
+    let (_, html) = app.get(&format!("/albums/{album}")).await;
+    assert!(html.contains("1 photo"), "{html}");
+
+    let (status, _) = app
+        .post_form(
+            "/api/rename_album",
+            &format!("album_id={album}&title=Porto"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .post_form("/api/delete_album", &format!("album_id={album}"))
+        .await;
+    assert!(status == StatusCode::OK || status.is_redirection());
+    assert_eq!(app.scalar("SELECT count(*) FROM albums").await, 0);
+    assert_eq!(app.scalar("SELECT count(*) FROM album_photos").await, 0);
+    assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 10);
+}
+
+#[tokio::test]
+async fn albums_refuse_bad_titles_and_other_owners() {
+    let app = TestApp::new().await.with_photos(3).await;
+    app.seed_other_owner(3).await;
+    let album = create_album(&app, "Mine").await;
+    let long = "x".repeat(201);
+    for hostile in [
+        "",
+        "title=",
+        "title=%20%20",
+        &format!("title={long}"),
+        "title=a%00b",
+    ] {
+        let (status, body) = app.post_form("/api/create_album", hostile).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{hostile:?}: {body}");
+    }
+    let (status, _) = app
+        .post_form(
+            "/api/rename_album",
+            &format!("album_id={album}&title={long}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.scalar("SELECT count(*) FROM albums").await, 1);
+
+    // Photo 4 is someone else's; album 999 does not exist.
+    assert_eq!(add_to_album(&app, album, 4).await, StatusCode::NOT_FOUND);
+    assert_eq!(add_to_album(&app, 999, 1).await, StatusCode::NOT_FOUND);
+    let other_album: i64 = sqlx::query_scalar(
+        "INSERT INTO albums (owner_id, title, created_at) VALUES (2, 'Theirs', 0) RETURNING id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("album of another owner");
+    assert_eq!(
+        add_to_album(&app, other_album, 1).await,
+        StatusCode::NOT_FOUND
+    );
+    for path in [
+        format!("/albums/{other_album}"),
+        "/albums/abc".to_string(),
+        "/albums/999".to_string(),
+    ] {
+        let (status, _) = app.get(&path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let (status, _) = app
+        .post_form("/api/delete_album", &format!("album_id={other_album}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post_form(
+            "/api/share_album",
+            &format!("album_id={other_album}&shared=true"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(app.scalar("SELECT count(*) FROM album_photos").await, 0);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM albums WHERE share_token IS NOT NULL")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_share_link_shows_one_album_read_only_until_sharing_stops() {
+    let app = TestApp::new().await.with_photos(6).await;
+    let album = create_album(&app, "Shared").await;
+    add_to_album(&app, album, 3).await;
+    let (status, body) = app
+        .post_form("/api/share_album", &format!("album_id={album}&shared=true"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token: String = serde_json::from_str::<Option<String>>(&body)
+        .expect("token json")
+        .expect("a token");
+    assert_eq!(token.len(), 32);
+    let (_, again) = app
+        .post_form("/api/share_album", &format!("album_id={album}&shared=true"))
+        .await;
+    assert!(again.contains(&token), "sharing again changed the link");
+
+    let (status, html) = app.get(&format!("/s/{token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Shared") && html.contains("data-photo-id=\"3\""));
+    assert!(
+        !html.contains("fav-form"),
+        "visitors got the owner's controls"
+    );
+    assert!(
+        !html.contains("href=\"/p/3\""),
+        "visitors got links to the owner's photo pages"
+    );
+    assert!(html.contains("noindex"));
+
+    for bad in [
+        "nope",
+        &"0".repeat(32),
+        &token.to_uppercase(),
+        "%2e%2e%2fetc",
+    ] {
+        let (status, _) = app.get(&format!("/s/{bad}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    app.post_form(
+        "/api/share_album",
+        &format!("album_id={album}&shared=false"),
+    )
+    .await;
+    let (status, _) = app.get(&format!("/s/{token}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the old link still works");
+    let (status, _, _) = app
+        .request_bytes(
+            Request::get(format!("/api/shared/{token}/zip"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn an_album_downloads_as_a_valid_zip_of_its_originals() {
+    let app = TestApp::new().await.with_photos(5).await;
+    let album = create_album(&app, "Trip").await;
+    // Photos 1 and 2 share a file name; photo 3 has no original on disk; 4 is trashed.
+    app.execute("UPDATE photos SET file_name = 'IMG_0001.JPG' WHERE id IN (1, 2)")
+        .await;
+    app.execute("UPDATE photos SET file_name = '../../escape.jpg' WHERE id = 5")
+        .await;
+    let mut expected = Vec::new();
+    for photo in [1, 2, 3, 4, 5] {
+        add_to_album(&app, album, photo).await;
+        let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = ?")
+            .bind(photo)
+            .fetch_one(&app.pool)
+            .await
+            .expect("sha");
+        if photo != 3 {
+            // Large enough to span several chunks of the stream.
+            let bytes: Vec<u8> = (0..200_000u32)
+                .map(|i| (i * photo as u32 % 251) as u8)
+                .collect();
+            write_original(&app, &sha, &bytes);
+            if photo != 4 {
+                expected.push(bytes);
+            }
+        }
+    }
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE id = 4")
+        .await;
+
+    let (status, headers, bytes) = app
+        .request_bytes(
+            Request::get(format!("/api/albums/{album}/zip"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/zip");
+    assert!(headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .expect("ascii")
+        .contains("filename=\"Trip.zip\""));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a valid ZIP");
+    let mut names: Vec<String> = archive.file_names().map(str::to_string).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ".._.._escape.jpg",
+            "IMG_0001 (2).JPG",
+            "IMG_0001.JPG",
+            "missing.txt"
+        ]
+    );
+    let mut contents = Vec::new();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).expect("entry");
+        assert!(
+            entry.enclosed_name().is_some(),
+            "{} escapes its folder",
+            entry.name()
+        );
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).expect("entry data (CRC checked)");
+        if entry.name() == "missing.txt" {
+            let text = String::from_utf8(data).expect("utf-8");
+            assert!(text.contains("IMG_"), "{text}");
+        } else {
+            contents.push(data);
+        }
+    }
+    contents.sort();
+    expected.sort();
+    assert_eq!(contents, expected);
+
+    // The same archive through the share link; none for other albums or bad ids.
+    let (_, body) = app
+        .post_form("/api/share_album", &format!("album_id={album}&shared=true"))
+        .await;
+    let token: String = serde_json::from_str::<Option<String>>(&body)
+        .ok()
+        .flatten()
+        .expect("token");
+    let (status, _, shared) = app
+        .request_bytes(
+            Request::get(format!("/api/shared/{token}/zip"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        zip::ZipArchive::new(std::io::Cursor::new(shared))
+            .expect("valid")
+            .len(),
+        4
+    );
+    for path in [
+        "/api/albums/999/zip",
+        "/api/albums/x/zip",
+        "/api/shared/abc/zip",
+    ] {
+        let (status, _) = app.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+
+async fn search(app: &TestApp, query: &str) -> (StatusCode, String) {
+    app.get(&format!("/search?{query}")).await
+}
+
+fn result_count(html: &str) -> usize {
+    html.matches("data-photo-id=").count()
+}
+
+#[tokio::test]
+async fn search_combines_file_name_camera_lens_days_and_album() {
+    let app = TestApp::new().await.with_photos(300).await;
+    app.seed_other_owner(50).await;
+    let truth = |sql: &str| format!("SELECT count(*) FROM photos WHERE owner_id = 1 AND {sql}");
+
+    // File name: any part, any case; another owner's IMG_0000301… never shows.
+    let (status, html) = search(&app, "q=img_00001").await;
+    assert_eq!(status, StatusCode::OK);
+    let expected = app.scalar(&truth("file_name LIKE '%IMG_00001%'")).await;
+    assert_eq!(result_count(&html) as i64, expected.min(120));
+    assert!(
+        html.contains(&format!("{expected} photos")),
+        "{expected}: {html}"
+    );
+
+    let (_, html) = search(&app, "camera=X-T5").await;
+    let expected = app.scalar(&truth("camera_model = 'X-T5'")).await;
+    assert!(expected > 0);
+    assert!(html.contains(&format!("{expected} photos")));
+
+    let (_, html) = search(&app, "lens=FE%2035mm%20F1.8&camera=ILCE-7M4").await;
+    let expected = app
+        .scalar(&truth(
+            "lens = 'FE 35mm F1.8' AND camera_model = 'ILCE-7M4'",
+        ))
+        .await;
+    assert!(html.contains(&format!("{expected} photos")));
+
+    // A single day, inclusive of its last second.
+    let taken: i64 = app
+        .scalar("SELECT taken_at FROM photos WHERE id = 10")
+        .await;
+    let day = app::format::iso_day(taken);
+    let start = app::format::parse_day(&day).expect("day");
+    app.execute(&format!(
+        "UPDATE photos SET taken_at = {} WHERE id = 11",
+        start + 86_399
+    ))
+    .await;
+    let (_, html) = search(&app, &format!("from={day}&to={day}")).await;
+    let expected = app
+        .scalar(&truth(&format!(
+            "taken_at >= {start} AND taken_at < {}",
+            start + 86_400
+        )))
+        .await;
+    assert!(expected >= 2);
+    assert_eq!(result_count(&html) as i64, expected);
+
+    let album = create_album(&app, "Picks").await;
+    for photo in [7, 8, 9] {
+        add_to_album(&app, album, photo).await;
+    }
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE id = 9")
+        .await;
+    let (_, html) = search(&app, &format!("album={album}")).await;
+    assert_eq!(
+        result_count(&html),
+        2,
+        "trashed photos are not search results"
+    );
+    let (_, html) = search(&app, &format!("album={album}&q=IMG_0000007")).await;
+    assert_eq!(result_count(&html), 1);
+
+    // Broad searches page through every match exactly once.
+    let (_, first) = search(&app, "q=IMG").await;
+    assert_eq!(result_count(&first), 120);
+    let next = first
+        .split("after=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a next page");
+    let (_, second) = search(&app, &format!("q=IMG&after={next}")).await;
+    assert_eq!(result_count(&second), 120);
+    let ids = |html: &str| -> Vec<String> {
+        html.split("data-photo-id=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next().map(str::to_string))
+            .collect()
+    };
+    let first_ids = ids(&first);
+    assert!(
+        ids(&second).iter().all(|id| !first_ids.contains(id)),
+        "pages overlap"
+    );
+}
+
+#[tokio::test]
+async fn search_explains_bad_criteria_and_treats_text_literally() {
+    let app = TestApp::new().await.with_photos(30).await;
+    for (query, needle) in [
+        ("q=ab", "at least 3"),
+        ("from=2026-02-30", "not a day"),
+        ("from=2026-03-02&to=2026-03-01", "comes after"),
+        ("album=seven", "not an album"),
+        ("q=IMG&after=%3Cscript%3E", "bad_request"),
+    ] {
+        let (status, html) = search(&app, query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(html.contains(needle), "{query}: {needle:?} missing");
+        assert!(!html.contains("<script>"), "input echoed unescaped");
+    }
+    // Query syntax of the full-text index is just text here.
+    for hostile in [
+        "q=%22%20OR%20%22",
+        "q=IMG*%20NEAR(a)",
+        "q=%27%3B%20DROP%20TABLE%20photos%3B--",
+        "q=%E2%80%94%E2%80%94%E2%80%94",
+        "camera=%00%00%00",
+    ] {
+        let (status, html) = search(&app, hostile).await;
+        assert_eq!(status, StatusCode::OK, "{hostile}: {html}");
+        assert_eq!(result_count(&html), 0, "{hostile}");
+    }
+    assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 30);
+    let (status, html) = search(&app, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("Combine as many as you like"));
+    assert!(html.contains("X-T5"), "the camera list is missing");
+}
+
+#[tokio::test]
+async fn search_queries_use_their_indexes() {
+    use app::model::SearchQuery;
+    let app = TestApp::new().await.with_photos(50).await;
+    let plan_of = |query: SearchQuery| {
+        let sql = flashbulb::search::page_sql(&query);
+        let app = &app;
+        async move { app.query_plan(&sql).await }
+    };
+    let plan = plan_of(SearchQuery {
+        text: Some("IMG_1".into()),
+        ..Default::default()
+    })
+    .await;
+    assert!(plan.contains("VIRTUAL TABLE INDEX"), "file name: {plan}");
+    assert!(
+        plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
+        "file name: {plan}"
+    );
+    let index_first = plan.find("VIRTUAL TABLE") < plan.find("SEARCH p");
+    assert!(
+        index_first,
+        "file name: the timeline drives the search: {plan}"
+    );
+
+    for (column, index) in [("camera", "photos_camera"), ("lens", "photos_lens")] {
+        let mut query = SearchQuery::default();
+        if column == "camera" {
+            query.camera = Some("X-T5".into());
+        } else {
+            query.lens = Some("FE 35mm F1.8".into());
+        }
+        let plan = plan_of(query).await;
+        assert!(plan.contains(index), "{column}: {plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{column}: {plan}");
+    }
+
+    let plan = plan_of(SearchQuery {
+        from: Some(0),
+        to: Some(86_400),
+        ..Default::default()
+    })
+    .await;
+    assert!(plan.contains("photos_timeline"), "days: {plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "days: {plan}");
+
+    let plan = plan_of(SearchQuery {
+        album: Some(1),
+        ..Default::default()
+    })
+    .await;
+    assert!(plan.contains("album_photos"), "album: {plan}");
+
+    // The form's camera and lens lists hop through their indexes instead of scanning.
+    for (column, index) in [("camera_model", "photos_camera"), ("lens", "photos_lens")] {
+        let plan = app
+            .query_plan(&format!(
+                "SELECT min({column}) FROM photos WHERE owner_id = 1 AND status = 'ready'
+                 AND trashed_at IS NULL AND {column} > 'A'"
+            ))
+            .await;
+        assert!(plan.contains(index), "{column}: {plan}");
+    }
 }
