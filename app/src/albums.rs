@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     format::photo_count,
     listing::{with_after, NextPage, PhotoGrid},
-    model::{AlbumId, AlbumSummary, AlbumView, Cursor, PhotoId},
+    model::{AlbumId, AlbumSummary, AlbumView, PhotoId},
     timeline::LoadFailed,
 };
 
@@ -28,7 +28,7 @@ pub async fn load_albums() -> Result<Vec<AlbumSummary>, ApiError> {
 
 #[server(prefix = "/api", endpoint = "album")]
 pub async fn load_album(album_id: AlbumId, after: Option<String>) -> Result<AlbumView, ApiError> {
-    let after = Cursor::parse_argument(after.as_deref())?;
+    let after = crate::model::Cursor::parse_argument(after.as_deref())?;
     let (library, owner) = crate::backend::owner_library().await?;
     library
         .album(owner, album_id, after, ALBUM_PAGE_PHOTOS)
@@ -40,7 +40,7 @@ pub async fn load_shared_album(
     token: String,
     after: Option<String>,
 ) -> Result<AlbumView, ApiError> {
-    let after = Cursor::parse_argument(after.as_deref())?;
+    let after = crate::model::Cursor::parse_argument(after.as_deref())?;
     let library = crate::backend::library()?;
     library.shared_album(&token, after, ALBUM_PAGE_PHOTOS).await
 }

@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     format::{iso_day, parse_day, photo_count, thousands},
     listing::{with_after, NextPage, PhotoGrid},
-    model::{AlbumId, Cursor, SearchFacets, SearchQuery, SearchResults},
+    model::{AlbumId, SearchFacets, SearchQuery, SearchResults},
     timeline::LoadFailed,
 };
 
@@ -131,7 +131,7 @@ pub async fn search_photos(
     after: Option<String>,
 ) -> Result<SearchResults, ApiError> {
     let query = form.parse()?;
-    let after = Cursor::parse_argument(after.as_deref())?;
+    let after = crate::model::Cursor::parse_argument(after.as_deref())?;
     let library = crate::backend::library()?;
     match library.viewer().await? {
         Some((owner, _)) => {

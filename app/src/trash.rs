@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     format::{day_label, photo_count},
     listing::{with_after, NextPage},
-    model::{Cursor, PhotoCell, PhotoPage},
+    model::{PhotoCell, PhotoPage},
     photo::SetTrashed,
     timeline::{photo_href, LoadFailed},
 };
@@ -17,7 +17,7 @@ pub const TRASH_PAGE_PHOTOS: u32 = 120;
 
 #[server(prefix = "/api", endpoint = "trash")]
 pub async fn load_trash(after: Option<String>) -> Result<PhotoPage, ApiError> {
-    let after = Cursor::parse_argument(after.as_deref())?;
+    let after = crate::model::Cursor::parse_argument(after.as_deref())?;
     let library = crate::backend::library()?;
     match library.viewer().await? {
         Some((owner, _)) => library.trash(owner, after, TRASH_PAGE_PHOTOS).await,

@@ -24,10 +24,12 @@ use crate::state::AppState;
 pub fn build_app(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context_state = state.clone();
-    // Text above one TCP segment is worth compressing; images and WASM arrive compressed.
+    // Text above one TCP segment is worth compressing; images, WASM and archives of photos
+    // arrive compressed.
     let compress_when = SizeAbove::new(1500)
         .and(NotForContentType::IMAGES)
-        .and(NotForContentType::const_new("application/wasm"));
+        .and(NotForContentType::const_new("application/wasm"))
+        .and(NotForContentType::const_new("application/zip"));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::timeline::router())

@@ -1157,6 +1157,22 @@ async fn an_album_downloads_as_a_valid_zip_of_its_originals() {
             .len(),
         4
     );
+    // Through the compression layer, as browsers ask: photos are not compressed twice.
+    let (status, headers, compressed) = app
+        .request_bytes(
+            Request::get(format!("/api/shared/{token}/zip"))
+                .header(header::ACCEPT_ENCODING, "br, gzip")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers.get(header::CONTENT_ENCODING).is_none(),
+        "{headers:?}"
+    );
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(compressed)).expect("valid");
+    assert_eq!(archive.len(), 4);
     for path in [
         "/api/albums/999/zip",
         "/api/albums/x/zip",

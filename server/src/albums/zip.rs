@@ -85,9 +85,9 @@ fn stream_album(state: &AppState, album: AlbumId, title: &str) -> Response {
             let _ = sender.blocking_send(Err(io::Error::other(error.to_string())));
         }
     });
-    let chunks = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|chunk| (chunk, receiver))
-    });
+    // `poll_recv` keeps answering "finished" once the writer is done, as body layers expect.
+    let mut receiver = receiver;
+    let chunks = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
     (
         [
             (header::CONTENT_TYPE, "application/zip".to_string()),
