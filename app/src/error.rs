@@ -10,6 +10,9 @@ pub enum ApiError {
     NotFound,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The thing exists, but what was asked of it is not available (an original not stored).
+    #[error("{0}")]
+    Gone(String),
     /// A dependency (the database) is down or saturated; retrying later can succeed.
     #[error("temporarily unavailable, try again shortly")]
     Unavailable,
@@ -27,6 +30,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => "not_found",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Gone(_) => "gone",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
             ApiError::Transport(_) => "transport",
@@ -37,6 +41,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => 404,
             ApiError::BadRequest(_) | ApiError::Transport(_) => 400,
+            ApiError::Gone(_) => 410,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
         }
@@ -66,6 +71,7 @@ mod tests {
         let all = [
             ApiError::NotFound,
             ApiError::BadRequest(String::new()),
+            ApiError::Gone(String::new()),
             ApiError::Unavailable,
             ApiError::Internal,
             ApiError::Transport(String::new()),

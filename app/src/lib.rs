@@ -57,9 +57,9 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · Flashbulb") />
         <Router>
             <header class="topbar">
-                <a class="brand" href="/">
+                <a class="brand" href="/" aria-label="Flashbulb, your timeline">
                     <span class="brand-mark" aria-hidden="true"></span>
-                    "Flashbulb"
+                    <span class="brand-name">"Flashbulb"</span>
                 </a>
                 <Navigation />
             </header>

@@ -108,6 +108,7 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
     let exposure = exposure_summary(exposure_time, aperture, focal_length_mm, iso);
     let megapixels = f64::from(cell.width) * f64::from(cell.height) / 1e6;
     let photo_id = cell.id;
+    let has_albums = !all_albums.is_empty();
     let addable: Vec<_> = all_albums
         .into_iter()
         .filter(|album| !albums.iter().any(|member| member.id == album.id))
@@ -150,6 +151,9 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
                         </form>
                     }
                 })}
+                <a class="button" href=format!("/api/photos/{photo_id}/original") download>
+                    "Download original"
+                </a>
                 <form method="post" action=SetTrashed::url()>
                     <input type="hidden" name="photo_id" value=photo_id />
                     <input type="hidden" name="trashed" value=trashed_at.is_none().to_string() />
@@ -182,13 +186,15 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
                         })
                         .collect_view()}
                 </ul>
-                {if addable.is_empty() {
+                {if !has_albums {
                     view! {
                         <p class="muted">
                             <a href="/albums">"Create an album"</a> " to collect photos."
                         </p>
                     }
                         .into_any()
+                } else if addable.is_empty() {
+                    ().into_any()
                 } else {
                     view! {
                         <form class="add-to-album" method="post" action=SetInAlbum::url()>

@@ -1,5 +1,6 @@
-//! Timeline benchmark at library scale: server time of the timeline page (cold and warm) and
-//! of bucket-segment fetches, on a seeded SQLite library, measured in process (no network).
+//! Timeline benchmark at library scale: server time of the timeline page (cold and warm), of
+//! bucket-segment fetches, and of the library pages (photo, album, search), on a seeded SQLite
+//! library, measured in process (no network).
 //!
 //! `cargo bench -p flashbulb --bench timeline` (or `scripts/bench`). Environment:
 //! `BENCH_PHOTOS` (default 1000000), `BENCH_REQUESTS` (default 2000), `BENCH_OUT` (JSON path).
@@ -126,6 +127,8 @@ async fn main() {
         );
     }
 
+    let library = library_pages(&pool_for_library(&config).await, &router, requests / 4).await;
+
     let (cold, page, segments, reference) = (
         summarize(cold),
         summarize(page),
@@ -141,6 +144,7 @@ async fn main() {
         "timeline_page_warm_ms": { "p50": page.p50_ms, "p99": page.p99_ms, "max": page.max_ms },
         "bucket_segment_500_ms": { "p50": segments.p50_ms, "p99": segments.p99_ms, "max": segments.max_ms },
         "reference_healthz_ms": { "p50": reference.p50_ms, "p99": reference.p99_ms },
+        "library_pages_ms": library,
         "budgets_ms": { "timeline_page_warm_p99": 20.0, "timeline_page_cold_p99": 100.0, "bucket_segment_p99": 10.0 },
     });
     let text = serde_json::to_string_pretty(&json).expect("json");
@@ -148,4 +152,88 @@ async fn main() {
     if let Ok(path) = std::env::var("BENCH_OUT") {
         std::fs::write(&path, text).expect("write results");
     }
+}
+
+async fn pool_for_library(config: &Config) -> db::Pool {
+    db::connect(config).await.expect("open database")
+}
+
+/// Server time of the photo page, an album of 1,000 photos and each kind of search, as
+/// `{ name: { p50, p99, max } }`.
+async fn library_pages(pool: &db::Pool, router: &Router, rounds: usize) -> serde_json::Value {
+    sqlx::query("INSERT INTO albums (owner_id, title, created_at) VALUES (1, 'Bench', 0)")
+        .execute(pool)
+        .await
+        .expect("album");
+    sqlx::query(
+        "INSERT INTO album_photos (album_id, photo_id, added_at)
+         SELECT 1, id, 0 FROM photos WHERE owner_id = 1 ORDER BY random() LIMIT 1000",
+    )
+    .execute(pool)
+    .await
+    .expect("album photos");
+    let newest: i64 = sqlx::query_scalar("SELECT max(taken_at) FROM photos")
+        .fetch_one(pool)
+        .await
+        .expect("newest");
+    let (year, month, _) = app::format::civil_date(newest);
+    let month_from = format!("{year:04}-{month:02}-01");
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM photos")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    let mut rng = SmallRng::seed_from_u64(11);
+    let series: Vec<(&str, Box<dyn Fn(&mut SmallRng) -> String>)> = vec![
+        (
+            "photo page",
+            Box::new(move |rng| format!("/p/{}", rng.random_range(1..=total))),
+        ),
+        ("album of 1,000 photos", Box::new(|_| "/albums/1".into())),
+        (
+            "search form (cameras, lenses, albums)",
+            Box::new(|_| "/search".into()),
+        ),
+        (
+            "search: file name, 10 matches",
+            Box::new(move |rng| format!("/search?q=IMG_{:06}", rng.random_range(0..total / 10))),
+        ),
+        (
+            "search: file name, ~1,000 matches",
+            Box::new(move |rng| format!("/search?q=IMG_{:04}", rng.random_range(0..total / 1000))),
+        ),
+        (
+            "search: file name matching everything",
+            Box::new(|_| "/search?q=IMG".into()),
+        ),
+        ("search: camera", Box::new(|_| "/search?camera=X-T5".into())),
+        (
+            "search: camera and lens",
+            Box::new(|_| "/search?camera=ILCE-7M4&lens=FE%2035mm%20F1.8".into()),
+        ),
+        (
+            "search: one month of days",
+            Box::new(move |_| format!("/search?from={month_from}")),
+        ),
+        ("search: album", Box::new(|_| "/search?album=1".into())),
+    ];
+    let mut results = serde_json::Map::new();
+    for (name, path) in series {
+        for _ in 0..5 {
+            time_request(router, &path(&mut rng)).await;
+        }
+        let mut samples = Vec::with_capacity(rounds);
+        for _ in 0..rounds.max(20) {
+            samples.push(time_request(router, &path(&mut rng)).await);
+        }
+        let summary = summarize(samples);
+        eprintln!(
+            "{name}: p50 {:.2} ms, p99 {:.2} ms",
+            summary.p50_ms, summary.p99_ms
+        );
+        results.insert(
+            name.to_string(),
+            serde_json::json!({ "p50": summary.p50_ms, "p99": summary.p99_ms, "max": summary.max_ms }),
+        );
+    }
+    serde_json::Value::Object(results)
 }

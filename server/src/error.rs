@@ -15,6 +15,9 @@ pub enum ServerError {
     NotFound,
     #[error("{0}")]
     BadRequest(String),
+    /// The thing exists but what was asked of it is no longer (or not yet) available.
+    #[error("{0}")]
+    Gone(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -39,6 +42,7 @@ impl ServerError {
         match self {
             ServerError::NotFound => ApiError::NotFound,
             ServerError::BadRequest(message) => ApiError::BadRequest(message.clone()),
+            ServerError::Gone(message) => ApiError::Gone(message.clone()),
             _ if self.is_unavailable() => {
                 tracing::warn!(error = %self, "database unavailable");
                 ApiError::Unavailable

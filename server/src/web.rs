@@ -34,6 +34,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(crate::timeline::router())
         .merge(crate::albums::router())
+        .merge(crate::photos::original::router())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -79,7 +80,51 @@ async fn server_fn_error_status(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// `attachment; filename="Lisbon.zip"; filename*=UTF-8''Lisbon%20%E2%80%99…`: a plain
+/// fallback for old clients, the exact name for the rest (RFC 6266).
+pub fn attachment(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || " -_.()".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let ascii = match ascii.trim() {
+        "" => "download",
+        trimmed => trimmed,
+    };
+    let mut encoded = String::new();
+    for byte in file_name.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
 /// The process is alive and serving HTTP.
 async fn healthz() -> &'static str {
     "ok"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn downloads_keep_their_names_safely() {
+        assert_eq!(
+            attachment("Lisbon 2026.zip"),
+            "attachment; filename=\"Lisbon 2026.zip\"; filename*=UTF-8''Lisbon%202026.zip"
+        );
+        assert!(attachment("\"; evil.zip").starts_with("attachment; filename=\"__ evil.zip\""));
+        assert!(attachment("日本.jpg").contains("filename=\"__.jpg\""));
+        assert!(attachment("\r\n").contains("filename=\"__\""));
+    }
 }

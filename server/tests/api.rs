@@ -1319,17 +1319,13 @@ async fn search_explains_bad_criteria_and_treats_text_literally() {
 #[tokio::test]
 async fn search_queries_use_their_indexes() {
     use app::model::SearchQuery;
+    use flashbulb::search::{page_sql, Drive};
     let app = TestApp::new().await.with_photos(50).await;
-    let plan_of = |query: SearchQuery| {
-        let sql = flashbulb::search::page_sql(&query);
-        let app = &app;
-        async move { app.query_plan(&sql).await }
-    };
-    let plan = plan_of(SearchQuery {
+    let text = || SearchQuery {
         text: Some("IMG_1".into()),
         ..Default::default()
-    })
-    .await;
+    };
+    let plan = app.query_plan(&page_sql(&text(), Drive::NameIndex)).await;
     assert!(plan.contains("VIRTUAL TABLE INDEX"), "file name: {plan}");
     assert!(
         plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
@@ -1341,6 +1337,15 @@ async fn search_queries_use_their_indexes() {
         "file name: the timeline drives the search: {plan}"
     );
 
+    // A broad text walks the timeline in order and looks each photo up by id in the names.
+    let plan = app.query_plan(&page_sql(&text(), Drive::Timeline)).await;
+    assert!(plan.contains("photos_timeline"), "broad file name: {plan}");
+    assert!(!plan.contains("TEMP B-TREE"), "broad file name: {plan}");
+    assert!(
+        plan.contains("VIRTUAL TABLE INDEX 0:="),
+        "broad file name: {plan}"
+    );
+
     for (column, index) in [("camera", "photos_camera"), ("lens", "photos_lens")] {
         let mut query = SearchQuery::default();
         if column == "camera" {
@@ -1348,26 +1353,33 @@ async fn search_queries_use_their_indexes() {
         } else {
             query.lens = Some("FE 35mm F1.8".into());
         }
-        let plan = plan_of(query).await;
+        let plan = app.query_plan(&page_sql(&query, Drive::Timeline)).await;
         assert!(plan.contains(index), "{column}: {plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{column}: {plan}");
     }
 
-    let plan = plan_of(SearchQuery {
+    let days = SearchQuery {
         from: Some(0),
         to: Some(86_400),
         ..Default::default()
-    })
-    .await;
+    };
+    let plan = app.query_plan(&page_sql(&days, Drive::Timeline)).await;
     assert!(plan.contains("photos_timeline"), "days: {plan}");
     assert!(!plan.contains("TEMP B-TREE"), "days: {plan}");
 
-    let plan = plan_of(SearchQuery {
+    let album = SearchQuery {
         album: Some(1),
         ..Default::default()
-    })
-    .await;
-    assert!(plan.contains("album_photos"), "album: {plan}");
+    };
+    let plan = app.query_plan(&page_sql(&album, Drive::Album)).await;
+    assert!(
+        plan.contains("SEARCH ap USING PRIMARY KEY"),
+        "album: {plan}"
+    );
+    assert!(
+        plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
+        "album: {plan}"
+    );
 
     // The form's camera and lens lists hop through their indexes instead of scanning.
     for (column, index) in [("camera_model", "photos_camera"), ("lens", "photos_lens")] {
@@ -1378,5 +1390,93 @@ async fn search_queries_use_their_indexes() {
             ))
             .await;
         assert!(plan.contains(index), "{column}: {plan}");
+    }
+}
+
+#[tokio::test]
+async fn narrow_and_broad_file_name_searches_find_the_same_photos_as_a_full_scan() {
+    let app = TestApp::new()
+        .await
+        .with_photos(flashbulb::search::BROAD_TEXT as u64 + 100)
+        .await;
+    app.execute("UPDATE photos SET trashed_at = 1 WHERE id % 7 = 0")
+        .await;
+    let ids = |html: &str| -> Vec<i64> {
+        html.split("data-photo-id=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next()?.parse().ok())
+            .collect()
+    };
+    // IMG_0001xxx: a thousand names (narrow); IMG_000: every name (broad).
+    for fragment in ["img_0001", "IMG_000"] {
+        let truth: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM photos WHERE owner_id = 1 AND status = 'ready' AND trashed_at IS NULL
+             AND file_name LIKE '%{fragment}%' ORDER BY taken_at DESC, id DESC"
+        ))
+        .fetch_all(&app.pool)
+        .await
+        .expect("truth");
+        let (status, html) = search(&app, &format!("q={fragment}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ids(&html), truth[..120], "{fragment}");
+        let shown = if truth.len() > 10_000 {
+            "More than 10,000 photos".to_string()
+        } else {
+            format!("{} photos", app::format::thousands(truth.len() as u64))
+        };
+        assert!(html.contains(&shown), "{fragment}: {shown:?} missing");
+    }
+}
+
+#[tokio::test]
+async fn originals_download_for_their_owner_with_ranges_and_a_clear_error_when_absent() {
+    let app = TestApp::new().await.with_photos(3).await;
+    app.seed_other_owner(1).await;
+    let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = 2")
+        .fetch_one(&app.pool)
+        .await
+        .expect("sha");
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 256) as u8).collect();
+    write_original(&app, &sha, &bytes);
+
+    let (status, headers, body) = app
+        .request_bytes(
+            Request::get("/api/photos/2/original")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, bytes);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg");
+    let disposition = headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        disposition.starts_with("attachment; filename=\"IMG_"),
+        "{disposition}"
+    );
+
+    let (status, _, part) = app
+        .request_bytes(
+            Request::get("/api/photos/2/original")
+                .header(header::RANGE, "bytes=100-199")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part, bytes[100..200]);
+
+    let (status, body) = app.get("/api/photos/1/original").await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert!(body.contains("not stored on this server"), "{body}");
+    for path in [
+        "/api/photos/4/original",
+        "/api/photos/999/original",
+        "/api/photos/x/original",
+    ] {
+        let (status, _) = app.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
 }

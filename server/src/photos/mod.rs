@@ -1,5 +1,7 @@
 //! Photos: one photo's details, per-owner changes to single photos, favourites and the trash.
 
+pub mod original;
+
 use std::path::Path;
 
 use app::model::{AlbumRef, Cursor, PhotoDetail, PhotoId, PhotoPage, UserId};

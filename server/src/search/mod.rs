@@ -5,6 +5,22 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use crate::{db::Pool, error::ServerResult, photos::into_page, timeline::PhotoRow};
 
+/// Which rows a search starts from; the rest of the criteria filter them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drive {
+    /// The names matching the text, from the trigram index: cost grows with the matches.
+    NameIndex,
+    /// The album's membership rows: cost grows with the album.
+    Album,
+    /// The owner's photos in timeline order (through the camera, lens or timeline index),
+    /// stopping once the page is full: best when many photos match.
+    Timeline,
+}
+
+/// Above this many names matching the text, walking the timeline and checking each photo's
+/// name finds a page sooner than sorting every match.
+pub const BROAD_TEXT: i64 = 5_000;
+
 /// `owner`'s photos matching every part of `query`, newest first, after `after`.
 ///
 /// Each criterion has its index: file names the `photo_names` trigram index, cameras and
@@ -17,13 +33,14 @@ pub async fn search(
     after: Option<Cursor>,
     limit: u32,
 ) -> ServerResult<SearchResults> {
-    let mut select = select_page(owner, query, after.unwrap_or(Cursor::START), limit);
+    let drive = choose_drive(pool, query).await?;
+    let mut select = select_page(owner, query, drive, after.unwrap_or(Cursor::START), limit);
     let rows: Vec<PhotoRow> = select.build_query_as().fetch_all(pool).await?;
 
     // Counting stops one past the limit: a broad search over millions stays cheap.
     let cap = SearchResults::COUNT_LIMIT as i64;
     let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 ");
-    push_matches(&mut count, owner, query);
+    push_matches(&mut count, owner, query, drive);
     count.push(" LIMIT ").push_bind(cap + 1).push(")");
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
 
@@ -35,17 +52,39 @@ pub async fn search(
     })
 }
 
+/// Starts from the narrowest criterion whose size is known cheaply.
+async fn choose_drive(pool: &Pool, query: &SearchQuery) -> ServerResult<Drive> {
+    if let Some(text) = &query.text {
+        // Counting at most BROAD_TEXT names reads a prefix of one index entry list.
+        let matches: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM photo_names WHERE photo_names MATCH ? LIMIT ?)",
+        )
+        .bind(fts_phrase(text))
+        .bind(BROAD_TEXT)
+        .fetch_one(pool)
+        .await?;
+        if matches < BROAD_TEXT {
+            return Ok(Drive::NameIndex);
+        }
+    }
+    if query.album.is_some() {
+        return Ok(Drive::Album);
+    }
+    Ok(Drive::Timeline)
+}
+
 /// The statement of one page of results: `limit + 1` rows, to know whether more follow.
 fn select_page(
     owner: UserId,
     query: &SearchQuery,
+    drive: Drive,
     after: Cursor,
     limit: u32,
 ) -> QueryBuilder<'static, Sqlite> {
     let mut select = QueryBuilder::<Sqlite>::new(
         "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash ",
     );
-    push_matches(&mut select, owner, query);
+    push_matches(&mut select, owner, query, drive);
     select
         .push(" AND (p.taken_at, p.id) < (")
         .push_bind(after.key)
@@ -56,23 +95,38 @@ fn select_page(
     select
 }
 
-/// The SQL a search runs, with `?` for its values: for checking query plans.
-pub fn page_sql(query: &SearchQuery) -> String {
-    select_page(0, query, Cursor::START, 1).sql().to_string()
+/// The SQL a search runs when started from `drive`, with `?` for its values: for checking
+/// query plans.
+pub fn page_sql(query: &SearchQuery, drive: Drive) -> String {
+    select_page(0, query, drive, Cursor::START, 1)
+        .sql()
+        .to_string()
 }
 
 /// `FROM … WHERE …` of a search: the owner's visible photos and every given criterion.
-fn push_matches(builder: &mut QueryBuilder<'_, Sqlite>, owner: UserId, query: &SearchQuery) {
-    match &query.text {
-        // The full-text index drives (CROSS JOIN fixes the order in SQLite): left to itself the
-        // planner walks the whole timeline and probes the index once per photo.
-        Some(text) => {
+///
+/// CROSS JOIN fixes the join order in SQLite: the table on its left is the outer loop.
+fn push_matches(
+    builder: &mut QueryBuilder<'_, Sqlite>,
+    owner: UserId,
+    query: &SearchQuery,
+    drive: Drive,
+) {
+    let text = query.text.as_ref().map(|text| fts_phrase(text));
+    match (drive, &text, query.album) {
+        (Drive::NameIndex, Some(phrase), _) => {
             builder
                 .push("FROM photo_names CROSS JOIN photos p ON p.id = photo_names.rowid WHERE photo_names MATCH ")
-                .push_bind(fts_phrase(text))
+                .push_bind(phrase.clone())
                 .push(" AND ");
         }
-        None => {
+        (Drive::Album, _, Some(album)) => {
+            builder
+                .push("FROM album_photos ap CROSS JOIN photos p ON p.id = ap.photo_id WHERE ap.album_id = ")
+                .push_bind(album)
+                .push(" AND ");
+        }
+        _ => {
             builder.push("FROM photos p WHERE ");
         }
     }
@@ -80,6 +134,13 @@ fn push_matches(builder: &mut QueryBuilder<'_, Sqlite>, owner: UserId, query: &S
         .push("p.owner_id = ")
         .push_bind(owner)
         .push(" AND p.status = 'ready' AND p.trashed_at IS NULL");
+    if let Some(phrase) = text.filter(|_| drive != Drive::NameIndex) {
+        // One lookup of this photo in the name index, with the text to match.
+        builder
+            .push(" AND EXISTS (SELECT 1 FROM photo_names WHERE photo_names.rowid = p.id AND photo_names MATCH ")
+            .push_bind(phrase)
+            .push(")");
+    }
     if let Some(camera) = &query.camera {
         builder
             .push(" AND p.camera_model = ")
@@ -97,11 +158,11 @@ fn push_matches(builder: &mut QueryBuilder<'_, Sqlite>, owner: UserId, query: &S
             .push(" AND p.taken_at < ")
             .push_bind(to.saturating_add(86_400));
     }
-    if let Some(album) = query.album {
+    if let Some(album) = query.album.filter(|_| drive != Drive::Album) {
         builder
-            .push(" AND p.id IN (SELECT photo_id FROM album_photos WHERE album_id = ")
+            .push(" AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ")
             .push_bind(album)
-            .push(")");
+            .push(" AND photo_id = p.id)");
     }
 }
 

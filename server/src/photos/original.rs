@@ -1,0 +1,61 @@
+//! `GET /api/photos/{id}/original`: the owner downloads a photo's original file as stored.
+
+use axum::{
+    body::Body,
+    extract::{Path, Request, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::{error::ServerResult, state::AppState, storage, users, ServerError};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/photos/{id}/original", get(download_original))
+}
+
+async fn download_original(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> ServerResult<Response> {
+    let id: i64 = id.parse().map_err(|_| ServerError::NotFound)?;
+    let (owner, _) = users::library_owner(&state.db)
+        .await?
+        .ok_or(ServerError::NotFound)?;
+    let row: Option<(String, Option<String>, Vec<u8>)> = sqlx::query_as(
+        "SELECT file_name, mime_type, sha256 FROM photos WHERE id = ? AND owner_id = ?",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(&state.db)
+    .await?;
+    let (file_name, mime_type, sha) = row.ok_or(ServerError::NotFound)?;
+    let path = storage::original_path(&state.config.data_dir, &sha);
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        return Err(ServerError::Gone(
+            "the original file of this photo is not stored on this server".into(),
+        ));
+    }
+    // ServeFile streams the file and answers range and conditional requests.
+    let mut response = ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .map_err(|error| ServerError::Internal(error.into()))?
+        .map(Body::new);
+    let headers = response.headers_mut();
+    if let Some(mime) = mime_type.and_then(|mime| HeaderValue::from_str(&mime).ok()) {
+        headers.insert(header::CONTENT_TYPE, mime);
+    }
+    if let Ok(disposition) = HeaderValue::from_str(&crate::web::attachment(&file_name)) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(response.into_response())
+}
