@@ -158,6 +158,9 @@ async fn pool_for_library(config: &Config) -> db::Pool {
     db::connect(config).await.expect("open database")
 }
 
+/// Makes the path of the next request of a series.
+type PathMaker = Box<dyn Fn(&mut SmallRng) -> String>;
+
 /// Server time of the photo page, an album of 1,000 photos and each kind of search, as
 /// `{ name: { p50, p99, max } }`.
 async fn library_pages(pool: &db::Pool, router: &Router, rounds: usize) -> serde_json::Value {
@@ -183,7 +186,7 @@ async fn library_pages(pool: &db::Pool, router: &Router, rounds: usize) -> serde
         .await
         .expect("count");
     let mut rng = SmallRng::seed_from_u64(11);
-    let series: Vec<(&str, Box<dyn Fn(&mut SmallRng) -> String>)> = vec![
+    let series: Vec<(&str, PathMaker)> = vec![
         (
             "photo page",
             Box::new(move |rng| format!("/p/{}", rng.random_range(1..=total))),
