@@ -58,6 +58,8 @@ impl fmt::Display for SeedReport {
 
 /// Rows per INSERT statement: 14 bound values each stays under SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 2_000;
+/// Page cache of the seeding connection, in KiB.
+const SEED_CACHE_KIB: u32 = 256 * 1024;
 /// Rows per transaction: large enough to amortise the commit, small enough to show progress.
 const ROWS_PER_TRANSACTION: u64 = 50_000;
 
@@ -110,48 +112,27 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
     let span = i64::from(args.years) * 365 * 86_400;
     let progress = progress_bar(args.photos);
 
-    let mut inserted = 0u64;
-    while inserted < args.photos {
-        let batch = (args.photos - inserted).min(ROWS_PER_TRANSACTION);
-        let mut tx = pool.begin().await.context("starting a seed transaction")?;
-        let mut left = batch;
-        while left > 0 {
-            let rows = (left as usize).min(ROWS_PER_STATEMENT);
-            let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
-                 mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) ",
-            );
-            let serial_base = existing as u64 + inserted + (batch - left);
-            insert.push_values(0..rows, |mut row, index| {
-                let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
-                let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
-                let sha: [u8; 32] = rng.random();
-                row.push_bind(owner)
-                    .push_bind(format!("IMG_{:07}.JPG", serial_base + index as u64 + 1))
-                    .push_bind(now - rng.random_range(0..span))
-                    .push_bind(width)
-                    .push_bind(height)
-                    .push_bind(rng.random_range(1_500_000i64..12_000_000))
-                    .push_bind("image/jpeg")
-                    .push_bind(sha.to_vec())
-                    .push_bind("ready")
-                    .push_bind(palette[rng.random_range(0..palette.len())].clone())
-                    .push_bind(make)
-                    .push_bind(model)
-                    .push_bind(lens)
-                    .push_bind(now);
-            });
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .context("inserting seed photos")?;
-            left -= rows as u64;
-            progress.inc(rows as u64);
-        }
-        tx.commit().await.context("committing seed photos")?;
-        inserted += batch;
-    }
+    // Rows arrive in random order for six indexes (the content hash, the timeline, camera,
+    // lens, file-name trigrams): a page cache large enough for their hot pages turns most
+    // random reads into memory hits. Only this connection gets it, only while seeding.
+    let mut connection = pool.acquire().await.context("a connection for seeding")?;
+    sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
+        .execute(&mut *connection)
+        .await?;
+
+    let batches = Batches {
+        owner,
+        existing: existing as u64,
+        photos: args.photos,
+        now,
+        span,
+        palette: &palette,
+    };
+    let outcome = batches.insert(&mut connection, &mut rng, &progress).await;
+    sqlx::query(&format!("PRAGMA cache_size = {}", crate::db::CACHE_SIZE))
+        .execute(&mut *connection)
+        .await?;
+    let inserted = outcome?;
     progress.finish_and_clear();
     Ok(SeedReport {
         owner: args.owner.clone(),
@@ -159,6 +140,72 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
         skipped_because_not_empty: false,
         millis: started.elapsed().as_millis(),
     })
+}
+
+/// What one seeding run inserts; `insert` writes it in transactions of
+/// `ROWS_PER_TRANSACTION` rows and multi-row statements.
+struct Batches<'a> {
+    owner: i64,
+    existing: u64,
+    photos: u64,
+    now: i64,
+    span: i64,
+    palette: &'a [Vec<u8>],
+}
+
+impl Batches<'_> {
+    async fn insert(
+        &self,
+        connection: &mut sqlx::SqliteConnection,
+        rng: &mut SmallRng,
+        progress: &ProgressBar,
+    ) -> anyhow::Result<u64> {
+        let mut inserted = 0u64;
+        while inserted < self.photos {
+            let batch = (self.photos - inserted).min(ROWS_PER_TRANSACTION);
+            let mut tx = sqlx::Connection::begin(&mut *connection)
+                .await
+                .context("starting a seed transaction")?;
+            let mut left = batch;
+            while left > 0 {
+                let rows = (left as usize).min(ROWS_PER_STATEMENT);
+                let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                    "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
+                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) ",
+                );
+                let serial_base = self.existing + inserted + (batch - left);
+                insert.push_values(0..rows, |mut row, index| {
+                    let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
+                    let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
+                    let sha: [u8; 32] = rng.random();
+                    row.push_bind(self.owner)
+                        .push_bind(format!("IMG_{:07}.JPG", serial_base + index as u64 + 1))
+                        .push_bind(self.now - rng.random_range(0..self.span))
+                        .push_bind(width)
+                        .push_bind(height)
+                        .push_bind(rng.random_range(1_500_000i64..12_000_000))
+                        .push_bind("image/jpeg")
+                        .push_bind(sha.to_vec())
+                        .push_bind("ready")
+                        .push_bind(self.palette[rng.random_range(0..self.palette.len())].clone())
+                        .push_bind(make)
+                        .push_bind(model)
+                        .push_bind(lens)
+                        .push_bind(self.now);
+                });
+                insert
+                    .build()
+                    .execute(&mut *tx)
+                    .await
+                    .context("inserting seed photos")?;
+                left -= rows as u64;
+                progress.inc(rows as u64);
+            }
+            tx.commit().await.context("committing seed photos")?;
+            inserted += batch;
+        }
+        Ok(inserted)
+    }
 }
 
 fn progress_bar(total: u64) -> ProgressBar {

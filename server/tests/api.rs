@@ -1480,3 +1480,20 @@ async fn originals_download_for_their_owner_with_ranges_and_a_clear_error_when_a
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
 }
+
+#[tokio::test]
+async fn counting_a_camera_and_lens_search_stays_in_its_index() {
+    let app = TestApp::new().await.with_photos(50).await;
+    let plan = app
+        .query_plan(
+            "SELECT count(*) FROM (SELECT 1 FROM photos p
+             WHERE p.owner_id = 1 AND p.status = 'ready' AND p.trashed_at IS NULL
+               AND p.camera_model = 'ILCE-7M4' AND p.lens = 'FE 35mm F1.8' LIMIT 10001)",
+        )
+        .await;
+    assert!(
+        plan.contains("COVERING INDEX photos_camera")
+            || plan.contains("COVERING INDEX photos_lens"),
+        "{plan}"
+    );
+}

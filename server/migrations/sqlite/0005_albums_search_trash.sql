@@ -5,9 +5,13 @@ CREATE INDEX photos_trash ON photos (owner_id, trashed_at DESC, id DESC)
     WHERE trashed_at IS NOT NULL;
 
 -- Search by camera or lens in timeline order; also walked value by value for the form's lists.
-CREATE INDEX photos_camera ON photos (owner_id, camera_model, taken_at DESC, id DESC)
+-- The other of the two and the filter columns ride along, so counting "this camera with that
+-- lens" never visits the table.
+CREATE INDEX photos_camera
+    ON photos (owner_id, camera_model, taken_at DESC, id DESC, lens, status, trashed_at)
     WHERE status = 'ready' AND trashed_at IS NULL;
-CREATE INDEX photos_lens ON photos (owner_id, lens, taken_at DESC, id DESC)
+CREATE INDEX photos_lens
+    ON photos (owner_id, lens, taken_at DESC, id DESC, camera_model, status, trashed_at)
     WHERE status = 'ready' AND trashed_at IS NULL;
 
 -- Search by any part of a file name: a trigram full-text index over photos.file_name.

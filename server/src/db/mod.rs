@@ -15,6 +15,9 @@ pub type Pool = SqlitePool;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// SQLite's page cache per connection: negative means KiB, so about 16 MB.
+pub const CACHE_SIZE: &str = "-16000";
+
 /// Opens the pool, creating the database file (and its folder) on first use.
 pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
     let url = config.effective_database_url();
@@ -29,7 +32,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
         // Reads go through the OS page cache without a copy per page; a large library's
         // hot index pages then cost no system call.
         .pragma("mmap_size", "268435456")
-        .pragma("cache_size", "-16000")
+        .pragma("cache_size", CACHE_SIZE)
         .busy_timeout(Duration::from_secs(5));
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {

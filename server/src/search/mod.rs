@@ -37,10 +37,17 @@ pub async fn search(
     let mut select = select_page(owner, query, drive, after.unwrap_or(Cursor::START), limit);
     let rows: Vec<PhotoRow> = select.build_query_as().fetch_all(pool).await?;
 
-    // Counting stops one past the limit: a broad search over millions stays cheap.
+    // Counting stops one past the limit: a broad search over millions stays cheap. Order does
+    // not matter to a count, so it always starts from the narrowest index: checking 10,001
+    // names by id beats looking 10,001 photos up in the name index.
     let cap = SearchResults::COUNT_LIMIT as i64;
+    let count_drive = match (&query.text, query.album) {
+        (Some(_), _) => Drive::NameIndex,
+        (None, Some(_)) => Drive::Album,
+        (None, None) => Drive::Timeline,
+    };
     let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 ");
-    push_matches(&mut count, owner, query, drive);
+    push_matches(&mut count, owner, query, count_drive);
     count.push(" LIMIT ").push_bind(cap + 1).push(")");
     let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
 
