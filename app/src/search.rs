@@ -152,21 +152,33 @@ pub async fn load_search_facets() -> Result<SearchFacets, ApiError> {
     }
 }
 
+fn form_of(query: &leptos_router::params::ParamsMap) -> SearchForm {
+    SearchForm {
+        q: query.get("q"),
+        camera: query.get("camera"),
+        lens: query.get("lens"),
+        from: query.get("from"),
+        to: query.get("to"),
+        album: query.get("album"),
+    }
+}
+
 #[component]
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
-    let form = move || {
-        query.with(|query| SearchForm {
-            q: query.get("q"),
-            camera: query.get("camera"),
-            lens: query.get("lens"),
-            from: query.get("from"),
-            to: query.get("to"),
-            album: query.get("album"),
-        })
-    };
+    let form = move || query.with(form_of);
+    // Criteria are checked before anything is sent, so a bad one still gets its 400.
+    let checked = query.with_untracked(|query| {
+        form_of(query).parse()?;
+        crate::model::Cursor::parse_argument(query.get_str("after"))
+    });
+    if let Err(error) = checked {
+        crate::timeline::set_error_status(&error);
+    }
     let facets = Resource::new_blocking(|| (), |_| load_search_facets());
-    let results = Resource::new_blocking(
+    // Not blocking: the page streams up to the form at once and the results follow in the
+    // same response when the database has them.
+    let results = Resource::new(
         move || (form(), query.read().get("after")),
         |(form, after)| async move {
             match form.parse() {
@@ -180,7 +192,7 @@ pub fn SearchPage() -> impl IntoView {
         <div class="listing search">
             <div class="timeline-head"><h1>"Search"</h1></div>
             // Two boundaries, streamed in order: the form (with the library's cameras, lenses
-            // and albums) paints before the results are counted.
+            // and albums) is sent and painted before the results are found and counted.
             <Suspense fallback=|| view! { <p class="muted">"Loading the search form…"</p> }>
                 {move || Suspend::new(async move {
                     let facets = facets.await.unwrap_or_default();

@@ -209,15 +209,7 @@ pub(crate) fn LoadFailed(
     error: ApiError,
     #[prop(default = "The timeline could not be loaded")] title: &'static str,
 ) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    {
-        // The page tells the truth to crawlers and scripts too: a missing photo is a 404.
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
-                response.set_status(status);
-            }
-        }
-    }
+    set_error_status(&error);
     let title = if error == ApiError::NotFound {
         "Not found"
     } else {
@@ -229,6 +221,21 @@ pub(crate) fn LoadFailed(
             <p>{error.to_string()} " (" <code>{error.code()}</code> ")"</p>
         </section>
     }
+}
+
+/// Gives the page the status its error means: it tells the truth to crawlers and scripts
+/// too (a missing photo is a 404). Only effective before the response starts streaming.
+pub(crate) fn set_error_status(error: &ApiError) {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+                response.set_status(status);
+            }
+        }
+    }
+    #[cfg(not(feature = "ssr"))]
+    let _ = error;
 }
 
 /// Splits the newest photos (newest first) into the month sections they belong to.
