@@ -129,6 +129,8 @@ pub struct PhotoDetail {
     pub iso: Option<i64>,
     /// When the photo was moved to the trash; `None` while it is in the library.
     pub trashed_at: Option<i64>,
+    /// Whether this server stores the original file (demo photos have none).
+    pub has_original: bool,
     /// The neighbours in the timeline, for keyboard and link navigation.
     pub newer: Option<PhotoId>,
     pub older: Option<PhotoId>,

@@ -101,6 +101,7 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
         exposure_time,
         iso,
         trashed_at,
+        has_original,
         albums,
         all_albums,
         ..
@@ -131,6 +132,7 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
                     cell.width, cell.height, byte_size(size)
                 )))}
                 {row("Type", mime_type)}
+                {row("Original", (!has_original).then(|| "not stored on this server".to_string()))}
                 {row("Camera", camera)}
                 {row("Lens", lens)}
                 {row("Exposure", exposure)}
@@ -151,9 +153,11 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
                         </form>
                     }
                 })}
-                <a class="button" href=format!("/api/photos/{photo_id}/original") download>
-                    "Download original"
-                </a>
+                {has_original.then(|| view! {
+                    <a class="button" href=format!("/api/photos/{photo_id}/original") download>
+                        "Download original"
+                    </a>
+                })}
                 <form method="post" action=SetTrashed::url()>
                     <input type="hidden" name="photo_id" value=photo_id />
                     <input type="hidden" name="trashed" value=trashed_at.is_none().to_string() />

@@ -68,7 +68,7 @@ impl Library for DbLibrary {
     }
 
     async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError> {
-        Ok(photos::detail(&self.pool, owner, photo).await?)
+        Ok(photos::detail(&self.pool, &self.data_dir, owner, photo).await?)
     }
 
     async fn set_trashed(

@@ -1439,6 +1439,14 @@ async fn originals_download_for_their_owner_with_ranges_and_a_clear_error_when_a
     let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 256) as u8).collect();
     write_original(&app, &sha, &bytes);
 
+    let (_, page) = app.get("/p/2").await;
+    assert!(
+        page.contains("Download original"),
+        "no download for a stored original"
+    );
+    let (_, page) = app.get("/p/1").await;
+    assert!(page.contains("not stored on this server") && !page.contains("Download original"));
+
     let (status, headers, body) = app
         .request_bytes(
             Request::get("/api/photos/2/original")

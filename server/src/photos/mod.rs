@@ -73,10 +73,15 @@ where
 }
 
 /// Everything the photo page shows about one of `owner`'s photos.
-pub async fn detail(pool: &Pool, owner: UserId, photo: PhotoId) -> ServerResult<PhotoDetail> {
+pub async fn detail(
+    pool: &Pool,
+    data_dir: &Path,
+    owner: UserId,
+    photo: PhotoId,
+) -> ServerResult<PhotoDetail> {
     let row: Option<DetailRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS}, byte_size, mime_type, camera_make, camera_model, lens,
-                focal_length_mm, aperture, exposure_time, iso, trashed_at, status
+                focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256
          FROM photos WHERE id = ? AND owner_id = ?"
     ))
     .bind(photo)
@@ -84,6 +89,9 @@ pub async fn detail(pool: &Pool, owner: UserId, photo: PhotoId) -> ServerResult<
     .fetch_optional(pool)
     .await?;
     let row = row.ok_or(ServerError::NotFound)?;
+    let has_original = tokio::fs::try_exists(storage::original_path(data_dir, &row.sha256))
+        .await
+        .unwrap_or(false);
     let visible = row.trashed_at.is_none() && row.status == "ready";
     // Neighbours in timeline order, through the timeline index; a trashed photo has none.
     let (newer, older) = if visible {
@@ -123,6 +131,7 @@ pub async fn detail(pool: &Pool, owner: UserId, photo: PhotoId) -> ServerResult<
         exposure_time: row.exposure_time,
         iso: row.iso,
         trashed_at: row.trashed_at,
+        has_original,
         newer,
         older,
         albums: albums
@@ -170,6 +179,7 @@ struct DetailRow {
     iso: Option<i64>,
     trashed_at: Option<i64>,
     status: String,
+    sha256: Vec<u8>,
 }
 
 /// Moves one of `owner`'s photos to the trash or back. Trashing twice keeps the first time,
