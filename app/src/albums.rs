@@ -198,11 +198,19 @@ pub fn AlbumPage() -> impl IntoView {
             load_album(id, after).await
         },
     );
+    album_or_error(album, |view| view! { <Album view /> }.into_any())
+}
+
+/// Waits for an album and shows it with `show`, or says why it could not be loaded.
+fn album_or_error(
+    album: Resource<Result<AlbumView, ApiError>>,
+    show: fn(AlbumView) -> AnyView,
+) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="notice">"Loading the album…"</p> }>
             {move || Suspend::new(async move {
                 match album.await {
-                    Ok(view) => view! { <Album view /> }.into_any(),
+                    Ok(view) => show(view),
                     Err(error) => view! {
                         <Title text="Album" />
                         <LoadFailed error title="The album could not be loaded" />
@@ -287,17 +295,7 @@ pub fn SharedAlbumPage() -> impl IntoView {
         // A share link is a secret: keep it out of search engines and other sites' logs.
         <Meta name="robots" content="noindex" />
         <Meta name="referrer" content="no-referrer" />
-        <Suspense fallback=|| view! { <p class="notice">"Loading the album…"</p> }>
-            {move || Suspend::new(async move {
-                match album.await {
-                    Ok(view) => view! { <SharedAlbum view /> }.into_any(),
-                    Err(error) => view! {
-                        <Title text="Album" />
-                        <LoadFailed error title="The album could not be loaded" />
-                    }.into_any(),
-                }
-            })}
-        </Suspense>
+        {album_or_error(album, |view| view! { <SharedAlbum view /> }.into_any())}
     }
 }
 

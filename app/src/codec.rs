@@ -3,11 +3,12 @@
 //! Layout (little endian), one column after another so each compresses well:
 //! `b"FBS1"`, `u32` count, then per photo in order: id deltas (zigzag varint), `taken_at`
 //! deltas (zigzag varint, the first from 0), aspect ratio × 1000 (`u16`), favourite flags
-//! (one bit each), thumbhash (`u8` length then bytes).
+//! (one bit each), thumbhash (`u8` length then bytes), media presence (one bit each), then the
+//! 8-byte media key of each photo that has derivatives.
 
 use crate::model::PhotoId;
 
-const MAGIC: &[u8; 4] = b"FBS1";
+const MAGIC: &[u8; 4] = b"FBS2";
 /// No segment is ever this large; a count above it is corrupt input, not an allocation to make.
 pub const MAX_SEGMENT: usize = 100_000;
 /// Longest thumbhash the format accepts (real ones are 20–25 bytes).
@@ -21,6 +22,8 @@ pub struct Segment {
     pub aspect_milli: Vec<u16>,
     pub favourite: Vec<bool>,
     pub thumbhash: Vec<Vec<u8>>,
+    /// The key of the photo's derivative URLs, once it has derivatives.
+    pub media: Vec<Option<[u8; 8]>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +58,7 @@ impl Segment {
         aspect_milli: u16,
         favourite: bool,
         hash: &[u8],
+        media: Option<[u8; 8]>,
     ) {
         self.ids.push(id);
         self.taken_at.push(taken_at);
@@ -62,6 +66,7 @@ impl Segment {
         self.favourite.push(favourite);
         self.thumbhash
             .push(hash[..hash.len().min(MAX_THUMBHASH)].to_vec());
+        self.media.push(media);
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -82,16 +87,15 @@ impl Segment {
         for &aspect in &self.aspect_milli {
             out.extend_from_slice(&aspect.to_le_bytes());
         }
-        for chunk in self.favourite.chunks(8) {
-            let byte = chunk
-                .iter()
-                .enumerate()
-                .fold(0u8, |acc, (bit, &on)| acc | (u8::from(on) << bit));
-            out.push(byte);
-        }
+        write_bits(&mut out, &self.favourite);
         for hash in &self.thumbhash {
             out.push(hash.len() as u8);
             out.extend_from_slice(hash);
+        }
+        let present: Vec<bool> = self.media.iter().map(Option::is_some).collect();
+        write_bits(&mut out, &present);
+        for key in self.media.iter().flatten() {
+            out.extend_from_slice(key);
         }
         out
     }
@@ -115,6 +119,7 @@ impl Segment {
             aspect_milli: Vec::with_capacity(count),
             favourite: Vec::with_capacity(count),
             thumbhash: Vec::with_capacity(count),
+            media: Vec::with_capacity(count),
         };
         let mut previous = 0i64;
         for _ in 0..count {
@@ -147,6 +152,15 @@ impl Segment {
                 .thumbhash
                 .push(reader.take(length, "thumbhash")?.to_vec());
         }
+        let present = reader.take(count.div_ceil(8), "media")?;
+        for index in 0..count {
+            if present[index / 8] & (1 << (index % 8)) != 0 {
+                let key = reader.take(8, "media")?;
+                segment.media.push(key.try_into().ok());
+            } else {
+                segment.media.push(None);
+            }
+        }
         match bytes.len() - reader.at {
             0 => Ok(segment),
             extra => Err(DecodeError::Trailing(extra)),
@@ -171,6 +185,17 @@ pub fn thumbhash_rgb(hash: &[u8]) -> Option<[u8; 3]> {
     let (r, g, b, _) = thumbhash::thumb_hash_to_average_rgba(hash).ok()?;
     let channel = |value: f32| (value.clamp(0.0, 1.0) * 255.0).round() as u8;
     Some([channel(r), channel(g), channel(b)])
+}
+
+/// Flags, eight to a byte, the first in the lowest bit.
+fn write_bits(out: &mut Vec<u8>, flags: &[bool]) {
+    for chunk in flags.chunks(8) {
+        let byte = chunk
+            .iter()
+            .enumerate()
+            .fold(0u8, |acc, (bit, &on)| acc | (u8::from(on) << bit));
+        out.push(byte);
+    }
 }
 
 fn zigzag(value: i64) -> u64 {
@@ -242,6 +267,7 @@ mod tests {
                 1000 + index as u16,
                 index % 3 == 0,
                 &hash,
+                (index % 4 != 0).then_some([index as u8; 8]),
             );
         }
         segment
@@ -254,8 +280,8 @@ mod tests {
             assert_eq!(Segment::decode(&segment.encode()), Ok(segment));
         }
         let mut extremes = Segment::default();
-        extremes.push(i64::MAX, i64::MIN, u16::MAX, true, &[]);
-        extremes.push(i64::MIN, i64::MAX, 0, false, &[0xff; MAX_THUMBHASH]);
+        extremes.push(i64::MAX, i64::MIN, u16::MAX, true, &[], Some([0xff; 8]));
+        extremes.push(i64::MIN, i64::MAX, 0, false, &[0xff; MAX_THUMBHASH], None);
         assert_eq!(Segment::decode(&extremes.encode()), Ok(extremes));
     }
 
@@ -263,7 +289,7 @@ mod tests {
     fn the_encoding_is_compact() {
         let bytes = sample(1000).encode();
         assert!(
-            bytes.len() < 1000 * 32,
+            bytes.len() < 1000 * 40,
             "{} bytes for 1000 photos",
             bytes.len()
         );

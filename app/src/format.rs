@@ -23,6 +23,17 @@ pub fn month_label(year: i32, month: u8) -> String {
     }
 }
 
+/// Lower-case hexadecimal of `bytes`: media keys in URLs.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 15)]));
+    }
+    out
+}
+
 /// `1,234,567`.
 pub fn thousands(value: u64) -> String {
     let digits = value.to_string();

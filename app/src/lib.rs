@@ -14,6 +14,7 @@ pub mod photo;
 pub mod search;
 pub mod timeline;
 pub mod trash;
+pub mod upload;
 
 #[cfg(feature = "ssr")]
 pub mod backend;

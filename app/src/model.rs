@@ -34,6 +34,13 @@ pub struct PhotoCell {
     pub favourite: bool,
     /// Average colour of the photo (from its thumbhash), painted while nothing else is loaded.
     pub placeholder_rgb: [u8; 3],
+    /// The key of its derivatives' URLs (`/media/{key}/thumb.webp`), once they exist.
+    pub media: Option<String>,
+}
+
+/// The URL of one derivative of a photo: `thumb.webp`, `thumb.jpg`, `preview.webp`, `preview.jpg`.
+pub fn media_url(key: &str, variant: &str) -> String {
+    format!("/media/{key}/{variant}")
 }
 
 /// The server-rendered first screen of the timeline.

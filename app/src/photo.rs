@@ -8,7 +8,7 @@ use crate::{
     albums::{SetAlbumCover, SetInAlbum},
     error::ApiError,
     format::{byte_size, moment_label},
-    model::{PhotoDetail, PhotoId},
+    model::{media_url, PhotoDetail, PhotoId},
     timeline::{photo_href, LoadFailed, SetFavourite, HEART_PATH},
 };
 
@@ -80,7 +80,14 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
                     style=frame_style
                     role="img"
                     aria-label=format!("{}, {width} × {height}", cell.file_name)
-                ></div>
+                >
+                    {cell.media.clone().map(|key| view! {
+                        <picture>
+                            <source type="image/webp" srcset=media_url(&key, "preview.webp") />
+                            <img class="preview" src=media_url(&key, "preview.jpg") alt="" decoding="async" />
+                        </picture>
+                    })}
+                </div>
             </figure>
             <PhotoInfo photo />
             <PhotoKeys newer older />

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `seed`.
+//! The command line: `serve` (default), `migrate`, `seed`, `import`.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,9 @@ pub enum Command {
     Migrate,
     /// Add a synthetic library for demos and benchmarks.
     Seed(seed::SeedArgs),
+    /// Add every photo below a folder (idempotent: photos already there are skipped), then
+    /// make their derivatives.
+    Import(crate::import::ImportArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -41,6 +44,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(&config).await?;
             let applied = db::migrate(&pool).await?;
             println!("database is at migration {applied}");
+            Ok(())
+        }
+        Command::Import(args) => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let report = crate::import::run(&pool, &config, &args).await?;
+            println!("{report}");
             Ok(())
         }
         Command::Seed(args) => {
@@ -57,7 +67,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
     let listen = config.listen;
+    let workers_config = config.worker_config();
     let state = AppState::new(config, pool.clone());
+    let workers = crate::jobs::worker::Workers::start(
+        pool.clone(),
+        workers_config,
+        state.jobs_queued.clone(),
+    );
     let app = web::build_app(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -67,6 +83,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(crate::shutdown::signal())
         .await
         .context("serving HTTP")?;
+    // Requests have drained; running jobs get their grace period, the rest go back.
+    workers.shutdown().await;
     pool.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

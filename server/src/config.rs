@@ -29,6 +29,15 @@ pub struct Config {
     pub site_root: PathBuf,
     /// A `tracing` filter, e.g. `info` or `flashbulb=debug,sqlx=warn`.
     pub log: String,
+    /// Largest file one upload may carry, in bytes; larger ones are refused with 413.
+    pub max_upload_bytes: u64,
+    /// Largest image, in pixels (width × height), the pipeline decodes; larger ones are refused
+    /// before decoding (decompression bombs).
+    pub max_image_pixels: u64,
+    /// Derivative jobs run at once by this process; 0 means one per CPU core.
+    pub derivative_workers: usize,
+    /// Seconds a worker holds a job before another may take it over.
+    pub job_lease_secs: u64,
 }
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
@@ -40,6 +49,10 @@ const KEYS: &[&str] = &[
     "database_acquire_timeout_secs",
     "site_root",
     "log",
+    "max_upload_bytes",
+    "max_image_pixels",
+    "derivative_workers",
+    "job_lease_secs",
 ];
 
 impl Default for Config {
@@ -52,6 +65,10 @@ impl Default for Config {
             database_acquire_timeout_secs: 5,
             site_root: PathBuf::from("target/site"),
             log: "info,sqlx=warn".to_string(),
+            max_upload_bytes: 200 * 1024 * 1024,
+            max_image_pixels: 100_000_000,
+            derivative_workers: 0,
+            job_lease_secs: 120,
         }
     }
 }
@@ -111,6 +128,11 @@ impl Config {
                 "database_max_connections must be at least 1".into(),
             ));
         }
+        if self.max_upload_bytes == 0 || self.max_image_pixels == 0 || self.job_lease_secs == 0 {
+            return Err(ConfigError::Rejected(
+                "max_upload_bytes, max_image_pixels and job_lease_secs must be at least 1".into(),
+            ));
+        }
         if let Some(url) = &self.database_url {
             if !url.starts_with("sqlite:") {
                 return Err(ConfigError::Rejected(format!(
@@ -121,6 +143,28 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Derivative workers in force: as configured, or one per core.
+    pub fn effective_derivative_workers(&self) -> usize {
+        match self.derivative_workers {
+            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            workers => workers,
+        }
+    }
+
+    /// The workers' settings that follow from this configuration.
+    pub fn worker_config(&self) -> crate::jobs::worker::WorkerConfig {
+        crate::jobs::worker::WorkerConfig {
+            data_dir: self.data_dir.clone(),
+            derivative_workers: self.effective_derivative_workers(),
+            lease: std::time::Duration::from_secs(self.job_lease_secs),
+            idle_poll: std::time::Duration::from_secs(2),
+            shutdown_grace: std::time::Duration::from_secs(10),
+            limits: crate::pipeline::derive::Limits {
+                max_pixels: self.max_image_pixels,
+            },
+        }
     }
 
     /// The database URL in force: explicit, or a SQLite file inside `data_dir`.

@@ -27,6 +27,11 @@ pub enum ServerError {
 }
 
 impl ServerError {
+    /// A file-system failure: an internal error (details logged, never sent).
+    pub fn from_io(error: std::io::Error) -> Self {
+        ServerError::Internal(error.into())
+    }
+
     /// True when the database is unreachable or saturated rather than wrong: retry may help.
     fn is_unavailable(&self) -> bool {
         matches!(

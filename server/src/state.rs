@@ -14,6 +14,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Pool,
     pub library: SharedLibrary,
+    /// Notified when a job is queued, so an idle worker starts at once.
+    pub jobs_queued: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -29,6 +31,7 @@ impl AppState {
             leptos_options,
             db,
             library,
+            jobs_queued: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

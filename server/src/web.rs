@@ -30,11 +30,12 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::const_new("application/wasm"))
         .and(NotForContentType::const_new("application/zip"));
-    Router::new()
+    let pages = Router::new()
         .route("/healthz", get(healthz))
         .merge(crate::timeline::router())
         .merge(crate::albums::router())
         .merge(crate::photos::original::router())
+        .merge(crate::photos::media::router())
         .leptos_routes_with_context(
             &state,
             routes,
@@ -46,7 +47,11 @@ pub fn build_app(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::map_response(server_fn_error_status))
-        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
+        .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
+    Router::new()
+        // Uploads stream to disk with a limit per file instead of the small body limit.
+        .merge(crate::photos::upload::router())
+        .merge(pages)
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -14,7 +14,7 @@ use super::{
 use crate::{
     codec::{thumbhash_rgb, Segment},
     format::{month_label, photo_count},
-    model::{MonthBucket, PhotoId},
+    model::{media_url, MonthBucket, PhotoId},
 };
 
 /// Photos per fetched segment.
@@ -36,6 +36,7 @@ struct CellData {
     ids: Vec<PhotoId>,
     rgb: Vec<[u8; 3]>,
     favourite: Vec<bool>,
+    media: Vec<Option<[u8; 8]>>,
 }
 
 impl From<Segment> for CellData {
@@ -48,6 +49,7 @@ impl From<Segment> for CellData {
                 .collect(),
             ids: segment.ids,
             favourite: segment.favourite,
+            media: segment.media,
         }
     }
 }
@@ -85,23 +87,26 @@ enum Item {
         index: u64,
         top: f64,
         left: f64,
-        photo: Option<(PhotoId, [u8; 3], bool)>,
+        /// Id, placeholder colour, favourite, and the media key once thumbnails exist.
+        photo: Option<(PhotoId, [u8; 3], bool, Option<[u8; 8]>)>,
     },
 }
 
 impl Item {
-    fn key(&self, base: f64) -> (u8, usize, u64, PhotoId, bool, u64) {
+    fn key(&self, base: f64) -> (u8, usize, u64, PhotoId, bool, bool, u64) {
         let base = base as u64;
         match self {
-            Item::Header { month, .. } => (0, *month, 0, 0, false, base),
+            Item::Header { month, .. } => (0, *month, 0, 0, false, false, base),
             Item::Cell {
                 month,
                 index,
                 photo,
                 ..
             } => {
-                let (id, favourite) = photo.map(|(id, _, fav)| (id, fav)).unwrap_or((0, false));
-                (1, *month, *index, id, favourite, base)
+                let (id, favourite, media) = photo
+                    .map(|(id, _, fav, media)| (id, fav, media.is_some()))
+                    .unwrap_or((0, false, false));
+                (1, *month, *index, id, favourite, media, base)
             }
         }
     }
@@ -154,6 +159,7 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
                                 *data.ids.get(at)?,
                                 *data.rgb.get(at)?,
                                 *data.favourite.get(at)?,
+                                data.media.get(at).copied().flatten(),
                             ))
                         });
                     items.push(Item::Cell {
@@ -397,7 +403,7 @@ fn render_item(
             );
             match photo {
                 None => view! { <div class="vt-cell vt-loading" style=position></div> }.into_any(),
-                Some((id, [r, g, b], favourite)) => {
+                Some((id, [r, g, b], favourite, media)) => {
                     // Optimistic: the heart changes at once and changes back if the server refuses.
                     let store = move |value: bool| {
                         cache.update_value(|c| {
@@ -431,7 +437,16 @@ fn render_item(
                             data-photo-id=id
                             style=format!("{position};background-color:rgb({r},{g},{b})")
                         >
-                            <a class="cell-link" href=super::photo_href(id) aria-label="Open photo"></a>
+                            <a class="cell-link" href=super::photo_href(id) aria-label="Open photo">
+                                {media.map(|key| view! {
+                                    <img
+                                        class="thumb"
+                                        src=media_url(&crate::format::hex(&key), "thumb.webp")
+                                        alt=""
+                                        decoding="async"
+                                    />
+                                })}
+                            </a>
                             <button
                                 type="button"
                                 class="fav"

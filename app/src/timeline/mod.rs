@@ -11,7 +11,7 @@ use leptos_meta::Title;
 use crate::{
     error::ApiError,
     format::{day_label, month_label, photo_count},
-    model::{MonthBucket, PhotoCell, PhotoId, TimelineFirstScreen},
+    model::{media_url, MonthBucket, PhotoCell, PhotoId, TimelineFirstScreen},
 };
 
 /// The heart icon of the favourite buttons.
@@ -78,6 +78,7 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
                     {photo_count(total)} " in " {buckets.len()}
                     {if buckets.len() == 1 { " month" } else { " months" }}
                 </p>
+                <crate::upload::Uploader />
             </div>
             <nav class="months" aria-label="Months">
                 <ol>
@@ -140,7 +141,24 @@ fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>) -> impl IntoView {
 pub(crate) fn Cell(cell: PhotoCell, #[prop(default = true)] owned: bool) -> impl IntoView {
     let [r, g, b] = cell.placeholder_rgb;
     let description = format!("{}, {}", cell.file_name, day_label(cell.taken_at));
+    let thumbnail = cell.media.as_deref().map(|key| {
+        view! {
+            <picture>
+                <source type="image/webp" srcset=media_url(key, "thumb.webp") />
+                <img
+                    class="thumb"
+                    src=media_url(key, "thumb.jpg")
+                    alt=""
+                    width="256"
+                    height="256"
+                    loading="lazy"
+                    decoding="async"
+                />
+            </picture>
+        }
+    });
     let label = view! {
+        {thumbnail}
         <span class="cell-label" role="img" aria-label=description.clone() title=description>
             {cell.file_name.clone()}
         </span>
@@ -197,9 +215,10 @@ fn EmptyLibrary() -> impl IntoView {
         <section class="notice">
             <h1>"Your library is empty"</h1>
             <p>
-                "Add a demo library with " <code>"flashbulb seed --photos 5000"</code>
-                " and reload this page."
+                "Upload photos, import a folder with " <code>"flashbulb import DIR"</code>
+                ", or add a demo library with " <code>"flashbulb seed --photos 5000"</code> "."
             </p>
+            <crate::upload::Uploader />
         </section>
     }
 }
@@ -280,6 +299,7 @@ mod tests {
             height: 3,
             favourite: false,
             placeholder_rgb: [0, 0, 0],
+            media: None,
         }
     }
 

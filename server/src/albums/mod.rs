@@ -147,7 +147,7 @@ pub async fn page(
 ) -> ServerResult<PhotoPage> {
     let after = after.unwrap_or(Cursor::START);
     let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
-        "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash
+        "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash, p.media_key
          FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
          WHERE ap.album_id = ? AND {MEMBER_VISIBLE} AND (p.taken_at, p.id) < (?, ?)
          ORDER BY p.taken_at DESC, p.id DESC

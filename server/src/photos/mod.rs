@@ -1,6 +1,9 @@
 //! Photos: one photo's details, per-owner changes to single photos, favourites and the trash.
 
+pub mod ingest;
+pub mod media;
 pub mod original;
+pub mod upload;
 
 use std::path::Path;
 
@@ -266,15 +269,8 @@ pub async fn empty_trash(pool: &Pool, data_dir: &Path, owner: UserId) -> ServerR
     // Files go after the rows are gone: a crash in between leaves an orphan file, never a
     // photo without its original.
     for sha in &hashes {
-        let shared: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = ?)")
-                .bind(sha)
-                .fetch_one(pool)
-                .await?;
-        if !shared {
-            if let Err(error) = storage::remove_original(data_dir, sha).await {
-                tracing::warn!(%error, sha = %storage::hex(sha), "could not remove an original");
-            }
+        if let Err(error) = storage::remove_original_unless_used(pool, data_dir, sha).await {
+            tracing::warn!(%error, sha = %storage::hex(sha), "could not remove an original");
         }
     }
     Ok(hashes.len() as u64)

@@ -89,7 +89,7 @@ fn select_page(
     limit: u32,
 ) -> QueryBuilder<'static, Sqlite> {
     let mut select = QueryBuilder::<Sqlite>::new(
-        "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash ",
+        "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash, p.media_key ",
     );
     push_matches(&mut select, owner, query, drive);
     select

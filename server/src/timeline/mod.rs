@@ -80,7 +80,7 @@ pub async fn bucket_segment(
     let (next_year, next) = next_month(year, month);
     let end = month_start(next_year, next);
     let rows: Vec<SegmentRow> = sqlx::query_as(&format!(
-        "SELECT id, taken_at, width, height, is_favourite, thumbhash
+        "SELECT id, taken_at, width, height, is_favourite, thumbhash, media_key
          FROM photos
          WHERE {VISIBLE} AND taken_at >= ? AND taken_at < ?
          ORDER BY taken_at DESC, id DESC
@@ -101,6 +101,7 @@ pub async fn bucket_segment(
             aspect_milli(clamp_u32(row.width), clamp_u32(row.height)),
             row.is_favourite,
             row.thumbhash.as_deref().unwrap_or_default(),
+            row.media_key.as_deref().and_then(|key| key.try_into().ok()),
         );
     }
     Ok(segment)
@@ -161,7 +162,7 @@ fn clamp_u32(value: i64) -> u32 {
 
 /// The columns a grid cell needs, as every photo-list query selects them.
 pub(crate) const CELL_COLUMNS: &str =
-    "id, file_name, taken_at, width, height, is_favourite, thumbhash";
+    "id, file_name, taken_at, width, height, is_favourite, thumbhash, media_key";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PhotoRow {
@@ -172,6 +173,7 @@ pub(crate) struct PhotoRow {
     height: i64,
     is_favourite: bool,
     thumbhash: Option<Vec<u8>>,
+    media_key: Option<Vec<u8>>,
 }
 
 impl From<PhotoRow> for PhotoCell {
@@ -198,6 +200,7 @@ impl PhotoRow {
                 .as_deref()
                 .and_then(thumbhash_rgb)
                 .unwrap_or([128, 128, 128]),
+            media: self.media_key.as_deref().and_then(media_key),
         }
     }
 }
@@ -210,6 +213,12 @@ struct SegmentRow {
     height: i64,
     is_favourite: bool,
     thumbhash: Option<Vec<u8>>,
+    media_key: Option<Vec<u8>>,
+}
+
+/// A stored media key as its URL form; anything but 8 bytes is no key.
+fn media_key(bytes: &[u8]) -> Option<String> {
+    (bytes.len() == 8).then(|| crate::storage::hex(bytes))
 }
 
 #[cfg(test)]

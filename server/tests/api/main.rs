@@ -9,24 +9,37 @@ use flashbulb::{config::Config, db, seed, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+mod pipeline;
+
 /// A fresh database in its own temporary folder, migrated, with the router built on it.
 struct TestApp {
     dir: tempfile::TempDir,
     pool: db::Pool,
     router: Router,
+    config: Config,
 }
 
 impl TestApp {
     async fn new() -> Self {
+        Self::with_config(Config::default()).await
+    }
+
+    /// A test app with `config`, its data folder replaced by a fresh temporary one.
+    async fn with_config(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let config = Config {
             data_dir: dir.path().to_path_buf(),
-            ..Config::default()
+            ..config
         };
         let pool = db::connect(&config).await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
-        let router = flashbulb::build_app(AppState::new(config, pool.clone()));
-        Self { dir, pool, router }
+        let router = flashbulb::build_app(AppState::new(config.clone(), pool.clone()));
+        Self {
+            dir,
+            pool,
+            router,
+            config,
+        }
     }
 
     async fn with_photos(self, count: u64) -> Self {

@@ -1,0 +1,223 @@
+//! The durable job queue in the database: leases with a visibility timeout, retries with
+//! exponential backoff, priorities, per-kind concurrency, and graceful hand-back on shutdown.
+//!
+//! On SQLite a lease is one `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING`: writes are
+//! serialized, so two workers never take the same job. On PostgreSQL the inner select takes
+//! `FOR UPDATE SKIP LOCKED` for the same guarantee without blocking other workers.
+
+pub mod worker;
+
+use std::time::Duration;
+
+use app::model::PhotoId;
+
+use crate::{db::Pool, error::ServerResult};
+
+/// What a job does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// EXIF, orientation, thumbnail, preview and thumbhash of a new photo.
+    MakeDerivatives,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::MakeDerivatives => "make_derivatives",
+        }
+    }
+}
+
+/// Priorities: a photo someone just uploaded is waited for; an import is not.
+pub const PRIORITY_UPLOAD: i64 = 10;
+pub const PRIORITY_IMPORT: i64 = 0;
+
+/// A job a worker holds.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Leased {
+    pub id: i64,
+    pub photo_id: Option<PhotoId>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+}
+
+/// Queues a job inside the caller's transaction, so the row it works on and the job exist
+/// together or not at all.
+pub async fn enqueue(
+    tx: &mut sqlx::SqliteConnection,
+    kind: JobKind,
+    photo: PhotoId,
+    priority: i64,
+) -> ServerResult<i64> {
+    let now = crate::db::now();
+    Ok(sqlx::query_scalar(
+        "INSERT INTO jobs (kind, photo_id, priority, run_at, created_at)
+         VALUES (?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(kind.as_str())
+    .bind(photo)
+    .bind(priority)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?)
+}
+
+/// Takes the next due job of `kind` for `worker`, also one whose previous holder let its
+/// lease run out; `None` when there is nothing to do.
+pub async fn lease(
+    pool: &Pool,
+    kind: JobKind,
+    worker: &str,
+    lease: Duration,
+) -> ServerResult<Option<Leased>> {
+    let now = crate::db::now();
+    Ok(sqlx::query_as(
+        "UPDATE jobs
+         SET state = 'running', leased_by = ?, lease_until = ?, attempts = attempts + 1
+         WHERE id = (
+             SELECT id FROM jobs
+             WHERE kind = ? AND state IN ('queued', 'running')
+               AND ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
+             ORDER BY priority DESC, run_at, id
+             LIMIT 1
+         )
+         RETURNING id, photo_id, attempts, max_attempts",
+    )
+    .bind(worker)
+    .bind(now + lease.as_secs() as i64)
+    .bind(kind.as_str())
+    .bind(now)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Finishes a job, if `worker` still holds it: the row goes (only failures are kept, with
+/// their error). `false` means the lease was lost and another worker may be redoing the job,
+/// which is harmless: the work is idempotent.
+pub async fn complete(pool: &Pool, job: i64, worker: &str) -> ServerResult<bool> {
+    let deleted =
+        sqlx::query("DELETE FROM jobs WHERE id = ? AND leased_by = ? AND state = 'running'")
+            .bind(job)
+            .bind(worker)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    Ok(deleted == 1)
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Queued again, not before `run_at`.
+    Retry { run_at: i64 },
+    /// Out of attempts (or not worth retrying): `failed`, with the error kept.
+    Failed,
+}
+
+/// Records a failed attempt: a retry after exponential backoff while attempts remain and the
+/// error may pass, else `failed` for good.
+pub async fn fail(
+    pool: &Pool,
+    job: &Leased,
+    worker: &str,
+    error: &str,
+    retryable: bool,
+) -> ServerResult<AfterFailure> {
+    let now = crate::db::now();
+    let outcome = if retryable && job.attempts < job.max_attempts {
+        AfterFailure::Retry {
+            run_at: now + backoff(job.attempts).as_secs() as i64,
+        }
+    } else {
+        AfterFailure::Failed
+    };
+    let (state, run_at, finished_at) = match outcome {
+        AfterFailure::Retry { run_at } => ("queued", run_at, None),
+        AfterFailure::Failed => ("failed", now, Some(now)),
+    };
+    sqlx::query(
+        "UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, last_error = ?,
+                         leased_by = NULL, lease_until = NULL
+         WHERE id = ? AND leased_by = ?",
+    )
+    .bind(state)
+    .bind(run_at)
+    .bind(finished_at)
+    .bind(truncate(error, 2000))
+    .bind(job.id)
+    .bind(worker)
+    .execute(pool)
+    .await?;
+    Ok(outcome)
+}
+
+/// Hands every job `worker` holds back to the queue, as if never taken: for shutdown.
+pub async fn release_all(pool: &Pool, worker: &str) -> ServerResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE jobs SET state = 'queued', leased_by = NULL, lease_until = NULL,
+                         attempts = max(attempts - 1, 0)
+         WHERE leased_by = ? AND state = 'running'",
+    )
+    .bind(worker)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// 2, 4, 8 … seconds after attempts 1, 2, 3 …, at most ten minutes.
+pub fn backoff(attempts: i64) -> Duration {
+    let exponent = attempts.clamp(1, 20) as u32;
+    Duration::from_secs(2u64.pow(exponent).min(600))
+}
+
+fn truncate(text: &str, limit: usize) -> &str {
+    match text.char_indices().nth(limit) {
+        Some((cut, _)) => &text[..cut],
+        None => text,
+    }
+}
+
+/// Jobs waiting or running, and failed ones: the queue's state at a glance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueDepth {
+    pub queued: i64,
+    pub running: i64,
+    pub failed: i64,
+}
+
+pub async fn depth(pool: &Pool) -> ServerResult<QueueDepth> {
+    let (queued, running, failed): (i64, i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(state = 'queued'), 0), coalesce(sum(state = 'running'), 0),
+                coalesce(sum(state = 'failed'), 0)
+         FROM jobs",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(QueueDepth {
+        queued,
+        running,
+        failed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(2), Duration::from_secs(4));
+        assert_eq!(backoff(5), Duration::from_secs(32));
+        assert_eq!(backoff(30), Duration::from_secs(600));
+        assert_eq!(backoff(0), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn long_errors_are_cut_on_a_character_boundary() {
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("short", 100), "short");
+    }
+}

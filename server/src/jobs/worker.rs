@@ -1,0 +1,161 @@
+//! Workers: take jobs of one kind, run them, record the outcome; stop on shutdown and hand
+//! back what they could not finish.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use tokio::{sync::watch, task::JoinSet};
+
+use super::{AfterFailure, JobKind};
+use crate::{db::Pool, pipeline};
+
+/// How the workers of one process run.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub data_dir: PathBuf,
+    /// Derivative jobs run at once; each takes a core while it decodes and encodes.
+    pub derivative_workers: usize,
+    /// A job not finished within this time is taken again by another worker.
+    pub lease: Duration,
+    /// How often an idle worker looks for work when nobody wakes it.
+    pub idle_poll: Duration,
+    /// On shutdown, how long running jobs may take to finish before they are handed back.
+    pub shutdown_grace: Duration,
+    pub limits: pipeline::derive::Limits,
+}
+
+/// The running workers of this process.
+pub struct Workers {
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    pool: Pool,
+    id: String,
+    grace: Duration,
+}
+
+impl Workers {
+    /// Starts `derivative_workers` workers sharing one identity (for leases) per process;
+    /// `wake` is notified by whoever queues a job.
+    pub fn start(pool: Pool, config: WorkerConfig, wake: Arc<tokio::sync::Notify>) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let id = worker_identity();
+        let mut tasks = JoinSet::new();
+        for _ in 0..config.derivative_workers.max(1) {
+            tasks.spawn(run(
+                pool.clone(),
+                config.clone(),
+                id.clone(),
+                stopped.clone(),
+                wake.clone(),
+            ));
+        }
+        tracing::info!(
+            workers = config.derivative_workers,
+            id,
+            "job workers started"
+        );
+        Self {
+            stop,
+            tasks,
+            pool,
+            id,
+            grace: config.shutdown_grace,
+        }
+    }
+
+    /// Stops taking jobs, lets running ones finish within the grace period, and returns the
+    /// rest to the queue for the next start (or another instance).
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        let drained = tokio::time::timeout(self.grace, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            self.tasks.abort_all();
+        }
+        match super::release_all(&self.pool, &self.id).await {
+            Ok(0) => {}
+            Ok(returned) => tracing::info!(returned, "unfinished jobs returned to the queue"),
+            Err(error) => tracing::error!(%error, "could not return unfinished jobs"),
+        }
+    }
+}
+
+/// `host-pid-random`: unique among every process that shares the database.
+fn worker_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    format!(
+        "{host}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+async fn run(
+    pool: Pool,
+    config: WorkerConfig,
+    id: String,
+    mut stopped: watch::Receiver<bool>,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    while !*stopped.borrow() {
+        match super::lease(&pool, JobKind::MakeDerivatives, &id, config.lease).await {
+            Ok(Some(job)) => work_on(&pool, &config, &id, job).await,
+            Ok(None) => {
+                tokio::select! {
+                    _ = stopped.changed() => {}
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(config.idle_poll) => {}
+                }
+            }
+            Err(error) => {
+                // The database is away: wait, then try again; jobs are safe in their rows.
+                tracing::warn!(%error, "could not take a job");
+                tokio::select! {
+                    _ = stopped.changed() => {}
+                    () = tokio::time::sleep(config.idle_poll.max(Duration::from_secs(1))) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn work_on(pool: &Pool, config: &WorkerConfig, id: &str, job: super::Leased) {
+    let Some(photo) = job.photo_id else {
+        let _ = super::fail(pool, &job, id, "a derivatives job without a photo", false).await;
+        return;
+    };
+    let outcome = pipeline::make_derivatives(pool, &config.data_dir, photo, config.limits).await;
+    let recorded = match outcome {
+        Ok(()) => super::complete(pool, job.id, id).await.map(|held| {
+            if !held {
+                tracing::info!(
+                    job = job.id,
+                    "finished a job whose lease had passed to another worker"
+                );
+            }
+        }),
+        Err(error) => {
+            let reason = error.to_string();
+            match super::fail(pool, &job, id, &reason, error.is_retryable()).await {
+                Ok(AfterFailure::Retry { run_at }) => {
+                    tracing::warn!(job = job.id, photo, %reason, run_at, "job failed, will retry");
+                    Ok(())
+                }
+                Ok(AfterFailure::Failed) => {
+                    tracing::warn!(job = job.id, photo, %reason, "job failed for good");
+                    pipeline::mark_failed(pool, photo, &reason)
+                        .await
+                        .map_err(Into::into)
+                }
+                Err(error) => Err(error),
+            }
+        }
+    };
+    if let Err(error) = recorded {
+        // The lease runs out and another worker redoes the job: nothing is lost.
+        tracing::error!(%error, job = job.id, "could not record a job's outcome");
+    }
+}

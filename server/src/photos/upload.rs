@@ -1,0 +1,306 @@
+//! `POST /api/upload`: photos as multipart form data, each streamed to disk while it is
+//! hashed, never held whole in memory; then sniffed, checked and added (or refused with a
+//! reason, leaving nothing behind).
+
+use std::path::PathBuf;
+
+use axum::{
+    extract::{multipart::Field, DefaultBodyLimit, Multipart, Query, State},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::ingest::{self, Candidate, Outcome, Refusal};
+use crate::{jobs::PRIORITY_UPLOAD, state::AppState, users, ServerError};
+
+/// The owner a fresh installation's first upload creates, until accounts exist.
+const FIRST_OWNER: &str = "owner";
+
+/// Files one request may carry; more are refused (send them in several requests).
+pub const MAX_FILES_PER_REQUEST: usize = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/upload", post(upload))
+        // Each file has its own limit, checked while it streams; the body as a whole has none.
+        .layer(DefaultBodyLimit::disable())
+        .route("/api/photos/status", get(statuses))
+}
+
+/// Every idle worker looks for work now (a permit is kept for one that is busy).
+fn wake_workers(state: &AppState) {
+    state.jobs_queued.notify_waiters();
+    state.jobs_queued.notify_one();
+}
+
+/// Photos asked about per status request.
+const MAX_STATUS_IDS: usize = 200;
+
+#[derive(Debug, serde::Deserialize)]
+struct StatusQuery {
+    ids: String,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct PhotoStatus {
+    id: i64,
+    status: String,
+    failure: Option<String>,
+}
+
+/// `GET /api/photos/status?ids=1,2,3`: where each of the owner's new photos stands
+/// (`pending`, `ready`, `failed` with its reason); others' photos are simply not listed.
+async fn statuses(
+    State(state): State<AppState>,
+    query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<PhotoStatus>>, ServerError> {
+    let Query(query) = query.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
+    let ids: Vec<i64> = query
+        .ids
+        .split(',')
+        .map(|id| id.trim().parse::<i64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| {
+            ServerError::BadRequest("ids is a comma-separated list of photo ids".into())
+        })?;
+    if ids.is_empty() || ids.len() > MAX_STATUS_IDS {
+        return Err(ServerError::BadRequest(format!(
+            "ask about 1 to {MAX_STATUS_IDS} photos at a time"
+        )));
+    }
+    let (owner, _) = users::library_owner(&state.db)
+        .await?
+        .ok_or(ServerError::NotFound)?;
+    let mut select = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "SELECT id, status, failure FROM photos WHERE owner_id = ",
+    );
+    select.push_bind(owner).push(" AND id IN (");
+    let mut list = select.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    select.push(")");
+    Ok(Json(select.build_query_as().fetch_all(&state.db).await?))
+}
+
+/// The answer for one file.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum FileResult {
+    Added {
+        name: String,
+        photo_id: i64,
+    },
+    Duplicate {
+        name: String,
+        photo_id: i64,
+    },
+    Rejected {
+        name: String,
+        code: u16,
+        reason: String,
+    },
+}
+
+impl FileResult {
+    fn code(&self) -> u16 {
+        match self {
+            FileResult::Added { .. } => 201,
+            FileResult::Duplicate { .. } => 200,
+            FileResult::Rejected { code, .. } => *code,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct UploadResponse {
+    files: Vec<FileResult>,
+}
+
+/// Every file part in order. A request of one file answers with that file's status (201,
+/// 200 for a duplicate, 413, 415, 422); a request of several answers 200 when any was added
+/// and the per-file results say the rest.
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    // A plain form (no JavaScript) wants to land on a page again, not on JSON.
+    let from_form = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    match receive(&state, multipart).await {
+        Ok(files) if from_form => {
+            if files
+                .iter()
+                .any(|file| matches!(file, FileResult::Added { .. }))
+            {
+                wake_workers(&state);
+            }
+            Redirect::to("/").into_response()
+        }
+        Ok(files) => {
+            let status = match files.as_slice() {
+                [only] => only.code(),
+                many if many.iter().any(|file| {
+                    matches!(
+                        file,
+                        FileResult::Added { .. } | FileResult::Duplicate { .. }
+                    )
+                }) =>
+                {
+                    200
+                }
+                many => many.first().map_or(400, FileResult::code),
+            };
+            if files
+                .iter()
+                .any(|file| matches!(file, FileResult::Added { .. }))
+            {
+                wake_workers(&state);
+            }
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            (status, Json(UploadResponse { files })).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn receive(
+    state: &AppState,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Vec<FileResult>, ServerError> {
+    let mut multipart =
+        multipart.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
+    // The first upload into a fresh installation starts its library.
+    let owner = match users::library_owner(&state.db).await? {
+        Some((owner, _)) => owner,
+        None => users::find_or_create(&state.db, FIRST_OWNER, true).await?,
+    };
+    let mut results = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(error) => {
+                return Err(ServerError::BadRequest(format!(
+                    "the upload is not valid multipart form data: {error}"
+                )))
+            }
+        };
+        let Some(name) = field.file_name().map(str::to_string) else {
+            continue; // a plain form field: nothing to store
+        };
+        if results.len() >= MAX_FILES_PER_REQUEST {
+            return Err(ServerError::BadRequest(format!(
+                "at most {MAX_FILES_PER_REQUEST} files per upload"
+            )));
+        }
+        results.push(receive_file(state, owner, name, field).await?);
+    }
+    if results.is_empty() {
+        return Err(ServerError::BadRequest(
+            "the upload holds no file (send them as multipart form data with file names)".into(),
+        ));
+    }
+    Ok(results)
+}
+
+/// Streams one file to a temporary file, hashing as it goes; refuses it as soon as it passes
+/// the size limit.
+async fn receive_file(
+    state: &AppState,
+    owner: i64,
+    name: String,
+    mut field: Field<'_>,
+) -> Result<FileResult, ServerError> {
+    let folder = state.config.data_dir.join("tmp");
+    tokio::fs::create_dir_all(&folder)
+        .await
+        .map_err(ServerError::from_io)?;
+    let temporary: PathBuf = folder.join(format!("upload-{:032x}", rand::random::<u128>()));
+    let mut file = tokio::fs::File::create(&temporary)
+        .await
+        .map_err(ServerError::from_io)?;
+    let limit = state.config.max_upload_bytes;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let streamed: Result<Option<FileResult>, ServerError> = async {
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        return Ok(Some(FileResult::Rejected {
+                            name: name.clone(),
+                            code: 413,
+                            reason: format!(
+                                "the file is larger than the {} MB allowed",
+                                limit / 1_000_000
+                            ),
+                        }));
+                    }
+                    hasher.update(&chunk);
+                    file.write_all(&chunk).await.map_err(ServerError::from_io)?;
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Err(ServerError::BadRequest(format!(
+                        "the upload of {name:?} broke off: {error}"
+                    )))
+                }
+            }
+        }
+        file.flush().await.map_err(ServerError::from_io)?;
+        file.sync_all().await.map_err(ServerError::from_io)?;
+        Ok(None)
+    }
+    .await;
+    drop(file);
+    match streamed {
+        Ok(None) => {}
+        Ok(Some(refused)) => {
+            let _ = tokio::fs::remove_file(&temporary).await;
+            return Ok(refused);
+        }
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&temporary).await;
+            return Err(error);
+        }
+    }
+    if size == 0 {
+        let _ = tokio::fs::remove_file(&temporary).await;
+        return Ok(FileResult::Rejected {
+            name,
+            code: 422,
+            reason: "the file is empty".into(),
+        });
+    }
+    let candidate = Candidate {
+        owner,
+        temporary: &temporary,
+        file_name: &name,
+        sha256: hasher.finalize().into(),
+        byte_size: size,
+        priority: PRIORITY_UPLOAD,
+    };
+    let limits = state.config.worker_config().limits;
+    Ok(
+        match ingest::add(&state.db, &state.config.data_dir, candidate, limits).await {
+            Ok(Outcome::Added(photo_id)) => FileResult::Added { name, photo_id },
+            Ok(Outcome::Duplicate(photo_id)) => FileResult::Duplicate { name, photo_id },
+            Err(Refusal::Server(error)) => return Err(error),
+            Err(refusal) => FileResult::Rejected {
+                name,
+                code: refusal.status(),
+                reason: refusal.to_string(),
+            },
+        },
+    )
+}

@@ -1,0 +1,163 @@
+//! What the camera recorded (EXIF): when, with what, how, where, and which way up.
+
+use exif::{In, Tag, Value};
+
+/// The EXIF facts Flashbulb keeps; every one is optional, cameras record what they like.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// When the photo was taken, Unix seconds; local time taken as UTC unless the camera
+    /// recorded its offset.
+    pub taken_at: Option<i64>,
+    /// 1 to 8, as EXIF defines; 1 is "upright".
+    pub orientation: u8,
+    pub camera_make: Option<String>,
+    pub camera_model: Option<String>,
+    pub lens: Option<String>,
+    /// `1/250`, `0.5`.
+    pub exposure_time: Option<String>,
+    pub aperture: Option<f64>,
+    pub iso: Option<i64>,
+    pub focal_length_mm: Option<f64>,
+    /// Degrees, south and west negative.
+    pub gps: Option<(f64, f64)>,
+}
+
+/// Reads the EXIF block of a JPEG, PNG, WebP or TIFF; a file without one (or with a broken
+/// one) has no facts, which is not an error: the photo is still a photo.
+pub fn read(bytes: &[u8]) -> Facts {
+    let mut cursor = std::io::Cursor::new(bytes);
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut cursor) else {
+        return Facts {
+            orientation: 1,
+            ..Facts::default()
+        };
+    };
+    let field = |tag: Tag| exif.get_field(tag, In::PRIMARY);
+    let text = |tag: Tag| -> Option<String> {
+        match &field(tag)?.value {
+            Value::Ascii(parts) => {
+                let joined = parts
+                    .iter()
+                    .map(|part| {
+                        String::from_utf8_lossy(part)
+                            .trim_matches(char::from(0))
+                            .trim()
+                            .to_string()
+                    })
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                (!joined.is_empty()).then(|| joined.chars().take(200).collect())
+            }
+            _ => None,
+        }
+    };
+    let rational = |tag: Tag| -> Option<f64> {
+        match &field(tag)?.value {
+            Value::Rational(values) => values.first().filter(|r| r.denom != 0).map(|r| r.to_f64()),
+            Value::SRational(values) => values.first().filter(|r| r.denom != 0).map(|r| r.to_f64()),
+            _ => None,
+        }
+    };
+    let orientation = field(Tag::Orientation)
+        .and_then(|field| field.value.get_uint(0))
+        .filter(|value| (1..=8).contains(value))
+        .unwrap_or(1) as u8;
+    let exposure_time =
+        match field(Tag::ExposureTime).map(|field| &field.value) {
+            Some(Value::Rational(values)) => values
+                .first()
+                .filter(|r| r.denom != 0 && r.num != 0)
+                .map(|r| {
+                    if r.num < r.denom {
+                        format!(
+                            "1/{}",
+                            (f64::from(r.denom) / f64::from(r.num)).round() as u64
+                        )
+                    } else {
+                        format!("{}", (r.to_f64() * 10.0).round() / 10.0)
+                    }
+                }),
+            _ => None,
+        };
+    let iso = field(Tag::PhotographicSensitivity)
+        .and_then(|field| field.value.get_uint(0))
+        .map(i64::from);
+    Facts {
+        taken_at: taken_at(&exif),
+        orientation,
+        camera_make: text(Tag::Make),
+        camera_model: text(Tag::Model),
+        lens: text(Tag::LensModel),
+        exposure_time,
+        aperture: rational(Tag::FNumber).filter(|f| f.is_finite() && *f > 0.0),
+        iso,
+        focal_length_mm: rational(Tag::FocalLength).filter(|mm| mm.is_finite() && *mm > 0.0),
+        gps: gps(&exif),
+    }
+}
+
+/// DateTimeOriginal (else DateTime), with OffsetTimeOriginal when the camera wrote it.
+fn taken_at(exif: &exif::Exif) -> Option<i64> {
+    let (tag, offset_tag) = [
+        (Tag::DateTimeOriginal, Tag::OffsetTimeOriginal),
+        (Tag::DateTimeDigitized, Tag::OffsetTimeDigitized),
+        (Tag::DateTime, Tag::OffsetTime),
+    ]
+    .into_iter()
+    .find(|(tag, _)| exif.get_field(*tag, In::PRIMARY).is_some())?;
+    let Value::Ascii(parts) = &exif.get_field(tag, In::PRIMARY)?.value else {
+        return None;
+    };
+    let mut moment = exif::DateTime::from_ascii(parts.first()?).ok()?;
+    if let Some(Value::Ascii(offset)) = exif.get_field(offset_tag, In::PRIMARY).map(|f| &f.value) {
+        if let Some(offset) = offset.first() {
+            let _ = moment.parse_offset(offset);
+        }
+    }
+    if !(1..=12).contains(&moment.month) || !(1..=31).contains(&moment.day) || moment.year < 1826 {
+        return None;
+    }
+    let day = app::format::month_start(i32::from(moment.year), moment.month)
+        + i64::from(moment.day - 1) * 86_400;
+    let local = day
+        + i64::from(moment.hour.min(23)) * 3600
+        + i64::from(moment.minute.min(59)) * 60
+        + i64::from(moment.second.min(59));
+    Some(local - i64::from(moment.offset.unwrap_or(0)) * 60)
+}
+
+fn gps(exif: &exif::Exif) -> Option<(f64, f64)> {
+    let coordinate = |value_tag: Tag, ref_tag: Tag, negative: u8| -> Option<f64> {
+        let Value::Rational(parts) = &exif.get_field(value_tag, In::PRIMARY)?.value else {
+            return None;
+        };
+        if parts.len() < 3 || parts.iter().any(|part| part.denom == 0) {
+            return None;
+        }
+        let degrees = parts[0].to_f64() + parts[1].to_f64() / 60.0 + parts[2].to_f64() / 3600.0;
+        let sign = match &exif.get_field(ref_tag, In::PRIMARY)?.value {
+            Value::Ascii(reference) if reference.first()?.first() == Some(&negative) => -1.0,
+            _ => 1.0,
+        };
+        Some(sign * degrees).filter(|value| value.is_finite())
+    };
+    let latitude = coordinate(Tag::GPSLatitude, Tag::GPSLatitudeRef, b'S')?;
+    let longitude = coordinate(Tag::GPSLongitude, Tag::GPSLongitudeRef, b'W')?;
+    ((-90.0..=90.0).contains(&latitude) && (-180.0..=180.0).contains(&longitude))
+        .then_some((latitude, longitude))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_without_exif_are_upright_with_no_facts() {
+        assert_eq!(read(b"not an image").orientation, 1);
+        assert_eq!(
+            read(&[0xFF, 0xD8, 0xFF, 0xE1, 0, 4, b'E', b'x']).taken_at,
+            None
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! The image pipeline and the job queue with real photographs (fetched by `scripts/fixtures`
+//! from Debian's forensics-samples-files, npm's exif and Pillow's test images).
+
+use std::{path::PathBuf, time::Duration};
+
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+};
+use flashbulb::{
+    config::Config,
+    jobs::{self, worker::Workers, JobKind},
+    pipeline::{self, derive::Limits},
+};
+
+use super::TestApp;
+
+/// A fixture file; missing fixtures fail the test loudly (run `scripts/fixtures`).
+fn fixture(relative: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../.fixtures")
+        .join(relative);
+    std::fs::read(&path).unwrap_or_else(|error| {
+        panic!(
+            "fixture {} is missing ({error}); run scripts/fixtures first",
+            path.display()
+        )
+    })
+}
+
+fn decode_size(bytes: &[u8]) -> (u32, u32) {
+    let image = image::load_from_memory(bytes).expect("a derivative decodes");
+    (image.width(), image.height())
+}
+
+#[test]
+fn a_camera_photo_gives_its_exif_and_derivatives() {
+    let derived = pipeline::derive_all(&fixture("photos/sony-alpha-6000.jpg"), Limits::default())
+        .expect("the Sony photo");
+    assert_eq!((derived.width, derived.height), (6000, 4000));
+    let facts = &derived.facts;
+    assert_eq!(facts.camera_make.as_deref(), Some("SONY"));
+    assert_eq!(facts.camera_model.as_deref(), Some("ILCE-6000"));
+    assert_eq!(facts.lens.as_deref(), Some("E PZ 16-50mm F3.5-5.6 OSS"));
+    assert_eq!(facts.exposure_time.as_deref(), Some("6"));
+    assert_eq!(facts.aperture, Some(8.0));
+    assert_eq!(facts.iso, Some(100));
+    assert_eq!(facts.focal_length_mm, Some(22.0));
+    // 2014-04-18 20:33:53, no offset recorded: read as UTC.
+    assert_eq!(facts.taken_at, Some(1_397_853_233));
+    assert_eq!(facts.gps, None);
+    let sizes: Vec<(&str, (u32, u32))> = derived
+        .files
+        .iter()
+        .map(|(variant, bytes)| (*variant, decode_size(bytes)))
+        .collect();
+    assert_eq!(
+        sizes,
+        [
+            ("thumb.webp", (256, 256)),
+            ("thumb.jpg", (256, 256)),
+            ("preview.webp", (1440, 960)),
+            ("preview.jpg", (1440, 960)),
+        ]
+    );
+    assert!(app::codec::thumbhash_rgb(&derived.thumbhash).is_some());
+}
+
+#[test]
+fn orientation_is_applied_and_gps_never_reaches_a_derivative() {
+    // Orientation 3 (upside down) with a GPS position.
+    let bytes = fixture("photos/IMG_20200124_231153.jpg");
+    let derived = pipeline::derive_all(&bytes, Limits::default()).expect("the Xiaomi photo");
+    assert_eq!(derived.facts.orientation, 3);
+    assert_eq!((derived.width, derived.height), (4000, 3000));
+    let (latitude, longitude) = derived.facts.gps.expect("GPS position");
+    assert!((latitude + 15.83567).abs() < 1e-4, "{latitude}");
+    assert!((longitude + 48.01556).abs() < 1e-4, "{longitude}");
+    for (variant, file) in &derived.files {
+        let facts = pipeline::metadata::read(file);
+        assert_eq!(facts.gps, None, "{variant} carries GPS");
+        assert_eq!(facts.camera_model, None, "{variant} carries EXIF");
+        assert!(
+            !file.windows(4).any(|w| w == b"Exif"),
+            "{variant} has an EXIF block"
+        );
+    }
+
+    // Orientation 8 (a quarter turn) swaps width and height.
+    let derived =
+        pipeline::derive_all(&fixture("photos/right.jpg"), Limits::default()).expect("right.jpg");
+    assert_eq!(derived.facts.orientation, 8);
+    assert_eq!((derived.width, derived.height), (480, 640));
+    let preview = &derived.files[2].1;
+    assert_eq!(decode_size(preview), (480, 640));
+
+    let derived = pipeline::derive_all(
+        &fixture("pillow/hopper_orientation_6.jpg"),
+        Limits::default(),
+    )
+    .expect("orientation 6");
+    assert_eq!(derived.facts.orientation, 6);
+    let (width, height) = (derived.width, derived.height);
+    let stored =
+        image::load_from_memory(&fixture("pillow/hopper_orientation_6.jpg")).expect("decode");
+    assert_eq!((width, height), (stored.height(), stored.width()));
+}
+
+#[test]
+fn malformed_and_hostile_images_are_refused_with_a_reason() {
+    for (file, expect) in [
+        ("pillow/truncated_jpeg.jpg", "damaged"),
+        ("pillow/truncated_image.png", "damaged"),
+        ("pillow/broken.png", "damaged"),
+        ("pillow/zero_width.gif", "damaged"),
+        ("pillow/decompression_bomb.gif", ""),
+        ("pillow/bmp/b/reallybig.bmp", "megapixels"),
+        ("pillow/png_decompression_dos.png", ""),
+        ("pillow/avif/hopper.heif", "not supported"),
+        ("pillow/avif/hopper.avif", "not supported"),
+    ] {
+        let bytes = fixture(file);
+        let outcome = std::panic::catch_unwind(|| pipeline::derive_all(&bytes, Limits::default()));
+        let outcome = outcome.unwrap_or_else(|_| panic!("{file} crashed the pipeline"));
+        match outcome {
+            Err(error) => {
+                let reason = error.to_string();
+                assert!(reason.contains(expect), "{file}: {reason}");
+            }
+            // A few of Pillow's oddities are valid images after all; then they must be sane.
+            Ok(derived) => assert!(
+                expect.is_empty() && derived.width > 0 && derived.height > 0,
+                "{file} was accepted"
+            ),
+        }
+    }
+    let tiny = Limits {
+        max_pixels: 1_000_000,
+    };
+    let error = pipeline::derive_all(&fixture("photos/sony-alpha-6000.jpg"), tiny)
+        .expect_err("24 MP over a 1 MP limit");
+    assert!(
+        error.to_string().contains("24000000") || error.to_string().contains("6000 × 4000"),
+        "{error}"
+    );
+}
+
+/// A multipart body with one file part per `(name, bytes)`.
+fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "flashbulb-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(app: &TestApp, files: &[(&str, &[u8])]) -> (StatusCode, serde_json::Value) {
+    let (content_type, body) = multipart(files);
+    let (status, text) = app
+        .request(
+            Request::post("/api/upload")
+                .header(header::CONTENT_TYPE, content_type)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, json)
+}
+
+/// Runs workers until the queue has nothing waiting or running.
+async fn run_jobs(app: &TestApp) {
+    let mut config = app.config.worker_config();
+    config.idle_poll = Duration::from_millis(50);
+    config.derivative_workers = 2;
+    let workers = Workers::start(app.pool.clone(), config, Default::default());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let depth = jobs::depth(&app.pool).await.expect("depth");
+        if depth.queued + depth.running == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "jobs did not finish: {depth:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    workers.shutdown().await;
+}
+
+fn leftovers(app: &TestApp) -> Vec<String> {
+    let tmp = app.dir.path().join("tmp");
+    std::fs::read_dir(tmp)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
+    let app = TestApp::new().await.with_photos(1).await;
+    let photo = fixture("photos/test1.jpg");
+    let (status, json) = upload(&app, &[("My trip/test1.jpg", &photo)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let id = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    assert_eq!(json["files"][0]["status"], "added");
+    let (state, name): (String, String) =
+        sqlx::query_as("SELECT status, file_name FROM photos WHERE id = ?")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("row");
+    assert_eq!((state.as_str(), name.as_str()), ("pending", "test1.jpg"));
+    assert_eq!(app.scalar("SELECT count(*) FROM jobs").await, 1);
+
+    run_jobs(&app).await;
+    let (state, model, key): (String, Option<String>, Option<Vec<u8>>) =
+        sqlx::query_as("SELECT status, camera_model, media_key FROM photos WHERE id = ?")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("row");
+    assert_eq!(state, "ready");
+    assert_eq!(model.as_deref(), Some("iPhone 4S"));
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM jobs").await,
+        0,
+        "finished jobs linger"
+    );
+    let key = app::format::hex(&key.expect("a media key"));
+
+    let (status, headers, bytes) = app
+        .request_bytes(
+            Request::get(format!("/media/{key}/thumb.webp"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(headers[header::CONTENT_TYPE], "image/webp");
+    assert_eq!(decode_size(&bytes), (256, 256));
+    let (_, html) = app.get(&format!("/p/{id}")).await;
+    assert!(
+        html.contains(&format!("/media/{key}/preview.webp")),
+        "the photo page lacks its preview"
+    );
+    let (_, html) = app.get("/").await;
+    assert!(
+        html.contains(&format!("/media/{key}/thumb.jpg")),
+        "the timeline lacks the thumbnail"
+    );
+    for bad in [
+        format!("/media/{key}/original.jpg"),
+        format!("/media/{}/thumb.webp", key.to_uppercase()),
+        "/media/0000000000000000/thumb.webp".to_string(),
+        "/media/../../etc/thumb.webp".to_string(),
+    ] {
+        let (status, _) = app.get(&bad).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+
+    // The same bytes again: a duplicate, no second row, no second file.
+    let (status, json) = upload(&app, &[("copy.jpg", &photo)]).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["files"][0]["status"], "duplicate");
+    assert_eq!(json["files"][0]["photo_id"].as_i64(), Some(id));
+    assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 2);
+    assert!(
+        leftovers(&app).is_empty(),
+        "temporary files left: {:?}",
+        leftovers(&app)
+    );
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_and_leave_nothing_behind() {
+    let app = TestApp::with_config(Config {
+        max_upload_bytes: 100_000,
+        ..Config::default()
+    })
+    .await
+    .with_photos(1)
+    .await;
+    let big = fixture("photos/sony-alpha-6000.jpg");
+    for (name, bytes, status, reason) in [
+        (
+            "notes.jpg",
+            &b"just some text, not a photo"[..],
+            415,
+            "not a photo",
+        ),
+        (
+            "phone.heic",
+            &fixture("pillow/avif/hopper.heif")[..],
+            415,
+            "not supported",
+        ),
+        (
+            "broken.png",
+            &fixture("pillow/broken.png")[..],
+            422,
+            "damaged",
+        ),
+        (
+            "bomb.bmp",
+            &fixture("pillow/bmp/b/reallybig.bmp")[..],
+            422,
+            "megapixels",
+        ),
+        ("empty.jpg", &b""[..], 422, "empty"),
+        ("huge.jpg", &big[..], 413, "larger than"),
+    ] {
+        let (code, json) = upload(&app, &[(name, bytes)]).await;
+        assert_eq!(code.as_u16(), status, "{name}: {json}");
+        assert_eq!(json["files"][0]["status"], "rejected", "{name}");
+        let said = json["files"][0]["reason"].as_str().unwrap_or_default();
+        assert!(said.contains(reason), "{name}: {said}");
+    }
+    assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 1);
+    assert_eq!(app.scalar("SELECT count(*) FROM jobs").await, 0);
+    assert!(
+        leftovers(&app).is_empty(),
+        "temporary files left: {:?}",
+        leftovers(&app)
+    );
+    assert!(
+        !app.dir.path().join("originals").exists(),
+        "an original was kept"
+    );
+
+    for (content_type, body) in [
+        ("multipart/form-data; boundary=x", "garbage".to_string()),
+        ("text/plain", "hello".to_string()),
+        (
+            "multipart/form-data; boundary=x",
+            "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--\r\n".to_string(),
+        ),
+    ] {
+        let (status, _) = app
+            .request(
+                Request::post("/api/upload")
+                    .header(header::CONTENT_TYPE, content_type)
+                    .body(Body::from(body))
+                    .expect("request"),
+            )
+            .await;
+        assert!(status.is_client_error(), "{content_type}: {status}");
+    }
+}
+
+#[tokio::test]
+async fn a_photo_that_fails_to_decode_is_failed_with_its_reason_and_the_worker_goes_on() {
+    let app = TestApp::new().await.with_photos(1).await;
+    // The header is fine, so the upload is taken; the pixels end early.
+    let (status, json) = upload(
+        &app,
+        &[
+            ("truncated.jpg", &fixture("pillow/truncated_jpeg.jpg")),
+            ("good.jpg", &fixture("photos/test2.jpg")),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    run_jobs(&app).await;
+    let rows: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT file_name, status, failure FROM photos WHERE id > 1 ORDER BY file_name",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("rows");
+    assert_eq!(rows[0].0, "good.jpg");
+    assert_eq!(
+        rows[0].1, "ready",
+        "the worker stopped after the broken photo"
+    );
+    assert_eq!(rows[1].0, "truncated.jpg");
+    assert_eq!(rows[1].1, "failed");
+    assert!(
+        rows[1].2.as_deref().unwrap_or_default().contains("damaged"),
+        "{rows:?}"
+    );
+    let (state, error): (String, Option<String>) =
+        sqlx::query_as("SELECT state, last_error FROM jobs")
+            .fetch_one(&app.pool)
+            .await
+            .expect("the failed job is kept");
+    assert_eq!(state, "failed");
+    assert!(error.unwrap_or_default().contains("damaged"));
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_died_is_finished_once_by_another_with_identical_derivatives() {
+    let app = TestApp::new().await.with_photos(1).await;
+    let photo = fixture("photos/IMG_20200124_231153.jpg");
+    let (_, json) = upload(&app, &[("phone.jpg", &photo)]).await;
+    let id = json["files"][0]["photo_id"].as_i64().expect("id");
+
+    // A worker takes the job and dies: it never completes, its lease runs out.
+    let taken = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "dead-worker",
+        Duration::from_secs(1),
+    )
+    .await
+    .expect("lease")
+    .expect("a job");
+    assert_eq!(taken.photo_id, Some(id));
+    let again = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "other",
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("lease");
+    assert_eq!(again, None, "a held job was handed out twice");
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+
+    run_jobs(&app).await;
+    assert_eq!(app.scalar("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT count(*) FROM photos WHERE id = {id} AND status = 'ready'"
+        ))
+        .await,
+        1
+    );
+    // The dead worker coming back cannot complete a job it no longer holds.
+    assert!(!jobs::complete(&app.pool, taken.id, "dead-worker")
+        .await
+        .expect("complete"));
+
+    let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = ?")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("sha");
+    let expected = pipeline::derive_all(&photo, Limits::default()).expect("derive");
+    for (variant, bytes) in &expected.files {
+        let stored = std::fs::read(flashbulb::storage::derivative_path(
+            app.dir.path(),
+            &sha,
+            variant,
+        ))
+        .expect("derivative on disk");
+        assert!(stored == *bytes, "{variant} differs from a fresh run");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_hands_running_jobs_back_to_the_queue() {
+    let app = TestApp::new().await.with_photos(1).await;
+    upload(&app, &[("a.jpg", &fixture("photos/test3.jpg"))]).await;
+    let job = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "stopping",
+        Duration::from_secs(600),
+    )
+    .await
+    .expect("lease")
+    .expect("job");
+    assert_eq!(job.attempts, 1);
+    assert_eq!(
+        jobs::release_all(&app.pool, "stopping")
+            .await
+            .expect("release"),
+        1
+    );
+    let (state, attempts): (String, i64) = sqlx::query_as("SELECT state, attempts FROM jobs")
+        .fetch_one(&app.pool)
+        .await
+        .expect("job");
+    assert_eq!(
+        (state.as_str(), attempts),
+        ("queued", 0),
+        "a returned job lost an attempt"
+    );
+    run_jobs(&app).await;
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE status = 'ready'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn importing_a_folder_is_idempotent() {
+    let app = TestApp::new().await;
+    let folder = tempfile::tempdir().expect("folder");
+    for name in ["test1.jpg", "test2.jpg", "right.jpg"] {
+        std::fs::write(folder.path().join(name), fixture(&format!("photos/{name}"))).expect("copy");
+    }
+    std::fs::create_dir(folder.path().join("nested")).expect("nested");
+    std::fs::write(
+        folder.path().join("nested/test3.jpg"),
+        fixture("photos/test3.jpg"),
+    )
+    .expect("copy");
+    std::fs::write(folder.path().join("notes.txt"), "not a photo").expect("notes");
+    std::fs::write(
+        folder.path().join("broken.png"),
+        fixture("pillow/broken.png"),
+    )
+    .expect("broken");
+    let args = flashbulb::import::ImportArgs {
+        dir: folder.path().to_path_buf(),
+        owner: "demo".into(),
+        no_wait: false,
+    };
+    let first = flashbulb::import::run(&app.pool, &app.config, &args)
+        .await
+        .expect("import");
+    assert_eq!(first.added, 4, "{first}");
+    assert_eq!(first.refused.len(), 1, "{first}");
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE status = 'ready'")
+            .await,
+        4
+    );
+    let second = flashbulb::import::run(&app.pool, &app.config, &args)
+        .await
+        .expect("again");
+    assert_eq!((second.added, second.duplicates), (0, 4), "{second}");
+    assert_eq!(app.scalar("SELECT count(*) FROM photos").await, 4);
+    assert!(
+        folder.path().join("test1.jpg").exists(),
+        "the import moved the user's files"
+    );
+}
