@@ -114,7 +114,7 @@ fn malformed_and_hostile_images_are_refused_with_a_reason() {
         ("pillow/broken.png", "damaged"),
         ("pillow/zero_width.gif", "damaged"),
         ("pillow/decompression_bomb.gif", ""),
-        ("pillow/bmp/b/reallybig.bmp", "megapixels"),
+        ("pillow/bmp/b/reallybig.bmp", "too large"),
         ("pillow/png_decompression_dos.png", ""),
         ("pillow/avif/hopper.heif", "not supported"),
         ("pillow/avif/hopper.avif", "not supported"),
@@ -143,6 +143,42 @@ fn malformed_and_hostile_images_are_refused_with_a_reason() {
         error.to_string().contains("24000000") || error.to_string().contains("6000 × 4000"),
         "{error}"
     );
+}
+
+/// A valid PNG header declaring `width` × `height` pixels, with no pixel data worth decoding:
+/// a decompression bomb as the upload sees it.
+fn png_declaring(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &byte in bytes {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut ihdr = b"IHDR".to_vec();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&13u32.to_be_bytes());
+    png.extend_from_slice(&ihdr);
+    png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+    // An IDAT chunk holding an empty zlib stream: the header reader needs one to exist.
+    let idat = [b"IDAT".as_slice(), &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]].concat();
+    png.extend_from_slice(&8u32.to_be_bytes());
+    png.extend_from_slice(&idat);
+    png.extend_from_slice(&crc32(&idat).to_be_bytes());
+    png.extend_from_slice(&[0, 0, 0, 0]);
+    png.extend_from_slice(b"IEND");
+    png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
+    png
 }
 
 /// A multipart body with one file part per `(name, bytes)`.
@@ -322,6 +358,12 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
         (
             "bomb.bmp",
             &fixture("pillow/bmp/b/reallybig.bmp")[..],
+            422,
+            "too large",
+        ),
+        (
+            "bomb.png",
+            &png_declaring(20_000, 20_000)[..],
             422,
             "megapixels",
         ),
