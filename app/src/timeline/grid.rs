@@ -76,6 +76,9 @@ impl SegmentCache {
     }
 }
 
+/// Id, placeholder colour, favourite, and the media key once thumbnails exist.
+type ShownPhoto = (PhotoId, [u8; 3], bool, Option<[u8; 8]>);
+
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
     Header {
@@ -87,8 +90,7 @@ enum Item {
         index: u64,
         top: f64,
         left: f64,
-        /// Id, placeholder colour, favourite, and the media key once thumbnails exist.
-        photo: Option<(PhotoId, [u8; 3], bool, Option<[u8; 8]>)>,
+        photo: Option<ShownPhoto>,
     },
 }
 
