@@ -16,7 +16,7 @@ after(async () => {
 
 /** First photo id of a segment in the columnar encoding (zigzag varint after an 8-byte header). */
 function firstId(bytes) {
-  assert.equal(String.fromCharCode(...bytes.slice(0, 4)), 'FBS1');
+  assert.equal(String.fromCharCode(...bytes.slice(0, 4)), 'FBS2');
   let value = 0n;
   let shift = 0n;
   for (let at = 8; ; at += 1) {

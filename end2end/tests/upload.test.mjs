@@ -1,0 +1,58 @@
+// Upload end to end: a photo dropped on the timeline is sent, processed by the job workers,
+// and appears at the top of the timeline with its thumbnail.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+
+// A real phone photo without EXIF: it is dated when it arrives, so it is the newest photo.
+const fixture = new URL('../../.fixtures/photos/IMG-20191006-WA0002.jpg', import.meta.url);
+
+let browser;
+before(async () => {
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+});
+
+test('a photo dropped on the timeline appears in it with its thumbnail', async () => {
+  const bytes = readFileSync(fixture).toString('base64');
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(baseUrl);
+  const before = Number(await page.locator('.summary').getAttribute('data-total'));
+  // The uploader island loads lazily: wait for it to listen.
+  await page.locator('.uploader').waitFor();
+  await page.waitForFunction(() => document.querySelector('.uploader')?.closest('leptos-island') !== null);
+  await page.waitForTimeout(500);
+
+  const dataTransfer = await page.evaluateHandle(({ base64, name }) => {
+    const binary = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([binary], name, { type: 'image/jpeg' }));
+    return transfer;
+  }, { base64: bytes, name: 'whatsapp.jpg' });
+  const reloaded = page.waitForEvent('load', { timeout: 60_000 });
+  await page.dispatchEvent('body', 'drop', { dataTransfer });
+  await page.locator('.upload-list li').first().waitFor();
+  await page.screenshot({ path: `${resultsDir}/upload-progress.png` });
+  await reloaded;
+
+  assert.equal(Number(await page.locator('.summary').getAttribute('data-total')), before + 1);
+  const newest = page.locator('.vt-cell[data-photo-id]').first();
+  await newest.waitFor({ timeout: 30_000 });
+  const thumbnail = newest.locator('img.thumb');
+  await thumbnail.waitFor();
+  assert.ok(await thumbnail.evaluate((img) => img.complete && img.naturalWidth === 256), 'the thumbnail did not load');
+  await page.screenshot({ path: `${resultsDir}/upload-done.png` });
+
+  const id = await newest.getAttribute('data-photo-id');
+  await page.goto(`${baseUrl}/p/${id}`);
+  assert.equal(await page.locator('.photo-info h1').innerText(), 'whatsapp.jpg');
+  await page.locator('img.preview').waitFor();
+  await page.screenshot({ path: `${resultsDir}/photo-uploaded.png` });
+  assert.deepEqual(errors, []);
+  await context.close();
+});
