@@ -87,14 +87,39 @@ fn check_pixels(width: u32, height: u32, limits: Limits) -> Result<(), DeriveErr
     Ok(())
 }
 
-/// Decodes to RGB at no less than `at_least` on its longest edge, shrinking JPEGs by 1/2, 1/4
-/// or 1/8 inside the decoder where that still leaves enough pixels.
+/// How many pixels a decode must keep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtLeast {
+    /// The longest edge keeps at least this many pixels (for a preview that fits a box).
+    LongEdge(u32),
+    /// The shortest edge does (for a square crop).
+    ShortEdge(u32),
+}
+
+impl AtLeast {
+    /// The factor the image may shrink by, 1.0 when it is already small enough.
+    fn scale(self, width: u32, height: u32) -> f64 {
+        let (wanted, edge) = match self {
+            AtLeast::LongEdge(wanted) => (wanted, width.max(height)),
+            AtLeast::ShortEdge(wanted) => (wanted, width.min(height)),
+        };
+        if edge <= wanted {
+            1.0
+        } else {
+            f64::from(wanted) / f64::from(edge)
+        }
+    }
+}
+
+/// Decodes to RGB with at least the pixels `at_least` asks for, shrinking JPEGs by 1/2, 1/4
+/// or 1/8 inside the decoder where that still leaves enough.
 pub fn decode(
     bytes: &[u8],
     format: Format,
-    at_least: u32,
+    at_least: impl Into<AtLeast>,
     limits: Limits,
 ) -> Result<RgbImage, DeriveError> {
+    let at_least = at_least.into();
     if format == Format::Jpeg {
         return decode_jpeg(bytes, at_least, limits);
     }
@@ -112,7 +137,13 @@ pub fn decode(
     Ok(image.into_rgb8())
 }
 
-fn decode_jpeg(bytes: &[u8], at_least: u32, limits: Limits) -> Result<RgbImage, DeriveError> {
+impl From<u32> for AtLeast {
+    fn from(long_edge: u32) -> Self {
+        AtLeast::LongEdge(long_edge)
+    }
+}
+
+fn decode_jpeg(bytes: &[u8], at_least: AtLeast, limits: Limits) -> Result<RgbImage, DeriveError> {
     let corrupt = |error: jpeg_decoder::Error| DeriveError::Corrupt(error.to_string());
     let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_max_decoding_buffer_size(
@@ -125,9 +156,8 @@ fn decode_jpeg(bytes: &[u8], at_least: u32, limits: Limits) -> Result<RgbImage, 
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_pixels(width, height, limits)?;
     // The decoder picks the smallest of 1/8 … 1/1 that is at least the size asked for.
-    let longest = width.max(height);
-    if longest > at_least {
-        let scale = f64::from(at_least) / f64::from(longest);
+    let scale = at_least.scale(width, height);
+    if scale < 1.0 {
         let wanted = |side: u32| ((f64::from(side) * scale).ceil() as u16).max(1);
         decoder
             .scale(wanted(width), wanted(height))

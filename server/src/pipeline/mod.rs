@@ -64,6 +64,22 @@ pub fn derive_all(bytes: &[u8], limits: Limits) -> Result<Derived, DeriveError> 
     })
 }
 
+/// Only the square WebP thumbnail, decoded no larger than it needs: the work the thumbnail
+/// benchmark compares with `vipsthumbnail`.
+pub fn thumbnail(bytes: &[u8], limits: Limits) -> Result<Vec<u8>, DeriveError> {
+    let format = Format::sniff(bytes).ok_or(DeriveError::Unsupported("files of this kind"))?;
+    let orientation = metadata::read(bytes).orientation;
+    let pixels = derive::decode(
+        bytes,
+        format,
+        derive::AtLeast::ShortEdge(derive::THUMBNAIL_SIDE),
+        limits,
+    )?;
+    let pixels = derive::upright(pixels, orientation);
+    let thumb = derive::square(&mut Resizer::new(), &pixels, derive::THUMBNAIL_SIDE)?;
+    Ok(derive::encode_webp(&thumb))
+}
+
 /// Why a derivatives job did not finish, and whether trying again can help.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {

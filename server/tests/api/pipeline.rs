@@ -171,7 +171,11 @@ fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     png.extend_from_slice(&ihdr);
     png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
     // An IDAT chunk holding an empty zlib stream: the header reader needs one to exist.
-    let idat = [b"IDAT".as_slice(), &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]].concat();
+    let idat = [
+        b"IDAT".as_slice(),
+        &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    ]
+    .concat();
     png.extend_from_slice(&8u32.to_be_bytes());
     png.extend_from_slice(&idat);
     png.extend_from_slice(&crc32(&idat).to_be_bytes());
@@ -587,5 +591,97 @@ async fn importing_a_folder_is_idempotent() {
     assert!(
         folder.path().join("test1.jpg").exists(),
         "the import moved the user's files"
+    );
+}
+
+#[tokio::test]
+async fn a_retryable_failure_waits_its_backoff_and_the_last_attempt_fails_for_good() {
+    let app = TestApp::new().await.with_photos(1).await;
+    upload(&app, &[("a.jpg", &fixture("photos/test1.jpg"))]).await;
+    app.execute("UPDATE jobs SET max_attempts = 2").await;
+
+    let job = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "w",
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("lease")
+    .expect("job");
+    let now = flashbulb::db::now();
+    match jobs::fail(&app.pool, &job, "w", "disk hiccup", true)
+        .await
+        .expect("fail")
+    {
+        jobs::AfterFailure::Retry { run_at } => assert!(run_at >= now + 2, "no backoff: {run_at}"),
+        other => panic!("first failure was final: {other:?}"),
+    }
+    // Not due yet: nobody may take it before its backoff has passed.
+    let early = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "w",
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("lease");
+    assert_eq!(early, None);
+    app.execute("UPDATE jobs SET run_at = 0").await;
+    let job = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "w",
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("lease")
+    .expect("due again");
+    assert_eq!(job.attempts, 2);
+    let outcome = jobs::fail(&app.pool, &job, "w", "disk hiccup again", true)
+        .await
+        .expect("fail");
+    assert_eq!(outcome, jobs::AfterFailure::Failed);
+    let (state, error): (String, String) = sqlx::query_as("SELECT state, last_error FROM jobs")
+        .fetch_one(&app.pool)
+        .await
+        .expect("job");
+    assert_eq!(
+        (state.as_str(), error.as_str()),
+        ("failed", "disk hiccup again")
+    );
+    let depth = jobs::depth(&app.pool).await.expect("depth");
+    assert_eq!((depth.queued, depth.running, depth.failed), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn uploads_outrank_imports_in_the_queue() {
+    let app = TestApp::new().await.with_photos(1).await;
+    let import_first: i64 = {
+        let mut connection = app.pool.acquire().await.expect("connection");
+        jobs::enqueue(
+            &mut connection,
+            JobKind::MakeDerivatives,
+            1,
+            jobs::PRIORITY_IMPORT,
+        )
+        .await
+        .expect("import job")
+    };
+    let (_, json) = upload(&app, &[("now.jpg", &fixture("photos/test2.jpg"))]).await;
+    let uploaded = json["files"][0]["photo_id"].as_i64().expect("id");
+    let first = jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        "w",
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("lease")
+    .expect("job");
+    assert_eq!(
+        first.photo_id,
+        Some(uploaded),
+        "the import ({import_first}) went first"
     );
 }
