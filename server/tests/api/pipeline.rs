@@ -217,6 +217,18 @@ async fn upload(app: &TestApp, files: &[(&str, &[u8])]) -> (StatusCode, serde_js
     (status, json)
 }
 
+/// The next derivatives job for `worker`, held for `seconds`.
+async fn lease(app: &TestApp, worker: &str, seconds: u64) -> Option<jobs::Leased> {
+    jobs::lease(
+        &app.pool,
+        JobKind::MakeDerivatives,
+        worker,
+        Duration::from_secs(seconds),
+    )
+    .await
+    .expect("lease")
+}
+
 /// Runs workers until the queue has nothing waiting or running.
 async fn run_jobs(app: &TestApp) {
     let mut config = app.config.worker_config();
@@ -460,24 +472,9 @@ async fn a_job_whose_worker_died_is_finished_once_by_another_with_identical_deri
     let id = json["files"][0]["photo_id"].as_i64().expect("id");
 
     // A worker takes the job and dies: it never completes, its lease runs out.
-    let taken = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "dead-worker",
-        Duration::from_secs(1),
-    )
-    .await
-    .expect("lease")
-    .expect("a job");
+    let taken = lease(&app, "dead-worker", 1).await.expect("a job");
     assert_eq!(taken.photo_id, Some(id));
-    let again = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "other",
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("lease");
+    let again = lease(&app, "other", 60).await;
     assert_eq!(again, None, "a held job was handed out twice");
     tokio::time::sleep(Duration::from_millis(2_100)).await;
 
@@ -516,15 +513,7 @@ async fn a_job_whose_worker_died_is_finished_once_by_another_with_identical_deri
 async fn shutdown_hands_running_jobs_back_to_the_queue() {
     let app = TestApp::new().await.with_photos(1).await;
     upload(&app, &[("a.jpg", &fixture("photos/test3.jpg"))]).await;
-    let job = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "stopping",
-        Duration::from_secs(600),
-    )
-    .await
-    .expect("lease")
-    .expect("job");
+    let job = lease(&app, "stopping", 600).await.expect("job");
     assert_eq!(job.attempts, 1);
     assert_eq!(
         jobs::release_all(&app.pool, "stopping")
@@ -600,15 +589,7 @@ async fn a_retryable_failure_waits_its_backoff_and_the_last_attempt_fails_for_go
     upload(&app, &[("a.jpg", &fixture("photos/test1.jpg"))]).await;
     app.execute("UPDATE jobs SET max_attempts = 2").await;
 
-    let job = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "w",
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("lease")
-    .expect("job");
+    let job = lease(&app, "w", 60).await.expect("job");
     let now = flashbulb::db::now();
     match jobs::fail(&app.pool, &job, "w", "disk hiccup", true)
         .await
@@ -618,25 +599,10 @@ async fn a_retryable_failure_waits_its_backoff_and_the_last_attempt_fails_for_go
         other => panic!("first failure was final: {other:?}"),
     }
     // Not due yet: nobody may take it before its backoff has passed.
-    let early = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "w",
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("lease");
+    let early = lease(&app, "w", 60).await;
     assert_eq!(early, None);
     app.execute("UPDATE jobs SET run_at = 0").await;
-    let job = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "w",
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("lease")
-    .expect("due again");
+    let job = lease(&app, "w", 60).await.expect("due again");
     assert_eq!(job.attempts, 2);
     let outcome = jobs::fail(&app.pool, &job, "w", "disk hiccup again", true)
         .await
@@ -670,15 +636,7 @@ async fn uploads_outrank_imports_in_the_queue() {
     };
     let (_, json) = upload(&app, &[("now.jpg", &fixture("photos/test2.jpg"))]).await;
     let uploaded = json["files"][0]["photo_id"].as_i64().expect("id");
-    let first = jobs::lease(
-        &app.pool,
-        JobKind::MakeDerivatives,
-        "w",
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("lease")
-    .expect("job");
+    let first = lease(&app, "w", 60).await.expect("job");
     assert_eq!(
         first.photo_id,
         Some(uploaded),
