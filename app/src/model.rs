@@ -138,6 +138,10 @@ pub struct PhotoDetail {
     pub trashed_at: Option<i64>,
     /// Whether this server stores the original file (demo photos have none).
     pub has_original: bool,
+    /// `pending` while its derivatives are made, `ready`, or `failed`.
+    pub status: String,
+    /// Why the photo could not be read, when it failed.
+    pub failure: Option<String>,
     /// The neighbours in the timeline, for keyboard and link navigation.
     pub newer: Option<PhotoId>,
     pub older: Option<PhotoId>,

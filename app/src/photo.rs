@@ -109,6 +109,8 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
         iso,
         trashed_at,
         has_original,
+        status,
+        failure,
         albums,
         all_albums,
         ..
@@ -127,6 +129,17 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
     view! {
         <aside class="photo-info">
             <h1>{cell.file_name.clone()}</h1>
+            {(status == "pending").then(|| view! {
+                <p class="in-trash" role="status">
+                    "Still being processed: its thumbnail and details appear in a moment."
+                </p>
+            })}
+            {(status == "failed").then(|| view! {
+                <p class="in-trash" role="alert">
+                    "This photo could not be read: "
+                    {failure.unwrap_or_else(|| "no reason was recorded".into())}
+                </p>
+            })}
             {trashed_at.map(|at| view! {
                 <p class="in-trash" role="status">
                     "In the trash since " {moment_label(at)} "."

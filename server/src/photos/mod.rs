@@ -84,7 +84,8 @@ pub async fn detail(
 ) -> ServerResult<PhotoDetail> {
     let row: Option<DetailRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS}, byte_size, mime_type, camera_make, camera_model, lens,
-                focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256
+                focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256,
+                failure
          FROM photos WHERE id = ? AND owner_id = ?"
     ))
     .bind(photo)
@@ -135,6 +136,8 @@ pub async fn detail(
         iso: row.iso,
         trashed_at: row.trashed_at,
         has_original,
+        status: row.status,
+        failure: row.failure,
         newer,
         older,
         albums: albums
@@ -183,6 +186,7 @@ struct DetailRow {
     trashed_at: Option<i64>,
     status: String,
     sha256: Vec<u8>,
+    failure: Option<String>,
 }
 
 /// Moves one of `owner`'s photos to the trash or back. Trashing twice keeps the first time,

@@ -462,6 +462,14 @@ async fn a_photo_that_fails_to_decode_is_failed_with_its_reason_and_the_worker_g
             .expect("the failed job is kept");
     assert_eq!(state, "failed");
     assert!(error.unwrap_or_default().contains("damaged"));
+    let failed = app
+        .scalar("SELECT id FROM photos WHERE file_name = 'truncated.jpg'")
+        .await;
+    let (_, page) = app.get(&format!("/p/{failed}")).await;
+    assert!(
+        page.contains("could not be read") && page.contains("damaged"),
+        "the photo page hides the failure"
+    );
 }
 
 #[tokio::test]
