@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod health;
 pub mod import;
 pub mod jobs;
 pub mod library;

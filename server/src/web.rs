@@ -4,9 +4,7 @@ use app::{shell, ApiError, App};
 use axum::{
     body::Body,
     http::{Response, StatusCode},
-    middleware,
-    routing::get,
-    Router,
+    middleware, Router,
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
@@ -31,7 +29,7 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::const_new("application/wasm"))
         .and(NotForContentType::const_new("application/zip"));
     let pages = Router::new()
-        .route("/healthz", get(healthz))
+        .merge(crate::health::router())
         .merge(crate::timeline::router())
         .merge(crate::albums::router())
         .merge(crate::photos::original::router())
@@ -111,11 +109,6 @@ pub fn attachment(file_name: &str) -> String {
         }
     }
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-/// The process is alive and serving HTTP.
-async fn healthz() -> &'static str {
-    "ok"
 }
 
 #[cfg(test)]

@@ -179,6 +179,18 @@ fn truncate(text: &str, limit: usize) -> &str {
     }
 }
 
+/// How long the oldest due job has been waiting to be taken, if any is.
+pub async fn oldest_waiting_age(pool: &Pool) -> ServerResult<Option<Duration>> {
+    let oldest: Option<i64> =
+        sqlx::query_scalar("SELECT min(run_at) FROM jobs WHERE state = 'queued'")
+            .fetch_one(pool)
+            .await?;
+    let now = crate::db::now();
+    Ok(oldest
+        .filter(|run_at| *run_at <= now)
+        .map(|run_at| Duration::from_secs((now - run_at) as u64)))
+}
+
 /// Jobs waiting or running, and failed ones: the queue's state at a glance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct QueueDepth {

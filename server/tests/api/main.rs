@@ -1518,3 +1518,35 @@ async fn counting_a_camera_and_lens_search_stays_in_its_index() {
         "{plan}"
     );
 }
+
+#[tokio::test]
+async fn readiness_reports_each_dependency_and_goes_unready_without_the_database() {
+    let app = TestApp::new().await.with_photos(1).await;
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(report["status"], "ready", "{report}");
+    for check in ["database", "disk", "queue"] {
+        assert_eq!(report[check]["ok"], true, "{check}: {report}");
+    }
+
+    // A job waiting for far longer than workers ever need: serving, but degraded.
+    sqlx::query(
+        "INSERT INTO jobs (kind, photo_id, run_at, created_at) VALUES ('make_derivatives', 1, 0, 0)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("stale job");
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("\"degraded\""), "{body}");
+
+    app.pool.close().await;
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(report["status"], "unready");
+    assert_eq!(report["database"]["ok"], false);
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "the process itself is alive");
+}
