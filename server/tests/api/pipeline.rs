@@ -203,16 +203,20 @@ fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
+/// Posts `body` to the upload endpoint as `content_type`.
+async fn post_upload(app: &TestApp, content_type: &str, body: Vec<u8>) -> (StatusCode, String) {
+    app.request(
+        Request::post("/api/upload")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .expect("request"),
+    )
+    .await
+}
+
 async fn upload(app: &TestApp, files: &[(&str, &[u8])]) -> (StatusCode, serde_json::Value) {
     let (content_type, body) = multipart(files);
-    let (status, text) = app
-        .request(
-            Request::post("/api/upload")
-                .header(header::CONTENT_TYPE, content_type)
-                .body(Body::from(body))
-                .expect("request"),
-        )
-        .await;
+    let (status, text) = post_upload(app, &content_type, body).await;
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     (status, json)
 }
@@ -412,14 +416,7 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
             "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--x--\r\n".to_string(),
         ),
     ] {
-        let (status, _) = app
-            .request(
-                Request::post("/api/upload")
-                    .header(header::CONTENT_TYPE, content_type)
-                    .body(Body::from(body))
-                    .expect("request"),
-            )
-            .await;
+        let (status, _) = post_upload(&app, content_type, body.into_bytes()).await;
         assert!(status.is_client_error(), "{content_type}: {status}");
     }
 }
