@@ -13,6 +13,10 @@ pub enum ApiError {
     /// The thing exists, but what was asked of it is not available (an original not stored).
     #[error("{0}")]
     Gone(String),
+    /// The request is understood and refused: it came from another site, or asks for what
+    /// is not the viewer's.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A dependency (the database) is down or saturated; retrying later can succeed.
     #[error("temporarily unavailable, try again shortly")]
     Unavailable,
@@ -31,6 +35,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Gone(_) => "gone",
+            ApiError::Forbidden(_) => "forbidden",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
             ApiError::Transport(_) => "transport",
@@ -42,6 +47,7 @@ impl ApiError {
             ApiError::NotFound => 404,
             ApiError::BadRequest(_) | ApiError::Transport(_) => 400,
             ApiError::Gone(_) => 410,
+            ApiError::Forbidden(_) => 403,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
         }
@@ -72,6 +78,7 @@ mod tests {
             ApiError::NotFound,
             ApiError::BadRequest(String::new()),
             ApiError::Gone(String::new()),
+            ApiError::Forbidden(String::new()),
             ApiError::Unavailable,
             ApiError::Internal,
             ApiError::Transport(String::new()),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod favourites;
 pub mod format;
 pub mod listing;
+pub mod live;
 pub mod model;
 pub mod photo;
 pub mod search;

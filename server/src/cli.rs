@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `seed`, `import`.
+//! The command line: `serve` (default), `migrate`, `seed`, `import`, `live-load`.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,9 @@ pub enum Command {
     /// Add every photo below a folder (idempotent: photos already there are skipped), then
     /// make their derivatives.
     Import(crate::import::ImportArgs),
+    /// Load a running server's live-updates hub: hold many sockets, make changes at a
+    /// steady rate, report delivery, frames per client and latency.
+    LiveLoad(crate::live::load::LoadArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,6 +53,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
             let report = crate::import::run(&pool, &config, &args).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::LiveLoad(args) => {
+            let report = crate::live::load::run(&args).await?;
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             println!("{report}");
             Ok(())
         }
@@ -73,14 +85,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         pool.clone(),
         workers_config,
         state.jobs_queued.clone(),
+        state.events.clone(),
     );
+    let hub = state.hub.clone();
     let app = web::build_app(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!("Flashbulb listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown::signal())
+        .with_graceful_shutdown(async move {
+            crate::shutdown::signal().await;
+            // Live sockets are not requests the drain waits for: tell them to go, so
+            // browsers reconnect to the next server at once.
+            hub.close_all();
+        })
         .await
         .context("serving HTTP")?;
     // Requests have drained; running jobs get their grace period, the rest go back.

@@ -38,6 +38,14 @@ pub struct Config {
     pub derivative_workers: usize,
     /// Seconds a worker holds a job before another may take it over.
     pub job_lease_secs: u64,
+    /// Live updates: each socket gets at most one batch of updates per topic per this many
+    /// milliseconds; what changes in between is coalesced.
+    pub live_frame_ms: u64,
+    /// Live updates: seconds between pings; a peer silent for 2.5 intervals is dropped.
+    pub live_heartbeat_secs: u64,
+    /// Live updates: bytes of unsent updates kept per socket; past this a slow client gets
+    /// one `resync` instead of the backlog.
+    pub live_mailbox_bytes: usize,
 }
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
@@ -53,6 +61,9 @@ const KEYS: &[&str] = &[
     "max_image_pixels",
     "derivative_workers",
     "job_lease_secs",
+    "live_frame_ms",
+    "live_heartbeat_secs",
+    "live_mailbox_bytes",
 ];
 
 impl Default for Config {
@@ -69,6 +80,9 @@ impl Default for Config {
             max_image_pixels: 100_000_000,
             derivative_workers: 0,
             job_lease_secs: 120,
+            live_frame_ms: 50,
+            live_heartbeat_secs: 20,
+            live_mailbox_bytes: 256 * 1024,
         }
     }
 }
@@ -133,6 +147,17 @@ impl Config {
                 "max_upload_bytes, max_image_pixels and job_lease_secs must be at least 1".into(),
             ));
         }
+        if self.live_frame_ms == 0
+            || self.live_frame_ms > 10_000
+            || self.live_heartbeat_secs == 0
+            || self.live_mailbox_bytes < 4096
+        {
+            return Err(ConfigError::Rejected(
+                "live_frame_ms must be 1 to 10000, live_heartbeat_secs at least 1 and \
+                 live_mailbox_bytes at least 4096"
+                    .into(),
+            ));
+        }
         if let Some(url) = &self.database_url {
             if !url.starts_with("sqlite:") {
                 return Err(ConfigError::Rejected(format!(
@@ -164,6 +189,16 @@ impl Config {
             limits: crate::pipeline::derive::Limits {
                 max_pixels: self.max_image_pixels,
             },
+        }
+    }
+
+    /// The live-updates hub's settings that follow from this configuration.
+    pub fn hub_config(&self) -> crate::live::HubConfig {
+        crate::live::HubConfig {
+            frame: std::time::Duration::from_millis(self.live_frame_ms),
+            heartbeat: std::time::Duration::from_secs(self.live_heartbeat_secs),
+            mailbox_bytes: self.live_mailbox_bytes,
+            ..crate::live::HubConfig::default()
         }
     }
 

@@ -18,6 +18,9 @@ pub enum ServerError {
     /// The thing exists but what was asked of it is no longer (or not yet) available.
     #[error("{0}")]
     Gone(String),
+    /// Understood and refused (another site's request, another owner's topic).
+    #[error("{0}")]
+    Forbidden(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -48,6 +51,7 @@ impl ServerError {
             ServerError::NotFound => ApiError::NotFound,
             ServerError::BadRequest(message) => ApiError::BadRequest(message.clone()),
             ServerError::Gone(message) => ApiError::Gone(message.clone()),
+            ServerError::Forbidden(message) => ApiError::Forbidden(message.clone()),
             _ if self.is_unavailable() => {
                 tracing::warn!(error = %self, "database unavailable");
                 ApiError::Unavailable

@@ -139,7 +139,10 @@ async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut worker_config = config.worker_config();
     worker_config.idle_poll = std::time::Duration::from_millis(200);
-    let workers = Workers::start(pool.clone(), worker_config, wake);
+    // Nobody watches this process's hub: open pages see imported photos when they next load.
+    let events =
+        crate::live::LiveEvents::new(crate::live::Hub::new(config.hub_config()), pool.clone());
+    let workers = Workers::start(pool.clone(), worker_config, wake, events);
     loop {
         let left = waiting(jobs::depth(pool).await?);
         progress.set_position(total.saturating_sub(left));

@@ -12,6 +12,7 @@ pub mod health;
 pub mod import;
 pub mod jobs;
 pub mod library;
+pub mod live;
 pub mod photos;
 pub mod pipeline;
 pub mod search;

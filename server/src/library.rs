@@ -11,17 +11,23 @@ use app::{
     ApiError,
 };
 
-use crate::{albums, db::Pool, photos, search, timeline, users};
+use crate::{albums, db::Pool, live::LiveEvents, photos, search, timeline, users};
 
 pub struct DbLibrary {
     pool: Pool,
     /// Where originals live, for the files an emptied trash leaves behind.
     data_dir: PathBuf,
+    /// Every change made here is also published to the live pages.
+    events: LiveEvents,
 }
 
 impl DbLibrary {
-    pub fn new(pool: Pool, data_dir: PathBuf) -> Self {
-        Self { pool, data_dir }
+    pub fn new(pool: Pool, data_dir: PathBuf, events: LiveEvents) -> Self {
+        Self {
+            pool,
+            data_dir,
+            events,
+        }
     }
 }
 
@@ -64,7 +70,9 @@ impl Library for DbLibrary {
         photo: PhotoId,
         favourite: bool,
     ) -> Result<bool, ApiError> {
-        Ok(photos::set_favourite(&self.pool, owner, photo, favourite).await?)
+        let stored = photos::set_favourite(&self.pool, owner, photo, favourite).await?;
+        self.events.photo_changed(photo, false).await;
+        Ok(stored)
     }
 
     async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError> {
@@ -77,7 +85,10 @@ impl Library for DbLibrary {
         photo: PhotoId,
         trashed: bool,
     ) -> Result<(), ApiError> {
-        Ok(photos::set_trashed(&self.pool, owner, photo, trashed).await?)
+        photos::set_trashed(&self.pool, owner, photo, trashed).await?;
+        // Restored, the photo is back in the timeline: an addition as well as a change.
+        self.events.photo_changed(photo, !trashed).await;
+        Ok(())
     }
 
     async fn trash(
@@ -107,11 +118,15 @@ impl Library for DbLibrary {
         album: AlbumId,
         title: &str,
     ) -> Result<(), ApiError> {
-        Ok(albums::rename(&self.pool, owner, album, title).await?)
+        albums::rename(&self.pool, owner, album, title).await?;
+        self.events.album_changed(owner, album).await;
+        Ok(())
     }
 
     async fn delete_album(&self, owner: UserId, album: AlbumId) -> Result<(), ApiError> {
-        Ok(albums::delete(&self.pool, owner, album).await?)
+        albums::delete(&self.pool, owner, album).await?;
+        self.events.album_changed(owner, album).await;
+        Ok(())
     }
 
     async fn album(
@@ -131,7 +146,9 @@ impl Library for DbLibrary {
         photo: PhotoId,
         member: bool,
     ) -> Result<(), ApiError> {
-        Ok(albums::set_member(&self.pool, owner, album, photo, member).await?)
+        albums::set_member(&self.pool, owner, album, photo, member).await?;
+        self.events.album_changed(owner, album).await;
+        Ok(())
     }
 
     async fn set_album_cover(
@@ -140,7 +157,9 @@ impl Library for DbLibrary {
         album: AlbumId,
         photo: PhotoId,
     ) -> Result<(), ApiError> {
-        Ok(albums::set_cover(&self.pool, owner, album, photo).await?)
+        albums::set_cover(&self.pool, owner, album, photo).await?;
+        self.events.album_changed(owner, album).await;
+        Ok(())
     }
 
     async fn share_album(

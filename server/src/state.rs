@@ -6,7 +6,12 @@ use app::backend::SharedLibrary;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
-use crate::{config::Config, db::Pool, library::DbLibrary};
+use crate::{
+    config::Config,
+    db::Pool,
+    library::DbLibrary,
+    live::{Hub, LiveEvents},
+};
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -16,22 +21,35 @@ pub struct AppState {
     pub library: SharedLibrary,
     /// Notified when a job is queued, so an idle worker starts at once.
     pub jobs_queued: Arc<tokio::sync::Notify>,
+    /// The live-updates hub every `/ws` socket of this process hangs on.
+    pub hub: Hub,
+    /// Publishes the library's changes to the hub.
+    pub events: LiveEvents,
 }
 
 impl AppState {
+    /// Needs a Tokio runtime: the hub starts its flusher.
     pub fn new(config: Config, db: Pool) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("flashbulb")
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_addr(config.listen)
             .build();
-        let library: SharedLibrary = Arc::new(DbLibrary::new(db.clone(), config.data_dir.clone()));
+        let hub = Hub::new(config.hub_config());
+        let events = LiveEvents::new(hub.clone(), db.clone());
+        let library: SharedLibrary = Arc::new(DbLibrary::new(
+            db.clone(),
+            config.data_dir.clone(),
+            events.clone(),
+        ));
         Self {
             config: Arc::new(config),
             leptos_options,
             db,
             library,
             jobs_queued: Arc::new(tokio::sync::Notify::new()),
+            hub,
+            events,
         }
     }
 }

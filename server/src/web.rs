@@ -49,6 +49,7 @@ pub fn build_app(state: AppState) -> Router {
     Router::new()
         // Uploads stream to disk with a limit per file instead of the small body limit.
         .merge(crate::photos::upload::router())
+        .merge(crate::live::socket::router())
         .merge(pages)
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(TraceLayer::new_for_http())

@@ -129,6 +129,17 @@ pub async fn delete(pool: &Pool, owner: UserId, album: AlbumId) -> ServerResult<
     found(deleted)
 }
 
+/// Whether `album` is one of `owner`'s albums.
+pub async fn exists(pool: &Pool, owner: UserId, album: AlbumId) -> ServerResult<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM albums WHERE id = ? AND owner_id = ?)")
+            .bind(album)
+            .bind(owner)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 fn found(rows: u64) -> ServerResult<()> {
     if rows == 0 {
         Err(ServerError::NotFound)

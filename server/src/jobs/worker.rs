@@ -6,7 +6,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinSet};
 
 use super::{AfterFailure, JobKind};
-use crate::{db::Pool, pipeline};
+use crate::{db::Pool, live::LiveEvents, pipeline};
 
 /// How the workers of one process run.
 #[derive(Debug, Clone)]
@@ -34,8 +34,13 @@ pub struct Workers {
 
 impl Workers {
     /// Starts `derivative_workers` workers sharing one identity (for leases) per process;
-    /// `wake` is notified by whoever queues a job.
-    pub fn start(pool: Pool, config: WorkerConfig, wake: Arc<tokio::sync::Notify>) -> Self {
+    /// `wake` is notified by whoever queues a job; outcomes are published to `events`.
+    pub fn start(
+        pool: Pool,
+        config: WorkerConfig,
+        wake: Arc<tokio::sync::Notify>,
+        events: LiveEvents,
+    ) -> Self {
         let (stop, stopped) = watch::channel(false);
         let id = worker_identity();
         let mut tasks = JoinSet::new();
@@ -46,6 +51,7 @@ impl Workers {
                 id.clone(),
                 stopped.clone(),
                 wake.clone(),
+                events.clone(),
             ));
         }
         tracing::info!(
@@ -99,10 +105,11 @@ async fn run(
     id: String,
     mut stopped: watch::Receiver<bool>,
     wake: Arc<tokio::sync::Notify>,
+    events: LiveEvents,
 ) {
     while !*stopped.borrow() {
         match super::lease(&pool, JobKind::MakeDerivatives, &id, config.lease).await {
-            Ok(Some(job)) => work_on(&pool, &config, &id, job).await,
+            Ok(Some(job)) => work_on(&pool, &config, &id, job, &events).await,
             Ok(None) => {
                 tokio::select! {
                     _ = stopped.changed() => {}
@@ -122,12 +129,19 @@ async fn run(
     }
 }
 
-async fn work_on(pool: &Pool, config: &WorkerConfig, id: &str, job: super::Leased) {
+async fn work_on(
+    pool: &Pool,
+    config: &WorkerConfig,
+    id: &str,
+    job: super::Leased,
+    events: &LiveEvents,
+) {
     let Some(photo) = job.photo_id else {
         let _ = super::fail(pool, &job, id, "a derivatives job without a photo", false).await;
         return;
     };
     let outcome = pipeline::make_derivatives(pool, &config.data_dir, photo, config.limits).await;
+    let outcome_ready = outcome.is_ok();
     let recorded = match outcome {
         Ok(()) => super::complete(pool, job.id, id).await.map(|held| {
             if !held {
@@ -146,14 +160,19 @@ async fn work_on(pool: &Pool, config: &WorkerConfig, id: &str, job: super::Lease
                 }
                 Ok(AfterFailure::Failed) => {
                     tracing::warn!(job = job.id, photo, %reason, "job failed for good");
-                    pipeline::mark_failed(pool, photo, &reason)
-                        .await
-                        .map_err(Into::into)
+                    let marked = pipeline::mark_failed(pool, photo, &reason).await;
+                    if marked.is_ok() {
+                        events.photo_changed(photo, false).await;
+                    }
+                    marked.map_err(Into::into)
                 }
                 Err(error) => Err(error),
             }
         }
     };
+    if recorded.is_ok() && outcome_ready {
+        events.photo_ready(photo).await;
+    }
     if let Err(error) = recorded {
         // The lease runs out and another worker redoes the job: nothing is lost.
         tracing::error!(%error, job = job.id, "could not record a job's outcome");

@@ -202,7 +202,12 @@ async fn receive(
                 "at most {MAX_FILES_PER_REQUEST} files per upload"
             )));
         }
-        results.push(receive_file(state, owner, name, field).await?);
+        let result = receive_file(state, owner, name, field).await?;
+        if matches!(result, FileResult::Added { .. }) {
+            // The queue grew: open pages show it.
+            state.events.counters_changed(owner);
+        }
+        results.push(result);
     }
     if results.is_empty() {
         return Err(ServerError::BadRequest(

@@ -9,6 +9,7 @@ use flashbulb::{config::Config, db, seed, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+mod live;
 mod pipeline;
 
 /// A fresh database in its own temporary folder, migrated, with the router built on it.
@@ -17,6 +18,7 @@ struct TestApp {
     pool: db::Pool,
     router: Router,
     config: Config,
+    state: AppState,
 }
 
 impl TestApp {
@@ -33,12 +35,14 @@ impl TestApp {
         };
         let pool = db::connect(&config).await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
-        let router = flashbulb::build_app(AppState::new(config.clone(), pool.clone()));
+        let state = AppState::new(config.clone(), pool.clone());
+        let router = flashbulb::build_app(state.clone());
         Self {
             dir,
             pool,
             router,
             config,
+            state,
         }
     }
 

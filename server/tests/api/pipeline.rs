@@ -16,7 +16,7 @@ use flashbulb::{
 use super::TestApp;
 
 /// A fixture file; missing fixtures fail the test loudly (run `scripts/fixtures`).
-fn fixture(relative: &str) -> Vec<u8> {
+pub(crate) fn fixture(relative: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../.fixtures")
         .join(relative);
@@ -214,7 +214,10 @@ async fn post_upload(app: &TestApp, content_type: &str, body: Vec<u8>) -> (Statu
     .await
 }
 
-async fn upload(app: &TestApp, files: &[(&str, &[u8])]) -> (StatusCode, serde_json::Value) {
+pub(crate) async fn upload(
+    app: &TestApp,
+    files: &[(&str, &[u8])],
+) -> (StatusCode, serde_json::Value) {
     let (content_type, body) = multipart(files);
     let (status, text) = post_upload(app, &content_type, body).await;
     let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
@@ -234,11 +237,16 @@ async fn lease(app: &TestApp, worker: &str, seconds: u64) -> Option<jobs::Leased
 }
 
 /// Runs workers until the queue has nothing waiting or running.
-async fn run_jobs(app: &TestApp) {
+pub(crate) async fn run_jobs(app: &TestApp) {
     let mut config = app.config.worker_config();
     config.idle_poll = Duration::from_millis(50);
     config.derivative_workers = 2;
-    let workers = Workers::start(app.pool.clone(), config, Default::default());
+    let workers = Workers::start(
+        app.pool.clone(),
+        config,
+        Default::default(),
+        app.state.events.clone(),
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let depth = jobs::depth(&app.pool).await.expect("depth");

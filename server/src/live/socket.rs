@@ -1,0 +1,274 @@
+//! `GET /ws`: the upgrade (same-site Origin, a library to watch), then one task per socket
+//! that answers subscriptions, sends what the hub queued for it, and drops silent peers.
+
+use std::time::Instant;
+
+use app::live::{ClientMessage, ServerMessage, Topic, LIVE_PATH};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+
+use super::hub::{resync_frame, Channel, Connection};
+use crate::{albums, state::AppState, users, ServerError, ServerResult};
+
+/// Largest message a browser may send: subscriptions are tiny.
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// A socket that keeps sending what cannot be understood is closed after this many.
+const MAX_REFUSALS: u32 = 10;
+/// WebSocket close code "policy violation" (RFC 6455 §7.4.1).
+const CLOSE_POLICY: u16 = 1008;
+/// WebSocket close code "going away": the server is shutting down.
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(LIVE_PATH, get(upgrade))
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    // Not a WebSocket request at all: say so before anything else.
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return ServerError::BadRequest(format!(
+                "{LIVE_PATH} takes WebSocket upgrades only: {rejection}"
+            ))
+            .into_response()
+        }
+    };
+    match accept(&state, &headers).await {
+        Ok(owner) => upgrade
+            .read_buffer_size(MAX_CLIENT_MESSAGE)
+            // Each message is written out at once: no second buffer per connection (the
+            // mailbox is the one bounded backlog).
+            .write_buffer_size(0)
+            .max_message_size(MAX_CLIENT_MESSAGE)
+            .max_frame_size(MAX_CLIENT_MESSAGE)
+            .on_upgrade(move |socket| serve(socket, state, owner))
+            .into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Who may open a socket: a browser on this site (cross-site WebSocket hijacking is refused by
+/// the Origin check), once the library has an owner. Signed-in sessions join this check with
+/// accounts.
+async fn accept(state: &AppState, headers: &HeaderMap) -> ServerResult<i64> {
+    check_origin(headers)?;
+    users::library_owner(&state.db)
+        .await?
+        .map(|(owner, _)| owner)
+        .ok_or_else(|| ServerError::Forbidden("this library has no owner yet".into()))
+}
+
+/// The Origin must name the host the request was sent to (scheme aside: TLS may end at a
+/// proxy). A request without Origin did not come from a browser page and is refused too.
+fn check_origin(headers: &HeaderMap) -> ServerResult<()> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| ServerError::Forbidden("a live socket needs an Origin header".into()))?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| ServerError::BadRequest("the request has no Host header".into()))?;
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .unwrap_or("");
+    if origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(ServerError::Forbidden(format!(
+            "live updates are not offered to pages of {}",
+            origin.chars().take(100).collect::<String>()
+        )))
+    }
+}
+
+/// Serves one socket until the peer leaves, goes silent, misbehaves or the server stops.
+async fn serve(mut socket: WebSocket, state: AppState, owner: i64) {
+    let mut connection = state.hub.connect();
+    let config = *state.hub.config();
+    let mut closing = state.hub.closing();
+    let hello = ServerMessage::Hello {
+        frame_ms: config.frame.as_millis() as u64,
+        heartbeat_ms: config.heartbeat.as_millis() as u64,
+    };
+    if send(&mut socket, &hello).await.is_err() {
+        return;
+    }
+    let mut heartbeat = tokio::time::interval(config.heartbeat);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+    let mut refusals = 0;
+    loop {
+        tokio::select! {
+            () = connection.mailbox().ready() => {
+                if flush(&mut socket, &connection).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { break };
+                last_heard = Instant::now();
+                let text = match message {
+                    Message::Text(text) => text,
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Binary(_) => {
+                        refusals += 1;
+                        Utf8Bytes::from_static("binary")
+                    }
+                };
+                let answer = match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(request) => answer(&state, owner, &mut connection, request).await,
+                    Err(error) => ServerMessage::Refused {
+                        reason: format!("not a subscription message: {error}"),
+                    },
+                };
+                if matches!(answer, ServerMessage::Refused { .. }) {
+                    refusals += 1;
+                }
+                if send(&mut socket, &answer).await.is_err() {
+                    break;
+                }
+                if refusals >= MAX_REFUSALS {
+                    close(&mut socket, CLOSE_POLICY, "too many refused messages").await;
+                    break;
+                }
+            }
+            _ = heartbeat.tick() => {
+                // A peer that answered nothing, not even the last two pings, is gone.
+                if last_heard.elapsed() > config.heartbeat * 2 + config.heartbeat / 2 {
+                    connection.hub().peer_dropped();
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            _ = closing.changed() => {
+                close(&mut socket, CLOSE_GOING_AWAY, "server restarting").await;
+                break;
+            }
+        }
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    owner: i64,
+    connection: &mut Connection,
+    request: ClientMessage,
+) -> ServerMessage {
+    match request {
+        ClientMessage::Subscribe { topic } => {
+            if let Err(reason) = authorize(state, owner, topic).await {
+                return ServerMessage::Refused { reason };
+            }
+            match connection.subscribe(Channel { owner, topic }) {
+                Ok(()) => ServerMessage::Subscribed { topic },
+                Err(error) => ServerMessage::Refused {
+                    reason: error.to_string(),
+                },
+            }
+        }
+        ClientMessage::Unsubscribe { topic } => {
+            connection.unsubscribe(Channel { owner, topic });
+            ServerMessage::Unsubscribed { topic }
+        }
+    }
+}
+
+/// Topics are always within the viewer's library; an album must be one of theirs.
+async fn authorize(state: &AppState, owner: i64, topic: Topic) -> Result<(), String> {
+    match topic {
+        Topic::Library | Topic::Ops => Ok(()),
+        Topic::Album(album) => match albums::exists(&state.db, owner, album).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(format!("there is no album {album} in this library")),
+            Err(error) => Err(error.to_api().to_string()),
+        },
+    }
+}
+
+/// Sends everything the mailbox holds: a `resync` first when the backlog was dropped.
+async fn flush(socket: &mut WebSocket, connection: &Connection) -> Result<(), axum::Error> {
+    let outgoing = connection.mailbox().take();
+    if outgoing.resync {
+        socket
+            .send(Message::Text(Utf8Bytes::from(resync_frame(None))))
+            .await?;
+    }
+    for frame in outgoing.frames {
+        socket.send(Message::Text(frame)).await?;
+    }
+    Ok(())
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(message).map_err(axum::Error::new)?;
+    socket.send(Message::Text(Utf8Bytes::from(text))).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn only_pages_of_this_site_may_open_a_socket() {
+        assert!(check_origin(&headers(
+            Some("http://photos.example:3000"),
+            "photos.example:3000"
+        ))
+        .is_ok());
+        assert!(check_origin(&headers(Some("https://Photos.Example"), "photos.example")).is_ok());
+        for (origin, host) in [
+            (Some("http://evil.example"), "photos.example"),
+            (Some("http://photos.example.evil.example"), "photos.example"),
+            (Some("http://photos.example:3001"), "photos.example:3000"),
+            (Some("null"), "photos.example"),
+            (Some("photos.example"), "photos.example"),
+            (None, "photos.example"),
+        ] {
+            assert!(
+                matches!(
+                    check_origin(&headers(origin, host)),
+                    Err(ServerError::Forbidden(_))
+                ),
+                "{origin:?} on {host} was accepted"
+            );
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! The live-updates hub over real sockets, driven by tokio-tungstenite clients: coalescing,
+//! ordering, slow clients, dead peers, reconnects after a restart, refused upgrades and
+//! subscriptions, and the library's own events.
+
+use std::time::Duration;
+
+use app::live::{Addition, Change, ClientMessage, Counter, PhotoStatus, ServerMessage, Topic};
+use app::model::PhotoCell;
+use flashbulb::{
+    config::Config,
+    live::{load, Channel},
+    AppState,
+};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
+
+use super::{pipeline, TestApp};
+
+/// The router of `app` on a real port, until the returned sender is dropped or fired.
+struct Served {
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    async fn on(state: &AppState, listener: TcpListener) -> Self {
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = flashbulb::build_app(state.clone());
+        let hub = state.hub.clone();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                    hub.close_all();
+                })
+                .await
+                .expect("serve");
+        });
+        Self {
+            base,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn start(app: &TestApp) -> Self {
+        Self::on(
+            &app.state,
+            TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        )
+        .await
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("the server stops")
+            .expect("the server task");
+    }
+}
+
+/// A live app with a seeded library (its owner is user 1) and a short frame interval.
+async fn live_app(config: Config) -> TestApp {
+    TestApp::with_config(Config {
+        live_frame_ms: 20,
+        ..config
+    })
+    .await
+    .with_photos(50)
+    .await
+}
+
+const LIBRARY: Channel = Channel {
+    owner: 1,
+    topic: Topic::Library,
+};
+
+async fn next(socket: &mut load::Socket) -> ServerMessage {
+    tokio::time::timeout(Duration::from_secs(10), load::receive(socket))
+        .await
+        .expect("a message within 10 s")
+        .expect("the socket is open")
+        .expect("a message of the protocol")
+}
+
+/// A socket that has followed `topic` (after the hello and the confirmation).
+async fn following(base: &str, topic: Topic) -> load::Socket {
+    let mut socket = load::connect(base).await.expect("connect");
+    assert!(matches!(
+        next(&mut socket).await,
+        ServerMessage::Hello { .. }
+    ));
+    load::send(&mut socket, &ClientMessage::Subscribe { topic })
+        .await
+        .expect("subscribe");
+    assert_eq!(next(&mut socket).await, ServerMessage::Subscribed { topic });
+    socket
+}
+
+/// Nothing arrives on `socket` for `quiet`.
+async fn assert_quiet(socket: &mut load::Socket, quiet: Duration) {
+    if let Ok(message) = tokio::time::timeout(quiet, load::receive(socket)).await {
+        panic!("expected silence, got {message:?}");
+    }
+}
+
+fn cell(id: i64) -> PhotoCell {
+    PhotoCell {
+        id,
+        file_name: format!("IMG_{id:04}.JPG"),
+        taken_at: 1_790_000_000 + id,
+        width: 4000,
+        height: 3000,
+        favourite: false,
+        placeholder_rgb: [10, 20, 30],
+        media: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_changes_of_one_key_within_a_frame_arrive_as_one_message_with_the_last_value() {
+    let app = live_app(Config {
+        live_frame_ms: 200,
+        ..Config::default()
+    })
+    .await;
+    let served = Served::start(&app).await;
+    let mut socket = following(&served.base, Topic::Library).await;
+    for value in 1..=100 {
+        app.state.hub.change(
+            LIBRARY,
+            &Change::Count {
+                counter: Counter::Photos,
+                value,
+            },
+        );
+    }
+    match next(&mut socket).await {
+        ServerMessage::Frame { state, added, .. } => {
+            assert_eq!(
+                state,
+                vec![Change::Count {
+                    counter: Counter::Photos,
+                    value: 100
+                }]
+            );
+            assert!(added.is_empty());
+        }
+        other => panic!("expected a frame, got {other:?}"),
+    }
+    assert_quiet(&mut socket, Duration::from_millis(500)).await;
+    let stats = app.state.hub.stats();
+    assert_eq!((stats.published, stats.frames), (100, 1), "{stats:?}");
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn additions_arrive_in_order_across_frames() {
+    let app = live_app(Config::default()).await;
+    let served = Served::start(&app).await;
+    let mut socket = following(&served.base, Topic::Library).await;
+    let publisher = {
+        let hub = app.state.hub.clone();
+        tokio::spawn(async move {
+            for id in 1..=600 {
+                hub.add(LIBRARY, &Addition::Photo(cell(id)));
+                if id % 50 == 0 {
+                    tokio::time::sleep(Duration::from_millis(7)).await;
+                }
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    let mut frames = 0;
+    let mut last_seq = 0;
+    while seen.len() < 600 {
+        match next(&mut socket).await {
+            ServerMessage::Frame { seq, added, .. } => {
+                assert!(
+                    seq > last_seq,
+                    "frame numbers go up: {seq} after {last_seq}"
+                );
+                last_seq = seq;
+                frames += 1;
+                seen.extend(added.into_iter().map(|Addition::Photo(cell)| cell.id));
+            }
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+    publisher.await.expect("publisher");
+    assert_eq!(seen, (1..=600).collect::<Vec<_>>());
+    assert!(
+        (2..600).contains(&frames),
+        "additions are batched into frames: {frames}"
+    );
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_gets_one_resync_instead_of_a_backlog() {
+    let app = live_app(Config {
+        live_mailbox_bytes: 64 * 1024,
+        ..Config::default()
+    })
+    .await;
+    let served = Served::start(&app).await;
+    let mut slow = slow_follower(&served.base).await;
+    let mut reader = following(&served.base, Topic::Library).await;
+    // Far more than the socket buffers of both ends and the mailbox hold: 60 frames of
+    // 200 additions of 1 KB each, 12 MB.
+    let total = 200 * 60;
+    let hub = app.state.hub.clone();
+    let publisher = tokio::spawn(async move {
+        for id in 1..=total {
+            let mut big = cell(id);
+            big.file_name = format!("{id:0>1000}");
+            hub.add(LIBRARY, &Addition::Photo(big));
+            if id % 200 == 0 {
+                // Longer than a frame: every batch is a frame of its own.
+                tokio::time::sleep(Duration::from_millis(35)).await;
+            }
+        }
+    });
+    // A reader that keeps up sees every addition in order, with no resync.
+    let mut expected = 1;
+    while expected <= total {
+        let message =
+            tokio::time::timeout(Duration::from_secs(10), load::receive(&mut reader)).await;
+        let Ok(Some(Ok(message))) = message else {
+            panic!(
+                "the reader stopped at {expected}: {:?}",
+                app.state.hub.stats()
+            );
+        };
+        match message {
+            ServerMessage::Frame { added, .. } => {
+                for Addition::Photo(cell) in added {
+                    assert_eq!(cell.id, expected);
+                    expected += 1;
+                }
+            }
+            other => panic!("the reader got {other:?}"),
+        }
+    }
+    publisher.await.expect("publisher");
+    let stats = app.state.hub.stats();
+    assert!(stats.mailbox_overflows > 0, "{stats:?}");
+    assert_eq!(stats.channel_overflows, 0, "{stats:?}");
+
+    // The slow one now reads: what reached it is a fraction, with one resync where the
+    // backlog was dropped, and the stream goes on after it.
+    let mut received = 0;
+    let mut resyncs = 0;
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(500), load::receive(&mut slow)).await
+    {
+        match message.expect("protocol") {
+            ServerMessage::Frame { added, .. } => received += added.len() as i64,
+            ServerMessage::Resync { topic: None } => resyncs += 1,
+            other => panic!("the slow client got {other:?}"),
+        }
+    }
+    assert!(resyncs >= 1, "no resync");
+    assert!(
+        received < total / 2,
+        "the slow client was sent a backlog: {received}"
+    );
+    served.stop().await;
+}
+
+/// A follower of the library whose socket receive buffer is tiny, so that not reading
+/// pushes back on the server at once.
+async fn slow_follower(base: &str) -> load::Socket {
+    let address: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("an address");
+    let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+    tcp.set_recv_buffer_size(4096).expect("receive buffer");
+    let stream = tcp.connect(address).await.expect("connect");
+    let mut request = format!("ws://{address}/ws")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("origin", base.parse().expect("header"));
+    let (socket, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("handshake");
+    let mut socket = socket;
+    assert!(matches!(
+        next(&mut socket).await,
+        ServerMessage::Hello { .. }
+    ));
+    load::send(
+        &mut socket,
+        &ClientMessage::Subscribe {
+            topic: Topic::Library,
+        },
+    )
+    .await
+    .expect("subscribe");
+    assert!(matches!(
+        next(&mut socket).await,
+        ServerMessage::Subscribed { .. }
+    ));
+    socket
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_peers_are_dropped_by_the_heartbeat() {
+    let app = live_app(Config {
+        live_heartbeat_secs: 1,
+        ..Config::default()
+    })
+    .await;
+    let served = Served::start(&app).await;
+    // Subscribed, then never read again: pings go unanswered.
+    let silent = following(&served.base, Topic::Library).await;
+    assert_eq!(app.state.hub.stats().connections, 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.state.hub.stats().connections > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the silent peer was kept"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.state.hub.stats().peers_dropped, 1);
+    assert!(!app.state.hub.is_watched(LIBRARY));
+    drop(silent);
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_reconnects_after_a_server_restart_and_resubscribes() {
+    let app = live_app(Config::default()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let served = Served::on(&app.state, listener).await;
+    let mut messages = load::follow(served.base.clone(), vec![Topic::Library]);
+    assert!(matches!(
+        next_message(&mut messages).await,
+        ServerMessage::Hello { .. }
+    ));
+    assert!(matches!(
+        next_message(&mut messages).await,
+        ServerMessage::Subscribed { .. }
+    ));
+    served.stop().await;
+
+    // The same port, a new hub and state on the same database.
+    let restarted = AppState::new(app.config.clone(), app.pool.clone());
+    let served = Served::on(
+        &restarted,
+        TcpListener::bind(address)
+            .await
+            .expect("bind the same port"),
+    )
+    .await;
+    let mut after_restart = Vec::new();
+    while !after_restart
+        .iter()
+        .any(|m| matches!(m, ServerMessage::Subscribed { .. }))
+    {
+        after_restart.push(next_message(&mut messages).await);
+    }
+    assert!(
+        after_restart.contains(&ServerMessage::Resync { topic: None }),
+        "a reconnect is a resync: {after_restart:?}"
+    );
+    restarted.hub.change(
+        LIBRARY,
+        &Change::Count {
+            counter: Counter::Queued,
+            value: 7,
+        },
+    );
+    match next_message(&mut messages).await {
+        ServerMessage::Frame { state, .. } => assert_eq!(
+            state,
+            vec![Change::Count {
+                counter: Counter::Queued,
+                value: 7
+            }]
+        ),
+        other => panic!("expected a frame, got {other:?}"),
+    }
+    served.stop().await;
+}
+
+async fn next_message(messages: &mut tokio::sync::mpsc::Receiver<ServerMessage>) -> ServerMessage {
+    tokio::time::timeout(Duration::from_secs(15), messages.recv())
+        .await
+        .expect("a message within 15 s")
+        .expect("the follower runs")
+}
+
+/// The status of a refused handshake.
+async fn handshake_status(
+    base: &str,
+    origin: Option<&str>,
+) -> Result<(), tungstenite::http::StatusCode> {
+    let mut request = format!("{}/ws", base.replacen("http://", "ws://", 1))
+        .into_client_request()
+        .expect("request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok(_) => Ok(()),
+        Err(tungstenite::Error::Http(response)) => Err(response.status()),
+        Err(other) => panic!("unexpected handshake error: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrades_from_other_sites_or_without_origin_are_refused() {
+    let app = live_app(Config::default()).await;
+    let served = Served::start(&app).await;
+    assert_eq!(
+        handshake_status(&served.base, Some("http://evil.example")).await,
+        Err(tungstenite::http::StatusCode::FORBIDDEN)
+    );
+    assert_eq!(
+        handshake_status(&served.base, None).await,
+        Err(tungstenite::http::StatusCode::FORBIDDEN)
+    );
+    assert_eq!(
+        handshake_status(&served.base, Some(&served.base)).await,
+        Ok(())
+    );
+    // Not an upgrade at all.
+    let (status, body) = app.get("/ws").await;
+    assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
+    served.stop().await;
+
+    // A library without an owner has nothing to watch.
+    let empty = TestApp::new().await;
+    let served = Served::start(&empty).await;
+    assert_eq!(
+        handshake_status(&served.base, Some(&served.base)).await,
+        Err(tungstenite::http::StatusCode::FORBIDDEN)
+    );
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_messages_are_refused_and_persistence_closes_the_socket() {
+    let app = live_app(Config::default()).await;
+    app.seed_other_owner(5).await;
+    let foreign_album = app
+        .scalar(
+            "INSERT INTO albums (owner_id, title, created_at) VALUES (2, 'theirs', 0) RETURNING id",
+        )
+        .await;
+    let served = Served::start(&app).await;
+    let mut socket = load::connect(&served.base).await.expect("connect");
+    assert!(matches!(
+        next(&mut socket).await,
+        ServerMessage::Hello { .. }
+    ));
+
+    // Another owner's album is refused like one that does not exist.
+    for topic in [Topic::Album(foreign_album), Topic::Album(999_999)] {
+        load::send(&mut socket, &ClientMessage::Subscribe { topic })
+            .await
+            .expect("send");
+        assert!(matches!(
+            next(&mut socket).await,
+            ServerMessage::Refused { .. }
+        ));
+    }
+    let hostile = [
+        Message::text("not json"),
+        Message::text(r#"{"type":"publish","topic":"library"}"#),
+        Message::text(r#"{"type":"subscribe","topic":"album:../../etc"}"#),
+        Message::text(r#"{"type":"subscribe","topic":"library","owner":2}"#),
+        Message::binary(vec![0u8; 100]),
+        Message::text("[".repeat(1000)),
+    ];
+    for message in hostile {
+        socket.send(message).await.expect("send");
+        match next(&mut socket).await {
+            ServerMessage::Refused { reason } => assert!(!reason.is_empty()),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    // Oversized: the socket is closed (the limit protects the server's memory).
+    let _ = socket.send(Message::text("x".repeat(64 * 1024))).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an oversized message did not close the socket"
+    );
+
+    // Ten refusals in a row close a socket too.
+    let mut socket = load::connect(&served.base).await.expect("connect");
+    assert!(matches!(
+        next(&mut socket).await,
+        ServerMessage::Hello { .. }
+    ));
+    let mut close_code = None;
+    for _ in 0..12 {
+        if socket.send(Message::text("{}")).await.is_err() {
+            break;
+        }
+    }
+    while let Ok(Some(Ok(message))) =
+        tokio::time::timeout(Duration::from_secs(5), socket.next()).await
+    {
+        if let Message::Close(frame) = message {
+            close_code = frame.map(|frame| u16::from(frame.code));
+            break;
+        }
+    }
+    assert_eq!(close_code, Some(1008));
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_favourites_and_album_changes_reach_their_followers() {
+    let app = live_app(Config::default()).await;
+    let album = app
+        .scalar(
+            "INSERT INTO albums (owner_id, title, created_at) VALUES (1, 'Lisbon', 0) RETURNING id",
+        )
+        .await;
+    let served = Served::start(&app).await;
+    let mut library = following(&served.base, Topic::Library).await;
+    let mut album_socket = following(&served.base, Topic::Album(album)).await;
+
+    let (status, json) = pipeline::upload(
+        &app,
+        &[(
+            "lisbon.jpg",
+            &pipeline::fixture("photos/IMG-20191006-WA0002.jpg"),
+        )],
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{json}");
+    let photo = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    pipeline::run_jobs(&app).await;
+
+    // The upload shows as a queued job, then the photo enters the timeline with its media.
+    let mut added = None;
+    let mut ready = false;
+    let mut photos_count = None;
+    while added.is_none() || !ready || photos_count != Some(51) {
+        let ServerMessage::Frame {
+            state, added: new, ..
+        } = next(&mut library).await
+        else {
+            continue;
+        };
+        for Addition::Photo(cell) in new {
+            added = Some(cell);
+        }
+        for change in state {
+            match change {
+                Change::Photo { id, status, .. } if id == photo => {
+                    ready |= status == PhotoStatus::Ready
+                }
+                Change::Count {
+                    counter: Counter::Photos,
+                    value,
+                } => photos_count = Some(value),
+                _ => {}
+            }
+        }
+    }
+    let added = added.expect("an addition");
+    assert_eq!((added.id, added.file_name.as_str()), (photo, "lisbon.jpg"));
+    assert!(
+        added.media.is_some(),
+        "the photo arrives with its thumbnails"
+    );
+
+    // A favourite set through the API reaches the library's followers.
+    let (status, body) = app
+        .post_form(
+            "/api/set_favourite",
+            &format!("photo_id={photo}&favourite=true"),
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    loop {
+        if let ServerMessage::Frame { state, .. } = next(&mut library).await {
+            if state.iter().any(|change| {
+                matches!(change, Change::Photo { id, favourite: true, .. } if *id == photo)
+            }) {
+                break;
+            }
+        }
+    }
+
+    // Adding it to the album reaches the album's followers, with the album's new count.
+    let (status, body) = app
+        .post_form(
+            "/api/set_in_album",
+            &format!("album_id={album}&photo_id={photo}&member=true"),
+        )
+        .await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status} {body}"
+    );
+    match next(&mut album_socket).await {
+        ServerMessage::Frame { state, .. } => assert_eq!(
+            state,
+            vec![Change::Album {
+                id: album,
+                title: "Lisbon".into(),
+                photos: 1,
+                deleted: false
+            }]
+        ),
+        other => panic!("expected the album's frame, got {other:?}"),
+    }
+    served.stop().await;
+}
