@@ -237,6 +237,7 @@ fn Album(view: AlbumView) -> impl IntoView {
                 <h1>{album.title.clone()}</h1>
                 <p class="summary" data-total=album.count>{photo_count(album.count)}</p>
             </div>
+            <crate::live::LiveUpdates topics=vec![crate::live::Topic::Album(id)] notice=true />
             <div class="album-tools">
                 <form class="inline-form" method="post" action=RenameAlbum::url()>
                     <input type="hidden" name="album_id" value=id />

@@ -1,6 +1,8 @@
 //! Adding photos from the browser: a file picker and a drop zone over the whole page, one
-//! request per file with its own progress, and the timeline reloaded once the new photos are
-//! ready. Without JavaScript the same form posts the files and the server redirects back.
+//! request per file with its own progress, then each photo's processing followed live (with
+//! a status poll as the fallback). The timeline shows new photos by itself while the live
+//! socket is open, and is reloaded otherwise. Without JavaScript the same form posts the files
+//! and the server redirects back.
 
 use leptos::prelude::*;
 
@@ -52,6 +54,8 @@ pub fn Uploader() -> impl IntoView {
     let dragging = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
     client::listen_for_drops(files, dragging);
+    #[cfg(feature = "hydrate")]
+    client::follow_live(files);
     #[cfg(feature = "hydrate")]
     let on_pick = move |event: leptos::ev::Event| client::send_picked(event, files);
     #[cfg(not(feature = "hydrate"))]
@@ -139,6 +143,44 @@ mod client {
             over.remove();
             leave.remove();
             drop.remove();
+        });
+    }
+
+    /// Marks photos ready or failed as soon as the hub says so.
+    pub fn follow_live(files: RwSignal<Vec<FileProgress>>) {
+        use crate::live::{Addition, Change, PhotoStatus, ServerMessage};
+        crate::live::on_message(move |message| {
+            let ServerMessage::Frame { state, added, .. } = message else {
+                return;
+            };
+            let mut outcomes: Vec<(i64, FileState)> = added
+                .into_iter()
+                .map(|Addition::Photo(cell)| (cell.id, FileState::Ready))
+                .collect();
+            for change in state {
+                if let Change::Photo {
+                    id,
+                    status: PhotoStatus::Failed,
+                    failure,
+                    ..
+                } = change
+                {
+                    let reason = failure.unwrap_or_else(|| "could not be read".into());
+                    outcomes.push((id, FileState::Failed(reason)));
+                }
+            }
+            if outcomes.is_empty() {
+                return;
+            }
+            files.update(|all| {
+                for file in all.iter_mut() {
+                    if let FileState::Processing(id) = file.state {
+                        if let Some((_, outcome)) = outcomes.iter().find(|(done, _)| *done == id) {
+                            file.state = outcome.clone();
+                        }
+                    }
+                }
+            });
         });
     }
 
@@ -255,11 +297,12 @@ mod client {
         }
     }
 
-    /// Asks for the state of every photo still processing until each is ready or failed;
-    /// then, when everything is final, reloads the page so the new photos are in the timeline.
+    /// Asks for the state of every photo still processing until each is ready or failed (the
+    /// live socket usually says so first); then, when everything is final and the timeline
+    /// cannot show the new photos by itself, reloads the page.
     async fn wait_until_ready(files: RwSignal<Vec<FileProgress>>) {
         loop {
-            sleep(700).await;
+            sleep(if crate::live::is_open() { 3_000 } else { 700 }).await;
             let waiting: Vec<(usize, i64)> = files.with_untracked(|all| {
                 all.iter()
                     .enumerate()
@@ -295,7 +338,7 @@ mod client {
         }
         let everything_final = files.with_untracked(|all| all.iter().all(|f| f.state.is_final()));
         let added = files.with_untracked(|all| all.iter().any(|f| f.state == FileState::Ready));
-        if everything_final && added {
+        if everything_final && added && !crate::live::is_open() {
             let _ = window().location().reload();
         }
     }

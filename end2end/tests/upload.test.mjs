@@ -1,5 +1,5 @@
 // Upload end to end: a photo dropped on the timeline is sent, processed by the job workers,
-// and appears at the top of the timeline with its thumbnail.
+// and appears at the top of the timeline with its thumbnail, without a reload.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
@@ -34,15 +34,21 @@ test('a photo dropped on the timeline appears in it with its thumbnail', async (
     transfer.items.add(new File([binary], name, { type: 'image/jpeg' }));
     return transfer;
   }, { base64: bytes, name: 'whatsapp.jpg' });
-  const reloaded = page.waitForEvent('load', { timeout: 60_000 });
+  const answered = page.waitForResponse((response) => response.url().endsWith('/api/upload'));
   await page.dispatchEvent('body', 'drop', { dataTransfer });
+  const uploaded = (await (await answered).json()).files[0].photo_id;
   await page.locator('.upload-list li').first().waitFor();
   await page.screenshot({ path: `${resultsDir}/upload-progress.png` });
-  await reloaded;
-
-  assert.equal(Number(await page.locator('.summary').getAttribute('data-total')), before + 1);
-  const newest = page.locator('.vt-cell[data-photo-id]').first();
+  // The live socket reports the processed photo; the timeline shows it without a reload.
+  await page.locator('.upload-list li[data-state="added"]').waitFor({ timeout: 60_000 });
+  await page.waitForFunction(
+    (total) => document.querySelector('[data-live-count="photos"]')?.textContent.replace(/\D/g, '') === String(total),
+    before + 1,
+    { timeout: 30_000 },
+  );
+  const newest = page.locator(`.vt-cell[data-photo-id="${uploaded}"]`);
   await newest.waitFor({ timeout: 30_000 });
+  assert.equal(await page.locator('.vt-cell[data-photo-id]').first().getAttribute('data-photo-id'), String(uploaded));
   const thumbnail = newest.locator('img.thumb');
   await thumbnail.waitFor();
   assert.ok(await thumbnail.evaluate((img) => img.complete && img.naturalWidth === 256), 'the thumbnail did not load');

@@ -8,14 +8,47 @@ use leptos::prelude::*;
 use super::Topic;
 
 /// Keeps the page's live socket. Rendered once per page that wants live updates, with the
-/// topics that page shows; it draws nothing.
+/// topics that page shows. It keeps every `[data-live-count=photos|queued]` element of the page
+/// current; with `notice`, it also says when what the page shows has changed, for pages that
+/// do not patch themselves.
 #[island(lazy)]
-pub fn LiveUpdates(topics: Vec<Topic>) -> impl IntoView {
+pub fn LiveUpdates(topics: Vec<Topic>, notice: bool) -> impl IntoView {
+    let changed = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| client::start(topics.clone()));
+    {
+        on_message(move |message| {
+            use super::{Change, ServerMessage};
+            match message {
+                ServerMessage::Frame { state, added, .. } => {
+                    for change in &state {
+                        if let Change::Count { counter, value } = change {
+                            client::show_count(*counter, *value);
+                        }
+                    }
+                    let only_counts = added.is_empty()
+                        && state
+                            .iter()
+                            .all(|change| matches!(change, Change::Count { .. }));
+                    if notice && !only_counts {
+                        changed.set(true);
+                    }
+                }
+                ServerMessage::Resync { .. } if notice => changed.set(true),
+                _ => {}
+            }
+        });
+        Effect::new(move |_| client::start(topics.clone()));
+    }
     #[cfg(not(feature = "hydrate"))]
-    let _ = topics;
-    view! { <span class="live-updates" hidden></span> }
+    let _ = (topics, notice);
+    view! {
+        <Show when=move || changed.get()>
+            <p class="notice live-notice" role="status">
+                "This page has changed since it was loaded. "
+                <a href="" class="button">"Show the changes"</a>
+            </p>
+        </Show>
+    }
 }
 
 /// The attribute on `<html>` that says whether the live socket is open (`open`) or not
@@ -166,6 +199,24 @@ mod client {
         init.set_detail(&JsValue::from_str(text));
         if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(LIVE_EVENT, &init) {
             let _ = window().dispatch_event(&event);
+        }
+    }
+
+    /// Writes a counter into every element of the page that shows it.
+    pub fn show_count(counter: crate::live::Counter, value: u64) {
+        use crate::live::Counter;
+        let (name, text) = match counter {
+            Counter::Photos => ("photos", crate::format::photo_count(value)),
+            Counter::Queued => ("queued", crate::format::thousands(value)),
+        };
+        let Ok(elements) = document().query_selector_all(&format!("[data-live-count=\"{name}\"]"))
+        else {
+            return;
+        };
+        for index in 0..elements.length() {
+            if let Some(element) = elements.item(index) {
+                element.set_text_content(Some(&text));
+            }
         }
     }
 

@@ -54,16 +54,41 @@ impl From<Segment> for CellData {
     }
 }
 
-/// Segments by (month index, segment index), evicted oldest first.
+/// A month as `(year, month)`: stable when months are added or emptied, unlike its index.
+type MonthId = (i32, u8);
+
+/// Segments by (month, segment index), evicted oldest first.
 #[derive(Debug, Default)]
 struct SegmentCache {
-    loaded: HashMap<(usize, u64), CellData>,
-    order: VecDeque<(usize, u64)>,
-    in_flight: HashSet<(usize, u64)>,
+    loaded: HashMap<(MonthId, u64), CellData>,
+    order: VecDeque<(MonthId, u64)>,
+    in_flight: HashSet<(MonthId, u64)>,
 }
 
 impl SegmentCache {
-    fn insert(&mut self, key: (usize, u64), data: CellData) {
+    /// Forgets the segments of `months` (their photos moved), or of every month.
+    fn forget(&mut self, months: Option<&HashSet<MonthId>>) {
+        let keep = |key: &(MonthId, u64)| months.is_some_and(|months| !months.contains(&key.0));
+        self.loaded.retain(|key, _| keep(key));
+        self.order.retain(keep);
+        self.in_flight.retain(keep);
+    }
+
+    /// Sets the favourite flag of a photo wherever it is loaded; true when it was.
+    fn set_favourite(&mut self, id: PhotoId, favourite: bool) -> bool {
+        let mut found = false;
+        for data in self.loaded.values_mut() {
+            if let Some(at) = data.ids.iter().position(|candidate| *candidate == id) {
+                if let Some(flag) = data.favourite.get_mut(at) {
+                    *flag = favourite;
+                    found = true;
+                }
+            }
+        }
+        found
+    }
+
+    fn insert(&mut self, key: (MonthId, u64), data: CellData) {
         self.in_flight.remove(&key);
         if self.loaded.insert(key, data).is_none() {
             self.order.push_back(key);
@@ -82,11 +107,11 @@ type ShownPhoto = (PhotoId, [u8; 3], bool, Option<[u8; 8]>);
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
     Header {
-        month: usize,
+        bucket: MonthBucket,
         top: f64,
     },
     Cell {
-        month: usize,
+        month: MonthId,
         index: u64,
         top: f64,
         left: f64,
@@ -94,21 +119,46 @@ enum Item {
     },
 }
 
+/// Everything that decides how an item is drawn, position included: an item whose key is
+/// unchanged keeps its element.
+type ItemKey = (u8, MonthId, u64, PhotoId, bool, bool, i64, i64, u64);
+
 impl Item {
-    fn key(&self, base: f64) -> (u8, usize, u64, PhotoId, bool, bool, u64) {
+    fn key(&self, base: f64) -> ItemKey {
         let base = base as u64;
         match self {
-            Item::Header { month, .. } => (0, *month, 0, 0, false, false, base),
+            Item::Header { bucket, top } => (
+                0,
+                month_id(bucket),
+                bucket.count,
+                0,
+                false,
+                false,
+                *top as i64,
+                0,
+                base,
+            ),
             Item::Cell {
                 month,
                 index,
+                top,
+                left,
                 photo,
-                ..
             } => {
                 let (id, favourite, media) = photo
                     .map(|(id, _, fav, media)| (id, fav, media.is_some()))
                     .unwrap_or((0, false, false));
-                (1, *month, *index, id, favourite, media, base)
+                (
+                    1,
+                    *month,
+                    *index,
+                    id,
+                    favourite,
+                    media,
+                    *top as i64,
+                    *left as i64,
+                    base,
+                )
             }
         }
     }
@@ -116,7 +166,8 @@ impl Item {
 
 #[island]
 pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
-    let buckets = StoredValue::new(buckets);
+    // Months change when photos arrive or leave while the page is open (live updates).
+    let buckets = RwSignal::new(buckets);
     let active = RwSignal::new(false);
     let width = RwSignal::new(0.0f64);
     let window_width = RwSignal::new(0.0f64);
@@ -130,7 +181,7 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
     let root = NodeRef::<leptos::html::Div>::new();
 
     let layout = Memo::new(move |_| {
-        buckets.with_value(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
+        buckets.with(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
     });
     let spacer_height =
         Memo::new(move |_| layout.with(|l| l.total_height()).min(MAX_SCROLL_HEIGHT));
@@ -143,18 +194,22 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
         let height = viewport.get();
         let window = layout.visible(top - OVERSCAN * height, top + (1.0 + OVERSCAN) * height);
         let mut items = Vec::new();
+        let months: Vec<MonthBucket> = buckets.get();
         cache.with_value(|cache| {
             for visible in window {
-                let month_top = layout.month_top(visible.month);
+                let Some(bucket) = months.get(visible.month).copied() else {
+                    continue;
+                };
+                let month = month_id(&bucket);
                 items.push(Item::Header {
-                    month: visible.month,
-                    top: month_top,
+                    bucket,
+                    top: layout.month_top(visible.month),
                 });
                 for index in visible.photos.clone() {
                     let (left, top) = layout.cell_origin(visible.month, index);
                     let photo = cache
                         .loaded
-                        .get(&(visible.month, index / SEGMENT_SIZE))
+                        .get(&(month, index / SEGMENT_SIZE))
                         .and_then(|data| {
                             let at = (index % SEGMENT_SIZE) as usize;
                             Some((
@@ -165,7 +220,7 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
                             ))
                         });
                     items.push(Item::Cell {
-                        month: visible.month,
+                        month,
                         index,
                         top,
                         left,
@@ -182,8 +237,8 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
         if !active.get() {
             return;
         }
-        let wanted: Vec<(usize, u64)> = items.with(|items| {
-            let mut keys: Vec<(usize, u64)> = items
+        let wanted: Vec<(MonthId, u64)> = items.with(|items| {
+            let mut keys: Vec<(MonthId, u64)> = items
                 .iter()
                 .filter_map(|item| match item {
                     Item::Cell {
@@ -199,27 +254,43 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
             keys
         });
         for key in wanted {
+            let ((year, month), segment) = key;
+            let bucket = MonthBucket {
+                year,
+                month,
+                count: 0,
+            };
             let start = cache
                 .try_update_value(|c| c.in_flight.insert(key))
                 .unwrap_or(false);
             if !start {
                 continue;
             }
-            let Some(bucket) = buckets.with_value(|b| b.get(key.0).copied()) else {
-                continue;
-            };
             leptos::task::spawn_local(async move {
-                match client::fetch_segment(&bucket.key(), key.1 * SEGMENT_SIZE, SEGMENT_SIZE).await
+                match client::fetch_segment(&bucket.key(), segment * SEGMENT_SIZE, SEGMENT_SIZE)
+                    .await
                 {
                     Ok(segment) => {
-                        cache.update_value(|c| c.insert(key, segment.into()));
-                        arrived.update(|n| *n += 1);
+                        // A live refresh may have dropped this request meanwhile: its
+                        // answer may predate the change, so it is not kept.
+                        let wanted = cache
+                            .try_update_value(|c| {
+                                let wanted = c.in_flight.contains(&key);
+                                if wanted {
+                                    c.insert(key, segment.into());
+                                }
+                                wanted
+                            })
+                            .unwrap_or(false);
+                        if wanted {
+                            arrived.update(|n| *n += 1);
+                        }
                     }
                     Err(error) => {
                         leptos::logging::warn!(
                             "timeline segment {} #{}: {error}",
                             bucket.key(),
-                            key.1
+                            segment
                         );
                         cache.update_value(|c| {
                             c.in_flight.remove(&key);
@@ -266,6 +337,83 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
         });
     };
 
+    // Live updates: favourites change in place; photos that arrive or leave change the months,
+    // so the month list is read again and the segments of the months that changed refetched.
+    let refreshing = StoredValue::new(false);
+    let refresh_again = StoredValue::new(false);
+    let forget_everything = StoredValue::new(false);
+    let refresh = move |everything: bool| {
+        if everything {
+            forget_everything.set_value(true);
+        }
+        if refreshing.get_value() {
+            refresh_again.set_value(true);
+            return;
+        }
+        refreshing.set_value(true);
+        leptos::task::spawn_local(async move {
+            loop {
+                refresh_again.set_value(false);
+                let everything = forget_everything.get_value();
+                forget_everything.set_value(false);
+                match super::load_timeline().await {
+                    Ok(screen) => {
+                        let changed = changed_months(&buckets.get_untracked(), &screen.buckets);
+                        cache.update_value(|c| c.forget((!everything).then_some(&changed)));
+                        buckets.set(screen.buckets);
+                        measure();
+                        arrived.update(|n| *n += 1);
+                    }
+                    Err(error) => leptos::logging::warn!("timeline refresh: {error}"),
+                }
+                if !refresh_again.get_value() {
+                    break;
+                }
+            }
+            refreshing.set_value(false);
+        });
+    };
+    #[cfg(feature = "hydrate")]
+    crate::live::on_message(move |message| {
+        use crate::live::{Change, ServerMessage, Topic};
+        match message {
+            ServerMessage::Frame {
+                topic: Topic::Library,
+                state,
+                added,
+                ..
+            } => {
+                let mut moved = !added.is_empty();
+                for change in state {
+                    if let Change::Photo {
+                        id,
+                        favourite,
+                        trashed,
+                        ..
+                    } = change
+                    {
+                        if trashed {
+                            moved = true;
+                        } else if cache.try_update_value(|c| c.set_favourite(id, favourite))
+                            == Some(true)
+                        {
+                            arrived.update(|n| *n += 1);
+                        }
+                    }
+                }
+                if moved {
+                    refresh(false);
+                }
+            }
+            ServerMessage::Resync {
+                topic: None | Some(Topic::Library),
+            } => refresh(true),
+            _ => {}
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = refresh;
+
     // Runs once, in the browser: hide the static first screen and take over.
     Effect::new(move |_| {
         client::activate(root);
@@ -299,7 +447,7 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
     // too short to ever reach the top.
     let current_month = Memo::new(move |_| {
         let top = view_top.get();
-        let months = buckets.with_value(Vec::len);
+        let months = buckets.with(Vec::len);
         layout.with(|l| {
             let height = viewport.get();
             if months > 0 && l.total_height() > height && top >= l.total_height() - height - 1.0 {
@@ -328,14 +476,14 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
                             <For
                                 each=move || items.get()
                                 key=move |item| item.key(base.get_untracked())
-                                children=move |item| render_item(item, layout, base.get_untracked(), buckets, cache, arrived)
+                                children=move |item| render_item(item, layout, base.get_untracked(), cache, arrived)
                             />
                         </div>
                     </div>
                 </div>
                 <nav class="vt-scrubber" aria-label="Jump to a month">
                     <ol>
-                        {buckets.with_value(|b| b.iter().enumerate().map(|(month, bucket)| {
+                        {move || buckets.with(|b| b.iter().enumerate().map(|(month, bucket)| {
                             let label = month_label(bucket.year, bucket.month);
                             view! {
                                 <li>
@@ -359,6 +507,23 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
     }
 }
 
+/// Months whose photos are not the same in `new` as in `old`: new ones, emptied ones, and
+/// ones whose count changed.
+fn changed_months(old: &[MonthBucket], new: &[MonthBucket]) -> HashSet<MonthId> {
+    let before: HashMap<MonthId, u64> = old.iter().map(|b| (month_id(b), b.count)).collect();
+    let after: HashMap<MonthId, u64> = new.iter().map(|b| (month_id(b), b.count)).collect();
+    before
+        .keys()
+        .chain(after.keys())
+        .filter(|month| before.get(month) != after.get(month))
+        .copied()
+        .collect()
+}
+
+fn month_id(bucket: &MonthBucket) -> MonthId {
+    (bucket.year, bucket.month)
+}
+
 /// `Nov 26`, for the narrow scrubber on phones.
 fn short_month_label(year: i32, month: u8) -> String {
     let name = month_label(year, month);
@@ -373,31 +538,20 @@ fn render_item(
     item: Item,
     layout: Memo<Layout>,
     base: f64,
-    buckets: StoredValue<Vec<MonthBucket>>,
     cache: StoredValue<SegmentCache>,
     arrived: RwSignal<u64>,
 ) -> AnyView {
     let (cell, header) = layout.with_untracked(|l| (l.cell, l.metrics.header));
     match item {
-        Item::Header { month, top } => {
-            let bucket = buckets.with_value(|b| b.get(month).copied());
-            let Some(bucket) = bucket else {
-                return ().into_any();
-            };
-            view! {
-                <h2 class="vt-month" style=format!("top:{}px;height:{header}px", top - base)>
-                    {month_label(bucket.year, bucket.month)}
-                    <span class="count">{photo_count(bucket.count)}</span>
-                </h2>
-            }
-            .into_any()
+        Item::Header { bucket, top } => view! {
+            <h2 class="vt-month" style=format!("top:{}px;height:{header}px", top - base)>
+                {month_label(bucket.year, bucket.month)}
+                <span class="count">{photo_count(bucket.count)}</span>
+            </h2>
         }
+        .into_any(),
         Item::Cell {
-            month,
-            index,
-            top,
-            left,
-            photo,
+            top, left, photo, ..
         } => {
             let position = format!(
                 "top:{}px;left:{left}px;width:{cell}px;height:{cell}px",
@@ -408,16 +562,9 @@ fn render_item(
                 Some((id, [r, g, b], favourite, media)) => {
                     // Optimistic: the heart changes at once and changes back if the server refuses.
                     let store = move |value: bool| {
-                        cache.update_value(|c| {
-                            if let Some(data) = c.loaded.get_mut(&(month, index / SEGMENT_SIZE)) {
-                                if let Some(flag) =
-                                    data.favourite.get_mut((index % SEGMENT_SIZE) as usize)
-                                {
-                                    *flag = value;
-                                }
-                            }
-                        });
-                        arrived.update(|n| *n += 1);
+                        if cache.try_update_value(|c| c.set_favourite(id, value)) == Some(true) {
+                            arrived.update(|n| *n += 1);
+                        }
                     };
                     let toggle = move |_| {
                         store(!favourite);
@@ -544,5 +691,57 @@ mod client {
         {
             let _ = timeline.class_list().add_1("vt-active");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(year: i32, month: u8, count: u64) -> MonthBucket {
+        MonthBucket { year, month, count }
+    }
+
+    #[test]
+    fn months_that_gained_lost_or_appeared_are_the_changed_ones() {
+        let old = [bucket(2026, 10, 5), bucket(2026, 9, 3), bucket(2026, 8, 1)];
+        let new = [bucket(2026, 11, 1), bucket(2026, 10, 6), bucket(2026, 9, 3)];
+        let changed = changed_months(&old, &new);
+        let expected: HashSet<MonthId> = [(2026, 11), (2026, 10), (2026, 8)].into();
+        assert_eq!(changed, expected);
+        assert!(changed_months(&old, &old).is_empty());
+    }
+
+    fn segment(ids: &[PhotoId]) -> CellData {
+        CellData {
+            ids: ids.to_vec(),
+            rgb: vec![[0, 0, 0]; ids.len()],
+            favourite: vec![false; ids.len()],
+            media: vec![None; ids.len()],
+        }
+    }
+
+    #[test]
+    fn the_cache_forgets_only_the_months_that_changed() {
+        let mut cache = SegmentCache::default();
+        cache.insert(((2026, 11), 0), segment(&[9, 8]));
+        cache.insert(((2026, 10), 0), segment(&[7]));
+        cache.in_flight.insert(((2026, 11), 1));
+        cache.forget(Some(&[(2026, 11)].into()));
+        assert!(!cache.loaded.contains_key(&((2026, 11), 0)));
+        assert!(cache.loaded.contains_key(&((2026, 10), 0)));
+        assert!(cache.in_flight.is_empty());
+        assert_eq!(cache.order, [((2026, 10), 0)]);
+        cache.forget(None);
+        assert!(cache.loaded.is_empty() && cache.order.is_empty());
+    }
+
+    #[test]
+    fn a_favourite_changes_wherever_the_photo_is_loaded() {
+        let mut cache = SegmentCache::default();
+        cache.insert(((2026, 11), 0), segment(&[9, 8]));
+        assert!(cache.set_favourite(8, true));
+        assert_eq!(cache.loaded[&((2026, 11), 0)].favourite, [false, true]);
+        assert!(!cache.set_favourite(1, true));
     }
 }

@@ -75,10 +75,14 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
             <div class="timeline-head">
                 <h1>{owner_name.map(|name| format!("{name}’s library")).unwrap_or_default()}</h1>
                 <p class="summary" data-total=total>
-                    {photo_count(total)} " in " {buckets.len()}
+                    <span data-live-count="photos">{photo_count(total)}</span>
+                    " in "
+                    {buckets.len()}
                     {if buckets.len() == 1 { " month" } else { " months" }}
                 </p>
                 <crate::upload::Uploader />
+                // Inside the head: the page's grid places its other children by area.
+                <crate::live::LiveUpdates topics=vec![crate::live::Topic::Library] notice=false />
             </div>
             <nav class="months" aria-label="Months">
                 <ol>

@@ -636,3 +636,34 @@ async fn uploads_favourites_and_album_changes_reach_their_followers() {
     }
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_tool_reports_what_arrived_over_real_sockets() {
+    let app = live_app(Config::default()).await;
+    let served = Served::start(&app).await;
+    let favourites = "SELECT count(*) FROM photos WHERE is_favourite";
+    let before = app.scalar(favourites).await;
+    let report = load::run(&load::LoadArgs {
+        url: served.base.clone(),
+        connections: 20,
+        rate: 20,
+        seconds: 2,
+        latency_sample: 5,
+        server_pid: Some(std::process::id()),
+        json: None,
+    })
+    .await
+    .expect("a load run");
+    assert_eq!(report.connections_held, 20, "{report}");
+    assert_eq!(report.connect_failures, 0, "{report}");
+    assert!(report.changes_made >= 30, "{report}");
+    assert_eq!(report.change_failures, 0, "{report}");
+    // Every socket saw the changes (in frames of several), the sampled ones timed them.
+    assert!(report.messages_delivered >= 20, "{report}");
+    assert!(report.latency_samples >= 5 * 30, "{report}");
+    assert!(report.latency_ms_p99.is_some() && report.server_rss_held_mib.is_some());
+    assert_eq!((report.resyncs, report.disconnects), (0, 0), "{report}");
+    // The changes were real: the photos are favourites now (some may have been before).
+    assert!(app.scalar(favourites).await > before);
+    served.stop().await;
+}
