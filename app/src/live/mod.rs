@@ -249,7 +249,8 @@ mod tests {
             r#"{"type":"subscribe","topic":"everything"}"#,
             r#"{"type":"publish","topic":"library"}"#,
             r#"{"type":"subscribe","topic":"library","extra":1}"#,
-            r#"["subscribe","library"]"#,
+            r#"["publish","library"]"#,
+            r#"{"type":"subscribe","topic":"library"} trailing"#,
         ] {
             assert!(
                 serde_json::from_str::<ClientMessage>(bad).is_err(),

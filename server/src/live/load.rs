@@ -273,12 +273,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     }
     drop(ready_sender);
     drop(latency_sender);
+    // Each socket reports once, then keeps its sender while it listens: count the reports.
     let (mut held, mut connect_failures) = (0usize, 0u64);
-    while let Some(opened) = ready.recv().await {
-        if opened {
-            held += 1;
-        } else {
-            connect_failures += 1;
+    while held + (connect_failures as usize) < args.connections {
+        match ready.recv().await {
+            Some(true) => held += 1,
+            Some(false) => connect_failures += 1,
+            None => break,
         }
     }
     let connect_seconds = connecting.elapsed().as_secs_f64();
