@@ -1,8 +1,8 @@
 //! Live updates: the protocol the `/ws` hub speaks with every tab, and the island that holds
 //! the tab's one socket and hands what arrives to the rest of the page.
 //!
-//! The hub sends JSON text messages ([`ServerMessage`]); the browser sends
-//! [`ClientMessage`]s. A frame carries, for one topic, the latest state of every key that
+//! The hub sends JSON text messages ([`ServerMessage`]), several in one WebSocket message
+//! (one per line) when a connection fell behind; the browser sends [`ClientMessage`]s. A frame carries, for one topic, the latest state of every key that
 //! changed since the previous frame ([`Change`]) and the additions in the order they happened
 //! ([`Addition`]). A `resync` means updates were dropped: refetch instead of patching.
 

@@ -161,7 +161,10 @@ mod client {
                 .dyn_ref::<web_sys::MessageEvent>()
                 .and_then(|event| event.data().as_string())
             {
-                dispatch(&text);
+                // A connection that fell behind gets several messages at once, one per line.
+                for line in text.lines() {
+                    dispatch(line);
+                }
             }
         });
         let on_close = {

@@ -57,16 +57,39 @@ pub async fn send(socket: &mut Socket, message: &ClientMessage) -> Result<(), tu
     socket.send(Message::text(text)).await
 }
 
-/// Reads the next message of the hub, skipping pings and pongs; `None` once the socket ends.
-pub async fn receive(socket: &mut Socket) -> Option<Result<ServerMessage, String>> {
+/// Reads the next WebSocket message of the hub, skipping pings and pongs, as the protocol
+/// messages it holds (one per line); `None` once the socket ends.
+pub async fn receive_all(socket: &mut Socket) -> Option<Vec<Result<ServerMessage, String>>> {
     loop {
         match socket.next().await? {
             Ok(Message::Text(text)) => {
-                return Some(serde_json::from_str(&text).map_err(|e| format!("{e}: {text}")))
+                return Some(
+                    text.lines()
+                        .map(|line| {
+                            serde_json::from_str(line).map_err(|e| {
+                                format!("{e}: {}", line.chars().take(200).collect::<String>())
+                            })
+                        })
+                        .collect(),
+                )
             }
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
         }
+    }
+}
+
+/// Reads the next message of the hub, one at a time: messages that arrived together wait in
+/// `pending` for the next call.
+pub async fn receive_one(
+    socket: &mut Socket,
+    pending: &mut std::collections::VecDeque<Result<ServerMessage, String>>,
+) -> Option<Result<ServerMessage, String>> {
+    loop {
+        if let Some(message) = pending.pop_front() {
+            return Some(message);
+        }
+        pending.extend(receive_all(socket).await?);
     }
 }
 
@@ -93,10 +116,11 @@ pub fn follow(base: String, topics: Vec<Topic>) -> mpsc::Receiver<ServerMessage>
                     }
                 }
                 connected_before |= subscribed;
-                while let Some(message) = receive(&mut socket).await {
-                    let Ok(message) = message else { continue };
-                    if sender.send(message).await.is_err() {
-                        return;
+                while let Some(messages) = receive_all(&mut socket).await {
+                    for message in messages.into_iter().flatten() {
+                        if sender.send(message).await.is_err() {
+                            return;
+                        }
                     }
                 }
             }
@@ -159,6 +183,9 @@ pub struct LoadReport {
     pub latency_ms_p90: Option<f64>,
     pub latency_ms_p99: Option<f64>,
     pub latency_ms_max: Option<f64>,
+    /// From the server's answer (the change stored and published) to the frame's arrival.
+    pub fanout_ms_p50: Option<f64>,
+    pub fanout_ms_p99: Option<f64>,
 }
 
 impl std::fmt::Display for LoadReport {
@@ -190,14 +217,20 @@ impl std::fmt::Display for LoadReport {
             self.resyncs,
             self.disconnects
         )?;
-        write!(
+        writeln!(
             f,
-            "latency (change sent → frame received, {} samples): p50 {}, p90 {}, p99 {}, max {}",
+            "latency (change requested → frame received, {} samples): p50 {}, p90 {}, p99 {}, max {}",
             self.latency_samples,
             ms(self.latency_ms_p50),
             ms(self.latency_ms_p90),
             ms(self.latency_ms_p99),
             ms(self.latency_ms_max),
+        )?;
+        write!(
+            f,
+            "fan-out (server answered → frame received): p50 {}, p99 {}",
+            ms(self.fanout_ms_p50),
+            ms(self.fanout_ms_p99),
         )
     }
 }
@@ -211,20 +244,28 @@ struct Tally {
     disconnects: AtomicU64,
 }
 
-/// When each photo's change was sent, in microseconds since the run started (0: not yet).
+/// Latencies in microseconds one socket measured: since each change's request, and since the
+/// server's answer.
+type Latencies = (Vec<u32>, Vec<u32>);
+
+/// When each photo's change was requested and when the server answered (by then the change
+/// is stored and published), in microseconds since the run started (0: not yet).
 struct SentAt {
     start: Instant,
     index: HashMap<PhotoId, usize>,
     micros: Vec<AtomicU64>,
+    answered: Vec<AtomicU64>,
 }
 
 impl SentAt {
-    fn latency(&self, id: PhotoId, now: Instant) -> Option<Duration> {
-        let sent = self
-            .micros
-            .get(*self.index.get(&id)?)?
-            .load(Ordering::Relaxed);
-        (sent > 0).then(|| now.saturating_duration_since(self.start + Duration::from_micros(sent)))
+    /// Time since the request, and since the answer (zero when the frame came first).
+    fn latency(&self, id: PhotoId, now: Instant) -> Option<(Duration, Duration)> {
+        let at = *self.index.get(&id)?;
+        let sent = self.micros.get(at)?.load(Ordering::Relaxed);
+        let answered = self.answered.get(at)?.load(Ordering::Relaxed).max(sent);
+        let since =
+            |micros: u64| now.saturating_duration_since(self.start + Duration::from_micros(micros));
+        (sent > 0).then(|| (since(sent), since(answered)))
     }
 }
 
@@ -242,9 +283,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         start,
         index: ids.iter().enumerate().map(|(at, id)| (*id, at)).collect(),
         micros: ids.iter().map(|_| AtomicU64::new(0)).collect(),
+        answered: ids.iter().map(|_| AtomicU64::new(0)).collect(),
     });
     let tally = Arc::new(Tally::default());
-    let (latency_sender, mut latency_receiver) = mpsc::unbounded_channel::<Vec<u32>>();
+    let (latency_sender, mut latency_receiver) = mpsc::unbounded_channel::<Latencies>();
     let (stop_sender, stop) = tokio::sync::watch::channel(false);
 
     // Open sockets a few hundred at a time: a burst of 20,000 handshakes only measures
@@ -310,7 +352,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
                     slot.store(micros, Ordering::Relaxed);
                 }
                 match set_favourite(&http, &base, id).await {
-                    Ok(()) => made.fetch_add(1, Ordering::Relaxed),
+                    Ok(()) => {
+                        let micros = sent_at.start.elapsed().as_micros().max(1) as u64;
+                        if let Some(slot) = sent_at.answered.get(at) {
+                            slot.store(micros, Ordering::Relaxed);
+                        }
+                        made.fetch_add(1, Ordering::Relaxed)
+                    }
                     Err(_) => failed.fetch_add(1, Ordering::Relaxed),
                 };
                 drop(permit);
@@ -325,17 +373,19 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     let server_rss_after_load_mib = args.server_pid.and_then(rss_mib);
     let _ = stop_sender.send(true);
 
-    let mut latencies: Vec<u32> = Vec::new();
-    while let Some(batch) = latency_receiver.recv().await {
+    let (mut latencies, mut answered) = (Vec::<u32>::new(), Vec::<u32>::new());
+    while let Some((batch, answered_batch)) = latency_receiver.recv().await {
         latencies.extend(batch);
+        answered.extend(answered_batch);
     }
     latencies.sort_unstable();
-    let percentile = |p: f64| -> Option<f64> {
-        if latencies.is_empty() {
+    answered.sort_unstable();
+    let percentile = |sorted: &[u32], p: f64| -> Option<f64> {
+        if sorted.is_empty() {
             return None;
         }
-        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
-        Some(f64::from(latencies[rank - 1]) / 1000.0)
+        let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+        Some(f64::from(sorted[rank - 1]) / 1000.0)
     };
     let messages_delivered = tally.messages.load(Ordering::Relaxed) - delivered_before;
     Ok(LoadReport {
@@ -360,10 +410,12 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         resyncs: tally.resyncs.load(Ordering::Relaxed),
         disconnects: tally.disconnects.load(Ordering::Relaxed),
         latency_samples: latencies.len(),
-        latency_ms_p50: percentile(0.50),
-        latency_ms_p90: percentile(0.90),
-        latency_ms_p99: percentile(0.99),
+        latency_ms_p50: percentile(&latencies, 0.50),
+        latency_ms_p90: percentile(&latencies, 0.90),
+        latency_ms_p99: percentile(&latencies, 0.99),
         latency_ms_max: latencies.last().map(|v| f64::from(*v) / 1000.0),
+        fanout_ms_p50: percentile(&answered, 0.50),
+        fanout_ms_p99: percentile(&answered, 0.99),
     })
 }
 
@@ -377,8 +429,9 @@ async fn open_following(base: &str) -> anyhow::Result<Socket> {
         },
     )
     .await?;
+    let mut pending = std::collections::VecDeque::new();
     loop {
-        match receive(&mut socket).await {
+        match receive_one(&mut socket, &mut pending).await {
             Some(Ok(ServerMessage::Subscribed { .. })) => return Ok(socket),
             Some(Ok(ServerMessage::Refused { reason })) => bail!("subscription refused: {reason}"),
             Some(_) => continue,
@@ -392,10 +445,11 @@ async fn open_following(base: &str) -> anyhow::Result<Socket> {
 async fn listen(
     mut socket: Socket,
     tally: Arc<Tally>,
-    measure: Option<(Arc<SentAt>, mpsc::UnboundedSender<Vec<u32>>)>,
+    measure: Option<(Arc<SentAt>, mpsc::UnboundedSender<Latencies>)>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut latencies = Vec::new();
+    let mut answered_latencies = Vec::new();
     loop {
         let next = tokio::select! {
             next = socket.next() => next,
@@ -410,27 +464,34 @@ async fn listen(
             }
         };
         let now = Instant::now();
-        tally.messages.fetch_add(1, Ordering::Relaxed);
         tally.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-        if text.starts_with(r#"{"type":"resync""#) {
-            tally.resyncs.fetch_add(1, Ordering::Relaxed);
-        }
-        let Some((sent_at, _)) = &measure else {
-            continue;
-        };
-        if let Ok(ServerMessage::Frame { state, .. }) = serde_json::from_str(&text) {
-            for change in state {
-                if let Change::Photo { id, .. } = change {
-                    if let Some(latency) = sent_at.latency(id, now) {
-                        latencies.push(latency.as_micros().min(u128::from(u32::MAX)) as u32);
+        for line in text.lines() {
+            tally.messages.fetch_add(1, Ordering::Relaxed);
+            if line.starts_with(r#"{"type":"resync""#) {
+                tally.resyncs.fetch_add(1, Ordering::Relaxed);
+            }
+            let Some((sent_at, _)) = &measure else {
+                continue;
+            };
+            if let Ok(ServerMessage::Frame { state, .. }) = serde_json::from_str(line) {
+                for change in state {
+                    if let Change::Photo { id, .. } = change {
+                        if let Some(latency) = sent_at.latency(id, now) {
+                            latencies.push(micros(latency.0));
+                            answered_latencies.push(micros(latency.1));
+                        }
                     }
                 }
             }
         }
     }
     if let Some((_, sender)) = measure {
-        let _ = sender.send(latencies);
+        let _ = sender.send((latencies, answered_latencies));
     }
+}
+
+fn micros(duration: Duration) -> u32 {
+    duration.as_micros().min(u128::from(u32::MAX)) as u32
 }
 
 /// Ids of up to `wanted` photos of the library, newest first, read the way pages read them.
