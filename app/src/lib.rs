@@ -67,37 +67,40 @@ pub fn App() -> impl IntoView {
             </header>
             <main id="main">
                 <Routes fallback=NotFound>
-                    // In order: the first screen of the grid arrives as plain HTML, so it
-                    // paints without JavaScript and with no placeholder swap.
+                    // Pages whose data decides their status (404 for a missing photo, 503
+                    // without a database) render completely before the response starts:
+                    // streamed, the status would race the first chunk. The first screen of
+                    // the grid still arrives as plain HTML, painting without JavaScript and
+                    // with no placeholder swap. Search streams its results after the form.
                     <Route
                         path=StaticSegment("")
                         view=timeline::TimelinePage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment("favourites")
                         view=favourites::FavouritesPage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("p"), ParamSegment("id"))
                         view=photo::PhotoPage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment("albums")
                         view=albums::AlbumsPage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("albums"), ParamSegment("id"))
                         view=albums::AlbumPage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("s"), ParamSegment("token"))
                         view=albums::SharedAlbumPage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=StaticSegment("search")
@@ -107,7 +110,7 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=StaticSegment("trash")
                         view=trash::TrashPage
-                        ssr=SsrMode::InOrder
+                        ssr=SsrMode::Async
                     />
                 </Routes>
             </main>
