@@ -37,6 +37,88 @@ pub fn retry_delay(failures: u32, random: f64) -> std::time::Duration {
     std::time::Duration::from_millis(delay as u64)
 }
 
+/// The DOM event (on `window`) that tells the timeline island what changed, its `detail` a
+/// [`TimelineNews`] in text. The socket island, loaded lazily, reads the JSON; the timeline
+/// island, in the first chunk, only reads these few words and so ships without a JSON parser.
+pub const TIMELINE_EVENT: &str = "flashbulb-timeline";
+
+/// What a message means for the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineNews {
+    /// Photos entered or left the timeline: read the months again.
+    Moved,
+    /// Updates were lost: read everything again.
+    Resync,
+    Favourite {
+        id: PhotoId,
+        favourite: bool,
+    },
+}
+
+impl TimelineNews {
+    /// What `message` means for the timeline, in order.
+    pub fn of(message: &ServerMessage) -> Vec<TimelineNews> {
+        match message {
+            ServerMessage::Frame {
+                topic: Topic::Library,
+                state,
+                added,
+                ..
+            } => {
+                let mut news: Vec<TimelineNews> = state
+                    .iter()
+                    .filter_map(|change| match change {
+                        Change::Photo {
+                            id,
+                            favourite,
+                            trashed: false,
+                            ..
+                        } => Some(TimelineNews::Favourite {
+                            id: *id,
+                            favourite: *favourite,
+                        }),
+                        _ => None,
+                    })
+                    .collect();
+                let trashed = state
+                    .iter()
+                    .any(|change| matches!(change, Change::Photo { trashed: true, .. }));
+                if !added.is_empty() || trashed {
+                    news.push(TimelineNews::Moved);
+                }
+                news
+            }
+            ServerMessage::Resync {
+                topic: None | Some(Topic::Library),
+            } => vec![TimelineNews::Resync],
+            _ => Vec::new(),
+        }
+    }
+
+    /// `moved`, `resync` or `favourite 42 true`.
+    pub fn encode(&self) -> String {
+        match self {
+            TimelineNews::Moved => "moved".into(),
+            TimelineNews::Resync => "resync".into(),
+            TimelineNews::Favourite { id, favourite } => format!("favourite {id} {favourite}"),
+        }
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut words = text.split(' ');
+        let news = match words.next()? {
+            "moved" => TimelineNews::Moved,
+            "resync" => TimelineNews::Resync,
+            "favourite" => TimelineNews::Favourite {
+                id: words.next()?.parse().ok()?,
+                favourite: words.next()?.parse().ok()?,
+            },
+            _ => return None,
+        };
+        words.next().is_none().then_some(news)
+    }
+}
+
 /// A stream of updates a tab may subscribe to; always within the viewer's own library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Topic {
@@ -232,6 +314,67 @@ mod tests {
         assert_eq!(retry_delay(40, 1.0), Duration::from_secs(30));
         assert_eq!(retry_delay(40, 0.0), Duration::from_secs(15));
         assert_eq!(retry_delay(0, 1.0), retry_delay(1, 1.0));
+    }
+
+    #[test]
+    fn timeline_news_reads_back_and_refuses_anything_else() {
+        for news in [
+            TimelineNews::Moved,
+            TimelineNews::Resync,
+            TimelineNews::Favourite {
+                id: 42,
+                favourite: true,
+            },
+        ] {
+            assert_eq!(TimelineNews::decode(&news.encode()), Some(news));
+        }
+        for bad in [
+            "",
+            "favourite",
+            "favourite x true",
+            "favourite 1 maybe",
+            "moved now",
+        ] {
+            assert_eq!(TimelineNews::decode(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_frame_tells_the_timeline_of_favourites_and_moves() {
+        let photo = |id, favourite, trashed| Change::Photo {
+            id,
+            status: PhotoStatus::Ready,
+            favourite,
+            trashed,
+            failure: None,
+        };
+        let frame = ServerMessage::Frame {
+            topic: Topic::Library,
+            seq: 1,
+            state: vec![photo(1, true, false), photo(2, false, true)],
+            added: vec![],
+        };
+        assert_eq!(
+            TimelineNews::of(&frame),
+            [
+                TimelineNews::Favourite {
+                    id: 1,
+                    favourite: true
+                },
+                TimelineNews::Moved
+            ]
+        );
+        let other_topic = ServerMessage::Frame {
+            topic: Topic::Album(3),
+            seq: 1,
+            state: vec![photo(1, true, false)],
+            added: vec![],
+        };
+        assert!(TimelineNews::of(&other_topic).is_empty());
+        assert_eq!(
+            TimelineNews::of(&ServerMessage::Resync { topic: None }),
+            [TimelineNews::Resync]
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@ pub fn LiveUpdates(topics: Vec<Topic>, notice: bool) -> impl IntoView {
     #[cfg(feature = "hydrate")]
     {
         on_message(move |message| {
-            use super::{Change, ServerMessage};
+            use super::{Change, ServerMessage, TimelineNews};
+            for news in TimelineNews::of(&message) {
+                client::dispatch(super::TIMELINE_EVENT, &news.encode());
+            }
             match message {
                 ServerMessage::Frame { state, added, .. } => {
                     for change in &state {
@@ -151,7 +154,7 @@ mod client {
                 if reconnected {
                     if let Ok(text) = serde_json::to_string(&ServerMessage::Resync { topic: None })
                     {
-                        dispatch(&text);
+                        dispatch(LIVE_EVENT, &text);
                     }
                 }
             })
@@ -163,7 +166,7 @@ mod client {
             {
                 // A connection that fell behind gets several messages at once, one per line.
                 for line in text.lines() {
-                    dispatch(line);
+                    dispatch(LIVE_EVENT, line);
                 }
             }
         });
@@ -197,10 +200,11 @@ mod client {
         set_timeout(move || open(connection), delay);
     }
 
-    fn dispatch(text: &str) {
+    /// Dispatches a DOM event `name` on `window` with `text` as its detail.
+    pub fn dispatch(name: &str, text: &str) {
         let init = web_sys::CustomEventInit::new();
         init.set_detail(&JsValue::from_str(text));
-        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(LIVE_EVENT, &init) {
+        if let Ok(event) = web_sys::CustomEvent::new_with_event_init_dict(name, &init) {
             let _ = window().dispatch_event(&event);
         }
     }

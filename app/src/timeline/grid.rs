@@ -374,43 +374,27 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
         });
     };
     #[cfg(feature = "hydrate")]
-    crate::live::on_message(move |message| {
-        use crate::live::{Change, ServerMessage, Topic};
-        match message {
-            ServerMessage::Frame {
-                topic: Topic::Library,
-                state,
-                added,
-                ..
-            } => {
-                let mut moved = !added.is_empty();
-                for change in state {
-                    if let Change::Photo {
-                        id,
-                        favourite,
-                        trashed,
-                        ..
-                    } = change
-                    {
-                        if trashed {
-                            moved = true;
-                        } else if cache.try_update_value(|c| c.set_favourite(id, favourite))
-                            == Some(true)
-                        {
-                            arrived.update(|n| *n += 1);
-                        }
-                    }
+    {
+        use crate::live::{TimelineNews, TIMELINE_EVENT};
+        use leptos::wasm_bindgen::JsCast;
+        let listener = window_event_listener_untyped(TIMELINE_EVENT, move |event| {
+            let news = event
+                .dyn_ref::<web_sys::CustomEvent>()
+                .and_then(|event| event.detail().as_string())
+                .and_then(|text| TimelineNews::decode(&text));
+            match news {
+                Some(TimelineNews::Moved) => refresh(false),
+                Some(TimelineNews::Resync) => refresh(true),
+                Some(TimelineNews::Favourite { id, favourite })
+                    if cache.try_update_value(|c| c.set_favourite(id, favourite)) == Some(true) =>
+                {
+                    arrived.update(|n| *n += 1);
                 }
-                if moved {
-                    refresh(false);
-                }
+                Some(TimelineNews::Favourite { .. }) | None => {}
             }
-            ServerMessage::Resync {
-                topic: None | Some(Topic::Library),
-            } => refresh(true),
-            _ => {}
-        }
-    });
+        });
+        on_cleanup(move || listener.remove());
+    }
     #[cfg(not(feature = "hydrate"))]
     let _ = refresh;
 
