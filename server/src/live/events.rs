@@ -12,7 +12,7 @@ use app::{
 };
 use tokio::sync::Notify;
 
-use super::hub::{Channel, Hub};
+use super::hub::{lock, Channel, Hub};
 use crate::{
     db::Pool,
     timeline::{PhotoRow, CELL_COLUMNS},
@@ -166,10 +166,7 @@ impl LiveEvents {
         if !self.hub.is_watched(library(owner)) {
             return;
         }
-        self.stale_counters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(owner);
+        lock(&self.stale_counters).insert(owner);
         self.counters_changed.notify_one();
     }
 }
@@ -195,11 +192,7 @@ async fn refresh_counters(
         let Some(stale) = stale.upgrade() else {
             return;
         };
-        let owners: Vec<UserId> = stale
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drain()
-            .collect();
+        let owners: Vec<UserId> = lock(&stale).drain().collect();
         drop(stale);
         for owner in owners {
             match counters(&pool, owner).await {
