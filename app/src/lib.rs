@@ -16,6 +16,7 @@ pub mod search;
 pub mod timeline;
 pub mod trash;
 pub mod upload;
+pub mod vitals;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
