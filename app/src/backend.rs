@@ -143,3 +143,19 @@ pub async fn owner_library() -> Result<(SharedLibrary, UserId), ApiError> {
     let (owner, _) = library.viewer().await?.ok_or(ApiError::NotFound)?;
     Ok((library, owner))
 }
+
+/// The server's account of itself, for the operations console.
+#[async_trait::async_trait]
+pub trait Operations: Send + Sync + 'static {
+    /// The console's figures as of now.
+    async fn snapshot(&self) -> Result<crate::ops::OpsSnapshot, ApiError>;
+
+    async fn diagnostics(&self) -> Result<crate::ops::Diagnostics, ApiError>;
+}
+
+pub type SharedOperations = Arc<dyn Operations>;
+
+/// The operations source the server provided for this request.
+pub fn operations() -> Result<SharedOperations, ApiError> {
+    use_context::<SharedOperations>().ok_or(ApiError::Internal)
+}

@@ -17,6 +17,15 @@ pub enum ApiError {
     /// is not the viewer's.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The request body is larger than this endpoint takes.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The request body is of a type this endpoint does not read.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// The client sent too much too quickly; it may try again later.
+    #[error("too many requests, slow down")]
+    RateLimited,
     /// A dependency (the database) is down or saturated; retrying later can succeed.
     #[error("temporarily unavailable, try again shortly")]
     Unavailable,
@@ -36,6 +45,9 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Gone(_) => "gone",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::TooLarge(_) => "too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::RateLimited => "rate_limited",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
             ApiError::Transport(_) => "transport",
@@ -48,6 +60,9 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Transport(_) => 400,
             ApiError::Gone(_) => 410,
             ApiError::Forbidden(_) => 403,
+            ApiError::TooLarge(_) => 413,
+            ApiError::UnsupportedMediaType(_) => 415,
+            ApiError::RateLimited => 429,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
         }
@@ -79,6 +94,9 @@ mod tests {
             ApiError::BadRequest(String::new()),
             ApiError::Gone(String::new()),
             ApiError::Forbidden(String::new()),
+            ApiError::TooLarge(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::RateLimited,
             ApiError::Unavailable,
             ApiError::Internal,
             ApiError::Transport(String::new()),

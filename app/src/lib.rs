@@ -11,6 +11,7 @@ pub mod format;
 pub mod listing;
 pub mod live;
 pub mod model;
+pub mod ops;
 pub mod photo;
 pub mod search;
 pub mod timeline;
@@ -113,6 +114,12 @@ pub fn App() -> impl IntoView {
                         view=trash::TrashPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=StaticSegment("ops") view=ops::OpsPage ssr=SsrMode::Async />
+                    <Route
+                        path=(StaticSegment("ops"), StaticSegment("diagnostics"))
+                        view=ops::DiagnosticsPage
+                        ssr=SsrMode::Async
+                    />
                 </Routes>
             </main>
         </Router>
@@ -139,6 +146,7 @@ fn Navigation() -> impl IntoView {
             {link("/albums", "Albums")}
             {link("/search", "Search")}
             {link("/trash", "Trash")}
+            {link("/ops", "Operations")}
         </nav>
     }
 }

@@ -199,7 +199,10 @@ pub const NOT_FOUND_ROUTE: &str = "/*";
 /// The template `path` (a URL's path, without query) is reported under, so that a million
 /// photo pages make one row, not a million.
 pub fn route_template(path: &str) -> &'static str {
-    let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    let path = path
+        .strip_suffix('/')
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path);
     let mut segments = path.split('/').skip(1);
     let first = segments.next().unwrap_or("");
     let second = segments.next();
@@ -258,8 +261,10 @@ mod tests {
         assert_eq!(beacon.metrics[0].name, Metric::Lcp);
         assert!(is_page_view_id(&beacon.page));
         assert!(serde_json::from_str::<Beacon>(&text.replace("LCP", "XYZ")).is_err());
-        assert!(serde_json::from_str::<Beacon>(&text.replace("\"nav\"", "\"extra\":1,\"nav\""))
-            .is_err());
+        assert!(
+            serde_json::from_str::<Beacon>(&text.replace("\"nav\"", "\"extra\":1,\"nav\""))
+                .is_err()
+        );
     }
 
     #[test]

@@ -88,20 +88,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.events.clone(),
     );
     let hub = state.hub.clone();
+    crate::ops::start(&state);
     let app = web::build_app(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!("Flashbulb listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            crate::shutdown::signal().await;
-            // Live sockets are not requests the drain waits for: tell them to go, so
-            // browsers reconnect to the next server at once.
-            hub.close_all();
-        })
-        .await
-        .context("serving HTTP")?;
+    // Peer addresses key the per-client rate limits.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        crate::shutdown::signal().await;
+        // Live sockets are not requests the drain waits for: tell them to go, so
+        // browsers reconnect to the next server at once.
+        hub.close_all();
+    })
+    .await
+    .context("serving HTTP")?;
     // Requests have drained; running jobs get their grace period, the rest go back.
     workers.shutdown().await;
     pool.close().await;

@@ -46,6 +46,22 @@ pub struct Config {
     /// Live updates: bytes of unsent updates kept per socket; past this a slow client gets
     /// one `resync` instead of the backlog.
     pub live_mailbox_bytes: usize,
+    /// Statements slower than this many milliseconds are logged as warnings and listed on the
+    /// diagnostics page.
+    pub slow_query_ms: u64,
+    /// Milliseconds between two readings of the server's figures: the console's refresh, the
+    /// traffic charts' resolution and the alert rules' evaluation.
+    pub ops_sample_ms: u64,
+    /// Web Vitals beacons taken from one client address per minute; more get 429.
+    pub vitals_per_minute: u32,
+    /// Days Web Vitals and alert history are kept.
+    pub vitals_retention_days: u32,
+    /// Where alerts that fire or resolve are POSTed as JSON (`http://` only; relay to HTTPS
+    /// services through a local proxy). None: alerts show on the console only.
+    pub alert_webhook: Option<String>,
+    /// The alert rules; see `ops::alerts::AlertRule`. Defaults: slow LCP and INP, server
+    /// errors, jobs waiting.
+    pub alerts: Vec<crate::ops::alerts::AlertRule>,
 }
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
@@ -64,6 +80,11 @@ const KEYS: &[&str] = &[
     "live_frame_ms",
     "live_heartbeat_secs",
     "live_mailbox_bytes",
+    "slow_query_ms",
+    "ops_sample_ms",
+    "vitals_per_minute",
+    "vitals_retention_days",
+    "alert_webhook",
 ];
 
 impl Default for Config {
@@ -83,6 +104,12 @@ impl Default for Config {
             live_frame_ms: 50,
             live_heartbeat_secs: 20,
             live_mailbox_bytes: 256 * 1024,
+            slow_query_ms: 100,
+            ops_sample_ms: 5000,
+            vitals_per_minute: 30,
+            vitals_retention_days: 30,
+            alert_webhook: None,
+            alerts: crate::ops::alerts::AlertRule::defaults(),
         }
     }
 }
@@ -157,6 +184,30 @@ impl Config {
                  live_mailbox_bytes at least 4096"
                     .into(),
             ));
+        }
+        if self.ops_sample_ms < 50 || self.ops_sample_ms > 600_000 {
+            return Err(ConfigError::Rejected(
+                "ops_sample_ms must be 50 to 600000".into(),
+            ));
+        }
+        if self.vitals_per_minute == 0 || self.vitals_retention_days == 0 {
+            return Err(ConfigError::Rejected(
+                "vitals_per_minute and vitals_retention_days must be at least 1".into(),
+            ));
+        }
+        if let Some(url) = &self.alert_webhook {
+            if !url.starts_with("http://") || url.parse::<http::Uri>().is_err() {
+                return Err(ConfigError::Rejected(format!(
+                    "alert_webhook must be an http:// URL (got {:?}); relay to HTTPS services \
+                     through a local proxy",
+                    url.split("://").next().unwrap_or_default()
+                )));
+            }
+        }
+        for rule in &self.alerts {
+            if let Some(problem) = rule.problem() {
+                return Err(ConfigError::Rejected(problem));
+            }
         }
         if let Some(url) = &self.database_url {
             if !url.starts_with("sqlite:") {
@@ -265,6 +316,34 @@ mod tests {
             jail.set_env("DATABASE_URL", "mysql://x");
             let error = Config::load(None).err().ok_or("accepted mysql")?;
             assert!(error.to_string().contains("sqlite:"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn alert_rules_come_from_the_file_and_are_checked() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "f.toml",
+                "alert_webhook = \"http://127.0.0.1:9/hook\"\n\
+                 [[alerts]]\nname = \"Photo LCP\"\nsignal = \"vitals_p75\"\nmetric = \"LCP\"\n\
+                 route = \"/p/:id\"\nabove = 3000\nfor_secs = 60\n",
+            )?;
+            let config = Config::load(Some(Path::new("f.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.alerts.len(), 1);
+            assert_eq!(config.alerts[0].route.as_deref(), Some("/p/:id"));
+            assert_eq!(config.alerts[0].window_secs, 300);
+            jail.create_file(
+                "bad.toml",
+                "[[alerts]]\nname = \"x\"\nsignal = \"vitals_p75\"\nabove = 1\n",
+            )?;
+            let error = Config::load(Some(Path::new("bad.toml")))
+                .err()
+                .ok_or("a vitals rule without a metric was accepted")?;
+            assert!(error.to_string().contains("needs a metric"), "{error}");
+            jail.set_env("FLASHBULB_ALERT_WEBHOOK", "https://hooks.example/x");
+            let error = Config::load(None).err().ok_or("https webhook accepted")?;
+            assert!(error.to_string().contains("http://"), "{error}");
             Ok(())
         });
     }

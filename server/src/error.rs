@@ -21,6 +21,12 @@ pub enum ServerError {
     /// Understood and refused (another site's request, another owner's topic).
     #[error("{0}")]
     Forbidden(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    RateLimited,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -52,6 +58,11 @@ impl ServerError {
             ServerError::BadRequest(message) => ApiError::BadRequest(message.clone()),
             ServerError::Gone(message) => ApiError::Gone(message.clone()),
             ServerError::Forbidden(message) => ApiError::Forbidden(message.clone()),
+            ServerError::TooLarge(message) => ApiError::TooLarge(message.clone()),
+            ServerError::UnsupportedMediaType(message) => {
+                ApiError::UnsupportedMediaType(message.clone())
+            }
+            ServerError::RateLimited => ApiError::RateLimited,
             _ if self.is_unavailable() => {
                 tracing::warn!(error = %self, "database unavailable");
                 ApiError::Unavailable

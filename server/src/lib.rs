@@ -13,6 +13,8 @@ pub mod import;
 pub mod jobs;
 pub mod library;
 pub mod live;
+pub mod metrics;
+pub mod ops;
 pub mod photos;
 pub mod pipeline;
 pub mod search;
@@ -23,6 +25,7 @@ pub mod storage;
 pub mod telemetry;
 pub mod timeline;
 pub mod users;
+pub mod vitals;
 pub mod web;
 
 pub use config::Config;

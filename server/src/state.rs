@@ -11,6 +11,9 @@ use crate::{
     db::Pool,
     library::DbLibrary,
     live::{Hub, LiveEvents},
+    metrics::Metrics,
+    ops::Ops,
+    vitals::Vitals,
 };
 
 #[derive(Clone, FromRef)]
@@ -25,6 +28,14 @@ pub struct AppState {
     pub hub: Hub,
     /// Publishes the library's changes to the hub.
     pub events: LiveEvents,
+    /// Request, pool, queue, hub and process figures for `/metrics` and the console.
+    pub metrics: Metrics,
+    /// Web Vitals ingest: its rate limiter.
+    pub vitals: Vitals,
+    /// The console's history and the alert rules' states.
+    pub ops: Ops,
+    /// When this state (the server) started.
+    pub started: std::time::Instant,
 }
 
 impl AppState {
@@ -42,6 +53,12 @@ impl AppState {
             config.data_dir.clone(),
             events.clone(),
         ));
+        let metrics = Metrics::new(db.clone(), config.database_max_connections, hub.clone());
+        let vitals = Vitals::new(
+            std::num::NonZeroU32::new(config.vitals_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        );
+        let ops = Ops::new(config.alerts.clone());
         Self {
             config: Arc::new(config),
             leptos_options,
@@ -50,6 +67,10 @@ impl AppState {
             jobs_queued: Arc::new(tokio::sync::Notify::new()),
             hub,
             events,
+            metrics,
+            vitals,
+            ops,
+            started: std::time::Instant::now(),
         }
     }
 }

@@ -21,7 +21,11 @@ use crate::state::AppState;
 
 pub fn build_app(state: AppState) -> Router {
     let routes = generate_route_list(App);
-    let context_state = state.clone();
+    let library = state.library.clone();
+    let operations: app::backend::SharedOperations =
+        std::sync::Arc::new(crate::ops::ServerOperations {
+            state: state.clone(),
+        });
     // Text above one TCP segment is worth compressing; images, WASM and archives of photos
     // arrive compressed.
     let compress_when = SizeAbove::new(1500)
@@ -34,10 +38,15 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::albums::router())
         .merge(crate::photos::original::router())
         .merge(crate::photos::media::router())
+        .merge(crate::metrics::router())
+        .merge(crate::vitals::router())
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(context_state.library.clone()),
+            move || {
+                provide_context(library.clone());
+                provide_context(operations.clone());
+            },
             {
                 let options = state.leptos_options.clone();
                 move || shell(options.clone())
@@ -52,6 +61,11 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::live::socket::router())
         .merge(pages)
         .layer(CompressionLayer::new().compress_when(compress_when))
+        // Inside the router, so each request is counted under the route it matched.
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -261,6 +261,8 @@ pub enum Change {
         photos: u64,
         deleted: bool,
     },
+    /// The operations console's figures, on the `ops` topic.
+    Ops(Box<crate::ops::OpsSnapshot>),
 }
 
 impl Change {
@@ -270,6 +272,7 @@ impl Change {
             Change::Photo { id, .. } => format!("photo:{id}"),
             Change::Count { counter, .. } => format!("count:{counter:?}"),
             Change::Album { id, .. } => format!("album:{id}"),
+            Change::Ops(_) => "ops".into(),
         }
     }
 }

@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::{
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    SqlitePool,
+    ConnectOptions, SqlitePool,
 };
 
 use crate::config::Config;
@@ -33,7 +33,13 @@ pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
         // hot index pages then cost no system call.
         .pragma("mmap_size", "268435456")
         .pragma("cache_size", CACHE_SIZE)
-        .busy_timeout(Duration::from_secs(5));
+        .busy_timeout(Duration::from_secs(5))
+        // Only slow statements are logged (as warnings); the diagnostics page lists them.
+        .log_statements(log::LevelFilter::Off)
+        .log_slow_statements(
+            log::LevelFilter::Warn,
+            Duration::from_millis(config.slow_query_ms),
+        );
     if let Some(parent) = options.get_filename().parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)

@@ -243,7 +243,7 @@ impl Hub {
 
 /// A poisoned lock only means another thread panicked mid-update of plain data; the data is
 /// still usable, and the hub must keep serving.
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

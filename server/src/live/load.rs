@@ -579,16 +579,8 @@ async fn request(
     Ok(body)
 }
 
-/// Resident memory of a process, from `/proc` (Linux).
+/// Resident memory of a process, in MiB.
 fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
+    crate::metrics::ProcessStats::of(&pid.to_string())
+        .map(|stats| stats.rss_bytes as f64 / (1024.0 * 1024.0))
 }

@@ -18,8 +18,8 @@ use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 use super::{pipeline, TestApp};
 
 /// The router of `app` on a real port, until the returned sender is dropped or fired.
-struct Served {
-    base: String,
+pub(super) struct Served {
+    pub(super) base: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -46,7 +46,7 @@ impl Served {
         }
     }
 
-    async fn start(app: &TestApp) -> Self {
+    pub(super) async fn start(app: &TestApp) -> Self {
         Self::on(
             &app.state,
             TcpListener::bind("127.0.0.1:0").await.expect("bind"),
@@ -54,7 +54,7 @@ impl Served {
         .await
     }
 
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -82,7 +82,7 @@ const LIBRARY: Channel = Channel {
 };
 
 /// A socket with the messages that arrived together with the last one read.
-struct Follower {
+pub(super) struct Follower {
     socket: load::Socket,
     pending: std::collections::VecDeque<Result<ServerMessage, String>>,
 }
@@ -102,7 +102,7 @@ impl Follower {
     }
 }
 
-async fn next(socket: &mut Follower) -> ServerMessage {
+pub(super) async fn next(socket: &mut Follower) -> ServerMessage {
     tokio::time::timeout(Duration::from_secs(10), socket.receive())
         .await
         .expect("a message within 10 s")
@@ -111,7 +111,7 @@ async fn next(socket: &mut Follower) -> ServerMessage {
 }
 
 /// A socket that has followed `topic` (after the hello and the confirmation).
-async fn following(base: &str, topic: Topic) -> Follower {
+pub(super) async fn following(base: &str, topic: Topic) -> Follower {
     let mut socket = Follower::from(load::connect(base).await.expect("connect"));
     assert!(matches!(
         next(&mut socket).await,
@@ -689,7 +689,7 @@ async fn the_load_tool_reports_what_arrived_over_real_sockets() {
 }
 
 /// The status line of `GET path` over a real socket.
-async fn status_over_tcp(base: &str, path: &str) -> String {
+pub(super) async fn status_over_tcp(base: &str, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address)

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 mod live;
+mod observability;
 mod pipeline;
 
 /// A fresh database in its own temporary folder, migrated, with the router built on it.

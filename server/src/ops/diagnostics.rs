@@ -1,0 +1,100 @@
+//! The diagnostics page's figures: which build, with which settings (secrets hidden), at which
+//! migration, with what pool, and the slowest statements lately.
+
+use app::ops::{Diagnostics, Resources};
+
+use crate::{metrics::ProcessStats, state::AppState, ServerResult};
+
+/// Configuration keys whose values may carry credentials or tokens.
+const SECRET_KEYS: [&str; 2] = ["database_url", "alert_webhook"];
+
+pub async fn collect(state: &AppState) -> ServerResult<Diagnostics> {
+    let applied: Vec<(i64, bool)> =
+        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&state.db)
+            .await?;
+    let migration_version = applied
+        .iter()
+        .filter(|(_, success)| *success)
+        .map(|(version, _)| *version)
+        .max()
+        .unwrap_or(0);
+    let known = crate::db::MIGRATOR.iter().count() as u64;
+    let pending = known.saturating_sub(applied.iter().filter(|(_, ok)| *ok).count() as u64);
+    Ok(Diagnostics {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_secs: state.started.elapsed().as_secs(),
+        config: settings(&state.config),
+        migration_version,
+        migrations_pending: pending,
+        database: "SQLite (WAL)".into(),
+        resources: Resources {
+            rss_bytes: ProcessStats::of_self().map_or(0, |stats| stats.rss_bytes),
+            cpu_percent: 0.0,
+            pool_connections: state.db.size(),
+            pool_idle: state.db.num_idle() as u32,
+            pool_max: state.config.database_max_connections,
+        },
+        slow_queries: super::slow_queries::slowest(),
+        slow_query_ms: state.config.slow_query_ms,
+    })
+}
+
+/// Every configuration key with its value as JSON text; a credential inside a URL
+/// (`user:password@`) and whole webhook addresses are hidden.
+pub fn settings(config: &crate::Config) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(values)) = serde_json::to_value(config) else {
+        return Vec::new();
+    };
+    values
+        .into_iter()
+        .map(|(key, value)| {
+            let shown = match (&value, SECRET_KEYS.contains(&key.as_str())) {
+                (serde_json::Value::Null, _) => "(not set)".to_string(),
+                (serde_json::Value::String(url), true) if key == "database_url" => {
+                    hide_credentials(url)
+                }
+                (_, true) => "(hidden)".to_string(),
+                (serde_json::Value::Array(items), false) => format!("{} entries", items.len()),
+                _ => value.to_string(),
+            };
+            (key, shown)
+        })
+        .collect()
+}
+
+/// `postgres://me:secret@db/x` → `postgres://me:(hidden)@db/x`.
+fn hide_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    let user = credentials.split(':').next().unwrap_or("");
+    format!("{scheme}://{user}:(hidden)@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show() {
+        let config = crate::Config {
+            database_url: Some("sqlite://data/flashbulb.db".into()),
+            alert_webhook: Some("http://hooks.local/T0K3N".into()),
+            ..crate::Config::default()
+        };
+        let shown = settings(&config);
+        let text = format!("{shown:?}");
+        assert!(!text.contains("T0K3N"), "{text}");
+        assert!(text.contains("sqlite://data/flashbulb.db"));
+        assert!(shown.iter().any(|(key, _)| key == "listen"));
+        assert_eq!(
+            hide_credentials("postgres://me:secret@db:5432/x"),
+            "postgres://me:(hidden)@db:5432/x"
+        );
+        assert_eq!(hide_credentials("sqlite://x.db"), "sqlite://x.db");
+    }
+}

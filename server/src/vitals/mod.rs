@@ -1,0 +1,386 @@
+//! Web Vitals ingest: `POST /api/vitals` takes the beacon every page sends when hidden,
+//! refuses anything malformed, oversized, implausible or too frequent, and counts the values
+//! into per-minute, per-route histograms kept for `vitals_retention_days`.
+
+pub mod histogram;
+
+use std::{
+    collections::BTreeMap,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    num::NonZeroU32,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+};
+
+use app::{
+    ops::VitalsRow,
+    vitals::{is_page_view_id, Beacon, Metric, BEACON_PATH, MAX_BEACON_BYTES, ROUTES},
+};
+use axum::{
+    body::Bytes,
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    http::{header, HeaderMap, StatusCode},
+    routing::post,
+    Router,
+};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::{db::Pool, state::AppState, ServerError, ServerResult};
+
+/// The vitals service: its rate limiter, and whether anything arrived since the console last
+/// read the summary.
+#[derive(Clone)]
+pub struct Vitals {
+    limiter: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    changed: Arc<AtomicBool>,
+}
+
+impl Vitals {
+    /// At most `per_minute` beacons from one address, with a burst of as many.
+    pub fn new(per_minute: NonZeroU32) -> Self {
+        Self {
+            limiter: Arc::new(DefaultKeyedRateLimiter::keyed(Quota::per_minute(
+                per_minute,
+            ))),
+            changed: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Whether beacons arrived since the last call.
+    pub fn take_changed(&self) -> bool {
+        self.changed.swap(false, Ordering::Relaxed)
+    }
+
+    /// Forgets addresses whose allowance has refilled, so the limiter's memory stays bounded
+    /// by recent senders.
+    pub fn forget_idle_senders(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
+impl std::fmt::Debug for Vitals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vitals").finish_non_exhaustive()
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        BEACON_PATH,
+        // Anything past the limit is refused with 413 before it is read.
+        post(ingest).layer(DefaultBodyLimit::max(MAX_BEACON_BYTES)),
+    )
+}
+
+/// `POST /api/vitals`: 204 when counted; 400, 413, 415, 422 or 429 (with the reason) when not.
+async fn ingest(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<StatusCode, ServerError> {
+    let outcome = accept(&state, request).await;
+    state.metrics.record_beacon(match &outcome {
+        Ok(()) => "accepted",
+        Err(ServerError::RateLimited) => "rate_limited",
+        Err(ServerError::TooLarge(_)) => "too_large",
+        Err(ServerError::UnsupportedMediaType(_)) => "unsupported_media_type",
+        Err(ServerError::BadRequest(_)) => "malformed",
+        Err(_) => "failed",
+    });
+    outcome.map(|()| StatusCode::NO_CONTENT)
+}
+
+async fn accept(state: &AppState, request: Request) -> ServerResult<()> {
+    let sender = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    if state.vitals.limiter.check_key(&sender).is_err() {
+        return Err(ServerError::RateLimited);
+    }
+    check_content_type(request.headers())?;
+    let body = axum::body::to_bytes(request.into_body(), MAX_BEACON_BYTES)
+        .await
+        .map_err(|_| {
+            ServerError::TooLarge(format!("a beacon is at most {MAX_BEACON_BYTES} bytes"))
+        })?;
+    let beacon = parse(&body)?;
+    record(&state.db, &beacon, crate::db::now() / 60).await?;
+    state.vitals.changed.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// `sendBeacon` sends a string as `text/plain` and a JSON blob as `application/json`.
+fn check_content_type(headers: &HeaderMap) -> ServerResult<()> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case("application/json")
+        || essence.eq_ignore_ascii_case("text/plain")
+    {
+        Ok(())
+    } else {
+        Err(ServerError::UnsupportedMediaType(
+            "a beacon is application/json or text/plain".into(),
+        ))
+    }
+}
+
+/// Reads and checks a beacon: every field present and of its type, nothing else, each value
+/// finite and within what a real page view can measure.
+pub fn parse(body: &Bytes) -> ServerResult<Beacon> {
+    let beacon: Beacon = serde_json::from_slice(body)
+        .map_err(|error| ServerError::BadRequest(format!("not a beacon: {error}")))?;
+    if !is_page_view_id(&beacon.page) {
+        return Err(ServerError::BadRequest(
+            "page must be 16 to 64 letters, digits or dashes".into(),
+        ));
+    }
+    if !ROUTES.contains(&beacon.route.as_str()) {
+        return Err(ServerError::BadRequest(format!(
+            "unknown route template {:?}",
+            beacon.route.chars().take(64).collect::<String>()
+        )));
+    }
+    if beacon.metrics.is_empty() || beacon.metrics.len() > Metric::ALL.len() {
+        return Err(ServerError::BadRequest(
+            "a beacon carries one to five metrics".into(),
+        ));
+    }
+    for (index, sample) in beacon.metrics.iter().enumerate() {
+        if beacon.metrics[..index]
+            .iter()
+            .any(|earlier| earlier.name == sample.name)
+        {
+            return Err(ServerError::BadRequest(format!(
+                "{} appears twice",
+                sample.name.name()
+            )));
+        }
+        if !sample.value.is_finite()
+            || sample.value < 0.0
+            || sample.value > sample.name.largest_plausible()
+        {
+            return Err(ServerError::BadRequest(format!(
+                "{} must be between 0 and {}",
+                sample.name.name(),
+                sample.name.largest_plausible()
+            )));
+        }
+    }
+    Ok(beacon)
+}
+
+/// Counts a beacon's values in `minute` (Unix time / 60). A page view reporting a metric again
+/// moves its earlier count to the new bucket, in the minute and route first counted.
+pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<()> {
+    let mut transaction = pool.begin().await?;
+    for sample in &beacon.metrics {
+        let metric = sample.name.name();
+        let bucket = histogram::bucket(sample.name, sample.value);
+        let earlier: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT minute, route, bucket FROM vital_page_views WHERE page = ? AND metric = ?",
+        )
+        .bind(&beacon.page)
+        .bind(metric)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        let (minute, route) = match earlier {
+            Some((earlier_minute, route, earlier_bucket)) => {
+                if earlier_bucket == bucket {
+                    continue;
+                }
+                sqlx::query(
+                    "UPDATE vital_counts SET count = count - 1
+                     WHERE minute = ? AND route = ? AND metric = ? AND bucket = ? AND count > 0",
+                )
+                .bind(earlier_minute)
+                .bind(&route)
+                .bind(metric)
+                .bind(earlier_bucket)
+                .execute(&mut *transaction)
+                .await?;
+                sqlx::query("UPDATE vital_page_views SET bucket = ? WHERE page = ? AND metric = ?")
+                    .bind(bucket)
+                    .bind(&beacon.page)
+                    .bind(metric)
+                    .execute(&mut *transaction)
+                    .await?;
+                (earlier_minute, route)
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO vital_page_views (page, metric, minute, route, bucket)
+                     VALUES (?, ?, ?, ?, ?)",
+                )
+                .bind(&beacon.page)
+                .bind(metric)
+                .bind(minute)
+                .bind(&beacon.route)
+                .bind(bucket)
+                .execute(&mut *transaction)
+                .await?;
+                (minute, beacon.route.clone())
+            }
+        };
+        sqlx::query(
+            "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES (?, ?, ?, ?, 1)
+             ON CONFLICT (minute, route, metric, bucket) DO UPDATE SET count = count + 1",
+        )
+        .bind(minute)
+        .bind(&route)
+        .bind(metric)
+        .bind(bucket)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Per route and metric over the `minutes` before `now_minute` (inclusive): p75, p95, how many
+/// page views, and the p75 of each minute for a trend line.
+pub async fn summary(pool: &Pool, now_minute: i64, minutes: i64) -> ServerResult<Vec<VitalsRow>> {
+    let first = now_minute - minutes + 1;
+    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT minute, route, metric, bucket, count FROM vital_counts
+         WHERE minute >= ? AND count > 0 ORDER BY route, metric, minute, bucket",
+    )
+    .bind(first)
+    .fetch_all(pool)
+    .await?;
+    type Key = (String, Metric);
+    let mut grouped: BTreeMap<Key, BTreeMap<i64, Vec<(i64, u64)>>> = BTreeMap::new();
+    for (minute, route, metric, bucket, count) in rows {
+        let Some(metric) = Metric::from_name(&metric) else {
+            continue;
+        };
+        grouped
+            .entry((route, metric))
+            .or_default()
+            .entry(minute)
+            .or_default()
+            .push((bucket, count as u64));
+    }
+    let mut summary = Vec::with_capacity(grouped.len());
+    for ((route, metric), per_minute) in grouped {
+        let mut all: BTreeMap<i64, u64> = BTreeMap::new();
+        let mut trend = vec![None; minutes.max(0) as usize];
+        for (minute, counts) in &per_minute {
+            for (bucket, count) in counts {
+                *all.entry(*bucket).or_default() += count;
+            }
+            if let Some(slot) = trend.get_mut((minute - first) as usize) {
+                *slot = histogram::quantile(metric, counts, 0.75);
+            }
+        }
+        let all: Vec<(i64, u64)> = all.into_iter().collect();
+        let (Some(p75), Some(p95)) = (
+            histogram::quantile(metric, &all, 0.75),
+            histogram::quantile(metric, &all, 0.95),
+        ) else {
+            continue;
+        };
+        summary.push(VitalsRow {
+            route,
+            metric,
+            p75,
+            p95,
+            page_views: all.iter().map(|(_, count)| count).sum(),
+            trend,
+        });
+    }
+    summary.sort_by_key(|row| {
+        (
+            ROUTES.iter().position(|route| *route == row.route),
+            row.metric,
+        )
+    });
+    Ok(summary)
+}
+
+/// The `quantile` of `metric` over the `minutes` up to `now_minute`, on one route or pooled
+/// over every route.
+pub async fn quantile_over(
+    pool: &Pool,
+    metric: Metric,
+    route: Option<&str>,
+    now_minute: i64,
+    minutes: i64,
+    quantile: f64,
+) -> ServerResult<Option<f64>> {
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT bucket, sum(count) FROM vital_counts
+         WHERE minute > ? AND metric = ? AND (? IS NULL OR route = ?)
+         GROUP BY bucket ORDER BY bucket",
+    )
+    .bind(now_minute - minutes)
+    .bind(metric.name())
+    .bind(route)
+    .bind(route)
+    .fetch_all(pool)
+    .await?;
+    let counts: Vec<(i64, u64)> = counts
+        .into_iter()
+        .map(|(bucket, count)| (bucket, count.max(0) as u64))
+        .collect();
+    Ok(histogram::quantile(metric, &counts, quantile))
+}
+
+/// Drops what is older than `before_minute`; returns the rows removed.
+pub async fn prune(pool: &Pool, before_minute: i64) -> ServerResult<u64> {
+    let counts = sqlx::query("DELETE FROM vital_counts WHERE minute < ?")
+        .bind(before_minute)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    let views = sqlx::query("DELETE FROM vital_page_views WHERE minute < ?")
+        .bind(before_minute)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(counts + views)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beacon_text(metrics: &str) -> Bytes {
+        Bytes::from(format!(
+            r#"{{"page":"0123456789abcdef","route":"/","nav":"navigate","metrics":[{metrics}]}}"#
+        ))
+    }
+
+    #[test]
+    fn implausible_beacons_are_refused() {
+        assert!(parse(&beacon_text(r#"{"name":"LCP","value":812.5}"#)).is_ok());
+        for bad in [
+            r#"{"name":"LCP","value":-1}"#,
+            r#"{"name":"LCP","value":1e12}"#,
+            r#"{"name":"LCP","value":"fast"}"#,
+            r#"{"name":"FID","value":3}"#,
+            r#"{"name":"CLS","value":1000}"#,
+            r#"{"name":"LCP","value":1},{"name":"LCP","value":2}"#,
+            "",
+        ] {
+            assert!(
+                matches!(parse(&beacon_text(bad)), Err(ServerError::BadRequest(_))),
+                "{bad} was accepted"
+            );
+        }
+        for bad in [
+            r#"{"page":"short","route":"/","nav":"navigate","metrics":[{"name":"LCP","value":1}]}"#,
+            r#"{"page":"0123456789abcdef","route":"/etc/passwd","nav":"navigate","metrics":[{"name":"LCP","value":1}]}"#,
+            r#"{"page":"0123456789abcdef","route":"/","nav":"teleport","metrics":[{"name":"LCP","value":1}]}"#,
+            r#"[1,2,3]"#,
+            "not json",
+        ] {
+            assert!(parse(&Bytes::from(bad)).is_err(), "{bad} was accepted");
+        }
+    }
+}
