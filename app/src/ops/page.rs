@@ -183,7 +183,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                                     <td>{alert.name}</td>
                                     <td>{alert.rule}</td>
                                     <td><span class=format!("badge alert-{}", alert.state.label())>{alert.state.label()}</span></td>
-                                    <td>{alert.value.map_or("–".into(), |value| format_number(value))}</td>
+                                    <td>{alert.value.map_or("–".into(), format_number)}</td>
                                     <td>{alert.since.map_or("–".into(), moment_label)}</td>
                                 </tr>
                             }

@@ -492,9 +492,13 @@ mod tests {
 
     #[test]
     fn windows_give_ratios_and_percentiles() {
-        let mut earlier = RequestTotals::default();
-        earlier.requests = 10;
-        earlier.latency[0] = 10;
+        let mut latency = [0; LATENCY_BUCKETS.len()];
+        latency[0] = 10;
+        let earlier = RequestTotals {
+            requests: 10,
+            server_errors: 0,
+            latency,
+        };
         let mut later = earlier;
         later.requests = 110;
         later.server_errors = 2;
@@ -506,8 +510,13 @@ mod tests {
         assert_eq!(window.latency_quantile_ms(0.5), Some(5.0));
         assert_eq!(window.latency_quantile_ms(0.99), Some(1000.0));
         assert_eq!(RequestTotals::default().latency_quantile_ms(0.5), None);
-        let mut slow = RequestTotals::default();
-        slow.latency[LATENCY_BUCKETS.len() - 1] = 1;
+        let mut latency = [0; LATENCY_BUCKETS.len()];
+        latency[LATENCY_BUCKETS.len() - 1] = 1;
+        let slow = RequestTotals {
+            requests: 1,
+            server_errors: 0,
+            latency,
+        };
         assert_eq!(slow.latency_quantile_ms(0.99), Some(10_000.0));
     }
 }

@@ -378,25 +378,32 @@ async fn deliver(url: &str, body: Bytes) -> anyhow::Result<()> {
     Err(last_error)
 }
 
+#[derive(sqlx::FromRow)]
+struct FailedJob {
+    photo_id: Option<i64>,
+    kind: String,
+    last_error: Option<String>,
+    finished_at: Option<i64>,
+}
+
 /// Everything the console shows, as of now.
 pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
     let mut queue = refresh_queue_figures(state).await.unwrap_or_default();
-    let failures: Vec<(Option<i64>, String, Option<String>, Option<i64>)> = sqlx::query_as(
+    queue.failures = sqlx::query_as::<_, FailedJob>(
         "SELECT photo_id, kind, last_error, finished_at FROM jobs WHERE state = 'failed'
          ORDER BY finished_at DESC LIMIT ?",
     )
     .bind(LISTED)
     .fetch_all(&state.db)
-    .await?;
-    queue.failures = failures
-        .into_iter()
-        .map(|(photo, kind, error, at)| JobFailure {
-            photo: photo.unwrap_or_default(),
-            kind,
-            error: error.unwrap_or_default(),
-            at: at.unwrap_or_default(),
-        })
-        .collect();
+    .await?
+    .into_iter()
+    .map(|job| JobFailure {
+        photo: job.photo_id.unwrap_or_default(),
+        kind: job.kind,
+        error: job.last_error.unwrap_or_default(),
+        at: job.finished_at.unwrap_or_default(),
+    })
+    .collect();
     let history: Vec<(String, String, Option<f64>, i64)> =
         sqlx::query_as("SELECT rule, state, value, at FROM alert_events ORDER BY id DESC LIMIT ?")
             .bind(LISTED)
