@@ -121,6 +121,8 @@ pub struct AlertView {
     pub state: AlertState,
     /// The signal's latest value, in the rule's unit.
     pub value: Option<f64>,
+    /// `value` for people: "2.86 s", "0.40 %".
+    pub shown: Option<String>,
     /// Unix seconds of the last change of state.
     pub since: Option<i64>,
 }
@@ -130,6 +132,8 @@ pub struct AlertEvent {
     pub rule: String,
     pub state: AlertState,
     pub value: Option<f64>,
+    /// `value` for people, in the rule's unit when the rule still exists.
+    pub shown: Option<String>,
     /// Unix seconds.
     pub at: i64,
 }

@@ -183,7 +183,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                                     <td>{alert.name}</td>
                                     <td>{alert.rule}</td>
                                     <td><span class=format!("badge alert-{}", alert.state.label())>{alert.state.label()}</span></td>
-                                    <td>{alert.value.map_or("–".into(), format_number)}</td>
+                                    <td>{alert.shown.unwrap_or_else(|| "–".into())}</td>
                                     <td>{alert.since.map_or("–".into(), moment_label)}</td>
                                 </tr>
                             }
@@ -199,7 +199,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                         .map(|event| view! {
                             <li>
                                 <span class=format!("badge alert-{}", event.state.label())>{event.state.label()}</span>
-                                " " {event.rule} " · " {event.value.map_or(String::new(), format_number)}
+                                " " {event.rule} " · " {event.shown.unwrap_or_default()}
                                 " · " {moment_label(event.at)}
                             </li>
                         })
@@ -309,18 +309,33 @@ fn Sparkline(values: Vec<Option<f64>>, threshold: Option<f64>) -> impl IntoView 
         .max(1e-9);
     let step = WIDTH / (values.len().max(2) - 1) as f64;
     let y = move |value: f64| HEIGHT - 2.0 - (value / top) * (HEIGHT - 4.0);
-    let mut runs: Vec<String> = Vec::new();
-    let mut run = String::new();
+    // Runs of consecutive values; a lone value becomes a short dash, or it would not show.
+    let mut runs: Vec<Vec<(f64, f64)>> = vec![Vec::new()];
     for (index, value) in values.iter().enumerate() {
         match value {
-            Some(value) => run.push_str(&format!("{:.1},{:.1} ", index as f64 * step, y(*value))),
-            None if !run.is_empty() => runs.push(std::mem::take(&mut run)),
-            None => {}
+            Some(value) => runs
+                .last_mut()
+                .into_iter()
+                .for_each(|run| run.push((index as f64 * step, y(*value)))),
+            None => runs.push(Vec::new()),
         }
     }
-    if !run.is_empty() {
-        runs.push(run);
-    }
+    let runs: Vec<String> = runs
+        .into_iter()
+        .filter(|run| !run.is_empty())
+        .map(|run| match run.as_slice() {
+            [(x, y)] => format!(
+                "{:.1},{y:.1} {:.1},{y:.1}",
+                (x - 2.0).max(0.0),
+                (x + 2.0).min(WIDTH)
+            ),
+            _ => run
+                .iter()
+                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        })
+        .collect();
     view! {
         <svg class="sparkline" viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" aria-hidden="true">
             {threshold.map(|threshold| view! {
@@ -331,17 +346,6 @@ fn Sparkline(values: Vec<Option<f64>>, threshold: Option<f64>) -> impl IntoView 
                 .map(|points| view! { <polyline points=points /> })
                 .collect_view()}
         </svg>
-    }
-}
-
-fn format_number(value: f64) -> String {
-    if value.abs() >= 100.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.3}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
     }
 }
 
@@ -457,9 +461,6 @@ mod tests {
 
     #[test]
     fn numbers_and_durations_read_well() {
-        assert_eq!(format_number(0.0125), "0.013");
-        assert_eq!(format_number(2500.4), "2500");
-        assert_eq!(format_number(3.0), "3");
         assert_eq!(duration_words(59), "59 s");
         assert_eq!(duration_words(600), "10 min");
         assert_eq!(duration_words(7200), "2 h");

@@ -282,6 +282,7 @@ impl Tracked {
             rule: self.rule.describe(),
             state: self.state,
             value: self.value,
+            shown: self.value.map(|value| self.rule.format(value)),
             since: self.since,
         }
     }

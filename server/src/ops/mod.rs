@@ -409,21 +409,30 @@ pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
             .bind(LISTED)
             .fetch_all(&state.db)
             .await?;
+    let ops = lock(&state.ops.inner);
     let alert_history = history
         .into_iter()
-        .map(|(rule, state, value, at)| AlertEvent {
-            rule,
-            state: match state.as_str() {
-                "pending" => AlertState::Pending,
-                "firing" => AlertState::Firing,
-                "resolved" => AlertState::Resolved,
-                _ => AlertState::Inactive,
-            },
-            value,
-            at,
+        .map(|(rule, state, value, at)| {
+            let format = |value: f64| {
+                ops.rules
+                    .iter()
+                    .find(|tracked| tracked.rule.name == rule)
+                    .map_or_else(|| value.to_string(), |tracked| tracked.rule.format(value))
+            };
+            AlertEvent {
+                shown: value.map(format),
+                state: match state.as_str() {
+                    "pending" => AlertState::Pending,
+                    "firing" => AlertState::Firing,
+                    "resolved" => AlertState::Resolved,
+                    _ => AlertState::Inactive,
+                },
+                rule,
+                value,
+                at,
+            }
         })
         .collect();
-    let ops = lock(&state.ops.inner);
     Ok(OpsSnapshot {
         at_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
