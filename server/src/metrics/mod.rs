@@ -57,6 +57,8 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
 /// The label of requests no route matched, so a scan of random URLs makes one series, not
 /// thousands.
 const UNMATCHED: &str = "unmatched";
+/// The label of files the fallback served from the site folder (JS, WASM, CSS, icons).
+const STATIC: &str = "static";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -471,12 +473,19 @@ async fn export(State(state): State<AppState>) -> Response {
 pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_string();
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or(UNMATCHED, |path| path.as_str())
-        .to_string();
+        .map(|path| path.as_str().to_string());
     let response = next.run(request).await;
+    // Without a route, the fallback answered: a file of the site, or a 404 page.
+    let route = matched.unwrap_or_else(|| {
+        if response.status().is_client_error() || response.status().is_server_error() {
+            UNMATCHED.to_string()
+        } else {
+            STATIC.to_string()
+        }
+    });
     metrics.record_request(
         &method,
         &route,
