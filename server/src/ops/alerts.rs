@@ -72,18 +72,27 @@ fn default_window_secs() -> u64 {
 }
 
 impl AlertRule {
-    /// The rules a new installation watches: SPEC's examples, less the cache's, which arrives
-    /// with the cache.
-    pub fn defaults() -> Vec<AlertRule> {
-        let rule = |name: &str, signal, above, for_secs| AlertRule {
+    /// A rule that fires as soon as `signal` is above `threshold` (over 5 minutes where the
+    /// signal is a rate or a percentile).
+    pub fn above(name: &str, signal: Signal, threshold: f64) -> Self {
+        AlertRule {
             name: name.into(),
             signal,
             metric: None,
             route: None,
-            above: Some(above),
+            above: Some(threshold),
             below: None,
+            for_secs: 0,
+            window_secs: default_window_secs(),
+        }
+    }
+
+    /// The rules a new installation watches: SPEC's examples, less the cache's, which arrives
+    /// with the cache.
+    pub fn defaults() -> Vec<AlertRule> {
+        let rule = |name: &str, signal, above, for_secs| AlertRule {
             for_secs,
-            window_secs: 300,
+            ..AlertRule::above(name, signal, above)
         };
         vec![
             AlertRule {
@@ -313,14 +322,8 @@ mod tests {
 
     fn rule(for_secs: u64) -> AlertRule {
         AlertRule {
-            name: "queue".into(),
-            signal: Signal::QueueDepth,
-            metric: None,
-            route: None,
-            above: Some(10.0),
-            below: None,
             for_secs,
-            window_secs: 60,
+            ..AlertRule::above("queue", Signal::QueueDepth, 10.0)
         }
     }
 

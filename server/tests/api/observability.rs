@@ -249,16 +249,7 @@ async fn next_notification(
 #[tokio::test]
 async fn an_alert_rule_fires_and_resolves_and_the_webhook_hears_both() {
     let (url, mut received) = webhook_receiver().await;
-    let rule = AlertRule {
-        name: "Backlog".into(),
-        signal: Signal::QueueDepth,
-        metric: None,
-        route: None,
-        above: Some(0.0),
-        below: None,
-        for_secs: 0,
-        window_secs: 60,
-    };
+    let rule = AlertRule::above("Backlog", Signal::QueueDepth, 0.0);
     let app = TestApp::with_config(Config {
         alert_webhook: Some(url),
         alerts: vec![rule],
@@ -324,16 +315,7 @@ async fn an_unreachable_webhook_is_retried_then_counted_as_failed() {
         .local_addr()
         .expect("address")
         .port();
-    let rule = AlertRule {
-        name: "Always".into(),
-        signal: Signal::RssMib,
-        metric: None,
-        route: None,
-        above: Some(0.0),
-        below: None,
-        for_secs: 0,
-        window_secs: 60,
-    };
+    let rule = AlertRule::above("Always", Signal::RssMib, 0.0);
     let app = TestApp::with_config(Config {
         alert_webhook: Some(format!("http://127.0.0.1:{port}/hook")),
         alerts: vec![rule],
