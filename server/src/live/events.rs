@@ -208,15 +208,19 @@ async fn refresh_counters(
     }
 }
 
+/// An owner's photo count and queued jobs. The queue is walked first (CROSS JOIN fixes the
+/// order): it holds a handful of jobs, while starting from the owner's photos read all of
+/// them, 130 ms a frame at a million.
+pub const COUNTERS_SQL: &str =
+    "SELECT (SELECT coalesce(sum(photo_count), 0) FROM photo_months WHERE owner_id = ?),
+            (SELECT count(*) FROM jobs j CROSS JOIN photos p ON p.id = j.photo_id
+             WHERE p.owner_id = ? AND j.state IN ('queued', 'running'))";
+
 async fn counters(pool: &Pool, owner: UserId) -> ServerResult<(u64, u64)> {
-    let (photos, queued): (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT coalesce(sum(photo_count), 0) FROM photo_months WHERE owner_id = ?),
-                (SELECT count(*) FROM jobs j JOIN photos p ON p.id = j.photo_id
-                 WHERE p.owner_id = ? AND j.state IN ('queued', 'running'))",
-    )
-    .bind(owner)
-    .bind(owner)
-    .fetch_one(pool)
-    .await?;
+    let (photos, queued): (i64, i64) = sqlx::query_as(COUNTERS_SQL)
+        .bind(owner)
+        .bind(owner)
+        .fetch_one(pool)
+        .await?;
     Ok((photos.max(0) as u64, queued.max(0) as u64))
 }

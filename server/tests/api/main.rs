@@ -1525,6 +1525,32 @@ async fn counting_a_camera_and_lens_search_stays_in_its_index() {
 }
 
 #[tokio::test]
+async fn the_live_counters_walk_the_queue_not_the_library() {
+    let app = TestApp::new().await.with_photos(50).await;
+    let plan = app
+        .query_plan(&flashbulb::live::events::COUNTERS_SQL.replace('?', "1"))
+        .await;
+    assert!(plan.contains("SCAN j USING INDEX jobs_next"), "{plan}");
+    assert!(
+        plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
+        "{plan}"
+    );
+    sqlx::query(
+        "INSERT INTO jobs (kind, photo_id, run_at, created_at) VALUES ('make_derivatives', 1, 0, 0)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("a job");
+    let (photos, queued): (i64, i64) = sqlx::query_as(flashbulb::live::events::COUNTERS_SQL)
+        .bind(1)
+        .bind(1)
+        .fetch_one(&app.pool)
+        .await
+        .expect("counters");
+    assert_eq!((photos, queued), (50, 1));
+}
+
+#[tokio::test]
 async fn readiness_reports_each_dependency_and_goes_unready_without_the_database() {
     let app = TestApp::new().await.with_photos(1).await;
     let (status, body) = app.get("/readyz").await;
