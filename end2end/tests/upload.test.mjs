@@ -51,6 +51,8 @@ test('a photo dropped on the timeline appears in it with its thumbnail', async (
   assert.equal(await page.locator('.vt-cell[data-photo-id]').first().getAttribute('data-photo-id'), String(uploaded));
   const thumbnail = newest.locator('img.thumb');
   await thumbnail.waitFor();
+  // The cell appears as soon as the hub reports the photo; its image may still be on its way.
+  await thumbnail.evaluate((img) => img.complete || new Promise((loaded) => (img.addEventListener('load', loaded, { once: true }), img.addEventListener('error', loaded, { once: true }))));
   assert.ok(await thumbnail.evaluate((img) => img.complete && img.naturalWidth === 256), 'the thumbnail did not load');
   await page.screenshot({ path: `${resultsDir}/upload-done.png` });
 
