@@ -145,14 +145,14 @@ pub async fn refresh_queue_figures(state: &AppState) -> Option<QueueView> {
 /// One tick: read, evaluate, publish.
 pub async fn sample(state: &AppState) -> ServerResult<()> {
     let now = Instant::now();
+    let process = ProcessStats::of_self();
+    let hub_stats = state.hub.stats();
     let reading = Reading {
         at: now,
         requests: state.metrics.request_totals(),
-        cpu_seconds: ProcessStats::of_self().map_or(0.0, |stats| stats.cpu_seconds),
-        frames: state.hub.stats().frames,
+        cpu_seconds: process.map_or(0.0, |stats| stats.cpu_seconds),
+        frames: hub_stats.frames,
     };
-    let process = ProcessStats::of_self();
-    let hub_stats = state.hub.stats();
     let queue = refresh_queue_figures(state).await;
     let vitals = if state.vitals.take_changed() || minute_turned(state) {
         Some(crate::vitals::summary(&state.db, crate::db::now() / 60, VITALS_MINUTES).await?)
