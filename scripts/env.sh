@@ -10,6 +10,9 @@ BINARYEN_VERSION="132.0.0"
 # The CLI must equal the wasm-bindgen library in Cargo.lock, byte for byte.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$FLASHBULB_ROOT/Cargo.lock")"
 
+# The benchmark plots.
+MATPLOTLIB_VERSION="3.10.7"
+
 export PATH="$FLASHBULB_ROOT/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }

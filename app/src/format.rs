@@ -120,6 +120,18 @@ pub fn iso_day(unix_seconds: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// `2026-11-03T14:05:09Z`: RFC 3339 in UTC, for files other programs read.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    let seconds_of_day = unix_seconds.rem_euclid(86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        iso_day(unix_seconds),
+        seconds_of_day / 3600,
+        seconds_of_day % 3600 / 60,
+        seconds_of_day % 60
+    )
+}
+
 /// `3 November 2026, 14:05 UTC`.
 pub fn moment_label(unix_seconds: i64) -> String {
     let seconds_of_day = unix_seconds.rem_euclid(86_400);
@@ -158,6 +170,13 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(2_000_000), "2,000,000");
         assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn rfc3339_is_utc_to_the_second() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(rfc3339(1_793_491_200 + 2 * 86_400 + 50_709), "2026-11-03T14:05:09Z");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct PhotoCell {
     pub media: Option<String>,
 }
 
+/// Every photo of the library with its details, as CSV (served by the server's export).
+pub const PHOTO_EXPORT_PATH: &str = "/api/export/photos.csv";
+
 /// The URL of one derivative of a photo: `thumb.webp`, `thumb.jpg`, `preview.webp`, `preview.jpg`.
 pub fn media_url(key: &str, variant: &str) -> String {
     format!("/media/{key}/{variant}")

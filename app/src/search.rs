@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     format::{iso_day, parse_day, photo_count, thousands},
     listing::{with_after, NextPage, PhotoGrid},
-    model::{AlbumId, SearchFacets, SearchQuery, SearchResults},
+    model::{AlbumId, SearchFacets, SearchQuery, SearchResults, PHOTO_EXPORT_PATH},
     timeline::LoadFailed,
 };
 
@@ -190,7 +190,13 @@ pub fn SearchPage() -> impl IntoView {
     view! {
         <Title text="Search" />
         <div class="listing search">
-            <div class="timeline-head"><h1>"Search"</h1></div>
+            <div class="timeline-head">
+                <h1>"Search"</h1>
+                <p class="muted">
+                    "Or take every photo's details with you: "
+                    <a href=PHOTO_EXPORT_PATH download>"export the library as CSV"</a>
+                </p>
+            </div>
             // Two boundaries, streamed in order: the form (with the library's cameras, lenses
             // and albums) is sent and painted before the results are found and counted.
             <Suspense fallback=|| view! { <p class="muted">"Loading the search form…"</p> }>

@@ -37,6 +37,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::timeline::router())
         .merge(crate::albums::router())
         .merge(crate::photos::original::router())
+        .merge(crate::photos::export::router())
         .merge(crate::photos::media::router())
         .merge(crate::metrics::router())
         .merge(crate::vitals::router())

@@ -1,5 +1,6 @@
 //! Photos: one photo's details, per-owner changes to single photos, favourites and the trash.
 
+pub mod export;
 pub mod ingest;
 pub mod media;
 pub mod original;

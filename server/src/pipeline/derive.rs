@@ -7,7 +7,7 @@
 use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{codecs::jpeg::JpegEncoder, DynamicImage, ExtendedColorType, RgbImage};
 
-use super::sniff::Format;
+use super::{sniff::Format, Source};
 
 /// Square thumbnail side for the grid, in pixels.
 pub const THUMBNAIL_SIDE: u32 = 256;
@@ -29,6 +29,9 @@ pub enum DeriveError {
     Corrupt(String),
     #[error("encoding failed: {0}")]
     Encode(String),
+    /// The file could not be read (storage, not the photo): worth another try.
+    #[error("reading the original failed: {0}")]
+    Read(std::io::Error),
 }
 
 /// Bounds on what one photo may cost to decode.
@@ -47,15 +50,6 @@ impl Default for Limits {
 }
 
 /// Width and height the file declares, read from its header only.
-pub fn declared_size(
-    bytes: &[u8],
-    format: Format,
-    limits: Limits,
-) -> Result<(u32, u32), DeriveError> {
-    declared_size_of(std::io::Cursor::new(bytes), format, limits)
-}
-
-/// [`declared_size`] of a file being read: only its header is.
 pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
     reader: R,
     format: Format,
@@ -113,24 +107,25 @@ impl AtLeast {
 
 /// Decodes to RGB with at least the pixels `at_least` asks for, shrinking JPEGs by 1/2, 1/4
 /// or 1/8 inside the decoder where that still leaves enough.
-pub fn decode(
-    bytes: &[u8],
+pub fn decode<S: Source + ?Sized>(
+    source: &S,
     format: Format,
     at_least: impl Into<AtLeast>,
     limits: Limits,
 ) -> Result<RgbImage, DeriveError> {
     let at_least = at_least.into();
+    let open = || source.open().map_err(DeriveError::Read);
     if format == Format::Jpeg {
-        return decode_jpeg(bytes, at_least, limits);
+        return decode_jpeg(open()?, at_least, limits);
     }
     let image_format = format
         .image_format()
         .ok_or(DeriveError::Unsupported(format.mime_type()))?;
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format);
+    declared_size_of(open()?, format, limits)?;
+    let mut reader = image::ImageReader::with_format(open()?, image_format);
     let mut image_limits = image::Limits::default();
     image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(4));
     reader.limits(image_limits);
-    declared_size(bytes, format, limits)?;
     let image = reader
         .decode()
         .map_err(|error| DeriveError::Corrupt(error.to_string()))?;
@@ -143,9 +138,18 @@ impl From<u32> for AtLeast {
     }
 }
 
-fn decode_jpeg(bytes: &[u8], at_least: AtLeast, limits: Limits) -> Result<RgbImage, DeriveError> {
-    let corrupt = |error: jpeg_decoder::Error| DeriveError::Corrupt(error.to_string());
-    let mut decoder = jpeg_decoder::Decoder::new(std::io::Cursor::new(bytes));
+fn decode_jpeg(
+    reader: impl std::io::Read,
+    at_least: AtLeast,
+    limits: Limits,
+) -> Result<RgbImage, DeriveError> {
+    let corrupt = |error: jpeg_decoder::Error| match error {
+        jpeg_decoder::Error::Io(error) if error.kind() != std::io::ErrorKind::UnexpectedEof => {
+            DeriveError::Read(error)
+        }
+        error => DeriveError::Corrupt(error.to_string()),
+    };
+    let mut decoder = jpeg_decoder::Decoder::new(reader);
     decoder.set_max_decoding_buffer_size(
         usize::try_from(limits.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
     );
@@ -340,14 +344,14 @@ mod tests {
         assert_eq!(&webp[8..12], b"WEBP");
         let jpeg = encode_jpeg(&image).expect("jpeg");
         assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
-        let decoded = decode(&jpeg, Format::Jpeg, 1440, Limits::default()).expect("decode");
+        let decoded = decode(jpeg.as_slice(), Format::Jpeg, 1440, Limits::default()).expect("decode");
         assert_eq!(decoded.dimensions(), (64, 48));
     }
 
     #[test]
     fn jpegs_shrink_while_decoding() {
         let jpeg = encode_jpeg(&gradient(2048, 1024)).expect("jpeg");
-        let decoded = decode(&jpeg, Format::Jpeg, 256, Limits::default()).expect("decode");
+        let decoded = decode(jpeg.as_slice(), Format::Jpeg, 256, Limits::default()).expect("decode");
         assert_eq!(
             decoded.dimensions(),
             (256, 128),
@@ -360,7 +364,7 @@ mod tests {
         let jpeg = encode_jpeg(&gradient(200, 100)).expect("jpeg");
         let tiny = Limits { max_pixels: 10_000 };
         assert!(matches!(
-            decode(&jpeg, Format::Jpeg, 1440, tiny),
+            decode(jpeg.as_slice(), Format::Jpeg, 1440, tiny),
             Err(DeriveError::TooManyPixels { .. })
         ));
         assert!(matches!(
@@ -368,7 +372,7 @@ mod tests {
             Err(DeriveError::Corrupt(_))
         ));
         assert!(matches!(
-            decode(b"GIF89a", Format::Gif, 1440, Limits::default()),
+            decode(b"GIF89a".as_slice(), Format::Gif, 1440, Limits::default()),
             Err(DeriveError::Corrupt(_))
         ));
     }

@@ -25,8 +25,12 @@ pub struct Facts {
 /// Reads the EXIF block of a JPEG, PNG, WebP or TIFF; a file without one (or with a broken
 /// one) has no facts, which is not an error: the photo is still a photo.
 pub fn read(bytes: &[u8]) -> Facts {
-    let mut cursor = std::io::Cursor::new(bytes);
-    let Ok(exif) = exif::Reader::new().read_from_container(&mut cursor) else {
+    read_from(std::io::Cursor::new(bytes))
+}
+
+/// [`read`] from a reader: only the container's EXIF block is read, wherever it is.
+pub fn read_from<R: std::io::BufRead + std::io::Seek>(mut reader: R) -> Facts {
+    let Ok(exif) = exif::Reader::new().read_from_container(&mut reader) else {
         return Facts {
             orientation: 1,
             ..Facts::default()

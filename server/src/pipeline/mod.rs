@@ -4,7 +4,11 @@ pub mod derive;
 pub mod metadata;
 pub mod sniff;
 
-use std::path::Path;
+use std::{
+    fs::File,
+    io::{BufRead, BufReader, Cursor, Read, Seek},
+    path::Path,
+};
 
 use app::model::PhotoId;
 use fast_image_resize::Resizer;
@@ -28,17 +32,61 @@ pub struct Derived {
     pub files: Vec<(&'static str, Vec<u8>)>,
 }
 
-/// Decodes `bytes` once (shrunk to what the preview needs), turns it upright, and makes the
+/// Where an original is read from: bytes in memory (tests, benchmarks) or its file (the job).
+/// Each step opens its own reader and reads only what it needs, so a 2 GiB original costs read
+/// buffers and the (shrunk) pixels, never its size in memory.
+pub trait Source {
+    type Reader<'a>: BufRead + Seek
+    where
+        Self: 'a;
+
+    fn open(&self) -> std::io::Result<Self::Reader<'_>>;
+}
+
+impl Source for [u8] {
+    type Reader<'a> = Cursor<&'a [u8]>;
+
+    fn open(&self) -> std::io::Result<Cursor<&[u8]>> {
+        Ok(Cursor::new(self))
+    }
+}
+
+impl Source for Path {
+    type Reader<'a> = BufReader<File>;
+
+    fn open(&self) -> std::io::Result<BufReader<File>> {
+        // Decoders read in small pieces; 64 KiB turns them into few system calls.
+        Ok(BufReader::with_capacity(1 << 16, File::open(self)?))
+    }
+}
+
+/// The format of `source`, told by its first bytes.
+fn sniff<S: Source + ?Sized>(source: &S) -> Result<Format, DeriveError> {
+    let mut head = Vec::with_capacity(sniff::SNIFF_BYTES);
+    source
+        .open()
+        .and_then(|reader| reader.take(sniff::SNIFF_BYTES as u64).read_to_end(&mut head))
+        .map_err(DeriveError::Read)?;
+    Format::sniff(&head).ok_or(DeriveError::Unsupported("files of this kind"))
+}
+
+/// [`derive_from`] bytes in memory.
+pub fn derive_all(bytes: &[u8], limits: Limits) -> Result<Derived, DeriveError> {
+    derive_from(bytes, limits)
+}
+
+/// Decodes `source` once (shrunk to what the preview needs), turns it upright, and makes the
 /// square thumbnail, the preview, both in WebP and JPEG, and the thumbhash. Pure CPU work: run
 /// it on a blocking thread.
-pub fn derive_all(bytes: &[u8], limits: Limits) -> Result<Derived, DeriveError> {
-    let format = Format::sniff(bytes).ok_or(DeriveError::Unsupported("files of this kind"))?;
+pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Derived, DeriveError> {
+    let format = sniff(source)?;
     if !format.is_supported() {
         return Err(DeriveError::Unsupported(format.mime_type()));
     }
-    let (declared_width, declared_height) = derive::declared_size(bytes, format, limits)?;
-    let facts = metadata::read(bytes);
-    let pixels = derive::decode(bytes, format, derive::PREVIEW_EDGE, limits)?;
+    let (declared_width, declared_height) =
+        derive::declared_size_of(source.open().map_err(DeriveError::Read)?, format, limits)?;
+    let facts = metadata::read_from(source.open().map_err(DeriveError::Read)?);
+    let pixels = derive::decode(source, format, derive::PREVIEW_EDGE, limits)?;
     let pixels = derive::upright(pixels, facts.orientation);
     let (width, height) = if (5..=8).contains(&facts.orientation) {
         (declared_height, declared_width)
@@ -96,7 +144,12 @@ pub enum PipelineError {
 
 impl PipelineError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, PipelineError::Io(_) | PipelineError::Database(_))
+        matches!(
+            self,
+            PipelineError::Io(_)
+                | PipelineError::Database(_)
+                | PipelineError::Photo(DeriveError::Read(_))
+        )
     }
 }
 
@@ -116,14 +169,16 @@ pub async fn make_derivatives(
     // Deleted since it was queued: nothing left to do.
     let Some(sha) = sha else { return Ok(()) };
     let original = storage::original_path(data_dir, &sha);
-    let bytes = match tokio::fs::read(&original).await {
-        Ok(bytes) => bytes,
+    match tokio::fs::metadata(&original).await {
+        Ok(_) => {}
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Err(PipelineError::MissingOriginal)
         }
         Err(error) => return Err(error.into()),
-    };
-    let derived = match tokio::task::spawn_blocking(move || derive_all(&bytes, limits)).await {
+    }
+    let derived = match tokio::task::spawn_blocking(move || derive_from(original.as_path(), limits))
+        .await
+    {
         Ok(derived) => derived?,
         // A decoder that panics on a file will panic on it again: not worth a retry.
         Err(error) if error.is_panic() => {

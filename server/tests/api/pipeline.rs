@@ -656,3 +656,38 @@ async fn uploads_outrank_imports_in_the_queue() {
         "the import ({import_first}) went first"
     );
 }
+
+#[test]
+fn an_original_on_disk_derives_as_in_memory_even_behind_megabytes_of_padding() {
+    let photo = fixture("photos/sony-alpha-6000.jpg");
+    // Application segments every decoder skips, before the EXIF block: what a huge original
+    // looks like to the pipeline, which must read through it rather than load it.
+    let segment: Vec<u8> = [0xFF, 0xEF, 0xFF, 0xFF]
+        .into_iter()
+        .chain(std::iter::repeat_n(0, 65_533))
+        .collect();
+    let mut padded = photo[..2].to_vec();
+    for _ in 0..128 {
+        padded.extend_from_slice(&segment);
+    }
+    padded.extend_from_slice(&photo[2..]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("padded.jpg");
+    std::fs::write(&path, &padded).unwrap();
+
+    let from_disk = pipeline::derive_from(path.as_path(), Limits::default()).expect("from disk");
+    let in_memory = pipeline::derive_all(&photo, Limits::default()).expect("in memory");
+    assert_eq!(
+        (from_disk.width, from_disk.height),
+        (in_memory.width, in_memory.height)
+    );
+    assert_eq!(from_disk.facts, in_memory.facts, "EXIF is found past the padding");
+    assert_eq!(from_disk.thumbhash, in_memory.thumbhash);
+    assert_eq!(from_disk.files, in_memory.files, "the same derivatives, byte for byte");
+
+    let missing = pipeline::derive_from(dir.path().join("gone.jpg").as_path(), Limits::default());
+    assert!(
+        matches!(missing, Err(pipeline::derive::DeriveError::Read(_))),
+        "a file that cannot be read is a storage error, worth retrying: {missing:?}"
+    );
+}

@@ -1,0 +1,149 @@
+// What a browser pays for each page: the JS and WASM it downloads (raw and brotli 11), split
+// into the first load and the lazy chunks the page's islands fetch, then Lighthouse's mobile
+// preset, several runs per page, all in Debian's Chromium. Writes one JSON file.
+//   node bench/web.mjs BASE_URL OUT.json PAGE...      e.g. / /p/17 /albums /ops
+//   LIGHTHOUSE_RUNS   runs per page (default 3; the median is reported)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants } from 'node:zlib';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const chromiumFlags = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const [baseUrl, out, ...pages] = process.argv.slice(2);
+if (!baseUrl || !out || pages.length === 0) {
+  console.error('usage: node bench/web.mjs BASE_URL OUT.json PAGE...');
+  process.exit(2);
+}
+const runs = Number(process.env.LIGHTHOUSE_RUNS ?? 3);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`LIGHTHOUSE_RUNS must be a whole number of at least 1, not ${process.env.LIGHTHOUSE_RUNS}`);
+  process.exit(2);
+}
+
+const brotliSize = (bytes) =>
+  brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+
+/** The hydration script, the main WASM and the split loader arrive with every page. */
+const isFirstLoad = (name) => /^(flashbulb.*\.(js|wasm)|__wasm_split.*\.js)$/.test(name);
+
+async function pageWeight(browser, path) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const responses = [];
+  page.on('response', (response) => {
+    const name = new URL(response.url()).pathname.split('/').pop();
+    if (/\.(js|wasm)$/.test(name)) responses.push({ name, response });
+  });
+  // Network idle comes after hydration and after the lazy islands have fetched their chunks.
+  await page.goto(baseUrl + path, { waitUntil: 'networkidle', timeout: 60_000 });
+  const files = [];
+  for (const { name, response } of responses) {
+    if (files.some((file) => file.name === name)) continue;
+    const body = await response.body();
+    files.push({ name, raw: body.length, brotli: brotliSize(body), lazy: !isFirstLoad(name) });
+  }
+  await context.close();
+  const sum = (list, key) => list.reduce((total, file) => total + file[key], 0);
+  const first = files.filter((file) => !file.lazy);
+  const lazy = files.filter((file) => file.lazy);
+  return {
+    files,
+    first_load_raw: sum(first, 'raw'),
+    first_load_brotli: sum(first, 'brotli'),
+    lazy_raw: sum(lazy, 'raw'),
+    lazy_brotli: sum(lazy, 'brotli'),
+  };
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+function lighthouse(path) {
+  const dir = mkdtempSync(join(tmpdir(), 'flashbulb-lighthouse-'));
+  const report = join(dir, 'report.json');
+  // The CLI's defaults are the mobile preset: a Moto G Power screen, slow 4G and a 4× slower
+  // CPU, simulated from the trace.
+  const result = spawnSync(
+    join(here, 'node_modules/.bin/lighthouse'),
+    [
+      baseUrl + path,
+      '--output=json',
+      `--output-path=${report}`,
+      '--only-categories=performance,accessibility',
+      `--chrome-flags=${chromiumFlags.join(' ')}`,
+      '--quiet',
+    ],
+    { env: { ...process.env, CHROME_PATH: chromiumPath }, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  if (result.status !== 0) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`lighthouse ${path} exited with ${result.status ?? result.signal}`);
+  }
+  const lhr = JSON.parse(readFileSync(report, 'utf8'));
+  rmSync(dir, { recursive: true, force: true });
+  if (lhr.runtimeError) throw new Error(`lighthouse ${path}: ${lhr.runtimeError.message}`);
+  const audit = (id) => lhr.audits[id]?.numericValue ?? null;
+  const failing = (category) =>
+    lhr.categories[category].auditRefs
+      .filter((ref) => ref.weight > 0 && lhr.audits[ref.id].score !== null && lhr.audits[ref.id].score < 1)
+      .map((ref) => ref.id);
+  return {
+    performance: Math.round(lhr.categories.performance.score * 100),
+    accessibility: Math.round(lhr.categories.accessibility.score * 100),
+    lcp_ms: audit('largest-contentful-paint'),
+    tbt_ms: audit('total-blocking-time'),
+    cls: audit('cumulative-layout-shift'),
+    fcp_ms: audit('first-contentful-paint'),
+    failing_performance: failing('performance'),
+    failing_accessibility: failing('accessibility'),
+    lighthouse_version: lhr.lighthouseVersion,
+  };
+}
+
+const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumFlags });
+const report = { base_url: baseUrl, lighthouse_runs: runs, pages: {} };
+for (const path of pages) {
+  const weight = await pageWeight(browser, path);
+  const samples = [];
+  for (let run = 0; run < runs; run += 1) samples.push(lighthouse(path));
+  const medianOf = (key) => median(samples.map((sample) => sample[key]));
+  report.pages[path] = {
+    weight,
+    lighthouse: {
+      runs: samples,
+      performance: medianOf('performance'),
+      accessibility: medianOf('accessibility'),
+      lcp_ms: medianOf('lcp_ms'),
+      tbt_ms: medianOf('tbt_ms'),
+      cls: medianOf('cls'),
+      fcp_ms: medianOf('fcp_ms'),
+      version: samples[0].lighthouse_version,
+    },
+  };
+  const lh = report.pages[path].lighthouse;
+  console.log(
+    `${path}: first load ${weight.first_load_brotli} B brotli (+${weight.lazy_brotli} B lazy), ` +
+      `performance ${lh.performance}, accessibility ${lh.accessibility}, LCP ${Math.round(lh.lcp_ms)} ms, ` +
+      `TBT ${Math.round(lh.tbt_ms)} ms, CLS ${lh.cls.toFixed(3)}`,
+  );
+}
+await browser.close();
+writeFileSync(out, JSON.stringify(report, null, 2));
