@@ -96,7 +96,10 @@ impl ExportRow {
             text(&self.gps_longitude),
             self.is_favourite.to_string(),
             self.trashed_at.map(rfc3339).unwrap_or_default(),
-            self.sha256.iter().map(|byte| format!("{byte:02x}")).collect(),
+            self.sha256
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect(),
         ]
     }
 }

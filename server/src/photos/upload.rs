@@ -2,15 +2,21 @@
 //! hashed, never held whole in memory; then sniffed, checked and added (or refused with a
 //! reason, leaving nothing behind).
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
 use axum::{
-    extract::{multipart::Field, DefaultBodyLimit, Multipart, Query, State},
-    http::{header, HeaderMap, StatusCode},
+    body::Body,
+    extract::{multipart::Field, DefaultBodyLimit, FromRequest, Multipart, Query, Request, State},
+    http::{header, StatusCode},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Json, Router,
 };
+use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -125,16 +131,16 @@ struct UploadResponse {
 /// Every file part in order. A request of one file answers with that file's status (201,
 /// 200 for a duplicate, 413, 415, 422); a request of several answers 200 when any was added
 /// and the per-file results say the rest.
-async fn upload(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
+async fn upload(State(state): State<AppState>, request: Request) -> Response {
     // A plain form (no JavaScript) wants to land on a page again, not on JSON.
-    let from_form = headers
+    let from_form = request
+        .headers()
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
+    let (parts, body) = request.into_parts();
+    let body = Body::from_stream(OneChunkAtATime::new(body.into_data_stream()));
+    let multipart = Multipart::from_request(Request::from_parts(parts, body), &state).await;
     match receive(&state, multipart).await {
         Ok(files) if from_form => {
             if files
@@ -169,6 +175,40 @@ async fn upload(
             (status, Json(UploadResponse { files })).into_response()
         }
         Err(error) => error.into_response(),
+    }
+}
+
+/// Hands the multipart parser one chunk of the body per poll. The parser reads its input for as
+/// long as more is ready, so a client faster than the disk would otherwise have the whole
+/// upload (gigabytes) pulled into memory ahead of the file; pausing after each chunk keeps
+/// it one chunk ahead.
+struct OneChunkAtATime<S> {
+    inner: S,
+    paused: bool,
+}
+
+impl<S> OneChunkAtATime<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            paused: false,
+        }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for OneChunkAtATime<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        if self.paused {
+            // Ready again at once: this only ends the parser's read-ahead loop.
+            self.paused = false;
+            context.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let item = std::task::ready!(self.inner.poll_next_unpin(context));
+        self.paused = item.is_some();
+        Poll::Ready(item)
     }
 }
 
@@ -308,4 +348,32 @@ async fn receive_file(
             },
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parser_gets_one_chunk_per_poll_and_then_the_end() {
+        let chunks = futures_util::stream::iter([1, 2, 3]);
+        let mut stream = OneChunkAtATime::new(chunks);
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        let mut polled = Vec::new();
+        for _ in 0..7 {
+            polled.push(stream.poll_next_unpin(&mut context));
+        }
+        assert_eq!(
+            polled,
+            [
+                Poll::Ready(Some(1)),
+                Poll::Pending,
+                Poll::Ready(Some(2)),
+                Poll::Pending,
+                Poll::Ready(Some(3)),
+                Poll::Pending,
+                Poll::Ready(None),
+            ]
+        );
+    }
 }

@@ -55,13 +55,23 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
     format: Format,
     limits: Limits,
 ) -> Result<(u32, u32), DeriveError> {
-    let image_format = format
-        .image_format()
-        .ok_or(DeriveError::Unsupported(format.mime_type()))?;
-    let reader = image::ImageReader::with_format(reader, image_format);
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|error| DeriveError::Corrupt(error.to_string()))?;
+    let (width, height) = if format == Format::Jpeg {
+        // image's JPEG decoder reads the whole file before its header; this one stops at the
+        // frame header, skipping what comes before it (a 2 GiB original costs nothing here).
+        let mut decoder = jpeg_decoder::Decoder::new(reader);
+        decoder.read_info().map_err(jpeg_error)?;
+        let info = decoder
+            .info()
+            .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
+        (u32::from(info.width), u32::from(info.height))
+    } else {
+        let image_format = format
+            .image_format()
+            .ok_or(DeriveError::Unsupported(format.mime_type()))?;
+        image::ImageReader::with_format(reader, image_format)
+            .into_dimensions()
+            .map_err(|error| DeriveError::Corrupt(error.to_string()))?
+    };
     check_pixels(width, height, limits)?;
     Ok((width, height))
 }
@@ -143,17 +153,11 @@ fn decode_jpeg(
     at_least: AtLeast,
     limits: Limits,
 ) -> Result<RgbImage, DeriveError> {
-    let corrupt = |error: jpeg_decoder::Error| match error {
-        jpeg_decoder::Error::Io(error) if error.kind() != std::io::ErrorKind::UnexpectedEof => {
-            DeriveError::Read(error)
-        }
-        error => DeriveError::Corrupt(error.to_string()),
-    };
     let mut decoder = jpeg_decoder::Decoder::new(reader);
     decoder.set_max_decoding_buffer_size(
         usize::try_from(limits.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
     );
-    decoder.read_info().map_err(corrupt)?;
+    decoder.read_info().map_err(jpeg_error)?;
     let info = decoder
         .info()
         .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
@@ -165,9 +169,9 @@ fn decode_jpeg(
         let wanted = |side: u32| ((f64::from(side) * scale).ceil() as u16).max(1);
         decoder
             .scale(wanted(width), wanted(height))
-            .map_err(corrupt)?;
+            .map_err(jpeg_error)?;
     }
-    let pixels = decoder.decode().map_err(corrupt)?;
+    let pixels = decoder.decode().map_err(jpeg_error)?;
     let info = decoder
         .info()
         .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
@@ -190,6 +194,17 @@ fn decode_jpeg(
     };
     RgbImage::from_raw(width, height, rgb)
         .ok_or_else(|| DeriveError::Corrupt("the decoded image is incomplete".into()))
+}
+
+/// A JPEG decoder's error: the file's fault, unless reading it failed for another reason than
+/// its end coming too soon.
+fn jpeg_error(error: jpeg_decoder::Error) -> DeriveError {
+    match error {
+        jpeg_decoder::Error::Io(error) if error.kind() != std::io::ErrorKind::UnexpectedEof => {
+            DeriveError::Read(error)
+        }
+        error => DeriveError::Corrupt(error.to_string()),
+    }
 }
 
 /// Turns the pixels the way EXIF orientation `1..=8` says they should be seen.
@@ -344,14 +359,16 @@ mod tests {
         assert_eq!(&webp[8..12], b"WEBP");
         let jpeg = encode_jpeg(&image).expect("jpeg");
         assert_eq!(&jpeg[..3], &[0xFF, 0xD8, 0xFF]);
-        let decoded = decode(jpeg.as_slice(), Format::Jpeg, 1440, Limits::default()).expect("decode");
+        let decoded =
+            decode(jpeg.as_slice(), Format::Jpeg, 1440, Limits::default()).expect("decode");
         assert_eq!(decoded.dimensions(), (64, 48));
     }
 
     #[test]
     fn jpegs_shrink_while_decoding() {
         let jpeg = encode_jpeg(&gradient(2048, 1024)).expect("jpeg");
-        let decoded = decode(jpeg.as_slice(), Format::Jpeg, 256, Limits::default()).expect("decode");
+        let decoded =
+            decode(jpeg.as_slice(), Format::Jpeg, 256, Limits::default()).expect("decode");
         assert_eq!(
             decoded.dimensions(),
             (256, 128),

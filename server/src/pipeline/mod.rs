@@ -65,7 +65,11 @@ fn sniff<S: Source + ?Sized>(source: &S) -> Result<Format, DeriveError> {
     let mut head = Vec::with_capacity(sniff::SNIFF_BYTES);
     source
         .open()
-        .and_then(|reader| reader.take(sniff::SNIFF_BYTES as u64).read_to_end(&mut head))
+        .and_then(|reader| {
+            reader
+                .take(sniff::SNIFF_BYTES as u64)
+                .read_to_end(&mut head)
+        })
         .map_err(DeriveError::Read)?;
     Format::sniff(&head).ok_or(DeriveError::Unsupported("files of this kind"))
 }
@@ -176,18 +180,17 @@ pub async fn make_derivatives(
         }
         Err(error) => return Err(error.into()),
     }
-    let derived = match tokio::task::spawn_blocking(move || derive_from(original.as_path(), limits))
-        .await
-    {
-        Ok(derived) => derived?,
-        // A decoder that panics on a file will panic on it again: not worth a retry.
-        Err(error) if error.is_panic() => {
-            return Err(DeriveError::Corrupt("the decoder crashed on this file".into()).into())
-        }
-        Err(error) => {
-            return Err(std::io::Error::other(format!("the pipeline stopped: {error}")).into())
-        }
-    };
+    let derived =
+        match tokio::task::spawn_blocking(move || derive_from(original.as_path(), limits)).await {
+            Ok(derived) => derived?,
+            // A decoder that panics on a file will panic on it again: not worth a retry.
+            Err(error) if error.is_panic() => {
+                return Err(DeriveError::Corrupt("the decoder crashed on this file".into()).into())
+            }
+            Err(error) => {
+                return Err(std::io::Error::other(format!("the pipeline stopped: {error}")).into())
+            }
+        };
     for (variant, bytes) in &derived.files {
         storage::write_atomically(&storage::derivative_path(data_dir, &sha, variant), bytes)
             .await?;

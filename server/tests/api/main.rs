@@ -1622,7 +1622,10 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
     assert_eq!(header.len(), 20);
     assert_eq!(records.len(), 4_000);
     let ids: Vec<i64> = records.iter().map(|r| r[0].parse().unwrap()).collect();
-    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "ids ascend, none twice");
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "ids ascend, none twice"
+    );
     let owner_ids: Vec<i64> =
         sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = 1 ORDER BY id")
             .fetch_all(&app.pool)

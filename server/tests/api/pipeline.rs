@@ -681,9 +681,15 @@ fn an_original_on_disk_derives_as_in_memory_even_behind_megabytes_of_padding() {
         (from_disk.width, from_disk.height),
         (in_memory.width, in_memory.height)
     );
-    assert_eq!(from_disk.facts, in_memory.facts, "EXIF is found past the padding");
+    assert_eq!(
+        from_disk.facts, in_memory.facts,
+        "EXIF is found past the padding"
+    );
     assert_eq!(from_disk.thumbhash, in_memory.thumbhash);
-    assert_eq!(from_disk.files, in_memory.files, "the same derivatives, byte for byte");
+    assert_eq!(
+        from_disk.files, in_memory.files,
+        "the same derivatives, byte for byte"
+    );
 
     let missing = pipeline::derive_from(dir.path().join("gone.jpg").as_path(), Limits::default());
     assert!(
