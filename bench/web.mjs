@@ -1,6 +1,7 @@
 // What a browser pays for each page: the JS and WASM it downloads (raw and brotli 11), split
 // into the first load and the lazy chunks the page's islands fetch, then Lighthouse's mobile
-// preset, several runs per page, all in Debian's Chromium. Writes one JSON file.
+// preset, several runs per page, and the INP of a few real interactions, all in Debian's
+// Chromium. Writes one JSON file.
 //   node bench/web.mjs BASE_URL OUT.json PAGE...      e.g. / /p/17 /albums /ops
 //   LIGHTHOUSE_RUNS   runs per page (default 3; the median is reported)
 import { spawnSync } from 'node:child_process';
@@ -41,9 +42,18 @@ const brotliSize = (bytes) =>
 /** The hydration script, the main WASM and the split loader arrive with every page. */
 const isFirstLoad = (name) => /^(flashbulb.*\.(js|wasm)|__wasm_split.*\.js)$/.test(name);
 
+/** A page whose script fails (a hydration error, say) would measure something else: stop. */
+function failOnErrors(page, path) {
+  page.on('pageerror', (error) => {
+    console.error(`${path}: the page failed: ${error}`);
+    process.exit(1);
+  });
+}
+
 async function pageWeight(browser, path) {
   const context = await browser.newContext();
   const page = await context.newPage();
+  failOnErrors(page, path);
   const responses = [];
   page.on('response', (response) => {
     const name = new URL(response.url()).pathname.split('/').pop();
@@ -68,6 +78,68 @@ async function pageWeight(browser, path) {
     lazy_raw: sum(lazy, 'raw'),
     lazy_brotli: sum(lazy, 'brotli'),
   };
+}
+
+/** Every interaction's duration as the Event Timing API reports it, from the page's start. */
+const OBSERVE_INTERACTIONS = () => {
+  window.__interactions = {};
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (!entry.interactionId) continue;
+      const seen = window.__interactions[entry.interactionId] ?? 0;
+      window.__interactions[entry.interactionId] = Math.max(seen, entry.duration);
+    }
+  }).observe({ type: 'event', durationThreshold: 16, buffered: true });
+};
+
+/**
+ * INP of real interactions, with the page's own islands doing the work: the longest one, as
+ * INP is for fewer than 50. Durations under 16 ms are not reported by browsers: none means
+ * every interaction took less.
+ */
+async function interactionLatency(browser) {
+  const scenarios = {
+    '/': {
+      what: 'favourite and unfavourite a photo in the timeline',
+      async run(page) {
+        const heart = page.locator('.vt-cell[data-photo-id] button.fav').first();
+        await heart.waitFor({ timeout: 30_000 });
+        for (let click = 0; click < 2; click += 1) {
+          const saved = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));
+          await heart.click();
+          await saved;
+        }
+      },
+    },
+    '/search': {
+      what: 'type a file name into the search field',
+      async run(page) {
+        const field = page.locator('input[name="q"]');
+        await field.waitFor({ timeout: 30_000 });
+        await field.click();
+        await field.pressSequentially('IMG_10', { delay: 50 });
+      },
+    },
+  };
+  const results = {};
+  for (const [path, scenario] of Object.entries(scenarios)) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.addInitScript(OBSERVE_INTERACTIONS);
+    const page = await context.newPage();
+    failOnErrors(page, path);
+    await page.goto(baseUrl + path, { waitUntil: 'networkidle', timeout: 60_000 });
+    await scenario.run(page);
+    // Entries arrive after the next paint.
+    await page.waitForTimeout(500);
+    const durations = Object.values(await page.evaluate(() => window.__interactions));
+    results[path] = {
+      what: scenario.what,
+      interactions_over_16ms: durations.length,
+      inp_ms: durations.length ? Math.max(...durations) : null,
+    };
+    await context.close();
+  }
+  return results;
 }
 
 const median = (values) => {
@@ -144,6 +216,10 @@ for (const path of pages) {
       `performance ${lh.performance}, accessibility ${lh.accessibility}, LCP ${Math.round(lh.lcp_ms)} ms, ` +
       `TBT ${Math.round(lh.tbt_ms)} ms, CLS ${lh.cls.toFixed(3)}`,
   );
+}
+report.interactions = await interactionLatency(browser);
+for (const [path, result] of Object.entries(report.interactions)) {
+  console.log(`${path}: ${result.what}: INP ${result.inp_ms === null ? 'under 16' : Math.round(result.inp_ms)} ms`);
 }
 await browser.close();
 writeFileSync(out, JSON.stringify(report, null, 2));

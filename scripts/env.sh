@@ -10,6 +10,12 @@ BINARYEN_VERSION="132.0.0"
 # The CLI must equal the wasm-bindgen library in Cargo.lock, byte for byte.
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$FLASHBULB_ROOT/Cargo.lock")"
 
+# cargo-leptos builds the server with this set, and Leptos names the WASM file the pages load
+# after it (`flashbulb.wasm`; `flashbulb_bg.wasm` when unset). Exported for every cargo command,
+# so a server from `cargo build` or `cargo bench` loads the same file, and release builds of
+# cargo and cargo-leptos share their artifacts instead of rebuilding Leptos and all above it.
+export LEPTOS_OUTPUT_NAME="flashbulb"
+
 # The benchmark plots.
 MATPLOTLIB_VERSION="3.10.7"
 
