@@ -13,11 +13,21 @@ use axum::{
     Router,
 };
 
-use crate::{db::Pool, error::ServerResult, state::AppState, users, ServerError};
+use sqlx::{pool::PoolConnection, Sqlite};
+
+use crate::{error::ServerResult, state::AppState, users, ServerError};
 
 /// Rows per query: large enough that a million rows take few round trips, small enough that
 /// a batch (and its CSV) stays well under a megabyte.
 const BATCH_ROWS: i64 = 2_000;
+
+/// One batch: the owner's photos after an id, walking the primary key. The unary `+` keeps
+/// SQLite off the owner's indexes, with which it would sort all the owner's photos for every
+/// batch (70 s for a million rows, against a few seconds this way).
+pub const BATCH_SQL: &str = "SELECT id, file_name, taken_at, status, width, height, byte_size,
+        mime_type, camera_make, camera_model, lens, focal_length_mm, aperture, exposure_time,
+        iso, gps_latitude, gps_longitude, is_favourite, trashed_at, sha256
+    FROM photos WHERE +owner_id = ? AND id > ? ORDER BY id LIMIT ?";
 
 /// The columns, in the order the header names them.
 const HEADER: [&str; 20] = [
@@ -106,7 +116,9 @@ impl ExportRow {
 
 /// Where the export stands between batches.
 struct Progress {
-    pool: Pool,
+    /// One connection for every batch: its page cache serves them all, where batches spread
+    /// over the pool would warm the cache of every connection.
+    connection: PoolConnection<Sqlite>,
     owner: i64,
     /// The last id written: batches seek past it in the primary key, never with OFFSET, so
     /// the millionth row costs what the first did and each query is a short read.
@@ -120,7 +132,7 @@ async fn export(State(state): State<AppState>) -> ServerResult<Response> {
         .await?
         .ok_or(ServerError::NotFound)?;
     let progress = Progress {
-        pool: state.db.clone(),
+        connection: state.db.acquire().await?,
         owner,
         after_id: 0,
         header_written: false,
@@ -158,17 +170,12 @@ async fn export(State(state): State<AppState>) -> ServerResult<Response> {
 
 /// The next batch as CSV (with the header before the first), or `None` when all are written.
 async fn next_batch(progress: &mut Progress) -> anyhow::Result<Option<Bytes>> {
-    let rows: Vec<ExportRow> = sqlx::query_as(
-        "SELECT id, file_name, taken_at, status, width, height, byte_size, mime_type,
-                camera_make, camera_model, lens, focal_length_mm, aperture, exposure_time, iso,
-                gps_latitude, gps_longitude, is_favourite, trashed_at, sha256
-         FROM photos WHERE owner_id = ? AND id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(progress.owner)
-    .bind(progress.after_id)
-    .bind(BATCH_ROWS)
-    .fetch_all(&progress.pool)
-    .await?;
+    let rows: Vec<ExportRow> = sqlx::query_as(BATCH_SQL)
+        .bind(progress.owner)
+        .bind(progress.after_id)
+        .bind(BATCH_ROWS)
+        .fetch_all(&mut *progress.connection)
+        .await?;
     progress.finished = (rows.len() as i64) < BATCH_ROWS;
     let mut csv = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 160 + 256));
     if !progress.header_written {
