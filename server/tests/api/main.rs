@@ -1595,7 +1595,7 @@ async fn export_csv(app: &TestApp) -> (Vec<String>, Vec<csv::StringRecord>) {
     assert_eq!(headers[header::CONTENT_TYPE], "text/csv; charset=utf-8");
     assert!(headers[header::CONTENT_DISPOSITION]
         .to_str()
-        .unwrap()
+        .expect("the header of the content disposition is text")
         .starts_with("attachment"));
     let mut reader = csv::Reader::from_reader(body.as_slice());
     let header = reader
@@ -1621,7 +1621,10 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
     assert_eq!(header[..4], ["id", "file_name", "taken_at", "status"]);
     assert_eq!(header.len(), 20);
     assert_eq!(records.len(), 4_000);
-    let ids: Vec<i64> = records.iter().map(|r| r[0].parse().unwrap()).collect();
+    let ids: Vec<i64> = records
+        .iter()
+        .map(|r| r[0].parse().expect("ids are numbers"))
+        .collect();
     assert!(
         ids.windows(2).all(|pair| pair[0] < pair[1]),
         "ids ascend, none twice"
@@ -1630,7 +1633,7 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
         sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = 1 ORDER BY id")
             .fetch_all(&app.pool)
             .await
-            .unwrap();
+            .expect("owner ids");
     assert_eq!(ids, owner_ids, "only the owner's photos, all of them");
 
     // Text that CSV must quote survives the round trip; trash and favourites are told.
@@ -1640,11 +1643,11 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
         .bind(odd)
         .execute(&app.pool)
         .await
-        .unwrap();
+        .expect("rename a photo");
     let (_, records) = export_csv(&app).await;
     assert_eq!(records.len(), 4_001);
-    let last = records.last().unwrap();
-    assert_eq!(last[0].parse::<i64>().unwrap(), odd);
+    let last = records.last().expect("at least one record");
+    assert_eq!(last[0].parse::<i64>().expect("the id is a number"), odd);
     assert_eq!(&last[1], "comma, \"quote\"\nnew line.jpg");
     assert_eq!(&last[2], "2026-11-03T14:05:09Z");
     assert_eq!(&last[17], "true");
@@ -1659,7 +1662,7 @@ async fn the_csv_export_of_an_empty_library_is_its_header_and_without_one_404() 
     assert_eq!(status, StatusCode::NOT_FOUND, "no library yet");
     flashbulb::users::find_or_create(&app.pool, "owner", true)
         .await
-        .unwrap();
+        .expect("create the owner");
     let (header, records) = export_csv(&app).await;
     assert_eq!(header.len(), 20);
     assert!(records.is_empty());

@@ -671,9 +671,9 @@ fn an_original_on_disk_derives_as_in_memory_even_behind_megabytes_of_padding() {
         padded.extend_from_slice(&segment);
     }
     padded.extend_from_slice(&photo[2..]);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("temporary folder");
     let path = dir.path().join("padded.jpg");
-    std::fs::write(&path, &padded).unwrap();
+    std::fs::write(&path, &padded).expect("write the padded photo");
 
     let from_disk = pipeline::derive_from(path.as_path(), Limits::default()).expect("from disk");
     let in_memory = pipeline::derive_all(&photo, Limits::default()).expect("in memory");
