@@ -84,7 +84,8 @@ def plot_http(targets, plots):
     throughput.bar([p + 0.2 for p in positions], [t[3]["requests_per_second"] for t in targets], 0.4,
                    label="nginx, same bytes from disk", color=NGINX)
     throughput.set_xticks(list(positions), names, rotation=20, ha="right")
-    throughput.set_ylabel("requests / s")
+    throughput.set_yscale("log")
+    throughput.set_ylabel("requests / s (log)")
     throughput.set_title("Throughput (wrk, same run)")
     throughput.legend()
     percentiles = ["p50", "p75", "p90", "p99", "p999"]
@@ -125,7 +126,8 @@ def plot_memory(runs, plots):
         times = [sample[0] for sample in run["samples"]]
         panel.plot(times, [sample[1] for sample in run["samples"]], color=FLASHBULB, label="RSS")
         panel.plot(times, [sample[2] for sample in run["samples"]], color=NGINX, label="allocated (anonymous)")
-        panel.axhline(run["baseline_rss_mib"] + 100, color="black", linestyle=":", label="baseline + 100 MB")
+        panel.axhline(run["baseline_anon_mib"] + 100e6 / MIB, color="black", linestyle=":",
+                      label="allocated before + 100 MB (budget)")
         panel.set_title(title, fontsize="medium")
         panel.set_xlabel("seconds")
         panel.set_ylabel("MiB")

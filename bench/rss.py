@@ -24,6 +24,8 @@ def memory_mib(pid):
             fields = dict(line.split(":", 1) for line in status if ":" in line)
     except (FileNotFoundError, ProcessLookupError):
         return None
+    if "VmRSS" not in fields:
+        return None  # exited: a zombie has no memory left to report
     kib = lambda name: int(fields.get(name, "0 kB").split()[0])
     return kib("VmRSS") / 1024, kib("RssAnon") / 1024
 
