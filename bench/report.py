@@ -267,7 +267,9 @@ def main():
     ]
 
     commit = git("rev-parse", "--short", "HEAD")
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain") else ""
+    # The report's own files are rewritten by this very run: only other changes count.
+    changed = git("status", "--porcelain", "--", ".", ":(exclude)BENCHMARKS.md", ":(exclude)bench/plots")
+    dirty = " (with uncommitted changes)" if changed else ""
     title = "Benchmark smoke run" if args.smoke else "Benchmarks"
     lines = [
         f"# {title}",
