@@ -11,7 +11,6 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 from pathlib import Path
 
 import matplotlib
@@ -42,11 +41,6 @@ def kb(value):
 
 def inp_text(value):
     return "under 16 ms" if value is None else ms(value)
-
-
-def git(*args):
-    root = Path(__file__).resolve().parent.parent
-    return subprocess.run(["git", *args], capture_output=True, text=True, cwd=root).stdout.strip()
 
 
 def machine():
@@ -266,10 +260,9 @@ def main():
          f"{timeline['seed_seconds']:.1f} s", timeline["seed_seconds"] * 1_000_000 / photos <= 60),
     ]
 
-    commit = git("rev-parse", "--short", "HEAD")
-    # The report's own files are rewritten by this very run: only other changes count.
-    changed = git("status", "--porcelain", "--", ".", ":(exclude)BENCHMARKS.md", ":(exclude)bench/plots")
-    dirty = " (with uncommitted changes)" if changed else ""
+    # Taken when the run started: the tree measured, not the one the report is written from.
+    commit = (results / "commit.txt").read_text().strip()
+    dirty = " (with uncommitted changes)" if (results / "changes.txt").read_text().strip() else ""
     title = "Benchmark smoke run" if args.smoke else "Benchmarks"
     lines = [
         f"# {title}",
