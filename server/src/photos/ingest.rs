@@ -91,7 +91,12 @@ async fn add_inner(
             return Err(Refusal::Image(DeriveError::Unsupported(format.mime_type())));
         }
         reader.rewind().map_err(ServerError::from_io)?;
-        let size = derive::declared_size_of(reader, format, limits)?;
+        let size =
+            derive::declared_size_of(reader, format, limits).map_err(|error| match error {
+                // Our own temporary file failing to read is the server's fault, not the photo's.
+                DeriveError::Read(error) => Refusal::Server(ServerError::from_io(error)),
+                other => Refusal::Image(other),
+            })?;
         Ok((format, size))
     })
     .await
