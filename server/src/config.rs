@@ -62,6 +62,16 @@ pub struct Config {
     /// The alert rules; see `ops::alerts::AlertRule`. Defaults: slow LCP and INP, server
     /// errors, jobs waiting.
     pub alerts: Vec<crate::ops::alerts::AlertRule>,
+    /// `redis://host:port/db`: the cache's second level and the live hubs' bridge, for
+    /// running several instances. None: cache and hub in this process only.
+    pub redis_url: Option<String>,
+    /// Prepended to every Redis key and channel, so installations can share a server.
+    pub redis_prefix: String,
+    /// Megabytes of rendered pages and segments cached in this process.
+    pub cache_mb: u64,
+    /// Seconds a cached entry lives at most. Writes invalidate at once; this bounds only what
+    /// no invalidation reaches (an import run without Redis beside a running server).
+    pub cache_ttl_secs: u64,
 }
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
@@ -85,6 +95,10 @@ const KEYS: &[&str] = &[
     "vitals_per_minute",
     "vitals_retention_days",
     "alert_webhook",
+    "redis_url",
+    "redis_prefix",
+    "cache_mb",
+    "cache_ttl_secs",
 ];
 
 impl Default for Config {
@@ -110,6 +124,10 @@ impl Default for Config {
             vitals_retention_days: 30,
             alert_webhook: None,
             alerts: crate::ops::alerts::AlertRule::defaults(),
+            redis_url: None,
+            redis_prefix: "flashbulb:".to_string(),
+            cache_mb: 64,
+            cache_ttl_secs: 300,
         }
     }
 }
@@ -154,6 +172,7 @@ impl Config {
                     .only(&["DATABASE_URL"])
                     .map(|_| "database_url".into()),
             )
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis_url".into()))
             .merge(Env::prefixed("FLASHBULB_").only(KEYS)))
     }
 
@@ -209,6 +228,19 @@ impl Config {
                 return Err(ConfigError::Rejected(problem));
             }
         }
+        if let Some(url) = &self.redis_url {
+            if let Err(error) = redis::Client::open(url.as_str()) {
+                return Err(ConfigError::Rejected(format!(
+                    "redis_url must be a redis:// URL: {}",
+                    error.category()
+                )));
+            }
+        }
+        if self.cache_mb == 0 || self.cache_ttl_secs == 0 {
+            return Err(ConfigError::Rejected(
+                "cache_mb and cache_ttl_secs must be at least 1".into(),
+            ));
+        }
         if let Some(url) = &self.database_url {
             if !url.starts_with("sqlite:") {
                 return Err(ConfigError::Rejected(format!(
@@ -254,6 +286,28 @@ impl Config {
     }
 
     /// The database URL in force: explicit, or a SQLite file inside `data_dir`.
+    /// Starts the link to Redis when one is configured (needs a Tokio runtime).
+    pub fn redis_link(&self) -> Option<crate::redis_link::RedisLink> {
+        let url = self.redis_url.as_deref()?;
+        match crate::redis_link::RedisLink::start(url, &self.redis_prefix) {
+            Ok(link) => Some(link),
+            Err(error) => {
+                // Validation parsed the URL already; this is not expected to happen.
+                tracing::error!(%error, "Redis is configured but cannot be used");
+                None
+            }
+        }
+    }
+
+    /// The cache this configuration asks for, over `redis` when there is one.
+    pub fn cache(&self, redis: Option<crate::redis_link::RedisLink>) -> crate::cache::Cache {
+        crate::cache::Cache::new(
+            self.cache_mb.saturating_mul(1024 * 1024),
+            std::time::Duration::from_secs(self.cache_ttl_secs),
+            redis,
+        )
+    }
+
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),

@@ -139,9 +139,15 @@ async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut worker_config = config.worker_config();
     worker_config.idle_poll = std::time::Duration::from_millis(200);
-    // Nobody watches this process's hub: open pages see imported photos when they next load.
-    let events =
-        crate::live::LiveEvents::new(crate::live::Hub::new(config.hub_config()), pool.clone());
+    // With Redis, running servers hear of every imported photo: their pages update live and
+    // their caches drop what the import changed. Without, nobody watches this process' hub
+    // and running servers show the photos once their cached pages expire (cache_ttl_secs).
+    let redis = config.redis_link();
+    let events = crate::live::LiveEvents::new(
+        crate::live::Relay::new(crate::live::Hub::new(config.hub_config()), redis.clone()),
+        pool.clone(),
+        config.cache(redis),
+    );
     let workers = Workers::start(pool.clone(), worker_config, wake, events);
     loop {
         let left = waiting(jobs::depth(pool).await?);

@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod albums;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -17,6 +18,7 @@ pub mod metrics;
 pub mod ops;
 pub mod photos;
 pub mod pipeline;
+pub mod redis_link;
 pub mod search;
 pub mod seed;
 pub mod shutdown;

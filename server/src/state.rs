@@ -2,18 +2,22 @@
 
 use std::sync::Arc;
 
-use app::backend::SharedLibrary;
+use app::{backend::SharedLibrary, model::UserId};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::{
+    cache::Cache,
     config::Config,
     db::Pool,
     library::DbLibrary,
-    live::{Hub, LiveEvents},
+    live::{Hub, LiveEvents, Relay},
     metrics::Metrics,
     ops::Ops,
+    redis_link::RedisLink,
+    users,
     vitals::Vitals,
+    ServerResult,
 };
 
 #[derive(Clone, FromRef)]
@@ -36,6 +40,12 @@ pub struct AppState {
     pub ops: Ops,
     /// When this state (the server) started.
     pub started: std::time::Instant,
+    /// Pages and segments: L1 here, L2 in Redis when configured.
+    pub cache: Cache,
+    /// Redis, when configured: the cache's second level and the hubs' bridge.
+    pub redis: Option<RedisLink>,
+    /// The library's owner once known; single-library mode never changes it.
+    owner: Arc<std::sync::OnceLock<UserId>>,
 }
 
 impl AppState {
@@ -47,13 +57,24 @@ impl AppState {
             .site_addr(config.listen)
             .build();
         let hub = Hub::new(config.hub_config());
-        let events = LiveEvents::new(hub.clone(), db.clone());
+        let redis = config.redis_link();
+        let cache = config.cache(redis.clone());
+        let events = LiveEvents::new(
+            Relay::new(hub.clone(), redis.clone()),
+            db.clone(),
+            cache.clone(),
+        );
         let library: SharedLibrary = Arc::new(DbLibrary::new(
             db.clone(),
             config.data_dir.clone(),
             events.clone(),
         ));
-        let metrics = Metrics::new(db.clone(), config.database_max_connections, hub.clone());
+        let metrics = Metrics::new(
+            db.clone(),
+            config.database_max_connections,
+            hub.clone(),
+            cache.clone(),
+        );
         let vitals = Vitals::new(
             std::num::NonZeroU32::new(config.vitals_per_minute)
                 .unwrap_or(std::num::NonZeroU32::MIN),
@@ -71,6 +92,21 @@ impl AppState {
             vitals,
             ops,
             started: std::time::Instant::now(),
+            cache,
+            redis,
+            owner: Arc::default(),
         }
+    }
+
+    /// The user whose library visitors see, `None` while there is none yet.
+    pub async fn library_owner(&self) -> ServerResult<Option<UserId>> {
+        if let Some(owner) = self.owner.get() {
+            return Ok(Some(*owner));
+        }
+        let found = users::library_owner(&self.db).await?.map(|(id, _)| id);
+        if let Some(owner) = found {
+            let _ = self.owner.set(owner);
+        }
+        Ok(found)
     }
 }

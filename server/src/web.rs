@@ -61,6 +61,12 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::photos::upload::router())
         .merge(crate::live::socket::router())
         .merge(pages)
+        // Inside compression: it stores pages plain and answers with its own encodings, which
+        // the compression layer leaves alone.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::cache::pages::serve,
+        ))
         .layer(CompressionLayer::new().compress_when(compress_when))
         // Inside the router, so each request is counted under the route it matched.
         .layer(middleware::from_fn_with_state(

@@ -1,5 +1,6 @@
 //! Health: `/healthz` (the process answers) and `/readyz` (it can do its work: the database
-//! answers, the data folder has room, the job queue is not stuck).
+//! answers, the data folder has room, the job queue is not stuck, Redis answers when
+//! configured).
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,10 @@ struct Report {
     database: Check,
     disk: Check,
     queue: Check,
+    /// Only when Redis is configured. Without it the instance serves from its own cache and
+    /// hub: degraded, not unready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<Check>,
 }
 
 /// `GET /readyz`: 200 when ready or degraded, 503 when not ready; the body says why.
@@ -103,9 +108,29 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             detail: "unknown without the database".into(),
         }
     };
+    let redis = state
+        .redis
+        .as_ref()
+        .map(|redis| match (redis.is_up(), redis.is_subscribed()) {
+            (true, true) => Check {
+                ok: true,
+                detail: "answering, subscribed".into(),
+            },
+            (up, subscribed) => Check {
+                ok: false,
+                detail: format!(
+                    "{}; serving from this instance's cache and hub, reconnecting",
+                    match (up, subscribed) {
+                        (false, false) => "unreachable",
+                        (true, _) => "not subscribed",
+                        (false, true) => "not answering commands",
+                    }
+                ),
+            },
+        });
     let status = if !database.ok || !disk.ok {
         Readiness::Unready
-    } else if !queue.ok {
+    } else if !queue.ok || redis.as_ref().is_some_and(|check| !check.ok) {
         Readiness::Degraded
     } else {
         Readiness::Ready
@@ -122,6 +147,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             database,
             disk,
             queue,
+            redis,
         }),
     )
 }

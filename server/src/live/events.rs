@@ -12,8 +12,12 @@ use app::{
 };
 use tokio::sync::Notify;
 
-use super::hub::{lock, Channel, Hub};
+use super::{
+    bridge::Relay,
+    hub::{lock, Channel, Hub},
+};
 use crate::{
+    cache::Cache,
     db::Pool,
     timeline::{PhotoRow, CELL_COLUMNS},
     ServerResult,
@@ -22,8 +26,10 @@ use crate::{
 /// The library's publisher: cheap to clone, shared by request handlers and job workers.
 #[derive(Clone)]
 pub struct LiveEvents {
-    hub: Hub,
+    relay: Relay,
     pool: Pool,
+    /// Every change also makes the owner's cached pages stale.
+    cache: Cache,
     /// Owners whose counters changed since they were last sent.
     stale_counters: Arc<Mutex<HashSet<UserId>>>,
     counters_changed: Arc<Notify>,
@@ -40,15 +46,16 @@ struct PhotoState {
 
 impl LiveEvents {
     /// Starts the counter refresher on the current runtime; it ends with the last clone.
-    pub fn new(hub: Hub, pool: Pool) -> Self {
+    pub fn new(relay: Relay, pool: Pool, cache: Cache) -> Self {
         let events = Self {
-            hub,
+            relay,
             pool,
+            cache,
             stale_counters: Arc::default(),
             counters_changed: Arc::default(),
         };
         tokio::spawn(refresh_counters(
-            events.hub.clone(),
+            events.relay.clone(),
             events.pool.clone(),
             Arc::downgrade(&events.stale_counters),
             events.counters_changed.clone(),
@@ -57,7 +64,7 @@ impl LiveEvents {
     }
 
     pub fn hub(&self) -> &Hub {
-        &self.hub
+        self.relay.hub()
     }
 
     /// A photo's derivatives are ready: it enters the timeline of its owner.
@@ -88,8 +95,9 @@ impl LiveEvents {
             return Ok(());
         };
         let channel = library(state.owner_id);
+        self.cache.invalidate_owner(state.owner_id).await;
         self.counters_changed(state.owner_id);
-        if !self.hub.is_watched(channel) {
+        if !self.relay.is_watched(channel) {
             return Ok(());
         }
         let status = match state.status.as_str() {
@@ -104,19 +112,23 @@ impl LiveEvents {
                     .fetch_optional(&self.pool)
                     .await?;
             if let Some(row) = row {
-                self.hub.add(channel, &Addition::Photo(row.into_cell()));
+                self.relay
+                    .add(channel, &Addition::Photo(row.into_cell()))
+                    .await;
             }
         }
-        self.hub.change(
-            channel,
-            &Change::Photo {
-                id: photo,
-                status,
-                favourite: state.is_favourite,
-                trashed: state.trashed,
-                failure: state.failure.filter(|_| status == PhotoStatus::Failed),
-            },
-        );
+        self.relay
+            .change(
+                channel,
+                &Change::Photo {
+                    id: photo,
+                    status,
+                    favourite: state.is_favourite,
+                    trashed: state.trashed,
+                    failure: state.failure.filter(|_| status == PhotoStatus::Failed),
+                },
+            )
+            .await;
         Ok(())
     }
 
@@ -126,7 +138,8 @@ impl LiveEvents {
             owner,
             topic: Topic::Album(album),
         };
-        if !self.hub.is_watched(channel) {
+        self.cache.invalidate_owner(owner).await;
+        if !self.relay.is_watched(channel) {
             return;
         }
         let summary: Result<Option<(String, i64)>, sqlx::Error> = sqlx::query_as(
@@ -157,13 +170,13 @@ impl LiveEvents {
                 return;
             }
         };
-        self.hub.change(channel, &change);
+        self.relay.change(channel, &change).await;
     }
 
     /// The counters of `owner`'s library changed (photos added or trashed, jobs queued or
     /// done); they are recomputed and sent with the next frame.
     pub fn counters_changed(&self, owner: UserId) {
-        if !self.hub.is_watched(library(owner)) {
+        if !self.relay.is_watched(library(owner)) {
             return;
         }
         lock(&self.stale_counters).insert(owner);
@@ -181,12 +194,12 @@ fn library(owner: UserId) -> Channel {
 /// Recomputes the counters of owners marked stale, at most once per frame interval: a burst
 /// of a thousand uploads costs a few count queries, not a thousand.
 async fn refresh_counters(
-    hub: Hub,
+    relay: Relay,
     pool: Pool,
     stale: std::sync::Weak<Mutex<HashSet<UserId>>>,
     changed: Arc<Notify>,
 ) {
-    let frame = hub.config().frame;
+    let frame = relay.hub().config().frame;
     loop {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(1), changed.notified()).await;
         let Some(stale) = stale.upgrade() else {
@@ -198,7 +211,9 @@ async fn refresh_counters(
             match counters(&pool, owner).await {
                 Ok((photos, queued)) => {
                     for (counter, value) in [(Counter::Photos, photos), (Counter::Queued, queued)] {
-                        hub.change(library(owner), &Change::Count { counter, value });
+                        relay
+                            .change(library(owner), &Change::Count { counter, value })
+                            .await;
                     }
                 }
                 Err(error) => tracing::warn!(%error, owner, "could not count for live updates"),

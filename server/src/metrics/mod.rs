@@ -34,7 +34,7 @@ use prometheus_client::{
 
 pub use process::ProcessStats;
 
-use crate::{db::Pool, live::Hub, state::AppState};
+use crate::{cache::Cache, db::Pool, live::Hub, state::AppState};
 
 /// Upper bounds, in seconds, of the request latency buckets: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -176,12 +176,13 @@ struct LiveFigures {
     pool: Pool,
     pool_limit: u32,
     hub: Hub,
+    cache: Cache,
     queue: Arc<QueueFigures>,
     started: Instant,
 }
 
 impl Metrics {
-    pub fn new(pool: Pool, pool_limit: u32, hub: Hub) -> Self {
+    pub fn new(pool: Pool, pool_limit: u32, hub: Hub, cache: Cache) -> Self {
         let mut registry = Registry::with_prefix("flashbulb");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -221,6 +222,7 @@ impl Metrics {
             pool,
             pool_limit,
             hub,
+            cache,
             queue: queue.clone(),
             started: Instant::now(),
         }));
@@ -426,6 +428,62 @@ impl Collector for LiveFigures {
             "Sockets dropped for missing heartbeats",
             hub.peers_dropped,
         )?;
+
+        let cache = self.cache.stats();
+        for (name, help, value) in [
+            (
+                "cache_l1_hits",
+                "Cache lookups answered by this process",
+                cache.l1_hits,
+            ),
+            (
+                "cache_l2_hits",
+                "Cache lookups answered by Redis",
+                cache.l2_hits,
+            ),
+            (
+                "cache_misses",
+                "Cache lookups that loaded from the database",
+                cache.misses,
+            ),
+            (
+                "cache_evictions",
+                "Entries evicted from this process for room",
+                cache.evictions,
+            ),
+            (
+                "cache_invalidations",
+                "Owners and keys invalidated",
+                cache.invalidations,
+            ),
+            (
+                "redis_failures",
+                "Redis commands that failed and fell back",
+                cache.redis_failures,
+            ),
+        ] {
+            counter(e, name, help, value)?;
+        }
+        gauge(
+            e,
+            "cache_entries",
+            "Entries cached in this process",
+            cache.entries as i64,
+        )?;
+        gauge(
+            e,
+            "cache_bytes",
+            "Bytes cached in this process",
+            cache.bytes as i64,
+        )?;
+        if cache.redis_configured {
+            gauge(
+                e,
+                "redis_up",
+                "1 while Redis answers commands and this process is subscribed",
+                i64::from(cache.redis_up && cache.redis_subscribed),
+            )?;
+        }
 
         if let Some(process) = ProcessStats::of_self() {
             gauge(

@@ -1,0 +1,319 @@
+//! The cache behind one interface: L1 in this process (moka: bounded by bytes, W-TinyLFU),
+//! L2 in Redis when configured. Concurrent misses of one key cause one load. Every entry
+//! belongs to an owner; invalidating an owner moves them to a new generation, which every
+//! instance learns through Redis, so entries of older generations are never read again.
+
+pub mod pages;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use app::model::UserId;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::redis_link::{Delivery, RedisLink};
+
+/// The channel invalidations travel on between instances.
+pub const INVALIDATIONS: &str = "invalidate";
+
+/// Figures for `/metrics` and the console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub l1_hits: u64,
+    pub l2_hits: u64,
+    pub misses: u64,
+    pub evictions: u64,
+    pub invalidations: u64,
+    pub entries: u64,
+    pub bytes: u64,
+    pub redis_configured: bool,
+    pub redis_up: bool,
+    pub redis_subscribed: bool,
+    pub redis_failures: u64,
+}
+
+impl CacheStats {
+    /// Hits (either level) per lookup, `None` before the first lookup.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let lookups = self.l1_hits + self.l2_hits + self.misses;
+        (lookups > 0).then(|| (self.l1_hits + self.l2_hits) as f64 / lookups as f64)
+    }
+}
+
+/// Cheap to clone; every clone shares the entries.
+#[derive(Clone)]
+pub struct Cache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    l1: moka::future::Cache<Arc<str>, Bytes>,
+    /// The generation each owner's entries are stored under; absent means not yet read.
+    generations: Mutex<HashMap<UserId, u64>>,
+    redis: Option<RedisLink>,
+    ttl: Duration,
+    l1_hits: AtomicU64,
+    l2_hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: Arc<AtomicU64>,
+    invalidations: AtomicU64,
+}
+
+/// What instances tell each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Invalidation {
+    /// Everything of `owner` below `generation` is stale.
+    Owner { owner: UserId, generation: u64 },
+    /// One entry of `owner` is stale.
+    Key { owner: UserId, name: String },
+}
+
+/// A load that failed, shared by every request that waited for it.
+pub type LoadError<E> = Arc<E>;
+
+impl Cache {
+    /// A cache of at most `capacity_bytes` in this process, entries living at most `ttl`;
+    /// with `redis`, also the shared second level. Needs a Tokio runtime when `redis` is set.
+    pub fn new(capacity_bytes: u64, ttl: Duration, redis: Option<RedisLink>) -> Self {
+        let evictions = Arc::new(AtomicU64::new(0));
+        let counted = evictions.clone();
+        let l1 = moka::future::Cache::builder()
+            .max_capacity(capacity_bytes)
+            .weigher(|key: &Arc<str>, value: &Bytes| {
+                u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
+            })
+            .time_to_live(ttl)
+            .eviction_listener(move |_key, _value, cause| {
+                if cause == moka::notification::RemovalCause::Size {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+            .build();
+        let cache = Self {
+            inner: Arc::new(Inner {
+                l1,
+                generations: Mutex::default(),
+                redis,
+                ttl,
+                l1_hits: AtomicU64::new(0),
+                l2_hits: AtomicU64::new(0),
+                misses: AtomicU64::new(0),
+                evictions,
+                invalidations: AtomicU64::new(0),
+            }),
+        };
+        if let Some(redis) = &cache.inner.redis {
+            tokio::spawn(follow_invalidations(
+                Arc::downgrade(&cache.inner),
+                redis.deliveries(),
+            ));
+        }
+        cache
+    }
+
+    /// The entry `name` of `owner`: from this process, else from Redis, else from `load`,
+    /// which runs once however many requests miss at the same time. A failed load is handed
+    /// to all of them and not stored.
+    pub async fn get_or_load<E, F, Fut>(
+        &self,
+        owner: UserId,
+        name: &str,
+        load: F,
+    ) -> Result<Bytes, LoadError<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        let generation = self.generation(owner).await;
+        let key: Arc<str> = entry_key(owner, generation, name).into();
+        let inner = &self.inner;
+        let shared_key = key.clone();
+        let entry = inner
+            .l1
+            .entry(key)
+            .or_try_insert_with(async move {
+                if let Some(redis) = &inner.redis {
+                    if let Some(value) = redis.get(&l2_key(&shared_key)).await {
+                        inner.l2_hits.fetch_add(1, Ordering::Relaxed);
+                        return Ok(value);
+                    }
+                }
+                inner.misses.fetch_add(1, Ordering::Relaxed);
+                let value = load().await?;
+                if let Some(redis) = &inner.redis {
+                    redis.set(&l2_key(&shared_key), &value, inner.ttl).await;
+                }
+                Ok(value)
+            })
+            .await?;
+        if !entry.is_fresh() {
+            inner.l1_hits.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(entry.into_value())
+    }
+
+    /// Everything cached for `owner` is stale, here and on every instance.
+    pub async fn invalidate_owner(&self, owner: UserId) {
+        let inner = &self.inner;
+        inner.invalidations.fetch_add(1, Ordering::Relaxed);
+        let local = self.generation(owner).await;
+        let Some(redis) = &inner.redis else {
+            raise(&inner.generations, owner, local + 1);
+            return;
+        };
+        // The shared counter decides, so two instances invalidating at once never pick the
+        // same generation; without Redis this process moves on alone.
+        let generation = redis
+            .raise(&generation_key(owner), local + 1)
+            .await
+            .unwrap_or(local + 1);
+        raise(&inner.generations, owner, generation);
+        publish(redis, &Invalidation::Owner { owner, generation }).await;
+    }
+
+    /// The entry `name` of `owner` is stale, here and on every instance.
+    pub async fn invalidate(&self, owner: UserId, name: &str) {
+        let inner = &self.inner;
+        inner.invalidations.fetch_add(1, Ordering::Relaxed);
+        let generation = self.generation(owner).await;
+        let key = entry_key(owner, generation, name);
+        inner.l1.invalidate(key.as_str()).await;
+        if let Some(redis) = &inner.redis {
+            redis.delete(&l2_key(&key)).await;
+            let name = name.to_string();
+            publish(redis, &Invalidation::Key { owner, name }).await;
+        }
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        let inner = &self.inner;
+        let redis = inner.redis.as_ref();
+        CacheStats {
+            l1_hits: inner.l1_hits.load(Ordering::Relaxed),
+            l2_hits: inner.l2_hits.load(Ordering::Relaxed),
+            misses: inner.misses.load(Ordering::Relaxed),
+            evictions: inner.evictions.load(Ordering::Relaxed),
+            invalidations: inner.invalidations.load(Ordering::Relaxed),
+            entries: inner.l1.entry_count(),
+            bytes: inner.l1.weighted_size(),
+            redis_configured: redis.is_some(),
+            redis_up: redis.is_some_and(RedisLink::is_up),
+            redis_subscribed: redis.is_some_and(RedisLink::is_subscribed),
+            redis_failures: redis.map_or(0, RedisLink::failures),
+        }
+    }
+
+    /// Applies pending housekeeping (evictions, counts); for tests and the metrics.
+    pub async fn settle(&self) {
+        self.inner.l1.run_pending_tasks().await;
+    }
+
+    /// The generation `owner`'s entries live under, read from Redis the first time.
+    async fn generation(&self, owner: UserId) -> u64 {
+        if let Some(generation) = lock(&self.inner.generations).get(&owner) {
+            return *generation;
+        }
+        let shared = match &self.inner.redis {
+            Some(redis) => redis
+                .get_u64(&generation_key(owner))
+                .await
+                .flatten()
+                .unwrap_or(0),
+            None => 0,
+        };
+        *lock(&self.inner.generations).entry(owner).or_insert(shared)
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+fn entry_key(owner: UserId, generation: u64, name: &str) -> String {
+    format!("{owner}/{generation}/{name}")
+}
+
+fn l2_key(entry: &str) -> String {
+    format!("cache/{entry}")
+}
+
+fn generation_key(owner: UserId) -> String {
+    format!("generation/{owner}")
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Generations only move forward: a late message never brings back stale entries.
+fn raise(generations: &Mutex<HashMap<UserId, u64>>, owner: UserId, generation: u64) {
+    let mut generations = lock(generations);
+    let current = generations.entry(owner).or_insert(generation);
+    *current = (*current).max(generation);
+}
+
+async fn publish(redis: &RedisLink, invalidation: &Invalidation) {
+    // Serializing a plain enum of numbers and a string cannot fail.
+    let payload = serde_json::to_vec(invalidation).unwrap_or_default();
+    if !redis.publish(INVALIDATIONS, &payload).await {
+        tracing::warn!(
+            ?invalidation,
+            "could not tell other instances of an invalidation"
+        );
+    }
+}
+
+/// Applies what other instances invalidated. After a gap in the subscription (Redis was
+/// away, or this process fell behind) anything may have changed: everything here is dropped
+/// and generations are read anew.
+async fn follow_invalidations(
+    cache: std::sync::Weak<Inner>,
+    mut deliveries: tokio::sync::broadcast::Receiver<Delivery>,
+) {
+    loop {
+        let delivery = deliveries.recv().await;
+        let Some(inner) = cache.upgrade() else {
+            return;
+        };
+        match delivery {
+            Err(RecvError::Closed) => return,
+            Err(RecvError::Lagged(_)) | Ok(Delivery::Resubscribed) => {
+                lock(&inner.generations).clear();
+                inner.l1.invalidate_all();
+            }
+            Ok(Delivery::Message { channel, payload }) if channel == INVALIDATIONS => {
+                match serde_json::from_slice::<Invalidation>(&payload) {
+                    Ok(Invalidation::Owner { owner, generation }) => {
+                        raise(&inner.generations, owner, generation);
+                    }
+                    Ok(Invalidation::Key { owner, name }) => {
+                        let generation = lock(&inner.generations).get(&owner).copied();
+                        if let Some(generation) = generation {
+                            let key = entry_key(owner, generation, &name);
+                            inner.l1.invalidate(key.as_str()).await;
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "ignored a malformed invalidation"),
+                }
+            }
+            Ok(Delivery::Message { .. }) => {}
+        }
+    }
+}
