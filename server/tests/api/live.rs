@@ -25,7 +25,7 @@ pub(super) struct Served {
 }
 
 impl Served {
-    async fn on(state: &AppState, listener: TcpListener) -> Self {
+    pub(super) async fn on(state: &AppState, listener: TcpListener) -> Self {
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = flashbulb::build_app(state.clone());

@@ -9,6 +9,7 @@ use flashbulb::{config::Config, db, seed, AppState};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+mod cache;
 mod live;
 mod observability;
 mod pipeline;
@@ -30,13 +31,25 @@ impl TestApp {
     /// A test app with `config`, its data folder replaced by a fresh temporary one.
     async fn with_config(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             ..config
         };
+        // The whole suite runs once more with Redis: the cache's second level and the hubs'
+        // bridge then carry every page and live update.
+        if let (None, Ok(url)) = (&config.redis_url, std::env::var(cache::SUITE_REDIS)) {
+            config.redis_url = Some(url);
+            config.redis_prefix = cache::unique_prefix();
+        }
         let pool = db::connect(&config).await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
         let state = AppState::new(config.clone(), pool.clone());
+        if let Some(redis) = &state.redis {
+            cache::wait_until("Redis answers and the instance is subscribed", || {
+                redis.is_up() && redis.is_subscribed()
+            })
+            .await;
+        }
         let router = flashbulb::build_app(state.clone());
         Self {
             dir,

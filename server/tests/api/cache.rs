@@ -1,0 +1,481 @@
+//! The cache against real Redis: single-flight loads, invalidation by owner and by key, two
+//! instances sharing Redis, Redis stopped and started again under a running app; and pages
+//! with ETags, 304s, stored encodings and invalidation by writes.
+
+use std::{
+    convert::Infallible,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use app::live::{Change, ServerMessage, Topic};
+use axum::{
+    body::Body,
+    http::{header, Request, StatusCode},
+};
+use bytes::Bytes;
+use flashbulb::{cache::Cache, config::Config, redis_link::RedisLink};
+
+use super::{
+    live::{following, next, Served},
+    TestApp,
+};
+
+/// Set to a Redis URL, the whole suite runs with Redis (`scripts/test` does).
+pub(super) const SUITE_REDIS: &str = "FLASHBULB_TEST_REDIS";
+
+/// The Redis every machine that runs the tests has; the suite fails when it does not answer.
+fn shared_redis_url() -> String {
+    std::env::var(SUITE_REDIS).unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
+}
+
+/// Keys and channels of their own for each test, so tests never see each other's entries.
+pub(super) fn unique_prefix() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "flashbulb-test-{}-{}-{}:",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        rand_suffix()
+    )
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64 % 1_000_000_007)
+}
+
+/// Waits up to 10 s for `condition`, failing the test with `what` otherwise.
+pub(super) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A link to `url` that is up and subscribed, or a loud failure.
+async fn connected(url: &str, prefix: &str) -> RedisLink {
+    let link = RedisLink::start(url, prefix).expect("a valid Redis URL");
+    wait_until(&format!("Redis at {url} answers"), || {
+        link.is_up() && link.is_subscribed()
+    })
+    .await;
+    link
+}
+
+fn cache(redis: Option<RedisLink>) -> Cache {
+    Cache::new(16 * 1024 * 1024, Duration::from_secs(300), redis)
+}
+
+/// Counts its calls and answers `value` after a pause long enough for others to pile up.
+async fn counted(loads: &AtomicUsize, value: &'static str) -> Result<Bytes, Infallible> {
+    loads.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(Bytes::from_static(value.as_bytes()))
+}
+
+async fn load(cache: &Cache, owner: i64, name: &str, loads: &AtomicUsize, value: &'static str) {
+    let got = cache
+        .get_or_load(owner, name, || counted(loads, value))
+        .await
+        .expect("an infallible load");
+    assert_eq!(got, value.as_bytes(), "{name} of owner {owner}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_concurrent_misses_cause_one_load() {
+    let redis = connected(&shared_redis_url(), &unique_prefix()).await;
+    for (level, cache) in [("L1 only", cache(None)), ("L1 + Redis", cache(Some(redis)))] {
+        let loads = Arc::new(AtomicUsize::new(0));
+        let requests: Vec<_> = (0..100)
+            .map(|_| {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load(1, "page /", || counted(&loads, "rendered"))
+                        .await
+                        .expect("an infallible load")
+                })
+            })
+            .collect();
+        for request in requests {
+            assert_eq!(request.await.expect("a request"), "rendered");
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "{level}");
+        let stats = cache.stats();
+        assert_eq!((stats.misses, stats.l1_hits), (1, 99), "{level}: {stats:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_load_reaches_every_waiter_and_is_not_stored() {
+    let cache = cache(None);
+    let loads = AtomicUsize::new(0);
+    let failing = || async {
+        loads.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err::<Bytes, _>("database down")
+    };
+    let (first, second) = tokio::join!(
+        cache.get_or_load(1, "page /", failing),
+        cache.get_or_load(1, "page /", failing)
+    );
+    assert_eq!(*first.expect_err("failed"), "database down");
+    assert_eq!(*second.expect_err("failed"), "database down");
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+    load(&cache, 1, "page /", &loads, "recovered").await;
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        2,
+        "the failure was not stored"
+    );
+}
+
+#[tokio::test]
+async fn invalidating_an_owner_or_a_key_reloads_only_what_it_names() {
+    for redis in [
+        None,
+        Some(connected(&shared_redis_url(), &unique_prefix()).await),
+    ] {
+        let cache = cache(redis);
+        let loads = AtomicUsize::new(0);
+        load(&cache, 1, "page /", &loads, "one").await;
+        load(&cache, 1, "page /albums", &loads, "albums").await;
+        load(&cache, 2, "page /", &loads, "two").await;
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
+
+        cache.invalidate_owner(1).await;
+        load(&cache, 1, "page /", &loads, "one, changed").await;
+        load(&cache, 1, "page /albums", &loads, "albums, changed").await;
+        load(&cache, 2, "page /", &loads, "two").await;
+        assert_eq!(loads.load(Ordering::SeqCst), 5, "owner 2 kept its entry");
+
+        cache.invalidate(1, "page /albums").await;
+        load(&cache, 1, "page /albums", &loads, "albums, again").await;
+        load(&cache, 1, "page /", &loads, "one, changed").await;
+        assert_eq!(loads.load(Ordering::SeqCst), 6, "only the key was dropped");
+    }
+}
+
+#[tokio::test]
+async fn instances_share_entries_through_redis_and_hear_each_others_invalidations() {
+    let url = shared_redis_url();
+    let prefix = unique_prefix();
+    let a = cache(Some(connected(&url, &prefix).await));
+    let b = cache(Some(connected(&url, &prefix).await));
+    let loads = AtomicUsize::new(0);
+    load(&a, 1, "page /", &loads, "v1").await;
+    load(&b, 1, "page /", &loads, "v1").await;
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        1,
+        "B found A's entry in Redis"
+    );
+    assert_eq!(b.stats().l2_hits, 1);
+
+    // A write through A: B's own copy must go too, not only Redis'.
+    a.invalidate_owner(1).await;
+    eventually_loads(&b, "page /", "v2").await;
+    load(&a, 1, "page /", &loads, "v2").await;
+    assert_eq!(
+        loads.load(Ordering::SeqCst),
+        1,
+        "A found B's new entry in Redis"
+    );
+
+    // One key, through B this time.
+    b.invalidate(1, "page /").await;
+    eventually_loads(&a, "page /", "v3").await;
+}
+
+/// Asks `cache` for owner 1's `name` until its loader runs and gives `value`: another
+/// instance's invalidation arrives asynchronously.
+async fn eventually_loads(cache: &Cache, name: &str, value: &'static str) {
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = cache
+            .get_or_load(1, name, || async {
+                Ok::<_, Infallible>(Bytes::from_static(value.as_bytes()))
+            })
+            .await
+            .expect("an infallible load");
+        if got == value {
+            return;
+        }
+        seen.push(got);
+        assert!(std::time::Instant::now() < deadline, "kept {seen:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A Redis server of this test's own, on a free port, that it can stop and start.
+struct OwnRedis {
+    port: u16,
+    process: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self {
+            port,
+            process: None,
+        };
+        redis.resume().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn resume(&mut self) {
+        let process = tokio::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) runs");
+        self.process = Some(process);
+        let address = format!("127.0.0.1:{}", self.port);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(&address).await.is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill().await.expect("stop redis-server");
+        }
+    }
+}
+
+async fn get(app: &TestApp, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    app.request_bytes(
+        Request::get(path)
+            .header(header::ACCEPT_ENCODING, "gzip, br")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+async fn readiness(app: &TestApp) -> serde_json::Value {
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("a JSON report")
+}
+
+/// The next change of photo `id` on `socket`, as (favourite) — skipping anything else.
+async fn favourite_change(socket: &mut super::live::Follower, id: i64) -> bool {
+    loop {
+        if let ServerMessage::Frame { state, .. } = next(socket).await {
+            for change in state {
+                if let Change::Photo {
+                    id: changed,
+                    favourite,
+                    ..
+                } = change
+                {
+                    if changed == id {
+                        return favourite;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_redis_stopped_pages_keep_answering_and_both_instances_recover_by_themselves() {
+    let mut redis = OwnRedis::start().await;
+    let prefix = unique_prefix();
+    let config = Config {
+        redis_url: Some(redis.url()),
+        redis_prefix: prefix.clone(),
+        live_frame_ms: 20,
+        ..Config::default()
+    };
+    let a = TestApp::with_config(config.clone())
+        .await
+        .with_photos(30)
+        .await;
+    // B: another instance on the same database (the same file) and Redis.
+    let b_state = flashbulb::AppState::new(
+        Config {
+            data_dir: a.config.data_dir.clone(),
+            ..config
+        },
+        a.pool.clone(),
+    );
+    let b_redis = b_state.redis.clone().expect("B has Redis");
+    wait_until("B is subscribed", || {
+        b_redis.is_up() && b_redis.is_subscribed()
+    })
+    .await;
+    let served_b = Served::on(
+        &b_state,
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind"),
+    )
+    .await;
+    let mut follower = following(&served_b.base, Topic::Library).await;
+
+    // Bridged: a favourite set through A reaches a tab on B.
+    let (status, body) = a
+        .post_form("/api/set_favourite", "photo_id=3&favourite=true")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(favourite_change(&mut follower, 3).await);
+    assert_eq!(readiness(&a).await["status"], "ready");
+
+    redis.stop().await;
+    for _ in 0..20 {
+        let (status, _, body) = get(&a, "/").await;
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+    let (status, body) = a
+        .post_form("/api/set_favourite", "photo_id=4&favourite=true")
+        .await;
+    assert_eq!(status, StatusCode::OK, "writes go on without Redis: {body}");
+    let a_redis = a.state.redis.clone().expect("A has Redis");
+    wait_until("A notices Redis is gone", || !a_redis.is_subscribed()).await;
+    let report = readiness(&a).await;
+    assert_eq!(report["status"], "degraded", "{report}");
+    assert_eq!(report["redis"]["ok"], false, "{report}");
+    let (status, _, _) = get(&a, "/p/4").await;
+    assert_eq!(status, StatusCode::OK);
+
+    redis.resume().await;
+    wait_until("A reconnects", || {
+        a_redis.is_up() && a_redis.is_subscribed()
+    })
+    .await;
+    wait_until("B reconnects", || {
+        b_redis.is_up() && b_redis.is_subscribed()
+    })
+    .await;
+    assert_eq!(readiness(&a).await["status"], "ready");
+    let (status, body) = a
+        .post_form("/api/set_favourite", "photo_id=5&favourite=true")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        favourite_change(&mut follower, 5).await,
+        "live updates between instances resumed"
+    );
+    assert!(a_redis.reconnections() >= 1);
+    served_b.stop().await;
+}
+
+#[tokio::test]
+async fn pages_carry_etags_answer_304_and_change_with_every_write() {
+    let app = TestApp::new().await.with_photos(40).await;
+    let (status, headers, body) = get(&app, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_ENCODING],
+        "br",
+        "stored brotli served as is"
+    );
+    assert_eq!(headers[header::VARY], "accept-encoding");
+    assert_eq!(headers[header::CACHE_CONTROL], "private, no-cache");
+    let etag = headers[header::ETAG].clone();
+    assert!(
+        etag.to_str().expect("ASCII").starts_with("W/\""),
+        "{etag:?}"
+    );
+    let mut plain = Vec::new();
+    brotli::BrotliDecompress(&mut &body[..], &mut plain).expect("valid brotli");
+    let html = String::from_utf8(plain).expect("UTF-8");
+    assert!(html.contains("<!DOCTYPE html>"), "{html:.200}");
+
+    // The same page again, plain for a client that takes no encoding, same ETag.
+    let (status, headers, plain_body) = app
+        .request_bytes(Request::get("/").body(Body::empty()).expect("request"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key(header::CONTENT_ENCODING));
+    assert_eq!(headers[header::ETAG], etag);
+    assert_eq!(String::from_utf8(plain_body).expect("UTF-8"), html);
+
+    let conditional = |tag: &str| {
+        Request::get("/")
+            .header(header::IF_NONE_MATCH, tag)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let (status, headers, body) = app
+        .request_bytes(conditional(etag.to_str().expect("ASCII")))
+        .await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(headers[header::ETAG], etag);
+    let (status, _, _) = app.request_bytes(conditional("W/\"something-else\"")).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A write invalidates: the page is rendered anew and the old ETag no longer matches.
+    let stats = app.state.cache.stats();
+    let newest: i64 = app
+        .scalar("SELECT id FROM photos ORDER BY taken_at DESC, id DESC LIMIT 1")
+        .await;
+    let (status, body) = app
+        .post_form(
+            "/api/set_favourite",
+            &format!("photo_id={newest}&favourite=true"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, headers, _) = app
+        .request_bytes(conditional(etag.to_str().expect("ASCII")))
+        .await;
+    assert_eq!(status, StatusCode::OK, "a changed page is sent whole");
+    assert_ne!(headers[header::ETAG], etag);
+    assert_eq!(app.state.cache.stats().misses, stats.misses + 1);
+
+    // Timeline segments are cached the same way.
+    let month: String = sqlx::query_scalar(
+        "SELECT strftime('%Y-%m', taken_at, 'unixepoch') FROM photos ORDER BY taken_at DESC LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("a month");
+    let path = format!("/api/timeline/buckets/{month}");
+    let (status, first, body) = get(&app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.is_empty());
+    let (status, second, _) = get(&app, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(first[header::ETAG], second[header::ETAG]);
+
+    // What is not a page of the library is neither stored nor tagged.
+    for path in ["/ops", "/metrics", "/readyz", "/p/999999"] {
+        let (_, headers, _) = get(&app, path).await;
+        assert!(!headers.contains_key(header::ETAG), "{path}");
+    }
+}
