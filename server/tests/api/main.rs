@@ -13,6 +13,7 @@ mod cache;
 mod live;
 mod observability;
 mod pipeline;
+mod scale_out;
 
 /// A fresh database in its own temporary folder, migrated, with the router built on it.
 struct TestApp {

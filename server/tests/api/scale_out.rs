@@ -1,0 +1,261 @@
+//! Two instances behind Debian's nginx, configured by the shipped `deploy/nginx.conf`, sharing
+//! one database and Redis: a change through instance A invalidates what B has cached and
+//! reaches a live socket held by B; nginx balances, carries WebSockets and keeps derivatives
+//! at the edge.
+
+use std::{path::Path, time::Duration};
+
+use app::live::{Change, ServerMessage, Topic};
+use axum::http::StatusCode;
+use flashbulb::{config::Config, db, AppState};
+use tokio::net::TcpListener;
+
+use super::{
+    cache::{unique_prefix, wait_until},
+    live::{following, next, Follower, Served},
+    pipeline, TestApp,
+};
+
+/// nginx running `deploy/nginx.conf`, rewritten only for its ports and folders.
+struct Nginx {
+    base: String,
+    process: tokio::process::Child,
+}
+
+impl Nginx {
+    async fn start(folder: &Path, upstreams: [u16; 2]) -> Self {
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx.conf"),
+        )
+        .expect("deploy/nginx.conf");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let folder = folder.display().to_string();
+        let mut config = shipped.clone();
+        for (from, to) in [
+            (
+                "worker_processes auto;".to_string(),
+                format!(
+                    "worker_processes 1;\nuser root;\npid {folder}/nginx.pid;\n\
+                     error_log {folder}/nginx-error.log warn;"
+                ),
+            ),
+            (
+                "http {".to_string(),
+                format!(
+                    "http {{\n    client_body_temp_path {folder}/body;\n    \
+                     proxy_temp_path {folder}/proxy;\n    fastcgi_temp_path {folder}/fastcgi;\n    \
+                     uwsgi_temp_path {folder}/uwsgi;\n    scgi_temp_path {folder}/scgi;"
+                ),
+            ),
+            (
+                "server 127.0.0.1:3000 ".to_string(),
+                format!("server 127.0.0.1:{} ", upstreams[0]),
+            ),
+            (
+                "server 127.0.0.1:3001 ".to_string(),
+                format!("server 127.0.0.1:{} ", upstreams[1]),
+            ),
+            (
+                "/var/cache/nginx/flashbulb".to_string(),
+                format!("{folder}/edge"),
+            ),
+            (
+                "listen 80;".to_string(),
+                format!("listen 127.0.0.1:{port};"),
+            ),
+        ] {
+            assert_eq!(
+                shipped.matches(&from).count(),
+                1,
+                "deploy/nginx.conf changed: {from:?} is not there once"
+            );
+            config = config.replacen(&from, &to, 1);
+        }
+        let path = format!("{folder}/nginx.conf");
+        std::fs::write(&path, config).expect("write the nginx configuration");
+        let process = tokio::process::Command::new("nginx")
+            .args(["-p", &folder, "-c", &path, "-g", "daemon off;"])
+            .kill_on_drop(true)
+            .spawn()
+            .expect("nginx (Debian's nginx-light, installed by scripts/setup --test) runs");
+        let base = format!("http://127.0.0.1:{port}");
+        let address = format!("127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(&address).await.is_err() {
+            let log =
+                std::fs::read_to_string(format!("{folder}/nginx-error.log")).unwrap_or_default();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nginx did not start: {log}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { base, process }
+    }
+}
+
+/// `GET base + path` over a real socket: status, one header's value, and the body.
+async fn fetch(base: &str, path: &str, header: &str) -> (StatusCode, Option<String>, String) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.get(format!("{base}{path}").parse().expect("a URL")),
+    )
+    .await
+    .expect("an answer within 10 s")
+    .expect("a response");
+    let status = response.status();
+    let value = response
+        .headers()
+        .get(header)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, value, String::from_utf8_lossy(&body).into_owned())
+}
+
+async fn post_favourite(base: &str, photo: i64) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = axum::http::Request::post(format!("{base}/api/set_favourite"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(http_body_util::Full::from(format!(
+            "photo_id={photo}&favourite=true"
+        )))
+        .expect("a request");
+    let response = client.request(request).await.expect("a response");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+/// Waits for photo `id` to be a favourite on `socket`.
+async fn sees_favourite(socket: &mut Follower, id: i64) {
+    loop {
+        if let ServerMessage::Frame { state, .. } = next(socket).await {
+            if state.iter().any(|change| {
+                matches!(change, Change::Photo { id: changed, favourite: true, .. } if *changed == id)
+            }) {
+                return;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
+    let redis_url =
+        std::env::var(super::cache::SUITE_REDIS).unwrap_or("redis://127.0.0.1:6379".into());
+    let config = Config {
+        redis_url: Some(redis_url),
+        redis_prefix: unique_prefix(),
+        live_frame_ms: 20,
+        ..Config::default()
+    };
+    let a = TestApp::with_config(config.clone())
+        .await
+        .with_photos(30)
+        .await;
+    let (status, json) = pipeline::upload(
+        &a,
+        &[(
+            "lisbon.jpg",
+            &pipeline::fixture("photos/IMG-20191006-WA0002.jpg"),
+        )],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let uploaded = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    pipeline::run_jobs(&a).await;
+
+    // B: another instance with its own pool on the same database, its own cache and hub.
+    let b_config = Config {
+        data_dir: a.config.data_dir.clone(),
+        ..config
+    };
+    let b_pool = db::connect(&b_config).await.expect("B opens the database");
+    let b = AppState::new(b_config, b_pool);
+    let b_redis = b.redis.clone().expect("B has Redis");
+    wait_until("B is subscribed", || {
+        b_redis.is_up() && b_redis.is_subscribed()
+    })
+    .await;
+    let bind = || async { TcpListener::bind("127.0.0.1:0").await.expect("bind") };
+    let (listener_a, listener_b) = (bind().await, bind().await);
+    let ports = [
+        listener_a.local_addr().expect("address").port(),
+        listener_b.local_addr().expect("address").port(),
+    ];
+    let served_a = Served::on(&a.state, listener_a).await;
+    let served_b = Served::on(&b, listener_b).await;
+    let nginx = Nginx::start(a.dir.path(), ports).await;
+
+    // Two live sockets through nginx: the fewest-connections rule puts one on each instance.
+    let mut first = following(&nginx.base, Topic::Library).await;
+    let mut second = following(&nginx.base, Topic::Library).await;
+    assert_eq!(
+        (a.state.hub.stats().connections, b.hub.stats().connections),
+        (1, 1),
+        "one socket on each instance"
+    );
+
+    // B renders and caches the photo page; then A changes the photo.
+    let photo = 3;
+    let page = format!("/p/{photo}");
+    let (status, before, _) = fetch(&served_b.base, &page, "etag").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, again, _) = fetch(&served_b.base, &page, "etag").await;
+    assert_eq!(before, again, "B answers from its cache");
+    post_favourite(&served_a.base, photo).await;
+    sees_favourite(&mut first, photo).await;
+    sees_favourite(&mut second, photo).await;
+    let mut after = before.clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while after == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B kept its stale page"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        after = fetch(&served_b.base, &page, "etag").await.1;
+    }
+
+    // Through nginx, whichever instance answers, the page is the new one.
+    let lookups =
+        |stats: flashbulb::cache::CacheStats| stats.l1_hits + stats.l2_hits + stats.misses;
+    let counted_before = (lookups(a.state.cache.stats()), lookups(b.cache.stats()));
+    for _ in 0..6 {
+        let (status, etag, _) = fetch(&nginx.base, &page, "etag").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(etag, after);
+    }
+    let counted_after = (lookups(a.state.cache.stats()), lookups(b.cache.stats()));
+    assert!(
+        counted_after.0 > counted_before.0 && counted_after.1 > counted_before.1,
+        "nginx sent requests to both instances: {counted_before:?} → {counted_after:?}"
+    );
+
+    // Derivatives are kept at the edge: the second request never reaches an instance.
+    let (_, _, photo_page) = fetch(&nginx.base, &format!("/p/{uploaded}"), "etag").await;
+    let media = photo_page
+        .split('"')
+        .find(|part| part.starts_with("/media/") && part.contains(".webp"))
+        .expect("the photo page names a derivative")
+        .to_string();
+    let (status, edge, _) = fetch(&nginx.base, &media, "x-edge-cache").await;
+    assert_eq!((status, edge.as_deref()), (StatusCode::OK, Some("MISS")));
+    let (status, edge, _) = fetch(&nginx.base, &media, "x-edge-cache").await;
+    assert_eq!((status, edge.as_deref()), (StatusCode::OK, Some("HIT")));
+    let (status, _, _) = fetch(&nginx.base, "/p/999999", "etag").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    drop(nginx.process);
+    served_a.stop().await;
+    served_b.stop().await;
+}
