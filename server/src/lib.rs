@@ -4,6 +4,7 @@
 #![recursion_limit = "256"]
 
 pub mod albums;
+pub mod assets;
 pub mod cache;
 pub mod cli;
 pub mod config;

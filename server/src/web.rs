@@ -34,6 +34,7 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::const_new("application/zip"));
     let pages = Router::new()
         .merge(crate::health::router())
+        .merge(crate::assets::router())
         .merge(crate::timeline::router())
         .merge(crate::albums::router())
         .merge(crate::photos::original::router())

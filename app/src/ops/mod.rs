@@ -23,6 +23,8 @@ pub struct OpsSnapshot {
     pub resources: Resources,
     pub queue: QueueView,
     pub hub: HubView,
+    #[serde(default)]
+    pub cache: CacheView,
     /// Minutes the vitals percentiles cover.
     pub vitals_minutes: u32,
     pub vitals: Vec<VitalsRow>,
@@ -38,6 +40,9 @@ pub struct TrafficPoint {
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub error_ratio: f64,
+    /// Cache lookups answered without a load (0 to 1); `None` without lookups.
+    #[serde(default)]
+    pub cache_hit_ratio: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -67,6 +72,16 @@ pub struct JobFailure {
     pub error: String,
     /// Unix seconds.
     pub at: i64,
+}
+
+/// The cache of pages and segments in this process, and Redis behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct CacheView {
+    pub entries: u64,
+    pub bytes: u64,
+    pub evictions: u64,
+    /// `None` without Redis; whether it answers and this instance is subscribed.
+    pub redis_up: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]

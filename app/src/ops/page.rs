@@ -87,6 +87,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
         resources,
         queue,
         hub,
+        cache,
         vitals_minutes,
         vitals,
         alerts,
@@ -99,6 +100,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
     let requests = series(|point| Some(point.requests_per_sec));
     let p99 = series(|point| point.p99_ms);
     let errors = series(|point| Some(point.error_ratio * 100.0));
+    let cache_hits = series(|point| point.cache_hit_ratio.map(|ratio| ratio * 100.0));
     let firing = alerts
         .iter()
         .filter(|alert| alert.state == AlertState::Firing)
@@ -159,6 +161,24 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                     hub.resyncs,
                     hub.peers_dropped,
                 )
+            />
+            <Tile
+                label="Page cache"
+                value=latest
+                    .cache_hit_ratio
+                    .map_or("–".into(), |ratio| format!("{:.0} % hits", ratio * 100.0))
+                detail=format!(
+                    "{} entries · {} · {} evicted · {}",
+                    thousands(cache.entries),
+                    byte_size(cache.bytes),
+                    thousands(cache.evictions),
+                    match cache.redis_up {
+                        None => "no Redis",
+                        Some(true) => "Redis up",
+                        Some(false) => "Redis away",
+                    },
+                )
+                chart=cache_hits
             />
             <Tile
                 label="Alerts"

@@ -28,6 +28,9 @@ pub enum Signal {
     QueueFailed,
     /// The server's resident memory, in MiB.
     RssMib,
+    /// The share of cache lookups answered without a load (0 to 1), over the window; no value
+    /// with fewer than 100 lookups in it.
+    CacheHitRatio,
 }
 
 /// One rule, as written in the configuration file:
@@ -87,8 +90,7 @@ impl AlertRule {
         }
     }
 
-    /// The rules a new installation watches: SPEC's examples, less the cache's, which arrives
-    /// with the cache.
+    /// The rules a new installation watches: SPEC's examples.
     pub fn defaults() -> Vec<AlertRule> {
         let rule = |name: &str, signal, above, for_secs| AlertRule {
             for_secs,
@@ -105,6 +107,11 @@ impl AlertRule {
             },
             rule("Server errors", Signal::ErrorRatio, 0.01, 300),
             rule("Jobs waiting", Signal::QueueAgeSecs, 60.0, 0),
+            AlertRule {
+                above: None,
+                below: Some(0.8),
+                ..rule("Cache misses", Signal::CacheHitRatio, 0.0, 300)
+            },
         ]
     }
 
@@ -165,6 +172,7 @@ impl AlertRule {
             Signal::QueueDepth => "jobs waiting or running".into(),
             Signal::QueueFailed => "failed jobs".into(),
             Signal::RssMib => "resident memory".into(),
+            Signal::CacheHitRatio => "cache hit ratio".into(),
         };
         let (word, threshold) = match (self.above, self.below) {
             (Some(above), _) => ("above", above),
@@ -177,7 +185,7 @@ impl AlertRule {
         }
         if matches!(
             self.signal,
-            Signal::VitalsP75 | Signal::ErrorRatio | Signal::LatencyP99Ms
+            Signal::VitalsP75 | Signal::ErrorRatio | Signal::LatencyP99Ms | Signal::CacheHitRatio
         ) {
             text.push_str(&format!(" (over {})", duration_words(self.window_secs)));
         }
@@ -193,6 +201,7 @@ impl AlertRule {
             Signal::QueueAgeSecs => format!("{value:.0} s"),
             Signal::QueueDepth | Signal::QueueFailed => format!("{value:.0}"),
             Signal::RssMib => format!("{value:.0} MiB"),
+            Signal::CacheHitRatio => format!("{:.0} %", value * 100.0),
         }
     }
 
@@ -362,6 +371,14 @@ mod tests {
         assert_eq!(
             lcp.describe(),
             "p75 LCP on every page above 2.50 s for 5 min (over 5 min)"
+        );
+        let cache = AlertRule::defaults()
+            .into_iter()
+            .find(|rule| rule.signal == Signal::CacheHitRatio)
+            .expect("a default cache rule");
+        assert_eq!(
+            cache.describe(),
+            "cache hit ratio below 80 % for 5 min (over 5 min)"
         );
         let mut both = rule(0);
         both.below = Some(1.0);

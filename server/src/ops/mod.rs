@@ -17,8 +17,8 @@ use app::{
     backend::Operations,
     live::{Change, Topic},
     ops::{
-        AlertEvent, AlertState, Diagnostics, HubView, JobFailure, OpsSnapshot, QueueView,
-        Resources, TrafficPoint, VitalsRow,
+        AlertEvent, AlertState, CacheView, Diagnostics, HubView, JobFailure, OpsSnapshot,
+        QueueView, Resources, TrafficPoint, VitalsRow,
     },
     ApiError,
 };
@@ -51,6 +51,9 @@ struct Reading {
     requests: RequestTotals,
     cpu_seconds: f64,
     frames: u64,
+    /// Cache lookups so far, and those answered without a load.
+    cache_lookups: u64,
+    cache_hits: u64,
 }
 
 /// The console's state: cheap to clone, one per [`AppState`].
@@ -147,11 +150,14 @@ pub async fn sample(state: &AppState) -> ServerResult<()> {
     let now = Instant::now();
     let process = ProcessStats::of_self();
     let hub_stats = state.hub.stats();
+    let cache = state.cache.stats();
     let reading = Reading {
         at: now,
         requests: state.metrics.request_totals(),
         cpu_seconds: process.map_or(0.0, |stats| stats.cpu_seconds),
         frames: hub_stats.frames,
+        cache_lookups: cache.l1_hits + cache.l2_hits + cache.misses,
+        cache_hits: cache.l1_hits + cache.l2_hits,
     };
     let queue = refresh_queue_figures(state).await;
     let vitals = if state.vitals.take_changed() || minute_turned(state) {
@@ -195,6 +201,7 @@ pub async fn sample(state: &AppState) -> ServerResult<()> {
                 p50_ms: window.latency_quantile_ms(0.5),
                 p99_ms: window.latency_quantile_ms(0.99),
                 error_ratio: window.error_ratio(),
+                cache_hit_ratio: hit_ratio(&previous, &reading, 1),
             });
             ops.resources.cpu_percent =
                 (reading.cpu_seconds - previous.cpu_seconds).max(0.0) / seconds * 100.0;
@@ -239,6 +246,9 @@ pub async fn sample(state: &AppState) -> ServerResult<()> {
                     .map(|queue| (queue.queued + queue.running) as f64),
                 Signal::QueueFailed => queue.as_ref().map(|queue| queue.failed as f64),
                 Signal::RssMib => process.map(|stats| stats.rss_bytes as f64 / 1_048_576.0),
+                Signal::CacheHitRatio => ops
+                    .window_start(&reading, Duration::from_secs(rule.window_secs))
+                    .and_then(|start| hit_ratio(start, &reading, MIN_CACHE_LOOKUPS)),
             };
             if let Some(transition) = ops.rules[index].observe(value, unix_now) {
                 transitions.push(transition);
@@ -276,13 +286,29 @@ impl OpsState {
     /// The requests between the reading closest to `span` ago and `latest`; `None` until two
     /// readings exist.
     fn window(&self, latest: &Reading, span: Duration) -> Option<RequestTotals> {
-        let start = self
-            .readings
-            .iter()
-            .find(|reading| latest.at.duration_since(reading.at) <= span)
-            .filter(|reading| reading.at < latest.at)?;
+        let start = self.window_start(latest, span)?;
         Some(latest.requests.since(&start.requests))
     }
+
+    /// The reading closest to `span` before `latest`; `None` until two readings exist.
+    fn window_start(&self, latest: &Reading, span: Duration) -> Option<&Reading> {
+        self.readings
+            .iter()
+            .find(|reading| latest.at.duration_since(reading.at) <= span)
+            .filter(|reading| reading.at < latest.at)
+    }
+}
+
+/// Fewer lookups than this in an alert's window say nothing about the cache (a quiet night,
+/// a restart): the rule then has no value rather than a misleading one.
+const MIN_CACHE_LOOKUPS: u64 = 100;
+
+/// The share of cache lookups between two readings answered without a load; `None` with
+/// fewer than `at_least` lookups.
+fn hit_ratio(earlier: &Reading, later: &Reading, at_least: u64) -> Option<f64> {
+    let lookups = later.cache_lookups.saturating_sub(earlier.cache_lookups);
+    let hits = later.cache_hits.saturating_sub(earlier.cache_hits);
+    (lookups >= at_least.max(1)).then(|| hits as f64 / lookups as f64)
 }
 
 /// The console's channel: the library owner's (the administrator until accounts exist).
@@ -444,6 +470,17 @@ pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
         resources: ops.resources,
         queue,
         hub: ops.hub,
+        cache: {
+            let cache = state.cache.stats();
+            CacheView {
+                entries: cache.entries,
+                bytes: cache.bytes,
+                evictions: cache.evictions,
+                redis_up: cache
+                    .redis_configured
+                    .then_some(cache.redis_up && cache.redis_subscribed),
+            }
+        },
         vitals_minutes: VITALS_MINUTES as u32,
         vitals: ops.vitals.clone(),
         alerts: ops.rules.iter().map(Tracked::view).collect(),
@@ -464,5 +501,30 @@ impl Operations for ServerOperations {
 
     async fn diagnostics(&self) -> Result<Diagnostics, ApiError> {
         Ok(diagnostics::collect(&self.state).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(cache_lookups: u64, cache_hits: u64) -> Reading {
+        Reading {
+            at: Instant::now(),
+            requests: RequestTotals::default(),
+            cpu_seconds: 0.0,
+            frames: 0,
+            cache_lookups,
+            cache_hits,
+        }
+    }
+
+    #[test]
+    fn the_hit_ratio_needs_enough_lookups() {
+        let start = reading(1_000, 900);
+        assert_eq!(hit_ratio(&start, &reading(1_200, 1_050), 100), Some(0.75));
+        assert_eq!(hit_ratio(&start, &reading(1_050, 1_000), 100), None);
+        assert_eq!(hit_ratio(&start, &reading(1_001, 901), 1), Some(1.0));
+        assert_eq!(hit_ratio(&start, &start, 0), None, "no lookups, no ratio");
     }
 }

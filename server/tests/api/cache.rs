@@ -479,3 +479,67 @@ async fn pages_carry_etags_answer_304_and_change_with_every_write() {
         assert!(!headers.contains_key(header::ETAG), "{path}");
     }
 }
+
+#[tokio::test]
+async fn precompressed_site_files_are_sent_as_they_are_while_fresh() {
+    let site = tempfile::tempdir().expect("a site folder");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg folder");
+    let script = "console.log('hydrate');".repeat(200);
+    std::fs::write(pkg.join("app.js"), &script).expect("script");
+    // Stand-ins for the compressed forms: which one arrives is plain to see.
+    std::fs::write(pkg.join("app.js.br"), "BROTLI FORM").expect("brotli form");
+    std::fs::write(pkg.join("app.js.gz"), "GZIP FORM").expect("gzip form");
+    let app = TestApp::with_config(Config {
+        site_root: site.path().to_path_buf(),
+        ..Config::default()
+    })
+    .await;
+    let fetch = |accept: &'static str| {
+        let mut request = Request::get("/pkg/app.js");
+        if !accept.is_empty() {
+            request = request.header(header::ACCEPT_ENCODING, accept);
+        }
+        app.request_bytes(request.body(Body::empty()).expect("request"))
+    };
+
+    let (status, headers, body) = fetch("gzip, deflate, br").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/javascript");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(body, b"BROTLI FORM");
+    let (_, headers, body) = fetch("gzip").await;
+    assert_eq!(headers[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(body, b"GZIP FORM");
+    let (_, headers, body) = fetch("").await;
+    assert!(!headers.contains_key(header::CONTENT_ENCODING));
+    assert_eq!(body, script.as_bytes());
+
+    // Rebuilt after it was compressed: the old forms are never sent.
+    let later = std::time::SystemTime::now() + Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(pkg.join("app.js"))
+        .and_then(|file| file.set_modified(later))
+        .expect("touch the script");
+    let (status, headers, body) = fetch("br").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(body, b"BROTLI FORM");
+    assert_eq!(
+        headers[header::CONTENT_ENCODING],
+        "br",
+        "compressed on the way instead"
+    );
+
+    for hostile in [
+        "/pkg/../Cargo.toml",
+        "/pkg/%2e%2e/%2e%2e/etc/passwd",
+        "/pkg/missing.js",
+    ] {
+        let (status, _, _) = app
+            .request_bytes(Request::get(hostile).body(Body::empty()).expect("request"))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{hostile}");
+    }
+}
