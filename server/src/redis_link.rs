@@ -30,8 +30,9 @@ const MESSAGE_BACKLOG: usize = 4096;
 pub enum Delivery {
     /// A message published on one of our channels (the name without the prefix).
     Message { channel: String, payload: Bytes },
-    /// The subscription was (re)established: anything published meanwhile was missed.
-    Resubscribed,
+    /// The subscription or the command connection was (re)established: anything published
+    /// meanwhile was missed, and what this process could not write to Redis is not there.
+    Reconnected,
 }
 
 /// Cheap to clone; every clone shares the connections.
@@ -180,7 +181,11 @@ impl RedisLink {
     ) -> Option<T> {
         match result {
             Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) if !error.is_io_error() && !error.is_connection_dropped() => {
+            Ok(Err(error))
+                if !error.is_io_error()
+                    && !error.is_connection_dropped()
+                    && !error.is_timeout() =>
+            {
                 // Redis answered with an error (a wrong type, say): the link itself is fine.
                 self.inner.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%error, "Redis refused a command");
@@ -256,6 +261,7 @@ async fn keep_connected(link: std::sync::Weak<Inner>) {
                 if ever_connected {
                     inner.reconnections.fetch_add(1, Ordering::Relaxed);
                     tracing::info!("reconnected to Redis");
+                    let _ = inner.deliveries.send(Delivery::Reconnected);
                 }
                 ever_connected = true;
                 reported_down = false;
@@ -313,7 +319,7 @@ async fn keep_subscribed(link: std::sync::Weak<Inner>) {
                 tracing::info!("subscribed to Redis again");
             }
             ever_subscribed = true;
-            let _ = inner.deliveries.send(Delivery::Resubscribed);
+            let _ = inner.deliveries.send(Delivery::Reconnected);
         }
         let mut messages = pubsub.on_message();
         loop {

@@ -280,9 +280,10 @@ async fn publish(redis: &RedisLink, invalidation: &Invalidation) {
     }
 }
 
-/// Applies what other instances invalidated. After a gap in the subscription (Redis was
-/// away, or this process fell behind) anything may have changed: everything here is dropped
-/// and generations are read anew.
+/// Applies what other instances invalidated. After a gap (Redis was away, or this process
+/// fell behind its messages) anything may have changed: everything here is dropped,
+/// and every owner this process knows moves to a new generation everywhere, since writes
+/// made here meanwhile never reached Redis and older entries there may predate them.
 async fn follow_invalidations(
     cache: std::sync::Weak<Inner>,
     mut deliveries: tokio::sync::broadcast::Receiver<Delivery>,
@@ -294,9 +295,13 @@ async fn follow_invalidations(
         };
         match delivery {
             Err(RecvError::Closed) => return,
-            Err(RecvError::Lagged(_)) | Ok(Delivery::Resubscribed) => {
-                lock(&inner.generations).clear();
+            Err(RecvError::Lagged(_)) | Ok(Delivery::Reconnected) => {
                 inner.l1.invalidate_all();
+                let owners: Vec<UserId> = lock(&inner.generations).keys().copied().collect();
+                let cache = Cache { inner };
+                for owner in owners {
+                    cache.invalidate_owner(owner).await;
+                }
             }
             Ok(Delivery::Message { channel, payload }) if channel == INVALIDATIONS => {
                 match serde_json::from_slice::<Invalidation>(&payload) {

@@ -267,11 +267,50 @@ impl OwnRedis {
         }
     }
 
+    /// Sends `kill SIGNAL` to the server, e.g. `-STOP` to freeze it.
+    fn signal(&self, signal: &str) {
+        let pid = self
+            .process
+            .as_ref()
+            .and_then(tokio::process::Child::id)
+            .expect("redis-server runs");
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     async fn stop(&mut self) {
         if let Some(mut process) = self.process.take() {
             process.kill().await.expect("stop redis-server");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_made_while_redis_stood_still_reach_the_other_instance_when_it_answers_again() {
+    let redis = OwnRedis::start().await;
+    let prefix = unique_prefix();
+    let a = cache(Some(connected(&redis.url(), &prefix).await));
+    let b_link = connected(&redis.url(), &prefix).await;
+    let b = cache(Some(b_link.clone()));
+    let loads = AtomicUsize::new(0);
+    load(&a, 1, "page /", &loads, "v1").await;
+    load(&b, 1, "page /", &loads, "v1").await;
+    assert_eq!(loads.load(Ordering::SeqCst), 1);
+
+    // Redis hangs (a stalled host, not a crash: it keeps its data and B's subscription).
+    redis.signal("-STOP");
+    a.invalidate_owner(1).await;
+    load(&a, 1, "page /", &loads, "v2").await;
+    assert_eq!(loads.load(Ordering::SeqCst), 2, "A moved on by itself");
+    redis.signal("-CONT");
+
+    // B heard nothing while Redis stood still; once A is back it must learn of the write,
+    // and neither may take Redis' entry from before it.
+    eventually_loads(&b, "page /", "v3").await;
+    assert!(b_link.is_up());
 }
 
 async fn get(app: &TestApp, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
