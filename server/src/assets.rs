@@ -110,7 +110,7 @@ mod tests {
             inside(root, "pkg/flashbulb.js"),
             Some(PathBuf::from("/site/pkg/flashbulb.js"))
         );
-        for hostile in ["pkg/../../etc/passwd", "/etc/passwd", "pkg/./x", "../x"] {
+        for hostile in ["pkg/../../etc/passwd", "/etc/passwd", "../x", "pkg/.."] {
             assert_eq!(inside(root, hostile), None, "{hostile}");
         }
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::{backend::SharedLibrary, model::UserId};
+use app::backend::SharedLibrary;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -15,13 +15,30 @@ use crate::{
     metrics::Metrics,
     ops::Ops,
     redis_link::RedisLink,
-    users,
     vitals::Vitals,
-    ServerResult,
 };
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Cheap to clone: axum clones a route's state for every request that passes through a
+/// layer, hits of the page cache included, and cloning every field each time cost a fifth
+/// of a cached page's time.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     pub db: Pool,
@@ -44,8 +61,6 @@ pub struct AppState {
     pub cache: Cache,
     /// Redis, when configured: the cache's second level and the hubs' bridge.
     pub redis: Option<RedisLink>,
-    /// The library's owner once known; single-library mode never changes it.
-    owner: Arc<std::sync::OnceLock<UserId>>,
 }
 
 impl AppState {
@@ -80,7 +95,7 @@ impl AppState {
                 .unwrap_or(std::num::NonZeroU32::MIN),
         );
         let ops = Ops::new(config.alerts.clone());
-        Self {
+        Self(Arc::new(Shared {
             config: Arc::new(config),
             leptos_options,
             db,
@@ -94,19 +109,6 @@ impl AppState {
             started: std::time::Instant::now(),
             cache,
             redis,
-            owner: Arc::default(),
-        }
-    }
-
-    /// The user whose library visitors see, `None` while there is none yet.
-    pub async fn library_owner(&self) -> ServerResult<Option<UserId>> {
-        if let Some(owner) = self.owner.get() {
-            return Ok(Some(*owner));
-        }
-        let found = users::library_owner(&self.db).await?.map(|(id, _)| id);
-        if let Some(owner) = found {
-            let _ = self.owner.set(owner);
-        }
-        Ok(found)
+        }))
     }
 }

@@ -65,7 +65,7 @@ pub fn build_app(state: AppState) -> Router {
         // Inside compression: it stores pages plain and answers with its own encodings, which
         // the compression layer leaves alone.
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            crate::cache::pages::PageCache::new(state.cache.clone(), state.db.clone()),
             crate::cache::pages::serve,
         ))
         .layer(CompressionLayer::new().compress_when(compress_when))

@@ -136,8 +136,14 @@ impl Cache {
         Fut: Future<Output = Result<Bytes, E>>,
     {
         let generation = self.generation(owner).await;
-        let key: Arc<str> = entry_key(owner, generation, name).into();
+        let key = entry_key(owner, generation, name);
         let inner = &self.inner;
+        // Hits take the plain lookup; the entry API below, which coalesces loads, only misses.
+        if let Some(value) = inner.l1.get(key.as_str()).await {
+            inner.l1_hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(value);
+        }
+        let key: Arc<str> = key.into();
         let shared_key = key.clone();
         let entry = inner
             .l1

@@ -2,8 +2,12 @@
 //! brotli and gzip forms, answered from the cache with an `ETag`, and with 304 when the
 //! browser already has them. Every write of the owner invalidates them.
 
-use std::io::Write;
+use std::{
+    io::Write,
+    sync::{Arc, OnceLock},
+};
 
+use app::model::UserId;
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -14,7 +18,38 @@ use axum::{
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha2::Digest;
 
-use crate::state::AppState;
+use crate::{cache::Cache, db::Pool, users, ServerResult};
+
+/// What the layer needs of the application: the cache, and who the library's owner is.
+#[derive(Clone)]
+pub struct PageCache {
+    cache: Cache,
+    db: Pool,
+    /// The library's owner once known; single-library mode never changes it.
+    owner: Arc<OnceLock<UserId>>,
+}
+
+impl PageCache {
+    pub fn new(cache: Cache, db: Pool) -> Self {
+        Self {
+            cache,
+            db,
+            owner: Arc::default(),
+        }
+    }
+
+    /// The user whose library visitors see, `None` while there is none yet.
+    async fn library_owner(&self) -> ServerResult<Option<UserId>> {
+        if let Some(owner) = self.owner.get() {
+            return Ok(Some(*owner));
+        }
+        let found = users::library_owner(&self.db).await?.map(|(id, _)| id);
+        if let Some(owner) = found {
+            let _ = self.owner.set(owner);
+        }
+        Ok(found)
+    }
+}
 
 /// Bodies larger than this are passed through and never stored.
 pub const MAX_CACHED_BODY: usize = 4 * 1024 * 1024;
@@ -51,7 +86,7 @@ fn changes_no_library(path: &str) -> bool {
 }
 
 /// Layer for every route: cached pages from the cache, and invalidation after every write.
-pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn serve(State(state): State<PageCache>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !is_safe(request.method()) {
         if changes_no_library(path) {
