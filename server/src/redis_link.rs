@@ -15,6 +15,8 @@ use futures_util::StreamExt;
 use redis::{aio::MultiplexedConnection, AsyncConnectionConfig, Client};
 use tokio::sync::{broadcast, Notify};
 
+use crate::live::hub::lock;
+
 /// How long one command or connection attempt may take before Redis counts as away: a page
 /// must never wait on a cache that does not answer.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(250);
@@ -213,12 +215,6 @@ impl std::fmt::Debug for RedisLink {
             .field("subscribed", &self.is_subscribed())
             .finish_non_exhaustive()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn connection_config() -> AsyncConnectionConfig {

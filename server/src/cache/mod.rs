@@ -20,7 +20,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::redis_link::{Delivery, RedisLink};
+use crate::{
+    live::hub::lock,
+    redis_link::{Delivery, RedisLink},
+};
 
 /// The channel invalidations travel on between instances.
 pub const INVALIDATIONS: &str = "invalidate";
@@ -260,12 +263,6 @@ fn l2_key(entry: &str) -> String {
 
 fn generation_key(owner: UserId) -> String {
     format!("generation/{owner}")
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Generations only move forward: a late message never brings back stale entries.

@@ -28,7 +28,7 @@ use super::{
 pub(super) const SUITE_REDIS: &str = "FLASHBULB_TEST_REDIS";
 
 /// The Redis every machine that runs the tests has; the suite fails when it does not answer.
-fn shared_redis_url() -> String {
+pub(super) fn shared_redis_url() -> String {
     std::env::var(SUITE_REDIS).unwrap_or_else(|_| "redis://127.0.0.1:6379".to_string())
 }
 

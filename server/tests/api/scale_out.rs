@@ -11,7 +11,7 @@ use flashbulb::{config::Config, db, AppState};
 use tokio::net::TcpListener;
 
 use super::{
-    cache::{unique_prefix, wait_until},
+    cache::{shared_redis_url, unique_prefix, wait_until},
     live::{following, next, Follower, Served},
     pipeline, TestApp,
 };
@@ -150,10 +150,8 @@ async fn sees_favourite(socket: &mut Follower, id: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
-    let redis_url =
-        std::env::var(super::cache::SUITE_REDIS).unwrap_or("redis://127.0.0.1:6379".into());
     let config = Config {
-        redis_url: Some(redis_url),
+        redis_url: Some(shared_redis_url()),
         redis_prefix: unique_prefix(),
         live_frame_ms: 20,
         ..Config::default()
