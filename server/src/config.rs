@@ -242,10 +242,9 @@ impl Config {
             ));
         }
         if let Some(url) = &self.database_url {
-            if !url.starts_with("sqlite:") {
+            if crate::db::Backend::of_url(url).is_none() {
                 return Err(ConfigError::Rejected(format!(
-                    "database_url must start with sqlite: (got scheme of {:?}); \
-                     PostgreSQL is not supported by this build",
+                    "database_url must start with sqlite: or postgres: (got scheme of {:?})",
                     url.split(':').next().unwrap_or_default()
                 )));
             }

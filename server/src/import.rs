@@ -120,7 +120,7 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
         wait_for_derivatives(pool, config).await?;
     }
     report.failed_derivatives =
-        sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = ? AND status = 'failed'")
+        sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1 AND status = 'failed'")
             .bind(owner)
             .fetch_one(pool)
             .await?;

@@ -5,7 +5,6 @@ use std::{fmt, time::Instant};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
-use sqlx::{QueryBuilder, Sqlite};
 
 use crate::{db::Pool, users};
 
@@ -90,7 +89,7 @@ const SHAPES: &[(u32, u32)] = &[
 pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
     let started = Instant::now();
     let owner = users::find_or_create(pool, &args.owner, true).await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = ?")
+    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1")
         .bind(owner)
         .fetch_one(pool)
         .await?;
@@ -115,10 +114,14 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
     // Rows arrive in random order for six indexes (the content hash, the timeline, camera,
     // lens, file-name trigrams): a page cache large enough for their hot pages turns most
     // random reads into memory hits. Only this connection gets it, only while seeding.
+    // (PostgreSQL's shared buffers are the server's to size.)
+    let sqlite = crate::db::backend(pool) == crate::db::Backend::Sqlite;
     let mut connection = pool.acquire().await.context("a connection for seeding")?;
-    sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
-        .execute(&mut *connection)
-        .await?;
+    if sqlite {
+        sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
+            .execute(&mut *connection)
+            .await?;
+    }
 
     let batches = Batches {
         owner,
@@ -129,9 +132,11 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
         palette: &palette,
     };
     let outcome = batches.insert(&mut connection, &mut rng, &progress).await;
-    sqlx::query(&format!("PRAGMA cache_size = {}", crate::db::CACHE_SIZE))
-        .execute(&mut *connection)
-        .await?;
+    if sqlite {
+        sqlx::query(&format!("PRAGMA cache_size = {}", crate::db::CACHE_SIZE))
+            .execute(&mut *connection)
+            .await?;
+    }
     let inserted = outcome?;
     progress.finish_and_clear();
     Ok(SeedReport {
@@ -156,7 +161,7 @@ struct Batches<'a> {
 impl Batches<'_> {
     async fn insert(
         &self,
-        connection: &mut sqlx::SqliteConnection,
+        connection: &mut sqlx::AnyConnection,
         rng: &mut SmallRng,
         progress: &ProgressBar,
     ) -> anyhow::Result<u64> {
@@ -169,32 +174,49 @@ impl Batches<'_> {
             let mut left = batch;
             while left > 0 {
                 let rows = (left as usize).min(ROWS_PER_STATEMENT);
-                let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+                let mut insert = crate::db::Statement::new(
                     "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
-                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) ",
+                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) \
+                     VALUES ",
                 );
                 let serial_base = self.existing + inserted + (batch - left);
-                insert.push_values(0..rows, |mut row, index| {
+                for index in 0..rows {
                     let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
                     let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
                     let sha: [u8; 32] = rng.random();
-                    row.push_bind(self.owner)
+                    insert
+                        .push(if index == 0 { "(" } else { ", (" })
+                        .push_bind(self.owner)
+                        .push(", ")
                         .push_bind(format!("IMG_{:07}.JPG", serial_base + index as u64 + 1))
+                        .push(", ")
                         .push_bind(self.now - rng.random_range(0..self.span))
-                        .push_bind(width)
-                        .push_bind(height)
+                        .push(", ")
+                        .push_bind(i64::from(width))
+                        .push(", ")
+                        .push_bind(i64::from(height))
+                        .push(", ")
                         .push_bind(rng.random_range(1_500_000i64..12_000_000))
+                        .push(", ")
                         .push_bind("image/jpeg")
+                        .push(", ")
                         .push_bind(sha.to_vec())
+                        .push(", ")
                         .push_bind("ready")
+                        .push(", ")
                         .push_bind(self.palette[rng.random_range(0..self.palette.len())].clone())
+                        .push(", ")
                         .push_bind(make)
+                        .push(", ")
                         .push_bind(model)
+                        .push(", ")
                         .push_bind(lens)
-                        .push_bind(self.now);
-                });
+                        .push(", ")
+                        .push_bind(self.now)
+                        .push(")");
+                }
                 insert
-                    .build()
+                    .query()?
                     .execute(&mut *tx)
                     .await
                     .context("inserting seed photos")?;

@@ -23,7 +23,7 @@ const MEMBER_VISIBLE: &str = "p.status = 'ready' AND p.trashed_at IS NULL";
 /// Every album of `owner` as a name, sorted for a menu.
 pub async fn album_refs(pool: &Pool, owner: UserId) -> Result<Vec<AlbumRef>, sqlx::Error> {
     let rows: Vec<(i64, String)> = sqlx::query_as(
-        "SELECT id, title FROM albums WHERE owner_id = ? ORDER BY title COLLATE NOCASE, id",
+        "SELECT id, title FROM albums WHERE owner_id = $1 ORDER BY lower(title), id",
     )
     .bind(owner)
     .fetch_all(pool)
@@ -51,7 +51,7 @@ const ALBUM_COLUMNS: &str = "a.id, a.title, a.share_token, a.created_at, a.cover
 /// `owner`'s albums, newest first, each with its count and cover.
 pub async fn list(pool: &Pool, owner: UserId) -> ServerResult<Vec<AlbumSummary>> {
     let rows: Vec<AlbumRow> = sqlx::query_as(&format!(
-        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.owner_id = ?
+        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.owner_id = $1
          ORDER BY a.created_at DESC, a.id DESC"
     ))
     .bind(owner)
@@ -83,9 +83,9 @@ async fn cover(
 ) -> ServerResult<Option<PhotoCell>> {
     let row: Option<PhotoRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS} FROM (
-             SELECT p.*, p.id = ? AS chosen FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-             WHERE ap.album_id = ? AND {MEMBER_VISIBLE}
-         )
+             SELECT p.*, p.id = $1 AS chosen FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
+             WHERE ap.album_id = $2 AND {MEMBER_VISIBLE}
+         ) AS members
          ORDER BY chosen DESC, taken_at DESC, id DESC
          LIMIT 1"
     ))
@@ -98,7 +98,7 @@ async fn cover(
 
 pub async fn create(pool: &Pool, owner: UserId, title: &str) -> ServerResult<AlbumId> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO albums (owner_id, title, created_at) VALUES (?, ?, ?) RETURNING id",
+        "INSERT INTO albums (owner_id, title, created_at) VALUES ($1, $2, $3) RETURNING id",
     )
     .bind(owner)
     .bind(title)
@@ -108,7 +108,7 @@ pub async fn create(pool: &Pool, owner: UserId, title: &str) -> ServerResult<Alb
 }
 
 pub async fn rename(pool: &Pool, owner: UserId, album: AlbumId, title: &str) -> ServerResult<()> {
-    let updated = sqlx::query("UPDATE albums SET title = ? WHERE id = ? AND owner_id = ?")
+    let updated = sqlx::query("UPDATE albums SET title = $1 WHERE id = $2 AND owner_id = $3")
         .bind(title)
         .bind(album)
         .bind(owner)
@@ -120,7 +120,7 @@ pub async fn rename(pool: &Pool, owner: UserId, album: AlbumId, title: &str) -> 
 
 /// Deletes the album and its memberships; the photos stay in the library.
 pub async fn delete(pool: &Pool, owner: UserId, album: AlbumId) -> ServerResult<()> {
-    let deleted = sqlx::query("DELETE FROM albums WHERE id = ? AND owner_id = ?")
+    let deleted = sqlx::query("DELETE FROM albums WHERE id = $1 AND owner_id = $2")
         .bind(album)
         .bind(owner)
         .execute(pool)
@@ -131,13 +131,13 @@ pub async fn delete(pool: &Pool, owner: UserId, album: AlbumId) -> ServerResult<
 
 /// Whether `album` is one of `owner`'s albums.
 pub async fn exists(pool: &Pool, owner: UserId, album: AlbumId) -> ServerResult<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM albums WHERE id = ? AND owner_id = ?)")
+    let found: crate::db::Flag =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM albums WHERE id = $1 AND owner_id = $2)")
             .bind(album)
             .bind(owner)
             .fetch_one(pool)
-            .await?,
-    )
+            .await?;
+    Ok(found.0)
 }
 
 fn found(rows: u64) -> ServerResult<()> {
@@ -160,9 +160,9 @@ pub async fn page(
     let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
         "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash, p.media_key
          FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-         WHERE ap.album_id = ? AND {MEMBER_VISIBLE} AND (p.taken_at, p.id) < (?, ?)
+         WHERE ap.album_id = $1 AND {MEMBER_VISIBLE} AND (p.taken_at, p.id) < ($2, $3)
          ORDER BY p.taken_at DESC, p.id DESC
-         LIMIT ?"
+         LIMIT $4"
     ))
     .bind(album)
     .bind(after.key)
@@ -183,7 +183,7 @@ pub async fn view(
     limit: u32,
 ) -> ServerResult<AlbumView> {
     let row: Option<AlbumRow> = sqlx::query_as(&format!(
-        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.id = ? AND a.owner_id = ?"
+        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.id = $1 AND a.owner_id = $2"
     ))
     .bind(album)
     .bind(owner)
@@ -230,7 +230,7 @@ pub async fn shared_view(
         return Err(ServerError::NotFound);
     }
     let row: Option<AlbumRow> = sqlx::query_as(&format!(
-        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.share_token = ?"
+        "SELECT {ALBUM_COLUMNS} FROM albums a WHERE a.share_token = $1"
     ))
     .bind(token)
     .fetch_optional(pool)
@@ -246,8 +246,8 @@ pub async fn share(
     shared: bool,
 ) -> ServerResult<Option<String>> {
     let token: Option<Option<String>> = sqlx::query_scalar(
-        "UPDATE albums SET share_token = CASE WHEN ? THEN coalesce(share_token, ?) ELSE NULL END
-         WHERE id = ? AND owner_id = ?
+        "UPDATE albums SET share_token = CASE WHEN $1 THEN coalesce(share_token, $2) ELSE NULL END
+         WHERE id = $3 AND owner_id = $4
          RETURNING share_token",
     )
     .bind(shared)
@@ -267,9 +267,9 @@ pub async fn set_member(
     photo: PhotoId,
     member: bool,
 ) -> ServerResult<()> {
-    let both_owned: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM albums WHERE id = ? AND owner_id = ?)
-            AND EXISTS (SELECT 1 FROM photos WHERE id = ? AND owner_id = ?)",
+    let both_owned: crate::db::Flag = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM albums WHERE id = $1 AND owner_id = $2)
+            AND EXISTS (SELECT 1 FROM photos WHERE id = $3 AND owner_id = $4)",
     )
     .bind(album)
     .bind(owner)
@@ -277,12 +277,12 @@ pub async fn set_member(
     .bind(owner)
     .fetch_one(pool)
     .await?;
-    if !both_owned {
+    if !both_owned.0 {
         return Err(ServerError::NotFound);
     }
     if member {
         sqlx::query(
-            "INSERT INTO album_photos (album_id, photo_id, added_at) VALUES (?, ?, ?)
+            "INSERT INTO album_photos (album_id, photo_id, added_at) VALUES ($1, $2, $3)
              ON CONFLICT (album_id, photo_id) DO NOTHING",
         )
         .bind(album)
@@ -292,12 +292,12 @@ pub async fn set_member(
         .await?;
     } else {
         let mut tx = pool.begin().await?;
-        sqlx::query("DELETE FROM album_photos WHERE album_id = ? AND photo_id = ?")
+        sqlx::query("DELETE FROM album_photos WHERE album_id = $1 AND photo_id = $2")
             .bind(album)
             .bind(photo)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE albums SET cover_photo_id = NULL WHERE id = ? AND cover_photo_id = ?")
+        sqlx::query("UPDATE albums SET cover_photo_id = NULL WHERE id = $1 AND cover_photo_id = $2")
             .bind(album)
             .bind(photo)
             .execute(&mut *tx)
@@ -315,9 +315,9 @@ pub async fn set_cover(
     photo: PhotoId,
 ) -> ServerResult<()> {
     let updated = sqlx::query(
-        "UPDATE albums SET cover_photo_id = ?
-         WHERE id = ? AND owner_id = ?
-           AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ? AND photo_id = ?)",
+        "UPDATE albums SET cover_photo_id = $1
+         WHERE id = $2 AND owner_id = $3
+           AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = $4 AND photo_id = $5)",
     )
     .bind(photo)
     .bind(album)

@@ -47,7 +47,7 @@ async fn owner_zip(
         .await?
         .ok_or(ServerError::NotFound)?;
     let album: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, title FROM albums WHERE id = ? AND owner_id = ?")
+        sqlx::query_as("SELECT id, title FROM albums WHERE id = $1 AND owner_id = $2")
             .bind(id)
             .bind(owner)
             .fetch_optional(&state.db)
@@ -65,7 +65,7 @@ async fn shared_zip(
         return Err(ServerError::NotFound);
     }
     let album: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, title FROM albums WHERE share_token = ?")
+        sqlx::query_as("SELECT id, title FROM albums WHERE share_token = $1")
             .bind(&token)
             .fetch_optional(&state.db)
             .await?;
@@ -146,10 +146,10 @@ fn write_album<W: Write>(
             sqlx::query_as(
                 "SELECT p.id, p.file_name, p.taken_at, p.sha256
                  FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-                 WHERE ap.album_id = ? AND ap.photo_id > ?
+                 WHERE ap.album_id = $1 AND ap.photo_id > $2
                    AND p.status = 'ready' AND p.trashed_at IS NULL
                  ORDER BY ap.photo_id
-                 LIMIT ?",
+                 LIMIT $3",
             )
             .bind(album)
             .bind(after)

@@ -1,67 +1,267 @@
-//! The database: the SQLite pool (WAL) and its embedded migrations.
+//! The database: one pool over SQLite (WAL, the embedded default) or PostgreSQL (scale-out),
+//! picked by the URL's scheme, with each backend's embedded migrations.
+//!
+//! Queries go through sqlx's `Any` driver, so one text serves both backends: placeholders are
+//! written `$1, $2, …` (SQLite reads them by number too), integers are 64-bit on both sides,
+//! and the few statements whose dialects differ ask [`backend`] which one to send.
 
-use std::{str::FromStr, time::Duration};
+use std::{fmt, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
+    any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind},
     migrate::Migrator,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    ConnectOptions, SqlitePool,
+    Any, Arguments, ConnectOptions, Decode, Executor, Type,
 };
 
 use crate::config::Config;
 
-pub type Pool = SqlitePool;
+pub type Pool = sqlx::AnyPool;
 
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// SQLite's page cache per connection: negative means KiB, so about 16 MB.
 pub const CACHE_SIZE: &str = "-16000";
 
-/// Opens the pool, creating the database file (and its folder) on first use.
+/// Which server a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, from its scheme.
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            _ => None,
+        }
+    }
+
+    /// The migrations written for this backend.
+    pub fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATOR,
+            Backend::Postgres => &POSTGRES_MIGRATOR,
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// The backend `pool` was opened on.
+pub fn backend(pool: &Pool) -> Backend {
+    let options = pool.connect_options();
+    Backend::of_url(options.database_url.as_str()).unwrap_or(Backend::Sqlite)
+}
+
+/// Opens the pool; a SQLite file (and its folder) is created on first use.
 pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
+    sqlx::any::install_default_drivers();
     let url = config.effective_database_url();
-    let options = SqliteConnectOptions::from_str(&url)
-        .with_context(|| format!("parsing database URL {url}"))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        // WAL makes NORMAL durable across application crashes; only power loss can
-        // drop the last transactions, never corrupt the file.
-        .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
-        // Reads go through the OS page cache without a copy per page; a large library's
-        // hot index pages then cost no system call.
-        .pragma("mmap_size", "268435456")
-        .pragma("cache_size", CACHE_SIZE)
-        .busy_timeout(Duration::from_secs(5))
+    let backend = Backend::of_url(&url)
+        .with_context(|| format!("database URL {url} is neither sqlite: nor postgres:"))?;
+    let url = match backend {
+        Backend::Sqlite => sqlite_url(&url)?,
+        Backend::Postgres => url,
+    };
+    let options = url
+        .parse::<sqlx::any::AnyConnectOptions>()
+        .with_context(|| format!("parsing database URL {}", crate::ops::diagnostics::hide_credentials(&url)))?
         // Only slow statements are logged (as warnings); the diagnostics page lists them.
         .log_statements(log::LevelFilter::Off)
         .log_slow_statements(
             log::LevelFilter::Warn,
             Duration::from_millis(config.slow_query_ms),
         );
-    if let Some(parent) = options.get_filename().parent() {
+    let mut pool = AnyPoolOptions::new()
+        .max_connections(config.database_max_connections)
+        .acquire_timeout(Duration::from_secs(config.database_acquire_timeout_secs));
+    if backend == Backend::Sqlite {
+        pool = pool.after_connect(|connection, _| {
+            Box::pin(async move {
+                for pragma in SQLITE_PRAGMAS {
+                    connection.execute(*pragma).await?;
+                }
+                Ok(())
+            })
+        });
+    }
+    pool.connect_with(options)
+        .await
+        .with_context(|| format!("opening database {}", crate::ops::diagnostics::hide_credentials(&url)))
+}
+
+/// Settings of every SQLite connection.
+const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA journal_mode = WAL",
+    // WAL makes NORMAL durable across application crashes; only power loss can drop the
+    // last transactions, never corrupt the file.
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+    // Reads go through the OS page cache without a copy per page; a large library's hot
+    // index pages then cost no system call.
+    "PRAGMA mmap_size = 268435456",
+    // Negative: KiB. Keep in step with CACHE_SIZE.
+    "PRAGMA cache_size = -16000",
+];
+
+/// A SQLite URL that creates its file when missing, with the file's folder made first.
+fn sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_string());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating database folder {}", parent.display()))?;
         }
     }
-    SqlitePoolOptions::new()
-        .max_connections(config.database_max_connections)
-        .acquire_timeout(Duration::from_secs(config.database_acquire_timeout_secs))
-        .connect_with(options)
-        .await
-        .with_context(|| format!("opening database {url}"))
+    let mode = if query.split('&').any(|pair| pair.starts_with("mode=")) {
+        String::new()
+    } else {
+        format!("{}mode=rwc", if query.is_empty() { "" } else { "&" })
+    };
+    Ok(format!("sqlite://{path}?{query}{mode}"))
 }
 
 /// Applies pending migrations; returns the newest applied version.
 pub async fn migrate(pool: &Pool) -> anyhow::Result<i64> {
-    MIGRATOR.run(pool).await.context("applying migrations")?;
+    backend(pool)
+        .migrator()
+        .run(pool)
+        .await
+        .context("applying migrations")?;
     let version: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
             .fetch_one(pool)
             .await?;
     Ok(version.unwrap_or(0))
+}
+
+/// A yes/no read from either backend: PostgreSQL answers booleans, SQLite integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flag(pub bool);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0
+    }
+}
+
+impl Type<Any> for Flag {
+    fn type_info() -> AnyTypeInfo {
+        <bool as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        ty.kind() == AnyTypeInfoKind::Bool || ty.kind().is_integer()
+    }
+}
+
+impl<'r> Decode<'r, Any> for Flag {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <bool as Decode<Any>>::decode(value.clone()) {
+            Ok(flag) => Ok(Flag(flag)),
+            Err(_) => Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0)),
+        }
+    }
+}
+
+/// A statement assembled from pieces whose values are bound in order, each written as the
+/// next numbered placeholder (`$1`, `$2`, …), which both backends read. sqlx's own builder
+/// writes `?` through the `Any` driver, which PostgreSQL does not accept.
+#[derive(Default)]
+pub struct Statement {
+    sql: String,
+    arguments: AnyArguments<'static>,
+    bound: usize,
+    error: Option<sqlx::error::BoxDynError>,
+}
+
+impl Statement {
+    pub fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_string(),
+            ..Self::default()
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    pub fn push_bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: 'static + Send + sqlx::Encode<'static, Any> + Type<Any>,
+    {
+        self.bound += 1;
+        self.sql.push('$');
+        self.sql.push_str(&self.bound.to_string());
+        if let Err(error) = self.arguments.add(value) {
+            self.error.get_or_insert(error);
+        }
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The statement, ready to run.
+    pub fn query(
+        &mut self,
+    ) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
+        self.check()?;
+        let arguments = std::mem::take(&mut self.arguments);
+        Ok(sqlx::query_with(&self.sql, arguments))
+    }
+
+    /// The statement, ready to run for rows of `O`.
+    pub fn query_as<O>(
+        &mut self,
+    ) -> Result<sqlx::query::QueryAs<'_, Any, O, AnyArguments<'_>>, sqlx::Error>
+    where
+        O: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        self.check()?;
+        let arguments = std::mem::take(&mut self.arguments);
+        Ok(sqlx::query_as_with(&self.sql, arguments))
+    }
+
+    /// The statement, ready to run for one value per row.
+    pub fn query_scalar<O>(
+        &mut self,
+    ) -> Result<sqlx::query::QueryScalar<'_, Any, O, AnyArguments<'_>>, sqlx::Error>
+    where
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        self.check()?;
+        let arguments = std::mem::take(&mut self.arguments);
+        Ok(sqlx::query_scalar_with(&self.sql, arguments))
+    }
+
+    fn check(&mut self) -> Result<(), sqlx::Error> {
+        match self.error.take() {
+            Some(error) => Err(sqlx::Error::Encode(error)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Current Unix time in seconds.
@@ -70,4 +270,36 @@ pub fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scheme_picks_the_backend() {
+        assert_eq!(Backend::of_url("sqlite://a.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of_url("postgresql://h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::of_url("mysql://h/db"), None);
+        assert_eq!(Backend::of_url("no scheme"), None);
+    }
+
+    #[test]
+    fn sqlite_urls_create_their_file() {
+        let dir = tempfile::tempdir().expect("folder");
+        let path = dir.path().join("nested/lib.db");
+        let url = sqlite_url(&format!("sqlite://{}", path.display())).expect("url");
+        assert_eq!(url, format!("sqlite://{}?mode=rwc", path.display()));
+        assert!(path.parent().is_some_and(|parent| parent.is_dir()));
+        let kept = sqlite_url(&format!("sqlite://{}?mode=ro", path.display())).expect("url");
+        assert!(kept.ends_with("?mode=ro"), "{kept}");
+    }
 }

@@ -44,7 +44,7 @@ pub struct Leased {
 /// Queues a job inside the caller's transaction, so the row it works on and the job exist
 /// together or not at all.
 pub async fn enqueue(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     kind: JobKind,
     photo: PhotoId,
     priority: i64,
@@ -52,7 +52,7 @@ pub async fn enqueue(
     let now = crate::db::now();
     Ok(sqlx::query_scalar(
         "INSERT INTO jobs (kind, photo_id, priority, run_at, created_at)
-         VALUES (?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(kind.as_str())
     .bind(photo)
@@ -72,18 +72,23 @@ pub async fn lease(
     lease: Duration,
 ) -> ServerResult<Option<Leased>> {
     let now = crate::db::now();
-    Ok(sqlx::query_as(
+    let skip_locked = match crate::db::backend(pool) {
+        crate::db::Backend::Sqlite => "",
+        crate::db::Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+    };
+    Ok(sqlx::query_as(&format!(
         "UPDATE jobs
-         SET state = 'running', leased_by = ?, lease_until = ?, attempts = attempts + 1
+         SET state = 'running', leased_by = $1, lease_until = $2, attempts = attempts + 1
          WHERE id = (
              SELECT id FROM jobs
-             WHERE kind = ? AND state IN ('queued', 'running')
-               AND ((state = 'queued' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))
+             WHERE kind = $3 AND state IN ('queued', 'running')
+               AND ((state = 'queued' AND run_at <= $4) OR (state = 'running' AND lease_until < $5))
              ORDER BY priority DESC, run_at, id
              LIMIT 1
+             {skip_locked}
          )
-         RETURNING id, photo_id, attempts, max_attempts",
-    )
+         RETURNING id, photo_id, attempts, max_attempts"
+    ))
     .bind(worker)
     .bind(now + lease.as_secs() as i64)
     .bind(kind.as_str())
@@ -98,7 +103,7 @@ pub async fn lease(
 /// which is harmless: the work is idempotent.
 pub async fn complete(pool: &Pool, job: i64, worker: &str) -> ServerResult<bool> {
     let deleted =
-        sqlx::query("DELETE FROM jobs WHERE id = ? AND leased_by = ? AND state = 'running'")
+        sqlx::query("DELETE FROM jobs WHERE id = $1 AND leased_by = $2 AND state = 'running'")
             .bind(job)
             .bind(worker)
             .execute(pool)
@@ -138,9 +143,9 @@ pub async fn fail(
         AfterFailure::Failed => ("failed", now, Some(now)),
     };
     sqlx::query(
-        "UPDATE jobs SET state = ?, run_at = ?, finished_at = ?, last_error = ?,
+        "UPDATE jobs SET state = $1, run_at = $2, finished_at = $3, last_error = $4,
                          leased_by = NULL, lease_until = NULL
-         WHERE id = ? AND leased_by = ?",
+         WHERE id = $5 AND leased_by = $6",
     )
     .bind(state)
     .bind(run_at)
@@ -157,8 +162,8 @@ pub async fn fail(
 pub async fn release_all(pool: &Pool, worker: &str) -> ServerResult<u64> {
     Ok(sqlx::query(
         "UPDATE jobs SET state = 'queued', leased_by = NULL, lease_until = NULL,
-                         attempts = max(attempts - 1, 0)
-         WHERE leased_by = ? AND state = 'running'",
+                         attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+         WHERE leased_by = $1 AND state = 'running'",
     )
     .bind(worker)
     .execute(pool)
@@ -201,8 +206,9 @@ pub struct QueueDepth {
 
 pub async fn depth(pool: &Pool) -> ServerResult<QueueDepth> {
     let (queued, running, failed): (i64, i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(state = 'queued'), 0), coalesce(sum(state = 'running'), 0),
-                coalesce(sum(state = 'failed'), 0)
+        "SELECT count(CASE WHEN state = 'queued' THEN 1 END),
+                count(CASE WHEN state = 'running' THEN 1 END),
+                count(CASE WHEN state = 'failed' THEN 1 END)
          FROM jobs",
     )
     .fetch_one(pool)

@@ -39,7 +39,9 @@ pub struct LiveEvents {
 struct PhotoState {
     owner_id: i64,
     status: String,
+    #[sqlx(try_from = "crate::db::Flag")]
     is_favourite: bool,
+    #[sqlx(try_from = "crate::db::Flag")]
     trashed: bool,
     failure: Option<String>,
 }
@@ -86,7 +88,7 @@ impl LiveEvents {
             "SELECT p.owner_id, p.status, p.is_favourite, p.trashed_at IS NOT NULL AS trashed,
                     (SELECT last_error FROM jobs WHERE photo_id = p.id AND state = 'failed'
                      ORDER BY id DESC LIMIT 1) AS failure
-             FROM photos p WHERE p.id = ?",
+             FROM photos p WHERE p.id = $1",
         )
         .bind(photo)
         .fetch_optional(&self.pool)
@@ -107,7 +109,7 @@ impl LiveEvents {
         };
         if appeared && status == PhotoStatus::Ready && !state.trashed {
             let row: Option<PhotoRow> =
-                sqlx::query_as(&format!("SELECT {CELL_COLUMNS} FROM photos WHERE id = ?"))
+                sqlx::query_as(&format!("SELECT {CELL_COLUMNS} FROM photos WHERE id = $1"))
                     .bind(photo)
                     .fetch_optional(&self.pool)
                     .await?;
@@ -146,7 +148,7 @@ impl LiveEvents {
             "SELECT a.title,
                     (SELECT count(*) FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
                      WHERE ap.album_id = a.id AND p.status = 'ready' AND p.trashed_at IS NULL)
-             FROM albums a WHERE a.id = ? AND a.owner_id = ?",
+             FROM albums a WHERE a.id = $1 AND a.owner_id = $2",
         )
         .bind(album)
         .bind(owner)
@@ -224,12 +226,13 @@ async fn refresh_counters(
 }
 
 /// An owner's photo count and queued jobs. The queue is walked first (CROSS JOIN fixes the
-/// order): it holds a handful of jobs, while starting from the owner's photos read all of
-/// them, 130 ms a frame at a million.
+/// order in SQLite): it holds a handful of jobs, while starting from the owner's photos read
+/// all of them, 130 ms a frame at a million. (PostgreSQL's sum of integers is a numeric,
+/// hence the cast.)
 pub const COUNTERS_SQL: &str =
-    "SELECT (SELECT coalesce(sum(photo_count), 0) FROM photo_months WHERE owner_id = ?),
-            (SELECT count(*) FROM jobs j CROSS JOIN photos p ON p.id = j.photo_id
-             WHERE p.owner_id = ? AND j.state IN ('queued', 'running'))";
+    "SELECT (SELECT CAST(coalesce(sum(photo_count), 0) AS BIGINT) FROM photo_months WHERE owner_id = $1),
+            (SELECT count(*) FROM jobs j CROSS JOIN photos p
+             WHERE p.id = j.photo_id AND p.owner_id = $2 AND j.state IN ('queued', 'running'))";
 
 async fn counters(pool: &Pool, owner: UserId) -> ServerResult<(u64, u64)> {
     let (photos, queued): (i64, i64) = sqlx::query_as(COUNTERS_SQL)

@@ -9,25 +9,29 @@ use crate::{metrics::ProcessStats, state::AppState, ServerResult};
 const SECRET_KEYS: [&str; 2] = ["database_url", "alert_webhook"];
 
 pub async fn collect(state: &AppState) -> ServerResult<Diagnostics> {
-    let applied: Vec<(i64, bool)> =
+    let applied: Vec<(i64, crate::db::Flag)> =
         sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
             .fetch_all(&state.db)
             .await?;
     let migration_version = applied
         .iter()
-        .filter(|(_, success)| *success)
+        .filter(|(_, success)| success.0)
         .map(|(version, _)| *version)
         .max()
         .unwrap_or(0);
-    let known = crate::db::MIGRATOR.iter().count() as u64;
-    let pending = known.saturating_sub(applied.iter().filter(|(_, ok)| *ok).count() as u64);
+    let backend = crate::db::backend(&state.db);
+    let known = backend.migrator().iter().count() as u64;
+    let pending = known.saturating_sub(applied.iter().filter(|(_, ok)| ok.0).count() as u64);
     Ok(Diagnostics {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: state.started.elapsed().as_secs(),
         config: settings(&state.config),
         migration_version,
         migrations_pending: pending,
-        database: "SQLite (WAL)".into(),
+        database: match backend {
+            crate::db::Backend::Sqlite => "SQLite (WAL)".into(),
+            crate::db::Backend::Postgres => "PostgreSQL".into(),
+        },
         resources: Resources {
             rss_bytes: ProcessStats::of_self().map_or(0, |stats| stats.rss_bytes),
             cpu_percent: 0.0,
@@ -64,7 +68,7 @@ pub fn settings(config: &crate::Config) -> Vec<(String, String)> {
 }
 
 /// `postgres://me:secret@db/x` → `postgres://me:(hidden)@db/x`.
-fn hide_credentials(url: &str) -> String {
+pub fn hide_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -118,7 +118,7 @@ async fn prune(state: &AppState) {
         tracing::warn!(%error, "could not prune old vitals");
     }
     let keep_alerts = now - state.config.vitals_retention_days as i64 * 24 * 3600;
-    if let Err(error) = sqlx::query("DELETE FROM alert_events WHERE at < ?")
+    if let Err(error) = sqlx::query("DELETE FROM alert_events WHERE at < $1")
         .bind(keep_alerts)
         .execute(&state.db)
         .await
@@ -335,7 +335,7 @@ async fn record_transition(state: &AppState, transition: Transition) {
         "alert"
     );
     if let Err(error) =
-        sqlx::query("INSERT INTO alert_events (rule, state, value, at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO alert_events (rule, state, value, at) VALUES ($1, $2, $3, $4)")
             .bind(&transition.rule.name)
             .bind(transition.state.label())
             .bind(transition.value)
@@ -417,7 +417,7 @@ pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
     let mut queue = refresh_queue_figures(state).await.unwrap_or_default();
     queue.failures = sqlx::query_as::<_, FailedJob>(
         "SELECT photo_id, kind, last_error, finished_at FROM jobs WHERE state = 'failed'
-         ORDER BY finished_at DESC LIMIT ?",
+         ORDER BY finished_at DESC LIMIT $1",
     )
     .bind(LISTED)
     .fetch_all(&state.db)
@@ -431,7 +431,7 @@ pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
     })
     .collect();
     let history: Vec<(String, String, Option<f64>, i64)> =
-        sqlx::query_as("SELECT rule, state, value, at FROM alert_events ORDER BY id DESC LIMIT ?")
+        sqlx::query_as("SELECT rule, state, value, at FROM alert_events ORDER BY id DESC LIMIT $1")
             .bind(LISTED)
             .fetch_all(&state.db)
             .await?;

@@ -13,7 +13,7 @@ use axum::{
     Router,
 };
 
-use sqlx::{pool::PoolConnection, Sqlite};
+use sqlx::{pool::PoolConnection, Any};
 
 use crate::{error::ServerResult, state::AppState, users, ServerError};
 
@@ -27,7 +27,7 @@ const BATCH_ROWS: i64 = 2_000;
 pub const BATCH_SQL: &str = "SELECT id, file_name, taken_at, status, width, height, byte_size,
         mime_type, camera_make, camera_model, lens, focal_length_mm, aperture, exposure_time,
         iso, gps_latitude, gps_longitude, is_favourite, trashed_at, sha256
-    FROM photos WHERE +owner_id = ? AND id > ? ORDER BY id LIMIT ?";
+    FROM photos WHERE +owner_id = $1 AND id > $2 ORDER BY id LIMIT $3";
 
 /// The columns, in the order the header names them.
 const HEADER: [&str; 20] = [
@@ -76,6 +76,7 @@ struct ExportRow {
     iso: Option<i64>,
     gps_latitude: Option<f64>,
     gps_longitude: Option<f64>,
+    #[sqlx(try_from = "crate::db::Flag")]
     is_favourite: bool,
     trashed_at: Option<i64>,
     sha256: Vec<u8>,
@@ -118,7 +119,7 @@ impl ExportRow {
 struct Progress {
     /// One connection for every batch: its page cache serves them all, where batches spread
     /// over the pool would warm the cache of every connection.
-    connection: PoolConnection<Sqlite>,
+    connection: PoolConnection<Any>,
     owner: i64,
     /// The last id written: batches seek past it in the primary key, never with OFFSET, so
     /// the millionth row costs what the first did and each query is a short read.

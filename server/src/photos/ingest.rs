@@ -103,7 +103,7 @@ async fn add_inner(
     .map_err(|error| ServerError::Internal(error.into()))??;
 
     let existing: Option<PhotoId> =
-        sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = ? AND sha256 = ?")
+        sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2")
             .bind(candidate.owner)
             .bind(&candidate.sha256[..])
             .fetch_optional(pool)
@@ -139,7 +139,7 @@ async fn add_inner(
             if let ServerError::Database(sqlx::Error::Database(database)) = &error {
                 if database.is_unique_violation() {
                     let id: PhotoId = sqlx::query_scalar(
-                        "SELECT id FROM photos WHERE owner_id = ? AND sha256 = ?",
+                        "SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2",
                     )
                     .bind(candidate.owner)
                     .bind(&candidate.sha256[..])
@@ -166,13 +166,13 @@ async fn insert_row(
     let id: PhotoId = sqlx::query_scalar(
         "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, mime_type,
                              sha256, status, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
     )
     .bind(candidate.owner)
     .bind(clean_file_name(candidate.file_name))
     .bind(now)
-    .bind(width)
-    .bind(height)
+    .bind(i64::from(width))
+    .bind(i64::from(height))
     .bind(candidate.byte_size as i64)
     .bind(format.mime_type())
     .bind(&candidate.sha256[..])

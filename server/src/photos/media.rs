@@ -37,14 +37,14 @@ async fn derivative(
     let query = match next_prefix(key) {
         Some(upper) => sqlx::query_scalar(
             "SELECT sha256 FROM photos
-             WHERE owner_id = ? AND sha256 >= ? AND sha256 < ? AND media_key = ? LIMIT 1",
+             WHERE owner_id = $1 AND sha256 >= $2 AND sha256 < $3 AND media_key = $4 LIMIT 1",
         )
         .bind(owner)
         .bind(key.to_vec())
         .bind(upper.to_vec()),
         None => sqlx::query_scalar(
             "SELECT sha256 FROM photos
-             WHERE owner_id = ? AND sha256 >= ? AND ? IS NOT NULL AND media_key = ? LIMIT 1",
+             WHERE owner_id = $1 AND sha256 >= $2 AND $3 IS NOT NULL AND media_key = $4 LIMIT 1",
         )
         .bind(owner)
         .bind(key.to_vec())

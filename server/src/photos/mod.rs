@@ -20,7 +20,7 @@ use crate::{
 
 /// Visible favourites of one owner; matches the `photos_favourites` partial index.
 const FAVOURITE: &str =
-    "owner_id = ? AND is_favourite = 1 AND status = 'ready' AND trashed_at IS NULL";
+    "owner_id = $1 AND is_favourite = 1 AND status = 'ready' AND trashed_at IS NULL";
 
 /// One page of `owner`'s favourites, newest first, continuing after `after`.
 pub async fn favourites(
@@ -33,9 +33,9 @@ pub async fn favourites(
     let after = after.unwrap_or(Cursor::START);
     let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS} FROM photos
-         WHERE {FAVOURITE} AND (taken_at, id) < (?, ?)
+         WHERE {FAVOURITE} AND (taken_at, id) < ($2, $3)
          ORDER BY taken_at DESC, id DESC
-         LIMIT ?"
+         LIMIT $4"
     ))
     .bind(owner)
     .bind(after.key)
@@ -87,7 +87,7 @@ pub async fn detail(
         "SELECT {CELL_COLUMNS}, byte_size, mime_type, camera_make, camera_model, lens,
                 focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256,
                 failure
-         FROM photos WHERE id = ? AND owner_id = ?"
+         FROM photos WHERE id = $1 AND owner_id = $2"
     ))
     .bind(photo)
     .bind(owner)
@@ -111,8 +111,8 @@ pub async fn detail(
     let (albums, all_albums) = tokio::try_join!(
         sqlx::query_as::<_, (i64, String)>(
             "SELECT a.id, a.title FROM album_photos ap JOIN albums a ON a.id = ap.album_id
-             WHERE ap.photo_id = ? AND a.owner_id = ?
-             ORDER BY a.title COLLATE NOCASE, a.id"
+             WHERE ap.photo_id = $1 AND a.owner_id = $2
+             ORDER BY lower(a.title), a.id"
         )
         .bind(photo)
         .bind(owner)
@@ -150,10 +150,10 @@ pub async fn detail(
 }
 
 const NEWER: &str = "SELECT id FROM photos
-    WHERE owner_id = ? AND status = 'ready' AND trashed_at IS NULL AND (taken_at, id) > (?, ?)
+    WHERE owner_id = $1 AND status = 'ready' AND trashed_at IS NULL AND (taken_at, id) > ($2, $3)
     ORDER BY taken_at ASC, id ASC LIMIT 1";
 const OLDER: &str = "SELECT id FROM photos
-    WHERE owner_id = ? AND status = 'ready' AND trashed_at IS NULL AND (taken_at, id) < (?, ?)
+    WHERE owner_id = $1 AND status = 'ready' AND trashed_at IS NULL AND (taken_at, id) < ($2, $3)
     ORDER BY taken_at DESC, id DESC LIMIT 1";
 
 async fn neighbour(
@@ -200,8 +200,8 @@ pub async fn set_trashed(
 ) -> ServerResult<()> {
     let updated = sqlx::query(
         "UPDATE photos
-         SET trashed_at = CASE WHEN ? THEN coalesce(trashed_at, ?) ELSE NULL END
-         WHERE id = ? AND owner_id = ?",
+         SET trashed_at = CASE WHEN $1 THEN coalesce(trashed_at, $2) ELSE NULL END
+         WHERE id = $3 AND owner_id = $4",
     )
     .bind(trashed)
     .bind(crate::db::now())
@@ -226,9 +226,9 @@ pub async fn trash(
     let after = after.unwrap_or(Cursor::START);
     let rows: Vec<TrashRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS}, trashed_at FROM photos
-         WHERE owner_id = ? AND trashed_at IS NOT NULL AND (trashed_at, id) < (?, ?)
+         WHERE owner_id = $1 AND trashed_at IS NOT NULL AND (trashed_at, id) < ($2, $3)
          ORDER BY trashed_at DESC, id DESC
-         LIMIT ?"
+         LIMIT $4"
     ))
     .bind(owner)
     .bind(after.key)
@@ -237,7 +237,7 @@ pub async fn trash(
     .fetch_all(pool)
     .await?;
     let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM photos WHERE owner_id = ? AND trashed_at IS NOT NULL",
+        "SELECT count(*) FROM photos WHERE owner_id = $1 AND trashed_at IS NOT NULL",
     )
     .bind(owner)
     .fetch_one(pool)
@@ -265,7 +265,7 @@ impl From<TrashRow> for app::model::PhotoCell {
 pub async fn empty_trash(pool: &Pool, data_dir: &Path, owner: UserId) -> ServerResult<u64> {
     let mut tx = pool.begin().await?;
     let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
-        "DELETE FROM photos WHERE owner_id = ? AND trashed_at IS NOT NULL RETURNING sha256",
+        "DELETE FROM photos WHERE owner_id = $1 AND trashed_at IS NOT NULL RETURNING sha256",
     )
     .bind(owner)
     .fetch_all(&mut *tx)
@@ -289,9 +289,9 @@ pub async fn set_favourite(
     favourite: bool,
 ) -> ServerResult<bool> {
     let updated = sqlx::query(
-        "UPDATE photos SET is_favourite = ? WHERE id = ? AND owner_id = ? AND trashed_at IS NULL",
+        "UPDATE photos SET is_favourite = $1 WHERE id = $2 AND owner_id = $3 AND trashed_at IS NULL",
     )
-    .bind(favourite)
+    .bind(i64::from(favourite))
     .bind(photo)
     .bind(owner)
     .execute(pool)

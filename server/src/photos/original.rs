@@ -27,7 +27,7 @@ async fn download_original(
         .await?
         .ok_or(ServerError::NotFound)?;
     let row: Option<(String, Option<String>, Vec<u8>)> = sqlx::query_as(
-        "SELECT file_name, mime_type, sha256 FROM photos WHERE id = ? AND owner_id = ?",
+        "SELECT file_name, mime_type, sha256 FROM photos WHERE id = $1 AND owner_id = $2",
     )
     .bind(id)
     .bind(owner)

@@ -82,16 +82,14 @@ async fn statuses(
     let (owner, _) = users::library_owner(&state.db)
         .await?
         .ok_or(ServerError::NotFound)?;
-    let mut select = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "SELECT id, status, failure FROM photos WHERE owner_id = ",
-    );
+    let mut select =
+        crate::db::Statement::new("SELECT id, status, failure FROM photos WHERE owner_id = ");
     select.push_bind(owner).push(" AND id IN (");
-    let mut list = select.separated(", ");
-    for id in ids {
-        list.push_bind(id);
+    for (index, id) in ids.into_iter().enumerate() {
+        select.push(if index == 0 { "" } else { ", " }).push_bind(id);
     }
     select.push(")");
-    Ok(Json(select.build_query_as().fetch_all(&state.db).await?))
+    Ok(Json(select.query_as()?.fetch_all(&state.db).await?))
 }
 
 /// The answer for one file.

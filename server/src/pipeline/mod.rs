@@ -166,7 +166,7 @@ pub async fn make_derivatives(
     photo: PhotoId,
     limits: Limits,
 ) -> Result<(), PipelineError> {
-    let sha: Option<Vec<u8>> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = ?")
+    let sha: Option<Vec<u8>> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = $1")
         .bind(photo)
         .fetch_optional(pool)
         .await?;
@@ -198,16 +198,16 @@ pub async fn make_derivatives(
     let facts = &derived.facts;
     sqlx::query(
         "UPDATE photos SET
-             width = ?, height = ?, orientation = ?, thumbhash = ?,
-             taken_at = coalesce(?, taken_at),
-             camera_make = ?, camera_model = ?, lens = ?, exposure_time = ?, aperture = ?,
-             iso = ?, focal_length_mm = ?, gps_latitude = ?, gps_longitude = ?,
+             width = $1, height = $2, orientation = $3, thumbhash = $4,
+             taken_at = coalesce($5, taken_at),
+             camera_make = $6, camera_model = $7, lens = $8, exposure_time = $9, aperture = $10,
+             iso = $11, focal_length_mm = $12, gps_latitude = $13, gps_longitude = $14,
              status = 'ready', failure = NULL, media_key = substr(sha256, 1, 8)
-         WHERE id = ?",
+         WHERE id = $15",
     )
-    .bind(derived.width)
-    .bind(derived.height)
-    .bind(facts.orientation)
+    .bind(i64::from(derived.width))
+    .bind(i64::from(derived.height))
+    .bind(i64::from(facts.orientation))
     .bind(&derived.thumbhash)
     .bind(facts.taken_at)
     .bind(&facts.camera_make)
@@ -227,7 +227,7 @@ pub async fn make_derivatives(
 
 /// Marks a photo failed for good, keeping the reason for its owner to read.
 pub async fn mark_failed(pool: &Pool, photo: PhotoId, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE photos SET status = 'failed', failure = ? WHERE id = ?")
+    sqlx::query("UPDATE photos SET status = 'failed', failure = $1 WHERE id = $2")
         .bind(reason)
         .bind(photo)
         .execute(pool)

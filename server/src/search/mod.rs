@@ -1,9 +1,12 @@
 //! Search: one owner's photos by file name, camera, lens, days and album, newest first.
 
 use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
-use sqlx::{QueryBuilder, Sqlite};
-
-use crate::{db::Pool, error::ServerResult, photos::into_page, timeline::PhotoRow};
+use crate::{
+    db::{self, Backend, Pool, Statement},
+    error::ServerResult,
+    photos::into_page,
+    timeline::PhotoRow,
+};
 
 /// Which rows a search starts from; the rest of the criteria filter them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,9 +26,10 @@ pub const BROAD_TEXT: i64 = 5_000;
 
 /// `owner`'s photos matching every part of `query`, newest first, after `after`.
 ///
-/// Each criterion has its index: file names the `photo_names` trigram index, cameras and
-/// lenses `photos_camera` / `photos_lens` (already in timeline order), days the timeline
-/// index, albums the album's membership rows.
+/// Each criterion has its index: file names the trigram index (`photo_names` in SQLite,
+/// `photos_file_name_trgm` in PostgreSQL), cameras and lenses `photos_camera` /
+/// `photos_lens` (already in timeline order), days the timeline index, albums the album's
+/// membership rows. SQLite is told which to start from; PostgreSQL's planner chooses.
 pub async fn search(
     pool: &Pool,
     owner: UserId,
@@ -33,9 +37,11 @@ pub async fn search(
     after: Option<Cursor>,
     limit: u32,
 ) -> ServerResult<SearchResults> {
-    let drive = choose_drive(pool, query).await?;
-    let mut select = select_page(owner, query, drive, after.unwrap_or(Cursor::START), limit);
-    let rows: Vec<PhotoRow> = select.build_query_as().fetch_all(pool).await?;
+    let backend = db::backend(pool);
+    let drive = choose_drive(pool, backend, query).await?;
+    let after = after.unwrap_or(Cursor::START);
+    let mut select = select_page(backend, owner, query, drive, after, limit);
+    let rows: Vec<PhotoRow> = select.query_as()?.fetch_all(pool).await?;
 
     // Counting stops one past the limit: a broad search over millions stays cheap. Order does
     // not matter to a count, so it always starts from the narrowest index: checking 10,001
@@ -46,10 +52,10 @@ pub async fn search(
         (None, Some(_)) => Drive::Album,
         (None, None) => Drive::Timeline,
     };
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*) FROM (SELECT 1 ");
-    push_matches(&mut count, owner, query, count_drive);
-    count.push(" LIMIT ").push_bind(cap + 1).push(")");
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let mut count = Statement::new("SELECT count(*) FROM (SELECT 1 ");
+    push_matches(&mut count, backend, owner, query, count_drive);
+    count.push(" LIMIT ").push_bind(cap + 1).push(") AS matches");
+    let total: i64 = count.query_scalar()?.fetch_one(pool).await?;
 
     let cells: Vec<_> = rows.into_iter().map(PhotoRow::into_cell).collect();
     let page: PhotoPage = into_page(cells, limit, total.min(cap), Cursor::after);
@@ -60,11 +66,11 @@ pub async fn search(
 }
 
 /// Starts from the narrowest criterion whose size is known cheaply.
-async fn choose_drive(pool: &Pool, query: &SearchQuery) -> ServerResult<Drive> {
-    if let Some(text) = &query.text {
+async fn choose_drive(pool: &Pool, backend: Backend, query: &SearchQuery) -> ServerResult<Drive> {
+    if let (Some(text), Backend::Sqlite) = (&query.text, backend) {
         // Counting at most BROAD_TEXT names reads a prefix of one index entry list.
         let matches: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT 1 FROM photo_names WHERE photo_names MATCH ? LIMIT ?)",
+            "SELECT count(*) FROM (SELECT 1 FROM photo_names WHERE photo_names MATCH $1 LIMIT $2) AS names",
         )
         .bind(fts_phrase(text))
         .bind(BROAD_TEXT)
@@ -73,6 +79,8 @@ async fn choose_drive(pool: &Pool, query: &SearchQuery) -> ServerResult<Drive> {
         if matches < BROAD_TEXT {
             return Ok(Drive::NameIndex);
         }
+    } else if query.text.is_some() {
+        return Ok(Drive::NameIndex);
     }
     if query.album.is_some() {
         return Ok(Drive::Album);
@@ -82,16 +90,17 @@ async fn choose_drive(pool: &Pool, query: &SearchQuery) -> ServerResult<Drive> {
 
 /// The statement of one page of results: `limit + 1` rows, to know whether more follow.
 fn select_page(
+    backend: Backend,
     owner: UserId,
     query: &SearchQuery,
     drive: Drive,
     after: Cursor,
     limit: u32,
-) -> QueryBuilder<'static, Sqlite> {
-    let mut select = QueryBuilder::<Sqlite>::new(
+) -> Statement {
+    let mut select = Statement::new(
         "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash, p.media_key ",
     );
-    push_matches(&mut select, owner, query, drive);
+    push_matches(&mut select, backend, owner, query, drive);
     select
         .push(" AND (p.taken_at, p.id) < (")
         .push_bind(after.key)
@@ -102,10 +111,10 @@ fn select_page(
     select
 }
 
-/// The SQL a search runs when started from `drive`, with `?` for its values: for checking
-/// query plans.
-pub fn page_sql(query: &SearchQuery, drive: Drive) -> String {
-    select_page(0, query, drive, Cursor::START, 1)
+/// The SQL a search runs on `backend` when started from `drive`, with `$n` for its values:
+/// for checking query plans.
+pub fn page_sql(backend: Backend, query: &SearchQuery, drive: Drive) -> String {
+    select_page(backend, 0, query, drive, Cursor::START, 1)
         .sql()
         .to_string()
 }
@@ -113,12 +122,18 @@ pub fn page_sql(query: &SearchQuery, drive: Drive) -> String {
 /// `FROM … WHERE …` of a search: the owner's visible photos and every given criterion.
 ///
 /// CROSS JOIN fixes the join order in SQLite: the table on its left is the outer loop.
+/// PostgreSQL has no such hint (nor FTS5): there the name is matched with `ILIKE`, which its
+/// trigram index serves, and the planner orders the joins.
 fn push_matches(
-    builder: &mut QueryBuilder<'_, Sqlite>,
+    builder: &mut Statement,
+    backend: Backend,
     owner: UserId,
     query: &SearchQuery,
     drive: Drive,
 ) {
+    if backend == Backend::Postgres {
+        return push_matches_postgres(builder, owner, query);
+    }
     let text = query.text.as_ref().map(|text| fts_phrase(text));
     match (drive, &text, query.album) {
         (Drive::NameIndex, Some(phrase), _) => {
@@ -173,6 +188,57 @@ fn push_matches(
     }
 }
 
+/// [`push_matches`] in PostgreSQL's words.
+fn push_matches_postgres(builder: &mut Statement, owner: UserId, query: &SearchQuery) {
+    builder
+        .push("FROM photos p WHERE p.owner_id = ")
+        .push_bind(owner)
+        .push(" AND p.status = 'ready' AND p.trashed_at IS NULL");
+    if let Some(text) = &query.text {
+        builder
+            .push(" AND p.file_name ILIKE ")
+            .push_bind(like_pattern(text))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(camera) = &query.camera {
+        builder
+            .push(" AND p.camera_model = ")
+            .push_bind(camera.clone());
+    }
+    if let Some(lens) = &query.lens {
+        builder.push(" AND p.lens = ").push_bind(lens.clone());
+    }
+    if let Some(from) = query.from {
+        builder.push(" AND p.taken_at >= ").push_bind(from);
+    }
+    if let Some(to) = query.to {
+        builder
+            .push(" AND p.taken_at < ")
+            .push_bind(to.saturating_add(86_400));
+    }
+    if let Some(album) = query.album {
+        builder
+            .push(" AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ")
+            .push_bind(album)
+            .push(" AND photo_id = p.id)");
+    }
+}
+
+/// The user's text as a `LIKE` pattern for "contains": wildcards and the escape character
+/// taken literally.
+pub fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// The user's text as one FTS5 phrase: quotes doubled, so no character is query syntax.
 pub fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
@@ -199,16 +265,22 @@ async fn distinct_values(
     owner: UserId,
     column: &'static str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let visible = "owner_id = ?1 AND status = 'ready' AND trashed_at IS NULL";
+    let visible = "owner_id = $1 AND status = 'ready' AND trashed_at IS NULL";
+    // PostgreSQL refuses LIMIT inside a recursive query but evaluates it lazily, so the
+    // outer LIMIT stops the walk there; SQLite needs it inside.
+    let (inner_limit, outer_limit) = match db::backend(pool) {
+        Backend::Sqlite => ("LIMIT 1000", ""),
+        Backend::Postgres => ("", "LIMIT 1000"),
+    };
     sqlx::query_scalar(&format!(
         "WITH RECURSIVE next_value (value) AS (
              SELECT min({column}) FROM photos WHERE {visible} AND {column} IS NOT NULL
              UNION ALL
              SELECT (SELECT min({column}) FROM photos WHERE {visible} AND {column} > next_value.value)
              FROM next_value WHERE next_value.value IS NOT NULL
-             LIMIT 1000
+             {inner_limit}
          )
-         SELECT value FROM next_value WHERE value IS NOT NULL"
+         SELECT value FROM next_value WHERE value IS NOT NULL {outer_limit}"
     ))
     .bind(owner)
     .fetch_all(pool)
@@ -224,5 +296,13 @@ mod tests {
         assert_eq!(fts_phrase("IMG_1"), "\"IMG_1\"");
         assert_eq!(fts_phrase("a\" OR \"b"), "\"a\"\" OR \"\"b\"");
         assert_eq!(fts_phrase("NEAR(x y)*"), "\"NEAR(x y)*\"");
+    }
+
+    #[test]
+    fn user_text_is_a_literal_like_pattern() {
+        assert_eq!(like_pattern("IMG_1"), "%IMG\\_1%");
+        assert_eq!(like_pattern("100%"), "%100\\%%");
+        assert_eq!(like_pattern("a\\b"), "%a\\\\b%");
+        assert_eq!(like_pattern(""), "%%");
     }
 }

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use crate::{db::Pool, error::ServerResult, state::AppState, users, ServerError};
 
-/// The predicate every timeline query shares: visible photos of one owner.
-const VISIBLE: &str = "owner_id = ? AND status = 'ready' AND trashed_at IS NULL";
+/// The predicate every timeline query shares: visible photos of one owner, who is `$1`.
+const VISIBLE: &str = "owner_id = $1 AND status = 'ready' AND trashed_at IS NULL";
 
 /// Photos per segment when the client does not say.
 pub const DEFAULT_SEGMENT: u32 = 500;
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 pub async fn month_buckets(pool: &Pool, owner: UserId) -> ServerResult<Vec<MonthBucket>> {
     let rows: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT month, photo_count FROM photo_months
-         WHERE owner_id = ? AND photo_count > 0
+         WHERE owner_id = $1 AND photo_count > 0
          ORDER BY month DESC",
     )
     .bind(owner)
@@ -59,10 +59,10 @@ pub async fn newest_photos(pool: &Pool, owner: UserId, limit: u32) -> ServerResu
          FROM photos
          WHERE {VISIBLE}
          ORDER BY taken_at DESC, id DESC
-         LIMIT ?"
+         LIMIT $2"
     ))
     .bind(owner)
-    .bind(limit)
+    .bind(i64::from(limit))
     .fetch_all(pool)
     .await?;
     Ok(rows.into_iter().map(PhotoRow::into_cell).collect())
@@ -82,15 +82,15 @@ pub async fn bucket_segment(
     let rows: Vec<SegmentRow> = sqlx::query_as(&format!(
         "SELECT id, taken_at, width, height, is_favourite, thumbhash, media_key
          FROM photos
-         WHERE {VISIBLE} AND taken_at >= ? AND taken_at < ?
+         WHERE {VISIBLE} AND taken_at >= $2 AND taken_at < $3
          ORDER BY taken_at DESC, id DESC
-         LIMIT ? OFFSET ?"
+         LIMIT $4 OFFSET $5"
     ))
     .bind(owner)
     .bind(start)
     .bind(end)
-    .bind(limit)
-    .bind(offset)
+    .bind(i64::from(limit))
+    .bind(i64::from(offset))
     .fetch_all(pool)
     .await?;
     let mut segment = Segment::default();
@@ -171,6 +171,7 @@ pub(crate) struct PhotoRow {
     pub(crate) taken_at: i64,
     width: i64,
     height: i64,
+    #[sqlx(try_from = "crate::db::Flag")]
     is_favourite: bool,
     thumbhash: Option<Vec<u8>>,
     media_key: Option<Vec<u8>>,
@@ -211,6 +212,7 @@ struct SegmentRow {
     taken_at: i64,
     width: i64,
     height: i64,
+    #[sqlx(try_from = "crate::db::Flag")]
     is_favourite: bool,
     thumbhash: Option<Vec<u8>>,
     media_key: Option<Vec<u8>>,

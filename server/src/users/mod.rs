@@ -23,16 +23,18 @@ pub async fn find_or_create(pool: &Pool, username: &str, is_admin: bool) -> Serv
         ));
     }
     sqlx::query(
-        "INSERT INTO users (username, is_admin, created_at) VALUES (?, ?, ?)
-         ON CONFLICT (username) DO NOTHING",
+        "INSERT INTO users (username, is_admin, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING",
     )
     .bind(username)
-    .bind(is_admin)
+    .bind(i64::from(is_admin))
     .bind(crate::db::now())
     .execute(pool)
     .await?;
     Ok(
-        sqlx::query_scalar("SELECT id FROM users WHERE username = ?")
+        // Names are unique regardless of case (NOCASE in SQLite, an index on lower() in
+        // PostgreSQL).
+        sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
             .bind(username)
             .fetch_one(pool)
             .await?,

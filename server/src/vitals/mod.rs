@@ -183,7 +183,7 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
         let metric = sample.name.name();
         let bucket = histogram::bucket(sample.name, sample.value);
         let earlier: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT minute, route, bucket FROM vital_page_views WHERE page = ? AND metric = ?",
+            "SELECT minute, route, bucket FROM vital_page_views WHERE page = $1 AND metric = $2",
         )
         .bind(&beacon.page)
         .bind(metric)
@@ -196,7 +196,7 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
                 }
                 sqlx::query(
                     "UPDATE vital_counts SET count = count - 1
-                     WHERE minute = ? AND route = ? AND metric = ? AND bucket = ? AND count > 0",
+                     WHERE minute = $1 AND route = $2 AND metric = $3 AND bucket = $4 AND count > 0",
                 )
                 .bind(earlier_minute)
                 .bind(&route)
@@ -204,7 +204,7 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
                 .bind(earlier_bucket)
                 .execute(&mut *transaction)
                 .await?;
-                sqlx::query("UPDATE vital_page_views SET bucket = ? WHERE page = ? AND metric = ?")
+                sqlx::query("UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3")
                     .bind(bucket)
                     .bind(&beacon.page)
                     .bind(metric)
@@ -215,7 +215,7 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
             None => {
                 sqlx::query(
                     "INSERT INTO vital_page_views (page, metric, minute, route, bucket)
-                     VALUES (?, ?, ?, ?, ?)",
+                     VALUES ($1, $2, $3, $4, $5)",
                 )
                 .bind(&beacon.page)
                 .bind(metric)
@@ -228,7 +228,7 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
             }
         };
         sqlx::query(
-            "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES (?, ?, ?, ?, 1)
+            "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES ($1, $2, $3, $4, 1)
              ON CONFLICT (minute, route, metric, bucket) DO UPDATE SET count = count + 1",
         )
         .bind(minute)
@@ -248,7 +248,7 @@ pub async fn summary(pool: &Pool, now_minute: i64, minutes: i64) -> ServerResult
     let first = now_minute - minutes + 1;
     let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
         "SELECT minute, route, metric, bucket, count FROM vital_counts
-         WHERE minute >= ? AND count > 0 ORDER BY route, metric, minute, bucket",
+         WHERE minute >= $1 AND count > 0 ORDER BY route, metric, minute, bucket",
     )
     .bind(first)
     .fetch_all(pool)
@@ -314,8 +314,8 @@ pub async fn quantile_over(
     quantile: f64,
 ) -> ServerResult<Option<f64>> {
     let counts: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT bucket, sum(count) FROM vital_counts
-         WHERE minute > ? AND metric = ? AND (? IS NULL OR route = ?)
+        "SELECT bucket, CAST(sum(count) AS BIGINT) FROM vital_counts
+         WHERE minute > $1 AND metric = $2 AND ($3 IS NULL OR route = $4)
          GROUP BY bucket ORDER BY bucket",
     )
     .bind(now_minute - minutes)
@@ -333,12 +333,12 @@ pub async fn quantile_over(
 
 /// Drops what is older than `before_minute`; returns the rows removed.
 pub async fn prune(pool: &Pool, before_minute: i64) -> ServerResult<u64> {
-    let counts = sqlx::query("DELETE FROM vital_counts WHERE minute < ?")
+    let counts = sqlx::query("DELETE FROM vital_counts WHERE minute < $1")
         .bind(before_minute)
         .execute(pool)
         .await?
         .rows_affected();
-    let views = sqlx::query("DELETE FROM vital_page_views WHERE minute < ?")
+    let views = sqlx::query("DELETE FROM vital_page_views WHERE minute < $1")
         .bind(before_minute)
         .execute(pool)
         .await?

@@ -13,9 +13,11 @@ mod cache;
 mod live;
 mod observability;
 mod pipeline;
+mod postgres;
 mod scale_out;
 
-/// A fresh database in its own temporary folder, migrated, with the router built on it.
+/// A fresh database in its own temporary folder (SQLite) or schema (PostgreSQL), migrated,
+/// with the router built on it.
 struct TestApp {
     dir: tempfile::TempDir,
     pool: db::Pool,
@@ -25,17 +27,34 @@ struct TestApp {
 }
 
 impl TestApp {
+    /// A test app on the suite's database: SQLite, or PostgreSQL when the suite runs there.
     async fn new() -> Self {
         Self::with_config(Config::default()).await
     }
 
     /// A test app with `config`, its data folder replaced by a fresh temporary one.
     async fn with_config(config: Config) -> Self {
+        let backend = match std::env::var(postgres::SUITE_POSTGRES) {
+            Ok(_) => db::Backend::Postgres,
+            Err(_) => db::Backend::Sqlite,
+        };
+        Self::on(backend, config).await
+    }
+
+    /// A test app on SQLite whatever the suite runs on: for SQLite's own query plans.
+    async fn on_sqlite() -> Self {
+        Self::on(db::Backend::Sqlite, Config::default()).await
+    }
+
+    async fn on(backend: db::Backend, config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             ..config
         };
+        if backend == db::Backend::Postgres && config.database_url.is_none() {
+            config.database_url = Some(postgres::fresh_schema().await);
+        }
         // The whole suite runs once more with Redis: the cache's second level and the hubs'
         // bridge then carry every page and live update.
         if let (None, Ok(url)) = (&config.redis_url, std::env::var(cache::SUITE_REDIS)) {
@@ -59,6 +78,10 @@ impl TestApp {
             config,
             state,
         }
+    }
+
+    fn backend(&self) -> db::Backend {
+        db::backend(&self.pool)
     }
 
     async fn with_photos(self, count: u64) -> Self {
@@ -121,6 +144,7 @@ impl TestApp {
 
     /// SQLite's plan for `sql`, one step a line.
     async fn query_plan(&self, sql: &str) -> String {
+        assert_eq!(self.backend(), db::Backend::Sqlite, "SQLite plans need TestApp::on_sqlite");
         let steps: Vec<(i64, i64, i64, String)> =
             sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .fetch_all(&self.pool)
@@ -154,22 +178,28 @@ fn seed_args(owner: &str, photos: u64) -> seed::SeedArgs {
 #[tokio::test]
 async fn migrations_create_the_schema_and_rerun_as_a_no_op() {
     let app = TestApp::new().await;
-    for table in ["users", "photos", "albums", "album_photos"] {
-        let found = app
-            .scalar(&format!(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
-            ))
-            .await;
-        assert_eq!(found, 1, "table {table} missing");
+    for table in ["users", "photos", "albums", "album_photos", "jobs", "photo_months"] {
+        assert_eq!(
+            app.scalar(&format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "table {table} missing or not empty"
+        );
     }
     let version = db::migrate(&app.pool).await.expect("second run");
-    let newest = db::MIGRATOR.iter().map(|migration| migration.version).max();
+    let newest = app
+        .backend()
+        .migrator()
+        .iter()
+        .map(|migration| migration.version)
+        .max();
     assert_eq!(Some(version), newest);
-    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&app.pool)
-        .await
-        .expect("pragma");
-    assert_eq!(journal, "wal");
+    if app.backend() == db::Backend::Sqlite {
+        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&app.pool)
+            .await
+            .expect("pragma");
+        assert_eq!(journal, "wal");
+    }
 }
 
 #[tokio::test]
@@ -177,8 +207,9 @@ async fn the_schema_rejects_rows_that_break_its_rules() {
     let app = TestApp::new().await.with_photos(1).await;
     let short_hash = sqlx::query(
         "INSERT INTO photos (owner_id, file_name, taken_at, sha256, created_at)
-         VALUES (1, 'a.jpg', 0, x'00', 0)",
+         VALUES (1, 'a.jpg', 0, $1, 0)",
     )
+    .bind(vec![0u8])
     .execute(&app.pool)
     .await;
     assert!(short_hash.is_err(), "a 1-byte sha256 was accepted");
@@ -231,7 +262,7 @@ async fn seed_adds_exactly_the_requested_photos_and_can_skip_a_full_library() {
 
 #[tokio::test]
 async fn timeline_query_uses_the_visible_timeline_index() {
-    let app = TestApp::new().await.with_photos(50).await;
+    let app = TestApp::on_sqlite().await.with_photos(50).await;
     let plan = app
         .query_plan(
             "SELECT id FROM photos
@@ -416,7 +447,7 @@ async fn insert_photo(app: &TestApp, owner: i64, taken_at: i64, status: &str) ->
     let sha: Vec<u8> = (0..32).map(|_| rand_byte()).collect();
     sqlx::query_scalar(
         "INSERT INTO photos (owner_id, file_name, taken_at, sha256, status, created_at, width, height)
-         VALUES (?, 'x.jpg', ?, ?, ?, 0, 4000, 3000) RETURNING id",
+         VALUES ($1, 'x.jpg', $2, $3, $4, 0, 4000, 3000) RETURNING id",
     )
     .bind(owner)
     .bind(taken_at)
@@ -585,7 +616,7 @@ async fn bucket_requests_with_bad_months_or_limits_are_400() {
 
 #[tokio::test]
 async fn bucket_queries_walk_their_indexes() {
-    let app = TestApp::new().await.with_photos(50).await;
+    let app = TestApp::on_sqlite().await.with_photos(50).await;
     for (sql, index) in [
         (
             "SELECT id FROM photos
@@ -675,7 +706,7 @@ async fn the_favourites_page_renders_with_pages_and_refuses_bad_cursors() {
 
 #[tokio::test]
 async fn the_favourites_query_walks_its_index() {
-    let app = TestApp::new().await.with_photos(50).await;
+    let app = TestApp::on_sqlite().await.with_photos(50).await;
     let plan = app
         .query_plan(
             "SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash FROM photos
@@ -820,7 +851,7 @@ async fn emptying_the_trash_deletes_its_photos_and_unshared_originals() {
         .expect("user");
     sqlx::query(
         "INSERT INTO photos (owner_id, file_name, taken_at, sha256, status, created_at)
-         VALUES (2, 'same.jpg', 0, ?, 'ready', 0)",
+         VALUES (2, 'same.jpg', 0, $1, 'ready', 0)",
     )
     .bind(&originals[1].1)
     .execute(&app.pool)
@@ -854,7 +885,7 @@ fn write_original(app: &TestApp, sha: &[u8], bytes: &[u8]) {
 
 #[tokio::test]
 async fn the_trash_query_walks_its_index() {
-    let app = TestApp::new().await.with_photos(20).await;
+    let app = TestApp::on_sqlite().await.with_photos(20).await;
     let plan = app
         .query_plan(
             "SELECT id FROM photos
@@ -1102,7 +1133,7 @@ async fn an_album_downloads_as_a_valid_zip_of_its_originals() {
     let mut expected = Vec::new();
     for photo in [1, 2, 3, 4, 5] {
         add_to_album(&app, album, photo).await;
-        let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = ?")
+        let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = $1")
             .bind(photo)
             .fetch_one(&app.pool)
             .await
@@ -1351,13 +1382,16 @@ async fn search_explains_bad_criteria_and_treats_text_literally() {
 #[tokio::test]
 async fn search_queries_use_their_indexes() {
     use app::model::SearchQuery;
-    use flashbulb::search::{page_sql, Drive};
-    let app = TestApp::new().await.with_photos(50).await;
+    use flashbulb::{
+        db::Backend,
+        search::{page_sql, Drive},
+    };
+    let app = TestApp::on_sqlite().await.with_photos(50).await;
     let text = || SearchQuery {
         text: Some("IMG_1".into()),
         ..Default::default()
     };
-    let plan = app.query_plan(&page_sql(&text(), Drive::NameIndex)).await;
+    let plan = app.query_plan(&page_sql(Backend::Sqlite, &text(), Drive::NameIndex)).await;
     assert!(plan.contains("VIRTUAL TABLE INDEX"), "file name: {plan}");
     assert!(
         plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
@@ -1370,7 +1404,7 @@ async fn search_queries_use_their_indexes() {
     );
 
     // A broad text walks the timeline in order and looks each photo up by id in the names.
-    let plan = app.query_plan(&page_sql(&text(), Drive::Timeline)).await;
+    let plan = app.query_plan(&page_sql(Backend::Sqlite, &text(), Drive::Timeline)).await;
     assert!(plan.contains("photos_timeline"), "broad file name: {plan}");
     assert!(!plan.contains("TEMP B-TREE"), "broad file name: {plan}");
     assert!(
@@ -1385,7 +1419,7 @@ async fn search_queries_use_their_indexes() {
         } else {
             query.lens = Some("FE 35mm F1.8".into());
         }
-        let plan = app.query_plan(&page_sql(&query, Drive::Timeline)).await;
+        let plan = app.query_plan(&page_sql(Backend::Sqlite, &query, Drive::Timeline)).await;
         assert!(plan.contains(index), "{column}: {plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{column}: {plan}");
     }
@@ -1395,7 +1429,7 @@ async fn search_queries_use_their_indexes() {
         to: Some(86_400),
         ..Default::default()
     };
-    let plan = app.query_plan(&page_sql(&days, Drive::Timeline)).await;
+    let plan = app.query_plan(&page_sql(Backend::Sqlite, &days, Drive::Timeline)).await;
     assert!(plan.contains("photos_timeline"), "days: {plan}");
     assert!(!plan.contains("TEMP B-TREE"), "days: {plan}");
 
@@ -1403,7 +1437,7 @@ async fn search_queries_use_their_indexes() {
         album: Some(1),
         ..Default::default()
     };
-    let plan = app.query_plan(&page_sql(&album, Drive::Album)).await;
+    let plan = app.query_plan(&page_sql(Backend::Sqlite, &album, Drive::Album)).await;
     assert!(
         plan.contains("SEARCH ap USING PRIMARY KEY"),
         "album: {plan}"
@@ -1523,7 +1557,7 @@ async fn originals_download_for_their_owner_with_ranges_and_a_clear_error_when_a
 
 #[tokio::test]
 async fn counting_a_camera_and_lens_search_stays_in_its_index() {
-    let app = TestApp::new().await.with_photos(50).await;
+    let app = TestApp::on_sqlite().await.with_photos(50).await;
     let plan = app
         .query_plan(
             "SELECT count(*) FROM (SELECT 1 FROM photos p
@@ -1540,9 +1574,9 @@ async fn counting_a_camera_and_lens_search_stays_in_its_index() {
 
 #[tokio::test]
 async fn the_live_counters_walk_the_queue_not_the_library() {
-    let app = TestApp::new().await.with_photos(50).await;
+    let app = TestApp::on_sqlite().await.with_photos(50).await;
     let plan = app
-        .query_plan(&flashbulb::live::events::COUNTERS_SQL.replace('?', "1"))
+        .query_plan(&flashbulb::live::events::COUNTERS_SQL.replace("$1", "1").replace("$2", "1"))
         .await;
     assert!(plan.contains("SCAN j USING INDEX jobs_next"), "{plan}");
     assert!(
@@ -1652,7 +1686,7 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
 
     // Text that CSV must quote survives the round trip; trash and favourites are told.
     let odd = insert_photo(&app, 1, 1_793_491_200 + 2 * 86_400 + 50_709, "ready").await;
-    sqlx::query("UPDATE photos SET file_name = ?, is_favourite = 1, trashed_at = 0 WHERE id = ?")
+    sqlx::query("UPDATE photos SET file_name = $1, is_favourite = 1, trashed_at = 0 WHERE id = $2")
         .bind("comma, \"quote\"\nnew line.jpg")
         .bind(odd)
         .execute(&app.pool)
@@ -1684,7 +1718,7 @@ async fn the_csv_export_of_an_empty_library_is_its_header_and_without_one_404() 
 
 #[tokio::test]
 async fn export_batches_walk_the_primary_key_without_sorting() {
-    let app = TestApp::new().await.with_photos(100).await;
+    let app = TestApp::on_sqlite().await.with_photos(100).await;
     let plan = app
         .query_plan(
             &flashbulb::photos::export::BATCH_SQL

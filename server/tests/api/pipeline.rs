@@ -283,7 +283,7 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
     let id = json["files"][0]["photo_id"].as_i64().expect("photo id");
     assert_eq!(json["files"][0]["status"], "added");
     let (state, name): (String, String) =
-        sqlx::query_as("SELECT status, file_name FROM photos WHERE id = ?")
+        sqlx::query_as("SELECT status, file_name FROM photos WHERE id = $1")
             .bind(id)
             .fetch_one(&app.pool)
             .await
@@ -293,7 +293,7 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
 
     run_jobs(&app).await;
     let (state, model, key): (String, Option<String>, Option<Vec<u8>>) =
-        sqlx::query_as("SELECT status, camera_model, media_key FROM photos WHERE id = ?")
+        sqlx::query_as("SELECT status, camera_model, media_key FROM photos WHERE id = $1")
             .bind(id)
             .fetch_one(&app.pool)
             .await
@@ -505,7 +505,7 @@ async fn a_job_whose_worker_died_is_finished_once_by_another_with_identical_deri
         .await
         .expect("complete"));
 
-    let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = ?")
+    let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = $1")
         .bind(id)
         .fetch_one(&app.pool)
         .await

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use super::{
     cache::{shared_redis_url, unique_prefix, wait_until},
     live::{following, next, Follower, Served},
-    pipeline, TestApp,
+    pipeline, postgres,
 };
 
 /// nginx running `deploy/nginx.conf`, rewritten only for its ports and folders.
@@ -156,10 +156,8 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
         live_frame_ms: 20,
         ..Config::default()
     };
-    let a = TestApp::with_config(config.clone())
-        .await
-        .with_photos(30)
-        .await;
+    // Scale-out runs on PostgreSQL whatever database the rest of the suite uses.
+    let a = postgres::app(config).await.with_photos(30).await;
     let (status, json) = pipeline::upload(
         &a,
         &[(
@@ -173,10 +171,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     pipeline::run_jobs(&a).await;
 
     // B: another instance with its own pool on the same database, its own cache and hub.
-    let b_config = Config {
-        data_dir: a.config.data_dir.clone(),
-        ..config
-    };
+    let b_config = a.config.clone();
     let b_pool = db::connect(&b_config).await.expect("B opens the database");
     let b = AppState::new(b_config, b_pool);
     let b_redis = b.redis.clone().expect("B has Redis");
