@@ -42,13 +42,27 @@ impl ServerError {
     }
 
     /// True when the database is unreachable or saturated rather than wrong: retry may help.
+    /// PostgreSQL's classes 08 (connection) and 57 (operator intervention: a restart) count.
     fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
+        match self {
             ServerError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            )
-        )
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
+            ) => true,
+            ServerError::Database(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            _ => false,
+        }
+    }
+
+    /// True when PostgreSQL refused text it cannot store: a NUL character (SQLite keeps it).
+    fn is_unstorable_text(&self) -> bool {
+        match self {
+            ServerError::Database(sqlx::Error::Database(error)) => {
+                error.code().is_some_and(|code| code == "22021")
+            }
+            _ => false,
+        }
     }
 
     /// The same error in the form pages and server functions see.
@@ -63,6 +77,9 @@ impl ServerError {
                 ApiError::UnsupportedMediaType(message.clone())
             }
             ServerError::RateLimited => ApiError::RateLimited,
+            _ if self.is_unstorable_text() => {
+                ApiError::BadRequest("text may not contain NUL characters".into())
+            }
             _ if self.is_unavailable() => {
                 tracing::warn!(error = %self, "database unavailable");
                 ApiError::Unavailable

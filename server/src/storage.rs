@@ -65,10 +65,11 @@ pub async fn remove_original_unless_used(
     data_dir: &Path,
     sha256: &[u8],
 ) -> Result<(), crate::ServerError> {
-    let used: crate::db::Flag = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = $1)")
-        .bind(sha256)
-        .fetch_one(pool)
-        .await?;
+    let used: crate::db::Flag =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = $1)")
+            .bind(sha256)
+            .fetch_one(pool)
+            .await?;
     if !used.0 {
         remove_original(data_dir, sha256)
             .await

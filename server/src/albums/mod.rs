@@ -297,11 +297,13 @@ pub async fn set_member(
             .bind(photo)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE albums SET cover_photo_id = NULL WHERE id = $1 AND cover_photo_id = $2")
-            .bind(album)
-            .bind(photo)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE albums SET cover_photo_id = NULL WHERE id = $1 AND cover_photo_id = $2",
+        )
+        .bind(album)
+        .bind(photo)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
     }
     Ok(())

@@ -78,7 +78,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
     };
     let options = url
         .parse::<sqlx::any::AnyConnectOptions>()
-        .with_context(|| format!("parsing database URL {}", crate::ops::diagnostics::hide_credentials(&url)))?
+        .with_context(|| {
+            format!(
+                "parsing database URL {}",
+                crate::ops::diagnostics::hide_credentials(&url)
+            )
+        })?
         // Only slow statements are logged (as warnings); the diagnostics page lists them.
         .log_statements(log::LevelFilter::Off)
         .log_slow_statements(
@@ -98,9 +103,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
             })
         });
     }
-    pool.connect_with(options)
-        .await
-        .with_context(|| format!("opening database {}", crate::ops::diagnostics::hide_credentials(&url)))
+    pool.connect_with(options).await.with_context(|| {
+        format!(
+            "opening database {}",
+            crate::ops::diagnostics::hide_credentials(&url)
+        )
+    })
 }
 
 /// Settings of every SQLite connection.
@@ -224,9 +232,7 @@ impl Statement {
     }
 
     /// The statement, ready to run.
-    pub fn query(
-        &mut self,
-    ) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
+    pub fn query(&mut self) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
         self.check()?;
         let arguments = std::mem::take(&mut self.arguments);
         Ok(sqlx::query_with(&self.sql, arguments))

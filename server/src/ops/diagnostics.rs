@@ -10,7 +10,10 @@ const SECRET_KEYS: [&str; 2] = ["database_url", "alert_webhook"];
 
 pub async fn collect(state: &AppState) -> ServerResult<Diagnostics> {
     let applied: Vec<(i64, crate::db::Flag)> =
-        sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+        // sqlx's Any driver reads no SQLite booleans: the flag comes as an integer.
+        sqlx::query_as(
+            "SELECT version, CAST(success AS INTEGER) FROM _sqlx_migrations ORDER BY version",
+        )
             .fetch_all(&state.db)
             .await?;
     let migration_version = applied

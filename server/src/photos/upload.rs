@@ -86,7 +86,9 @@ async fn statuses(
         crate::db::Statement::new("SELECT id, status, failure FROM photos WHERE owner_id = ");
     select.push_bind(owner).push(" AND id IN (");
     for (index, id) in ids.into_iter().enumerate() {
-        select.push(if index == 0 { "" } else { ", " }).push_bind(id);
+        select
+            .push(if index == 0 { "" } else { ", " })
+            .push_bind(id);
     }
     select.push(")");
     Ok(Json(select.query_as()?.fetch_all(&state.db).await?))

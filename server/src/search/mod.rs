@@ -1,12 +1,12 @@
 //! Search: one owner's photos by file name, camera, lens, days and album, newest first.
 
-use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
 use crate::{
     db::{self, Backend, Pool, Statement},
     error::ServerResult,
     photos::into_page,
     timeline::PhotoRow,
 };
+use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
 
 /// Which rows a search starts from; the rest of the criteria filter them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,10 @@ pub async fn search(
     };
     let mut count = Statement::new("SELECT count(*) FROM (SELECT 1 ");
     push_matches(&mut count, backend, owner, query, count_drive);
-    count.push(" LIMIT ").push_bind(cap + 1).push(") AS matches");
+    count
+        .push(" LIMIT ")
+        .push_bind(cap + 1)
+        .push(") AS matches");
     let total: i64 = count.query_scalar()?.fetch_one(pool).await?;
 
     let cells: Vec<_> = rows.into_iter().map(PhotoRow::into_cell).collect();

@@ -204,12 +204,14 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
                 .bind(earlier_bucket)
                 .execute(&mut *transaction)
                 .await?;
-                sqlx::query("UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3")
-                    .bind(bucket)
-                    .bind(&beacon.page)
-                    .bind(metric)
-                    .execute(&mut *transaction)
-                    .await?;
+                sqlx::query(
+                    "UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3",
+                )
+                .bind(bucket)
+                .bind(&beacon.page)
+                .bind(metric)
+                .execute(&mut *transaction)
+                .await?;
                 (earlier_minute, route)
             }
             None => {
@@ -229,7 +231,7 @@ pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<(
         };
         sqlx::query(
             "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES ($1, $2, $3, $4, 1)
-             ON CONFLICT (minute, route, metric, bucket) DO UPDATE SET count = count + 1",
+             ON CONFLICT (minute, route, metric, bucket) DO UPDATE SET count = vital_counts.count + 1",
         )
         .bind(minute)
         .bind(&route)

@@ -498,9 +498,15 @@ async fn pages_carry_etags_answer_304_and_change_with_every_write() {
     assert_eq!(app.state.cache.stats().misses, stats.misses + 1);
 
     // Timeline segments are cached the same way.
-    let month: String = sqlx::query_scalar(
-        "SELECT strftime('%Y-%m', taken_at, 'unixepoch') FROM photos ORDER BY taken_at DESC LIMIT 1",
-    )
+    let month = match app.backend() {
+        flashbulb::db::Backend::Sqlite => "strftime('%Y-%m', taken_at, 'unixepoch')",
+        flashbulb::db::Backend::Postgres => {
+            "to_char(to_timestamp(taken_at) AT TIME ZONE 'UTC', 'YYYY-MM')"
+        }
+    };
+    let month: String = sqlx::query_scalar(&format!(
+        "SELECT {month} FROM photos ORDER BY taken_at DESC LIMIT 1"
+    ))
     .fetch_one(&app.pool)
     .await
     .expect("a month");

@@ -661,7 +661,7 @@ async fn uploads_favourites_and_album_changes_reach_their_followers() {
 async fn the_load_tool_reports_what_arrived_over_real_sockets() {
     let app = live_app(Config::default()).await;
     let served = Served::start(&app).await;
-    let favourites = "SELECT count(*) FROM photos WHERE is_favourite";
+    let favourites = "SELECT count(*) FROM photos WHERE is_favourite = 1";
     let before = app.scalar(favourites).await;
     let report = load::run(&load::LoadArgs {
         url: served.base.clone(),

@@ -35,7 +35,7 @@ async fn send_beacon(app: &TestApp, content_type: &str, body: impl Into<Body>) -
 }
 
 async fn stored_counts(app: &TestApp) -> i64 {
-    app.scalar("SELECT coalesce(sum(count), 0) FROM vital_counts")
+    app.scalar("SELECT CAST(coalesce(sum(count), 0) AS BIGINT) FROM vital_counts")
         .await
 }
 
