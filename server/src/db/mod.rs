@@ -99,6 +99,9 @@ pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
                 for pragma in SQLITE_PRAGMAS {
                     connection.execute(*pragma).await?;
                 }
+                connection
+                    .execute(format!("PRAGMA cache_size = {CACHE_SIZE}").as_str())
+                    .await?;
                 Ok(())
             })
         });
@@ -122,8 +125,6 @@ const SQLITE_PRAGMAS: &[&str] = &[
     // Reads go through the OS page cache without a copy per page; a large library's hot
     // index pages then cost no system call.
     "PRAGMA mmap_size = 268435456",
-    // Negative: KiB. Keep in step with CACHE_SIZE.
-    "PRAGMA cache_size = -16000",
 ];
 
 /// A SQLite URL that creates its file when missing, with the file's folder made first.
