@@ -124,6 +124,7 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
     }
 
     let batches = Batches {
+        backend: crate::db::backend(pool),
         owner,
         existing: existing as u64,
         photos: args.photos,
@@ -150,6 +151,7 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
 /// What one seeding run inserts; `insert` writes it in transactions of
 /// `ROWS_PER_TRANSACTION` rows and multi-row statements.
 struct Batches<'a> {
+    backend: crate::db::Backend,
     owner: i64,
     existing: u64,
     photos: u64,
@@ -175,6 +177,7 @@ impl Batches<'_> {
             while left > 0 {
                 let rows = (left as usize).min(ROWS_PER_STATEMENT);
                 let mut insert = crate::db::Statement::new(
+                    self.backend,
                     "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
                      mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) \
                      VALUES ",

@@ -191,11 +191,13 @@ impl<'r> Decode<'r, Any> for Flag {
     }
 }
 
-/// A statement assembled from pieces whose values are bound in order, each written as the
-/// next numbered placeholder (`$1`, `$2`, …), which both backends read. sqlx's own builder
-/// writes `?` through the `Any` driver, which PostgreSQL does not accept.
-#[derive(Default)]
+/// A statement assembled from pieces whose values are bound in order, each written as its
+/// backend's placeholder: `?` for SQLite, `$1, $2, …` for PostgreSQL. (sqlx's own builder
+/// writes `?` through the `Any` driver, which PostgreSQL refuses; SQLite reads `$n` too, but
+/// looks each name up in a list, which costs a multi-row insert of thousands of values the
+/// square of their number.)
 pub struct Statement {
+    backend: Backend,
     sql: String,
     arguments: AnyArguments<'static>,
     bound: usize,
@@ -203,10 +205,13 @@ pub struct Statement {
 }
 
 impl Statement {
-    pub fn new(sql: &str) -> Self {
+    pub fn new(backend: Backend, sql: &str) -> Self {
         Self {
+            backend,
             sql: sql.to_string(),
-            ..Self::default()
+            arguments: AnyArguments::default(),
+            bound: 0,
+            error: None,
         }
     }
 
@@ -220,8 +225,13 @@ impl Statement {
         T: 'static + Send + sqlx::Encode<'static, Any> + Type<Any>,
     {
         self.bound += 1;
-        self.sql.push('$');
-        self.sql.push_str(&self.bound.to_string());
+        match self.backend {
+            Backend::Sqlite => self.sql.push('?'),
+            Backend::Postgres => {
+                self.sql.push('$');
+                self.sql.push_str(&self.bound.to_string());
+            }
+        }
         if let Err(error) = self.arguments.add(value) {
             self.error.get_or_insert(error);
         }

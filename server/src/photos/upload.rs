@@ -82,8 +82,10 @@ async fn statuses(
     let (owner, _) = users::library_owner(&state.db)
         .await?
         .ok_or(ServerError::NotFound)?;
-    let mut select =
-        crate::db::Statement::new("SELECT id, status, failure FROM photos WHERE owner_id = ");
+    let mut select = crate::db::Statement::new(
+        crate::db::backend(&state.db),
+        "SELECT id, status, failure FROM photos WHERE owner_id = ",
+    );
     select.push_bind(owner).push(" AND id IN (");
     for (index, id) in ids.into_iter().enumerate() {
         select

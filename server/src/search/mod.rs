@@ -52,7 +52,7 @@ pub async fn search(
         (None, Some(_)) => Drive::Album,
         (None, None) => Drive::Timeline,
     };
-    let mut count = Statement::new("SELECT count(*) FROM (SELECT 1 ");
+    let mut count = Statement::new(backend, "SELECT count(*) FROM (SELECT 1 ");
     push_matches(&mut count, backend, owner, query, count_drive);
     count
         .push(" LIMIT ")
@@ -101,6 +101,7 @@ fn select_page(
     limit: u32,
 ) -> Statement {
     let mut select = Statement::new(
+        backend,
         "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash, p.media_key ",
     );
     push_matches(&mut select, backend, owner, query, drive);
@@ -114,7 +115,7 @@ fn select_page(
     select
 }
 
-/// The SQL a search runs on `backend` when started from `drive`, with `$n` for its values:
+/// The SQL a search runs on `backend` when started from `drive`, with placeholders for its values:
 /// for checking query plans.
 pub fn page_sql(backend: Backend, query: &SearchQuery, drive: Drive) -> String {
     select_page(backend, 0, query, drive, Cursor::START, 1)
