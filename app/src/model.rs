@@ -34,7 +34,8 @@ pub struct PhotoCell {
     pub favourite: bool,
     /// Average colour of the photo (from its thumbhash), painted while nothing else is loaded.
     pub placeholder_rgb: [u8; 3],
-    /// The key of its derivatives' URLs (`/media/{key}/thumb.webp`), once they exist.
+    /// Where its derivatives are below `/media/`, once they exist: `{access}/{key}`, the
+    /// signed access of the owner's media (see [`media_url`]) and the content key.
     pub media: Option<String>,
 }
 
@@ -42,8 +43,11 @@ pub struct PhotoCell {
 pub const PHOTO_EXPORT_PATH: &str = "/api/export/photos.csv";
 
 /// The URL of one derivative of a photo: `thumb.webp`, `thumb.jpg`, `preview.webp`, `preview.jpg`.
-pub fn media_url(key: &str, variant: &str) -> String {
-    format!("/media/{key}/{variant}")
+/// `media` is a [`PhotoCell::media`]: `{owner}-{expiry}-{signature}/{key}`. The server signs the
+/// owner and an expiry rounded to a window, so the URL needs no cookie (a CDN can serve it) and
+/// stays the same, cacheable, for the whole window.
+pub fn media_url(media: &str, variant: &str) -> String {
+    format!("/media/{media}/{variant}")
 }
 
 /// The server-rendered first screen of the timeline.
@@ -56,6 +60,8 @@ pub struct TimelineFirstScreen {
     pub total: u64,
     /// The signed-in library's owner, `None` while the library has no user at all.
     pub owner_name: Option<String>,
+    /// The signed access to the owner's media, for thumbnails the grid fetches later.
+    pub media_access: String,
 }
 
 /// Where a page of photos continues: the last photo's sort key (when it was taken, or for the

@@ -72,6 +72,9 @@ pub struct Config {
     /// Seconds a cached entry lives at most. Writes invalidate at once; this bounds only what
     /// no invalidation reaches (an import run without Redis beside a running server).
     pub cache_ttl_secs: u64,
+    /// Media URLs made within one window are the same and stay valid until the end of the
+    /// next: between one and two windows.
+    pub media_url_window_secs: u64,
 }
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
@@ -99,6 +102,7 @@ const KEYS: &[&str] = &[
     "redis_prefix",
     "cache_mb",
     "cache_ttl_secs",
+    "media_url_window_secs",
 ];
 
 impl Default for Config {
@@ -128,6 +132,7 @@ impl Default for Config {
             redis_prefix: "flashbulb:".to_string(),
             cache_mb: 64,
             cache_ttl_secs: 300,
+            media_url_window_secs: 7 * 86_400,
         }
     }
 }
@@ -235,6 +240,11 @@ impl Config {
                     error.category()
                 )));
             }
+        }
+        if !(60..=365 * 86_400).contains(&self.media_url_window_secs) {
+            return Err(ConfigError::Rejected(
+                "media_url_window_secs must be between 60 and 31536000".into(),
+            ));
         }
         if self.cache_mb == 0 || self.cache_ttl_secs == 0 {
             return Err(ConfigError::Rejected(

@@ -147,6 +147,7 @@ async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()
         crate::live::Relay::new(crate::live::Hub::new(config.hub_config()), redis.clone()),
         pool.clone(),
         config.cache(redis),
+        crate::photos::signing::MediaSigner::new(pool.clone(), config.media_url_window_secs),
     );
     let workers = Workers::start(pool.clone(), worker_config, wake, events);
     loop {

@@ -11,7 +11,16 @@ use app::{
     ApiError,
 };
 
-use crate::{albums, db::Pool, live::LiveEvents, photos, search, timeline, users};
+use crate::{
+    albums,
+    db::Pool,
+    live::LiveEvents,
+    photos::{
+        self,
+        signing::{MediaSigner, SignMedia},
+    },
+    search, timeline, users,
+};
 
 pub struct DbLibrary {
     pool: Pool,
@@ -19,15 +28,24 @@ pub struct DbLibrary {
     data_dir: PathBuf,
     /// Every change made here is also published to the live pages.
     events: LiveEvents,
+    /// Photos leave here with their media keys signed for their owner.
+    media: MediaSigner,
 }
 
 impl DbLibrary {
-    pub fn new(pool: Pool, data_dir: PathBuf, events: LiveEvents) -> Self {
+    pub fn new(pool: Pool, data_dir: PathBuf, events: LiveEvents, media: MediaSigner) -> Self {
         Self {
             pool,
             data_dir,
             events,
+            media,
         }
+    }
+
+    /// `value` with its photos' media paths signed for `owner`.
+    async fn signed<T: SignMedia>(&self, owner: UserId, mut value: T) -> Result<T, ApiError> {
+        value.sign_media(&self.media.access(owner).await?);
+        Ok(value)
     }
 }
 
@@ -47,12 +65,14 @@ impl Library for DbLibrary {
             timeline::newest_photos(&self.pool, owner, limit),
         )?;
         let total = buckets.iter().map(|bucket| bucket.count).sum();
-        Ok(TimelineFirstScreen {
+        let screen = TimelineFirstScreen {
             buckets,
             photos,
             total,
             owner_name: None,
-        })
+            media_access: String::new(),
+        };
+        self.signed(owner, screen).await
     }
 
     async fn favourites(
@@ -61,7 +81,8 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<PhotoPage, ApiError> {
-        Ok(photos::favourites(&self.pool, owner, after, limit).await?)
+        let page = photos::favourites(&self.pool, owner, after, limit).await?;
+        self.signed(owner, page).await
     }
 
     async fn set_favourite(
@@ -76,7 +97,8 @@ impl Library for DbLibrary {
     }
 
     async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError> {
-        Ok(photos::detail(&self.pool, &self.data_dir, owner, photo).await?)
+        let detail = photos::detail(&self.pool, &self.data_dir, owner, photo).await?;
+        self.signed(owner, detail).await
     }
 
     async fn set_trashed(
@@ -97,7 +119,8 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<PhotoPage, ApiError> {
-        Ok(photos::trash(&self.pool, owner, after, limit).await?)
+        let page = photos::trash(&self.pool, owner, after, limit).await?;
+        self.signed(owner, page).await
     }
 
     async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError> {
@@ -105,7 +128,8 @@ impl Library for DbLibrary {
     }
 
     async fn albums(&self, owner: UserId) -> Result<Vec<AlbumSummary>, ApiError> {
-        Ok(albums::list(&self.pool, owner).await?)
+        let albums = albums::list(&self.pool, owner).await?;
+        self.signed(owner, albums).await
     }
 
     async fn create_album(&self, owner: UserId, title: &str) -> Result<AlbumId, ApiError> {
@@ -136,7 +160,8 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<AlbumView, ApiError> {
-        Ok(albums::view(&self.pool, owner, album, after, limit).await?)
+        let view = albums::view(&self.pool, owner, album, after, limit).await?;
+        self.signed(owner, view).await
     }
 
     async fn set_in_album(
@@ -177,7 +202,9 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<AlbumView, ApiError> {
-        Ok(albums::shared_view(&self.pool, token, after, limit).await?)
+        let view = albums::shared_view(&self.pool, token, after, limit).await?;
+        let owner = albums::owner_of(&self.pool, view.album.id).await?;
+        self.signed(owner, view).await
     }
 
     async fn search(
@@ -187,7 +214,8 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<SearchResults, ApiError> {
-        Ok(search::search(&self.pool, owner, query, after, limit).await?)
+        let results = search::search(&self.pool, owner, query, after, limit).await?;
+        self.signed(owner, results).await
     }
 
     async fn search_facets(&self, owner: UserId) -> Result<SearchFacets, ApiError> {

@@ -14,6 +14,7 @@ use crate::{
     live::{Hub, LiveEvents, Relay},
     metrics::Metrics,
     ops::Ops,
+    photos::signing::MediaSigner,
     redis_link::RedisLink,
     vitals::Vitals,
 };
@@ -61,6 +62,8 @@ pub struct Shared {
     pub cache: Cache,
     /// Redis, when configured: the cache's second level and the hubs' bridge.
     pub redis: Option<RedisLink>,
+    /// Signs and checks media URLs.
+    pub media: MediaSigner,
 }
 
 impl AppState {
@@ -74,15 +77,18 @@ impl AppState {
         let hub = Hub::new(config.hub_config());
         let redis = config.redis_link();
         let cache = config.cache(redis.clone());
+        let media = MediaSigner::new(db.clone(), config.media_url_window_secs);
         let events = LiveEvents::new(
             Relay::new(hub.clone(), redis.clone()),
             db.clone(),
             cache.clone(),
+            media.clone(),
         );
         let library: SharedLibrary = Arc::new(DbLibrary::new(
             db.clone(),
             config.data_dir.clone(),
             events.clone(),
+            media.clone(),
         ));
         let metrics = Metrics::new(
             db.clone(),
@@ -109,6 +115,7 @@ impl AppState {
             started: std::time::Instant::now(),
             cache,
             redis,
+            media,
         }))
     }
 }

@@ -165,7 +165,8 @@ impl Item {
 }
 
 #[island]
-pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
+pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl IntoView {
+    let media_access = StoredValue::new(media_access);
     // Months change when photos arrive or leave while the page is open (live updates).
     let buckets = RwSignal::new(buckets);
     let active = RwSignal::new(false);
@@ -460,7 +461,7 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>) -> impl IntoView {
                             <For
                                 each=move || items.get()
                                 key=move |item| item.key(base.get_untracked())
-                                children=move |item| render_item(item, layout, base.get_untracked(), cache, arrived)
+                                children=move |item| render_item(item, layout, base.get_untracked(), cache, arrived, media_access)
                             />
                         </div>
                     </div>
@@ -524,6 +525,7 @@ fn render_item(
     base: f64,
     cache: StoredValue<SegmentCache>,
     arrived: RwSignal<u64>,
+    media_access: StoredValue<String>,
 ) -> AnyView {
     let (cell, header) = layout.with_untracked(|l| (l.cell, l.metrics.header));
     match item {
@@ -574,7 +576,9 @@ fn render_item(
                                 {media.map(|key| view! {
                                     <img
                                         class="thumb"
-                                        src=media_url(&crate::format::hex(&key), "thumb.webp")
+                                        src=media_access.with_value(|access| {
+                                            media_url(&format!("{access}/{}", crate::format::hex(&key)), "thumb.webp")
+                                        })
                                         alt=""
                                         decoding="async"
                                     />

@@ -66,6 +66,7 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
         photos,
         total,
         owner_name,
+        media_access,
     } = screen;
     let sections = group_by_month(&buckets, photos);
     let shown: u64 = sections.iter().map(|(_, cells)| cells.len() as u64).sum();
@@ -101,7 +102,7 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
                         .collect_view()}
                 </ol>
             </nav>
-            {view! { <VirtualTimeline buckets=buckets.clone() /> }.into_any()}
+            {view! { <VirtualTimeline buckets=buckets.clone() media_access /> }.into_any()}
             <div class="sections">
                 {sections
                     .into_iter()

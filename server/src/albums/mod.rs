@@ -219,6 +219,15 @@ pub fn is_share_token(token: &str) -> bool {
             .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// Whose album `album` is.
+pub async fn owner_of(pool: &Pool, album: AlbumId) -> ServerResult<UserId> {
+    sqlx::query_scalar("SELECT owner_id FROM albums WHERE id = $1")
+        .bind(album)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(ServerError::NotFound)
+}
+
 /// The album behind a share link, read-only.
 pub async fn shared_view(
     pool: &Pool,

@@ -19,6 +19,7 @@ use super::{
 use crate::{
     cache::Cache,
     db::Pool,
+    photos::signing::{MediaSigner, SignMedia},
     timeline::{PhotoRow, CELL_COLUMNS},
     ServerResult,
 };
@@ -30,6 +31,8 @@ pub struct LiveEvents {
     pool: Pool,
     /// Every change also makes the owner's cached pages stale.
     cache: Cache,
+    /// New photos are sent with their thumbnails' signed paths.
+    media: MediaSigner,
     /// Owners whose counters changed since they were last sent.
     stale_counters: Arc<Mutex<HashSet<UserId>>>,
     counters_changed: Arc<Notify>,
@@ -48,11 +51,12 @@ struct PhotoState {
 
 impl LiveEvents {
     /// Starts the counter refresher on the current runtime; it ends with the last clone.
-    pub fn new(relay: Relay, pool: Pool, cache: Cache) -> Self {
+    pub fn new(relay: Relay, pool: Pool, cache: Cache, media: MediaSigner) -> Self {
         let events = Self {
             relay,
             pool,
             cache,
+            media,
             stale_counters: Arc::default(),
             counters_changed: Arc::default(),
         };
@@ -114,9 +118,9 @@ impl LiveEvents {
                     .fetch_optional(&self.pool)
                     .await?;
             if let Some(row) = row {
-                self.relay
-                    .add(channel, &Addition::Photo(row.into_cell()))
-                    .await;
+                let mut cell = row.into_cell();
+                cell.sign_media(&self.media.access(state.owner_id).await?);
+                self.relay.add(channel, &Addition::Photo(cell)).await;
             }
         }
         self.relay

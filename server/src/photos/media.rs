@@ -1,5 +1,7 @@
-//! `GET /media/{key}/{variant}`: derivatives at content-addressed URLs. The key is the first
-//! 8 bytes of the original's SHA-256, so a response never changes and is cached for a year.
+//! `GET /media/{access}/{key}/{variant}`: derivatives at content-addressed URLs. The key is the
+//! first 8 bytes of the original's SHA-256, so a response never changes and is cached for a
+//! year; the access is the owner's signed grant (see [`super::signing`]), checked without a
+//! cookie.
 
 use axum::{
     body::Body,
@@ -12,26 +14,22 @@ use axum::{
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::{
-    error::ServerResult, pipeline::VARIANTS, state::AppState, storage, users, ServerError,
-};
+use crate::{error::ServerResult, pipeline::VARIANTS, state::AppState, storage, ServerError};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/media/{key}/{variant}", get(derivative))
+    Router::new().route("/media/{access}/{key}/{variant}", get(derivative))
 }
 
 async fn derivative(
     State(state): State<AppState>,
-    Path((key_hex, variant)): Path<(String, String)>,
+    Path((access, key_hex, variant)): Path<(String, String, String)>,
     request: Request,
 ) -> ServerResult<Response> {
     if !VARIANTS.contains(&variant.as_str()) {
         return Err(ServerError::NotFound);
     }
     let key = parse_key(&key_hex).ok_or(ServerError::NotFound)?;
-    let (owner, _) = users::library_owner(&state.db)
-        .await?
-        .ok_or(ServerError::NotFound)?;
+    let owner = state.media.verify(&access).await?;
     // Only the owner's photos are served. The key is a prefix of the hash: a range of the
     // UNIQUE (owner_id, sha256) index finds it.
     let query = match next_prefix(key) {

@@ -4,6 +4,7 @@ pub mod export;
 pub mod ingest;
 pub mod media;
 pub mod original;
+pub mod signing;
 pub mod upload;
 
 use std::path::Path;

@@ -306,10 +306,15 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
         "finished jobs linger"
     );
     let key = app::format::hex(&key.expect("a media key"));
+    let owner = app
+        .scalar(&format!("SELECT owner_id FROM photos WHERE id = {id}"))
+        .await;
+    let access = app.state.media.access(owner).await.expect("access");
+    let media = format!("{access}/{key}");
 
     let (status, headers, bytes) = app
         .request_bytes(
-            Request::get(format!("/media/{key}/thumb.webp"))
+            Request::get(format!("/media/{media}/thumb.webp"))
                 .body(Body::empty())
                 .expect("request"),
         )
@@ -323,22 +328,45 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
     assert_eq!(decode_size(&bytes), (256, 256));
     let (_, html) = app.get(&format!("/p/{id}")).await;
     assert!(
-        html.contains(&format!("/media/{key}/preview.webp")),
+        html.contains(&format!("/media/{media}/preview.webp")),
         "the photo page lacks its preview"
     );
     let (_, html) = app.get("/").await;
     assert!(
-        html.contains(&format!("/media/{key}/thumb.jpg")),
+        html.contains(&format!("/media/{media}/thumb.jpg")),
         "the timeline lacks the thumbnail"
     );
+    // The grid's island signs the thumbnails it fetches with the same access.
+    assert!(
+        html.contains(&access),
+        "the timeline lacks the media access"
+    );
+    let someone_else = app.state.media.access(owner + 1).await.expect("access");
     for bad in [
-        format!("/media/{key}/original.jpg"),
-        format!("/media/{}/thumb.webp", key.to_uppercase()),
-        "/media/0000000000000000/thumb.webp".to_string(),
-        "/media/../../etc/thumb.webp".to_string(),
+        format!("/media/{media}/original.jpg"),
+        format!("/media/{access}/{}/thumb.webp", key.to_uppercase()),
+        format!("/media/{access}/0000000000000000/thumb.webp"),
+        format!("/media/{access}/../../etc/thumb.webp"),
+        // Unsigned, the way derivatives were once addressed.
+        format!("/media/{key}/thumb.webp"),
+        // A valid access of another owner opens only that owner's photos.
+        format!("/media/{someone_else}/{key}/thumb.webp"),
     ] {
         let (status, _) = app.get(&bad).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    let signature = access.rsplit('-').next().expect("signature");
+    let later = access.replacen('-', "-9", 1);
+    for forged in [
+        access.replace(signature, &"0".repeat(32)),
+        later,
+        format!("{}-{}", owner + 1, access.split_once('-').expect("owner").1),
+        "1-1-x".to_string(),
+        "%00".to_string(),
+    ] {
+        let (status, body) = app.get(&format!("/media/{forged}/{key}/thumb.webp")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{forged}: {body}");
+        assert!(body.contains("not valid"), "{forged}: {body}");
     }
 
     // The same bytes again: a duplicate, no second row, no second file.
