@@ -113,18 +113,18 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
 
     // Rows arrive in random order for six indexes (the content hash, the timeline, camera,
     // lens, file-name trigrams): a page cache large enough for their hot pages turns most
-    // random reads into memory hits. Only this connection gets it, only while seeding.
-    // (PostgreSQL's shared buffers are the server's to size.)
-    let sqlite = crate::db::backend(pool) == crate::db::Backend::Sqlite;
-    let mut connection = pool.acquire().await.context("a connection for seeding")?;
-    if sqlite {
+    // random reads into memory hits. Only this connection, which ends with the seeding, gets
+    // it. (PostgreSQL's shared buffers are the server's to size.)
+    let backend = crate::db::backend(pool);
+    let mut connection = crate::db::bulk_connection(pool).await?;
+    if backend == crate::db::Backend::Sqlite {
         sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
-            .execute(&mut *connection)
+            .execute(&mut connection)
             .await?;
     }
 
     let batches = Batches {
-        backend: crate::db::backend(pool),
+        backend,
         owner,
         existing: existing as u64,
         photos: args.photos,
@@ -132,13 +132,8 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
         span,
         palette: &palette,
     };
-    let outcome = batches.insert(&mut connection, &mut rng, &progress).await;
-    if sqlite {
-        sqlx::query(&format!("PRAGMA cache_size = {}", crate::db::CACHE_SIZE))
-            .execute(&mut *connection)
-            .await?;
-    }
-    let inserted = outcome?;
+    let inserted = batches.insert(&mut connection, &mut rng, &progress).await?;
+    sqlx::Connection::close(connection).await?;
     progress.finish_and_clear();
     Ok(SeedReport {
         owner: args.owner.clone(),

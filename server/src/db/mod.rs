@@ -11,7 +11,7 @@ use anyhow::Context;
 use sqlx::{
     any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind},
     migrate::Migrator,
-    Any, Arguments, ConnectOptions, Decode, Executor, Type,
+    Any, AnyConnection, Arguments, ConnectOptions, Decode, Executor, Type,
 };
 
 use crate::config::Config;
@@ -22,7 +22,7 @@ pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// SQLite's page cache per connection: negative means KiB, so about 16 MB.
-pub const CACHE_SIZE: &str = "-16000";
+const CACHE_SIZE: &str = "-16000";
 
 /// Which server a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,17 +94,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
         .max_connections(config.database_max_connections)
         .acquire_timeout(Duration::from_secs(config.database_acquire_timeout_secs));
     if backend == Backend::Sqlite {
-        pool = pool.after_connect(|connection, _| {
-            Box::pin(async move {
-                for pragma in SQLITE_PRAGMAS {
-                    connection.execute(*pragma).await?;
-                }
-                connection
-                    .execute(format!("PRAGMA cache_size = {CACHE_SIZE}").as_str())
-                    .await?;
-                Ok(())
-            })
-        });
+        pool = pool.after_connect(|connection, _| Box::pin(configure_sqlite(connection)));
     }
     pool.connect_with(options).await.with_context(|| {
         format!(
@@ -126,6 +116,35 @@ const SQLITE_PRAGMAS: &[&str] = &[
     // index pages then cost no system call.
     "PRAGMA mmap_size = 268435456",
 ];
+
+async fn configure_sqlite(connection: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    for pragma in SQLITE_PRAGMAS {
+        connection.execute(*pragma).await?;
+    }
+    connection
+        .execute(format!("PRAGMA cache_size = {CACHE_SIZE}").as_str())
+        .await?;
+    Ok(())
+}
+
+/// A connection of its own, outside the pool, for bulk writes: configured like the pool's,
+/// but its statements are never logged as slow. A multi-row insert is slow by design, and
+/// its text runs to hundreds of kilobytes.
+pub async fn bulk_connection(pool: &Pool) -> anyhow::Result<AnyConnection> {
+    let options = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .log_slow_statements(log::LevelFilter::Off, Duration::MAX);
+    let mut connection = options
+        .connect()
+        .await
+        .context("a connection for bulk writes")?;
+    if backend(pool) == Backend::Sqlite {
+        configure_sqlite(&mut connection).await?;
+    }
+    Ok(connection)
+}
 
 /// A SQLite URL that creates its file when missing, with the file's folder made first.
 fn sqlite_url(url: &str) -> anyhow::Result<String> {

@@ -37,6 +37,22 @@ pub async fn search(
     after: Option<Cursor>,
     limit: u32,
 ) -> ServerResult<SearchResults> {
+    // No stored name, camera or lens holds a NUL character, and PostgreSQL refuses to be
+    // asked about one: such a search finds nothing, on either backend.
+    let criteria = [&query.text, &query.camera, &query.lens];
+    if criteria
+        .iter()
+        .any(|criterion| criterion.as_deref().is_some_and(|text| text.contains('\0')))
+    {
+        return Ok(SearchResults {
+            page: PhotoPage {
+                photos: Vec::new(),
+                next: None,
+                total: 0,
+            },
+            total_is_lower_bound: false,
+        });
+    }
     let backend = db::backend(pool);
     let drive = choose_drive(pool, backend, query).await?;
     let after = after.unwrap_or(Cursor::START);
