@@ -63,8 +63,10 @@ const KEPT_HEADERS: [HeaderName; 3] = [
 ];
 /// Sent when the page itself says nothing: the browser keeps it but asks again each time.
 const REVALIDATE: HeaderValue = HeaderValue::from_static("private, no-cache");
-/// Brotli quality for stored entries: compressed once, served many times.
-const BROTLI_QUALITY: u32 = 9;
+/// Brotli quality for stored entries. Compression runs while the request that missed waits:
+/// on a 16 KB timeline segment quality 9 took 3 ms for a body 0.6 % smaller than quality 5's,
+/// which takes 0.5 ms.
+const BROTLI_QUALITY: u32 = 5;
 
 /// The routes whose answers depend only on the owner's library, and so are cached. Search
 /// is not among them: it streams its results after the form.

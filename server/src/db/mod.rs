@@ -2,8 +2,9 @@
 //! picked by the URL's scheme, with each backend's embedded migrations.
 //!
 //! Queries go through sqlx's `Any` driver, so one text serves both backends: placeholders are
-//! written `$1, $2, …` (SQLite reads them by number too), integers are 64-bit on both sides,
-//! and the few statements whose dialects differ ask [`backend`] which one to send.
+//! written `$1, $2, …` (SQLite reads them by number too; statements built from pieces use
+//! [`Statement`]), integers are 64-bit on both sides, and the few statements whose dialects
+//! differ ask [`backend`] which one to send.
 
 use std::{fmt, time::Duration};
 
@@ -11,7 +12,7 @@ use anyhow::Context;
 use sqlx::{
     any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind},
     migrate::Migrator,
-    Any, AnyConnection, Arguments, ConnectOptions, Decode, Executor, Type,
+    Any, AnyConnection, Arguments, ConnectOptions, Decode, Executor, Type, ValueRef,
 };
 
 use crate::config::Config;
@@ -70,8 +71,12 @@ pub fn backend(pool: &Pool) -> Backend {
 pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
     sqlx::any::install_default_drivers();
     let url = config.effective_database_url();
-    let backend = Backend::of_url(&url)
-        .with_context(|| format!("database URL {url} is neither sqlite: nor postgres:"))?;
+    let backend = Backend::of_url(&url).with_context(|| {
+        format!(
+            "database URL {} is neither sqlite: nor postgres:",
+            crate::ops::diagnostics::hide_credentials(&url)
+        )
+    })?;
     let url = match backend {
         Backend::Sqlite => sqlite_url(&url)?,
         Backend::Postgres => url,
@@ -203,9 +208,12 @@ impl Type<Any> for Flag {
 
 impl<'r> Decode<'r, Any> for Flag {
     fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        match <bool as Decode<Any>>::decode(value.clone()) {
-            Ok(flag) => Ok(Flag(flag)),
-            Err(_) => Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0)),
+        // Asked by type, not by trying: a failed decode formats an error message, and a
+        // segment reads 500 flags.
+        if value.type_info().kind() == AnyTypeInfoKind::Bool {
+            Ok(Flag(<bool as Decode<Any>>::decode(value)?))
+        } else {
+            Ok(Flag(<i64 as Decode<Any>>::decode(value)? != 0))
         }
     }
 }
