@@ -23,7 +23,7 @@ pub mod vitals;
 pub mod backend;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     ParamSegment, SsrMode, StaticSegment,
@@ -41,6 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
+                // Named after its content when the site was built with hashed names.
+                <HashedStylesheet options=options.clone() id="flashbulb" />
                 <HydrationScripts options islands=true />
                 <MetaTags />
             </head>
@@ -55,7 +57,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="flashbulb" href="/pkg/flashbulb.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="description" content="Flashbulb: your photo library, instant at any size." />
         <Title formatter=|page: String| format!("{page} · Flashbulb") />

@@ -1,7 +1,8 @@
 //! The built site's scripts, WASM and styles under `/pkg/`: sent as their brotli or gzip form
 //! when `scripts/precompress` left one beside the file and it is not older than the file (a
 //! rebuild without precompressing never serves stale bytes), else as they are, compressed on
-//! the way. Browsers revalidate them, since their names carry no content hash.
+//! the way. Files named after their content (cargo-leptos' `hash-files`) are kept for a year;
+//! others are revalidated each time.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -24,6 +25,31 @@ pub fn router() -> Router<AppState> {
 
 /// Unnamed by content, so a browser asks again each time and gets 304 while unchanged.
 const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
+/// Named by content: the name changes whenever the bytes do.
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
+/// Whether the site was built with content-hashed names: cargo-leptos then writes `hash.txt`,
+/// which Leptos reads to name the files in pages, beside the server binary. A server from a
+/// plain cargo build, or a test binary, finds none and names them plainly.
+pub fn site_files_hashed() -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join("hash.txt")))
+        .is_some_and(|path| path.is_file())
+}
+
+/// `name.<hash>.ext`, the hash being cargo-leptos' 22 base64url characters (an MD5).
+fn is_content_named(file_name: &str) -> bool {
+    let mut parts = file_name.rsplit('.');
+    let (Some(_extension), Some(hash), Some(_stem)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    hash.len() == 22
+        && hash
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
 
 async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
     let relative = request.uri().path().trim_start_matches('/');
@@ -43,12 +69,17 @@ async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
         Encoding::Gzip => &[(Encoding::Gzip, "gz", "gzip")],
         Encoding::Identity => &[],
     };
+    let lifetime = match path.file_name().and_then(|name| name.to_str()) {
+        Some(name) if is_content_named(name) => IMMUTABLE,
+        _ => REVALIDATE,
+    };
     for (_, extension, coding) in candidates {
         let mut compressed = path.clone().into_os_string();
         compressed.push(format!(".{extension}"));
         let compressed = PathBuf::from(compressed);
         if is_fresh(&compressed, &plain).await {
-            let mut response = serve(ServeFile::new_with_mime(&compressed, &mime), request).await;
+            let mut response =
+                serve(ServeFile::new_with_mime(&compressed, &mime), request, lifetime).await;
             if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
                 let headers = response.headers_mut();
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
@@ -57,21 +88,21 @@ async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
             return response;
         }
     }
-    let mut response = serve(ServeFile::new_with_mime(&path, &mime), request).await;
+    let mut response = serve(ServeFile::new_with_mime(&path, &mime), request, lifetime).await;
     response
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
 }
 
-async fn serve(file: ServeFile, request: Request) -> Response {
+async fn serve(file: ServeFile, request: Request, lifetime: HeaderValue) -> Response {
     let mut response = match file.oneshot(request).await {
         Ok(response) => response.map(Body::new),
         Err(infallible) => match infallible {},
     };
     response
         .headers_mut()
-        .insert(header::CACHE_CONTROL, REVALIDATE);
+        .insert(header::CACHE_CONTROL, lifetime);
     response
 }
 
@@ -102,6 +133,27 @@ fn mime_of(path: &Path) -> mime_guess::Mime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_content_named_files_are_kept_for_a_year() {
+        for named in [
+            "flashbulb.DMF1ucDxtqgxw5niaXcmYQ.js",
+            "flashbulb.kutf_uauL-w61xx3dTFXjw.wasm",
+            "__wasm_split.SooI8J03tzeVZJA4QItfMw.js",
+        ] {
+            assert!(is_content_named(named), "{named}");
+        }
+        for plain in [
+            "flashbulb.js",
+            "flashbulb.wasm",
+            "flashbulb.DMF1ucDxtqgxw5niaXcmYQ",
+            "flashbulb.DMF1ucDxtqgxw5niaXcmY.js",
+            "flashbulb.DMF1ucDxtqgxw5niaXcm=Q.js",
+            "flashbulb.DMF1ucDxtqgxw5niaX/mYQ.js",
+        ] {
+            assert!(!is_content_named(plain), "{plain}");
+        }
+    }
 
     #[test]
     fn paths_stay_inside_the_site() {

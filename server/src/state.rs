@@ -73,6 +73,7 @@ impl AppState {
             .output_name("flashbulb")
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_addr(config.listen)
+            .hash_files(crate::assets::site_files_hashed())
             .build();
         let hub = Hub::new(config.hub_config());
         let redis = config.redis_link();
