@@ -78,8 +78,12 @@ async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
         compressed.push(format!(".{extension}"));
         let compressed = PathBuf::from(compressed);
         if is_fresh(&compressed, &plain).await {
-            let mut response =
-                serve(ServeFile::new_with_mime(&compressed, &mime), request, lifetime).await;
+            let mut response = serve(
+                ServeFile::new_with_mime(&compressed, &mime),
+                request,
+                lifetime,
+            )
+            .await;
             if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
                 let headers = response.headers_mut();
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
