@@ -183,6 +183,14 @@ fn push_matches(
             .push_bind(phrase)
             .push(")");
     }
+    push_photo_criteria(builder, query);
+    if let Some(album) = query.album.filter(|_| drive != Drive::Album) {
+        push_album_member(builder, album);
+    }
+}
+
+/// Camera, lens and days: conditions on the photo's own columns, the same on both backends.
+fn push_photo_criteria(builder: &mut Statement, query: &SearchQuery) {
     if let Some(camera) = &query.camera {
         builder
             .push(" AND p.camera_model = ")
@@ -200,12 +208,14 @@ fn push_matches(
             .push(" AND p.taken_at < ")
             .push_bind(to.saturating_add(86_400));
     }
-    if let Some(album) = query.album.filter(|_| drive != Drive::Album) {
-        builder
-            .push(" AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ")
-            .push_bind(album)
-            .push(" AND photo_id = p.id)");
-    }
+}
+
+/// The photo is in `album`: one lookup in the membership's primary key.
+fn push_album_member(builder: &mut Statement, album: app::model::AlbumId) {
+    builder
+        .push(" AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ")
+        .push_bind(album)
+        .push(" AND photo_id = p.id)");
 }
 
 /// [`push_matches`] in PostgreSQL's words.
@@ -220,27 +230,9 @@ fn push_matches_postgres(builder: &mut Statement, owner: UserId, query: &SearchQ
             .push_bind(like_pattern(text))
             .push(" ESCAPE '\\'");
     }
-    if let Some(camera) = &query.camera {
-        builder
-            .push(" AND p.camera_model = ")
-            .push_bind(camera.clone());
-    }
-    if let Some(lens) = &query.lens {
-        builder.push(" AND p.lens = ").push_bind(lens.clone());
-    }
-    if let Some(from) = query.from {
-        builder.push(" AND p.taken_at >= ").push_bind(from);
-    }
-    if let Some(to) = query.to {
-        builder
-            .push(" AND p.taken_at < ")
-            .push_bind(to.saturating_add(86_400));
-    }
+    push_photo_criteria(builder, query);
     if let Some(album) = query.album {
-        builder
-            .push(" AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ")
-            .push_bind(album)
-            .push(" AND photo_id = p.id)");
+        push_album_member(builder, album);
     }
 }
 
