@@ -19,11 +19,8 @@ pub const MAX_TITLE: usize = 200;
 
 #[server(prefix = "/api", endpoint = "albums")]
 pub async fn load_albums() -> Result<Vec<AlbumSummary>, ApiError> {
-    let library = crate::backend::library()?;
-    match library.viewer().await? {
-        Some((owner, _)) => library.albums(owner).await,
-        None => Ok(Vec::new()),
-    }
+    let (library, owner) = crate::backend::owner_library().await?;
+    library.albums(owner).await
 }
 
 #[server(prefix = "/api", endpoint = "album")]

@@ -8,15 +8,12 @@ use crate::{
     error::ApiError,
     model::{
         AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
-        SearchQuery, SearchResults, TimelineFirstScreen, UserId,
+        SearchQuery, SearchResults, TimelineFirstScreen, UserId, UserSummary, Viewer,
     },
 };
 
 #[async_trait::async_trait]
 pub trait Library: Send + Sync + 'static {
-    /// The user whose library this request sees, `None` when there is no user yet.
-    async fn viewer(&self) -> Result<Option<(UserId, String)>, ApiError>;
-
     /// Every month bucket of `owner` and the newest `limit` photos.
     async fn timeline_first_screen(
         &self,
@@ -128,6 +125,9 @@ pub trait Library: Send + Sync + 'static {
 
     /// The cameras, lenses and albums of `owner`'s library, for the search form.
     async fn search_facets(&self, owner: UserId) -> Result<SearchFacets, ApiError>;
+
+    /// Every account, for the administrators' list.
+    async fn users(&self) -> Result<Vec<UserSummary>, ApiError>;
 }
 
 pub type SharedLibrary = Arc<dyn Library>;
@@ -137,11 +137,16 @@ pub fn library() -> Result<SharedLibrary, ApiError> {
     use_context::<SharedLibrary>().ok_or(ApiError::Internal)
 }
 
-/// The library and the user whose library this request sees; "not found" while there is none.
+/// The signed-in user this request is made for; the server provides it for every request
+/// its guard let through with a session.
+pub fn viewer() -> Option<Viewer> {
+    use_context::<Viewer>()
+}
+
+/// The library and the signed-in user whose library this request sees.
 pub async fn owner_library() -> Result<(SharedLibrary, UserId), ApiError> {
-    let library = library()?;
-    let (owner, _) = library.viewer().await?.ok_or(ApiError::NotFound)?;
-    Ok((library, owner))
+    let owner = viewer().ok_or(ApiError::Unauthorized)?.id;
+    Ok((library()?, owner))
 }
 
 /// The server's account of itself, for the operations console.

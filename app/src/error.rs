@@ -13,6 +13,12 @@ pub enum ApiError {
     /// The thing exists, but what was asked of it is not available (an original not stored).
     #[error("{0}")]
     Gone(String),
+    /// Nobody is signed in, and what was asked needs an account.
+    #[error("sign in first")]
+    Unauthorized,
+    /// What was asked clashes with what exists (a user name already taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The request is understood and refused: it came from another site, or asks for what
     /// is not the viewer's.
     #[error("forbidden: {0}")]
@@ -44,6 +50,8 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Gone(_) => "gone",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Conflict(_) => "conflict",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -59,6 +67,8 @@ impl ApiError {
             ApiError::NotFound => 404,
             ApiError::BadRequest(_) | ApiError::Transport(_) => 400,
             ApiError::Gone(_) => 410,
+            ApiError::Unauthorized => 401,
+            ApiError::Conflict(_) => 409,
             ApiError::Forbidden(_) => 403,
             ApiError::TooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,
@@ -93,6 +103,8 @@ mod tests {
             ApiError::NotFound,
             ApiError::BadRequest(String::new()),
             ApiError::Gone(String::new()),
+            ApiError::Unauthorized,
+            ApiError::Conflict(String::new()),
             ApiError::Forbidden(String::new()),
             ApiError::TooLarge(String::new()),
             ApiError::UnsupportedMediaType(String::new()),

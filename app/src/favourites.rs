@@ -18,11 +18,8 @@ pub const FAVOURITES_PER_PAGE: u32 = 120;
 #[server(prefix = "/api", endpoint = "favourites")]
 pub async fn load_favourites(after: Option<String>) -> Result<PhotoPage, ApiError> {
     let after = crate::model::Cursor::parse_argument(after.as_deref())?;
-    let library = crate::backend::library()?;
-    match library.viewer().await? {
-        Some((owner, _)) => library.favourites(owner, after, FAVOURITES_PER_PAGE).await,
-        None => Ok(PhotoPage::default()),
-    }
+    let (library, owner) = crate::backend::owner_library().await?;
+    library.favourites(owner, after, FAVOURITES_PER_PAGE).await
 }
 
 #[component]

@@ -3,6 +3,7 @@
 // Leptos view types nest deeply; the timeline page exceeds the default limit.
 #![recursion_limit = "256"]
 
+pub mod account;
 pub mod albums;
 pub mod codec;
 pub mod error;
@@ -115,6 +116,13 @@ pub fn App() -> impl IntoView {
                         view=trash::TrashPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=StaticSegment("signin") view=account::SignInPage />
+                    <Route path=StaticSegment("setup") view=account::SetUpPage />
+                    <Route
+                        path=StaticSegment("users")
+                        view=account::UsersPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment("ops") view=ops::OpsPage ssr=SsrMode::Async />
                     <Route
                         path=(StaticSegment("ops"), StaticSegment("diagnostics"))
@@ -127,9 +135,14 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The top-bar links, the current page marked for assistive technology.
+/// The top-bar links, the current page marked for assistive technology, and who is signed in.
+/// Rendered on the server only (no island), where the request's user is known.
 #[component]
 fn Navigation() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let viewer = backend::viewer();
+    #[cfg(not(feature = "ssr"))]
+    let viewer: Option<model::Viewer> = None;
     let location = leptos_router::hooks::use_location();
     let link = move |href: &'static str, label: &'static str| {
         // A section stays marked on its inner pages: `/albums/7` is under Albums.
@@ -140,6 +153,14 @@ fn Navigation() -> impl IntoView {
         };
         view! { <a href=href aria-current=current>{label}</a> }
     };
+    let Some(viewer) = viewer else {
+        return view! {
+            <nav class="primary" aria-label="Main"></nav>
+            <a class="account-link" href="/signin">"Sign in"</a>
+        }
+        .into_any();
+    };
+    let admin = viewer.admin;
     view! {
         <nav class="primary" aria-label="Main">
             {link("/", "Timeline")}
@@ -147,9 +168,15 @@ fn Navigation() -> impl IntoView {
             {link("/albums", "Albums")}
             {link("/search", "Search")}
             {link("/trash", "Trash")}
-            {link("/ops", "Operations")}
+            {admin.then(|| link("/ops", "Operations"))}
+            {admin.then(|| link("/users", "Users"))}
         </nav>
+        <form class="signout" method="post" action="/signout">
+            <span class="muted">{viewer.name}</span>
+            <button class="link-button" type="submit">"Sign out"</button>
+        </form>
     }
+    .into_any()
 }
 
 #[component]

@@ -4,6 +4,26 @@ use serde::{Deserialize, Serialize};
 
 /// Identifies a user; every photo belongs to exactly one.
 pub type UserId = i64;
+
+/// The signed-in user a request is made for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub id: UserId,
+    pub name: String,
+    /// Administrators add users and see the operations console.
+    pub admin: bool,
+}
+
+/// One account, as the administrators' list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub name: String,
+    pub admin: bool,
+    /// False for users made by `seed` that have never been given a password.
+    pub can_sign_in: bool,
+    pub photos: i64,
+}
 pub type PhotoId = i64;
 
 /// One month of the library: the unit the timeline is divided into.

@@ -132,24 +132,16 @@ pub async fn search_photos(
 ) -> Result<SearchResults, ApiError> {
     let query = form.parse()?;
     let after = crate::model::Cursor::parse_argument(after.as_deref())?;
-    let library = crate::backend::library()?;
-    match library.viewer().await? {
-        Some((owner, _)) => {
-            library
-                .search(owner, &query, after, SEARCH_PAGE_PHOTOS)
-                .await
-        }
-        None => Ok(SearchResults::default()),
-    }
+    let (library, owner) = crate::backend::owner_library().await?;
+    library
+        .search(owner, &query, after, SEARCH_PAGE_PHOTOS)
+        .await
 }
 
 #[server(prefix = "/api", endpoint = "search_facets")]
 pub async fn load_search_facets() -> Result<SearchFacets, ApiError> {
-    let library = crate::backend::library()?;
-    match library.viewer().await? {
-        Some((owner, _)) => library.search_facets(owner).await,
-        None => Ok(SearchFacets::default()),
-    }
+    let (library, owner) = crate::backend::owner_library().await?;
+    library.search_facets(owner).await
 }
 
 fn form_of(query: &leptos_router::params::ParamsMap) -> SearchForm {

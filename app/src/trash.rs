@@ -18,11 +18,8 @@ pub const TRASH_PAGE_PHOTOS: u32 = 120;
 #[server(prefix = "/api", endpoint = "trash")]
 pub async fn load_trash(after: Option<String>) -> Result<PhotoPage, ApiError> {
     let after = crate::model::Cursor::parse_argument(after.as_deref())?;
-    let library = crate::backend::library()?;
-    match library.viewer().await? {
-        Some((owner, _)) => library.trash(owner, after, TRASH_PAGE_PHOTOS).await,
-        None => Ok(PhotoPage::default()),
-    }
+    let (library, owner) = crate::backend::owner_library().await?;
+    library.trash(owner, after, TRASH_PAGE_PHOTOS).await
 }
 
 /// Deletes every photo in the trash for good; returns how many.

@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `seed`, `import`, `live-load`.
+//! The command line: `serve` (default), `migrate`, `seed`, `import`, `user add`, `live-load`.
 
 use std::path::PathBuf;
 
@@ -34,9 +34,29 @@ pub enum Command {
     /// Add every photo below a folder (idempotent: photos already there are skipped), then
     /// make their derivatives.
     Import(crate::import::ImportArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Load a running server's live-updates hub: hold many sockets, make changes at a
     /// steady rate, report delivery, frames per client and latency.
     LiveLoad(crate::live::load::LoadArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user who can sign in (or give a password to one made by `seed` or `import`).
+    /// The password comes from FLASHBULB_PASSWORD, else the terminal (asked twice), else the
+    /// first line of standard input.
+    Add {
+        /// The user name: 1 to 64 characters.
+        name: String,
+        /// Make the user an administrator: adds users, sees the operations console.
+        #[arg(long)]
+        admin: bool,
+        /// Replace the password of an existing user instead, ending their sessions.
+        #[arg(long, conflicts_with = "admin")]
+        reset: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -66,6 +86,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::User(UserCommand::Add { name, admin, reset }) => {
+            let password = read_password()?;
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            if reset {
+                crate::users::reset_password(&pool, &name, &password).await?;
+                println!(
+                    "new password set for {}; their sessions have ended",
+                    name.trim()
+                );
+            } else {
+                crate::users::add(&pool, &name, &password, admin).await?;
+                let role = if admin { "administrator" } else { "user" };
+                println!("added {role} {}", name.trim());
+            }
+            Ok(())
+        }
         Command::Seed(args) => {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
@@ -74,6 +111,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The new password: from FLASHBULB_PASSWORD, the terminal, or the first line of input.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if let Ok(password) = std::env::var("FLASHBULB_PASSWORD") {
+        return Ok(password);
+    }
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("The password again: ")?;
+        anyhow::ensure!(first == again, "the two passwords differ");
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -75,6 +75,18 @@ pub struct Config {
     /// Media URLs made within one window are the same and stay valid until the end of the
     /// next: between one and two windows.
     pub media_url_window_secs: u64,
+    /// Days a sign-in lasts; signing out ends it at once.
+    pub session_days: u32,
+    /// Send the session cookie only over HTTPS (`Secure`). `None`: decided per request, from
+    /// `X-Forwarded-Proto: https` set by the proxy in front.
+    pub secure_cookies: Option<bool>,
+    /// Sign-in attempts taken from one client address per minute; more get 429.
+    pub signins_per_minute: u32,
+    /// Uploads (requests to `/api/upload`) taken from one user per minute; more get 429.
+    pub uploads_per_minute: u32,
+    /// Take the client address from `X-Forwarded-For` (its last entry), for the rate limits.
+    /// Only true behind a proxy that sets it; otherwise clients could pick their address.
+    pub trust_forwarded_for: bool,
 }
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
@@ -103,6 +115,11 @@ const KEYS: &[&str] = &[
     "cache_mb",
     "cache_ttl_secs",
     "media_url_window_secs",
+    "session_days",
+    "secure_cookies",
+    "signins_per_minute",
+    "uploads_per_minute",
+    "trust_forwarded_for",
 ];
 
 impl Default for Config {
@@ -133,6 +150,11 @@ impl Default for Config {
             cache_mb: 64,
             cache_ttl_secs: 300,
             media_url_window_secs: 7 * 86_400,
+            session_days: 30,
+            secure_cookies: None,
+            signins_per_minute: 10,
+            uploads_per_minute: 600,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -244,6 +266,16 @@ impl Config {
         if !(60..=365 * 86_400).contains(&self.media_url_window_secs) {
             return Err(ConfigError::Rejected(
                 "media_url_window_secs must be between 60 and 31536000".into(),
+            ));
+        }
+        if !(1..=365).contains(&self.session_days) {
+            return Err(ConfigError::Rejected(
+                "session_days must be between 1 and 365".into(),
+            ));
+        }
+        if self.signins_per_minute == 0 || self.uploads_per_minute == 0 {
+            return Err(ConfigError::Rejected(
+                "signins_per_minute and uploads_per_minute must be at least 1".into(),
             ));
         }
         if self.cache_mb == 0 || self.cache_ttl_secs == 0 {

@@ -18,6 +18,12 @@ pub enum ServerError {
     /// The thing exists but what was asked of it is no longer (or not yet) available.
     #[error("{0}")]
     Gone(String),
+    /// Nobody is signed in and the route needs an account.
+    #[error("sign in first")]
+    Unauthorized,
+    /// Clashes with what exists (a user name taken).
+    #[error("{0}")]
+    Conflict(String),
     /// Understood and refused (another site's request, another owner's topic).
     #[error("{0}")]
     Forbidden(String),
@@ -71,6 +77,8 @@ impl ServerError {
             ServerError::NotFound => ApiError::NotFound,
             ServerError::BadRequest(message) => ApiError::BadRequest(message.clone()),
             ServerError::Gone(message) => ApiError::Gone(message.clone()),
+            ServerError::Unauthorized => ApiError::Unauthorized,
+            ServerError::Conflict(message) => ApiError::Conflict(message.clone()),
             ServerError::Forbidden(message) => ApiError::Forbidden(message.clone()),
             ServerError::TooLarge(message) => ApiError::TooLarge(message.clone()),
             ServerError::UnsupportedMediaType(message) => {
@@ -105,7 +113,15 @@ impl IntoResponse for ServerError {
             StatusCode::from_u16(api.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body =
             serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if api == ApiError::RateLimited {
+            // Every limit refills within a minute.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("60"),
+            );
+        }
+        response
     }
 }
 

@@ -6,7 +6,7 @@ use app::{
     backend::Library,
     model::{
         AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
-        SearchQuery, SearchResults, TimelineFirstScreen, UserId,
+        SearchQuery, SearchResults, TimelineFirstScreen, UserId, UserSummary,
     },
     ApiError,
 };
@@ -51,10 +51,6 @@ impl DbLibrary {
 
 #[async_trait::async_trait]
 impl Library for DbLibrary {
-    async fn viewer(&self) -> Result<Option<(UserId, String)>, ApiError> {
-        Ok(users::library_owner(&self.pool).await?)
-    }
-
     async fn timeline_first_screen(
         &self,
         owner: UserId,
@@ -220,5 +216,9 @@ impl Library for DbLibrary {
 
     async fn search_facets(&self, owner: UserId) -> Result<SearchFacets, ApiError> {
         Ok(search::facets(&self.pool, owner).await?)
+    }
+
+    async fn users(&self) -> Result<Vec<UserSummary>, ApiError> {
+        Ok(users::list(&self.pool).await?)
     }
 }

@@ -16,6 +16,7 @@ use crate::{
     ops::Ops,
     photos::signing::MediaSigner,
     redis_link::RedisLink,
+    users::access::Access,
     vitals::Vitals,
 };
 
@@ -64,6 +65,8 @@ pub struct Shared {
     pub redis: Option<RedisLink>,
     /// Signs and checks media URLs.
     pub media: MediaSigner,
+    /// Sessions, who may reach which route, and the sign-in and upload rate limits.
+    pub access: Access,
 }
 
 impl AppState {
@@ -102,6 +105,7 @@ impl AppState {
                 .unwrap_or(std::num::NonZeroU32::MIN),
         );
         let ops = Ops::new(config.alerts.clone());
+        let access = Access::new(db.clone(), &config);
         Self(Arc::new(Shared {
             config: Arc::new(config),
             leptos_options,
@@ -117,6 +121,7 @@ impl AppState {
             cache,
             redis,
             media,
+            access,
         }))
     }
 }

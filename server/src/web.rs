@@ -1,19 +1,20 @@
 //! The HTTP surface: page routes, server functions, static files and the layers around them.
 
-use app::{shell, ApiError, App};
+use app::{model::Viewer, shell, ApiError, App};
 use axum::{
     body::Body,
-    http::{Response, StatusCode},
+    http::{header, request::Parts, HeaderValue, Response, StatusCode},
     middleware, Router,
 };
-use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos::prelude::{provide_context, use_context};
+use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
 use tower_http::{
     compression::{
         predicate::{NotForContentType, SizeAbove},
         CompressionLayer, Predicate,
     },
     limit::RequestBodyLimitLayer,
+    set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
 
@@ -32,8 +33,14 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::const_new("application/wasm"))
         .and(NotForContentType::const_new("application/zip"));
+    let context = move || {
+        provide_context(library.clone());
+        provide_context(operations.clone());
+        provide_request_context();
+    };
     let pages = Router::new()
         .merge(crate::health::router())
+        .merge(crate::users::forms::router())
         .merge(crate::assets::router())
         .merge(crate::timeline::router())
         .merge(crate::albums::router())
@@ -42,19 +49,14 @@ pub fn build_app(state: AppState) -> Router {
         .merge(crate::photos::media::router())
         .merge(crate::metrics::router())
         .merge(crate::vitals::router())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || {
-                provide_context(library.clone());
-                provide_context(operations.clone());
-            },
-            {
-                let options = state.leptos_options.clone();
-                move || shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(middleware::map_response(server_fn_error_status))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
     Router::new()
@@ -65,10 +67,28 @@ pub fn build_app(state: AppState) -> Router {
         // Inside compression: it stores pages plain and answers with its own encodings, which
         // the compression layer leaves alone.
         .layer(middleware::from_fn_with_state(
-            crate::cache::pages::PageCache::new(state.cache.clone(), state.db.clone()),
+            crate::cache::pages::PageCache::new(state.cache.clone()),
             crate::cache::pages::serve,
         ))
+        // Outside the page cache: it keys pages by the user the guard found.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::users::access::guard,
+        ))
         .layer(CompressionLayer::new().compress_when(compress_when))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        // Share links carry their secret in the path: never hand it to another site.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         // Inside the router, so each request is counted under the route it matched.
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -76,6 +96,36 @@ pub fn build_app(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// What every page and server function may know of its request: the signed-in user (from the
+/// guard) and the nonce of its scripts, which the Content-Security-Policy sent with the page
+/// names.
+fn provide_request_context() {
+    if let Some(viewer) =
+        use_context::<Parts>().and_then(|parts| parts.extensions.get::<Viewer>().cloned())
+    {
+        provide_context(viewer);
+    }
+    if let (Some(nonce), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
+    {
+        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+            response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+}
+
+/// Scripts run only from this site and only inline with the page's nonce (the hydration
+/// scripts carry it); WebAssembly may compile; no plugins, no framing, no foreign forms.
+/// Styles allow inline attributes: the grid positions its cells with them, and styles run no
+/// code.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    )
 }
 
 /// Requests carrying more than this are refused with 413 before any handler reads them.

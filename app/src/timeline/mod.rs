@@ -22,23 +22,17 @@ pub const FIRST_SCREEN_PHOTOS: u32 = 120;
 
 #[server(prefix = "/api", endpoint = "timeline")]
 pub async fn load_timeline() -> Result<TimelineFirstScreen, ApiError> {
-    let library = crate::backend::library()?;
-    match library.viewer().await? {
-        Some((owner, name)) => {
-            let mut screen = library
-                .timeline_first_screen(owner, FIRST_SCREEN_PHOTOS)
-                .await?;
-            screen.owner_name = Some(name);
-            Ok(screen)
-        }
-        None => Ok(TimelineFirstScreen::default()),
-    }
+    let viewer = crate::backend::viewer().ok_or(ApiError::Unauthorized)?;
+    let mut screen = crate::backend::library()?
+        .timeline_first_screen(viewer.id, FIRST_SCREEN_PHOTOS)
+        .await?;
+    screen.owner_name = Some(viewer.name);
+    Ok(screen)
 }
 
 #[server(prefix = "/api", endpoint = "set_favourite")]
 pub async fn set_favourite(photo_id: PhotoId, favourite: bool) -> Result<bool, ApiError> {
-    let library = crate::backend::library()?;
-    let (owner, _) = library.viewer().await?.ok_or(ApiError::NotFound)?;
+    let (library, owner) = crate::backend::owner_library().await?;
     library.set_favourite(owner, photo_id, favourite).await
 }
 

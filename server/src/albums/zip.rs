@@ -19,7 +19,8 @@ use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use crate::{
-    db::Pool, error::ServerResult, state::AppState, storage, users, web::attachment, ServerError,
+    db::Pool, error::ServerResult, state::AppState, storage, users::access::SignedIn,
+    web::attachment, ServerError,
 };
 
 /// Bytes handed to the response per chunk, and how many chunks may wait for a slow client:
@@ -40,12 +41,11 @@ pub fn router() -> Router<AppState> {
 /// `GET /api/albums/{id}/zip`: the owner's download.
 async fn owner_zip(
     State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
     UrlPath(id): UrlPath<String>,
 ) -> ServerResult<Response> {
     let id: AlbumId = id.parse().map_err(|_| ServerError::NotFound)?;
-    let (owner, _) = users::library_owner(&state.db)
-        .await?
-        .ok_or(ServerError::NotFound)?;
+    let owner = viewer.id;
     let album: Option<(i64, String)> =
         sqlx::query_as("SELECT id, title FROM albums WHERE id = $1 AND owner_id = $2")
             .bind(id)

@@ -2,12 +2,9 @@
 //! brotli and gzip forms, answered from the cache with an `ETag`, and with 304 when the
 //! browser already has them. Every write of the owner invalidates them.
 
-use std::{
-    io::Write,
-    sync::{Arc, OnceLock},
-};
+use std::io::Write;
 
-use app::model::UserId;
+use app::model::Viewer;
 use axum::{
     body::Body,
     extract::{Request, State},
@@ -18,36 +15,17 @@ use axum::{
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use sha2::Digest;
 
-use crate::{cache::Cache, db::Pool, users, ServerResult};
+use crate::cache::Cache;
 
-/// What the layer needs of the application: the cache, and who the library's owner is.
+/// What the layer needs of the application: the cache.
 #[derive(Clone)]
 pub struct PageCache {
     cache: Cache,
-    db: Pool,
-    /// The library's owner once known; single-library mode never changes it.
-    owner: Arc<OnceLock<UserId>>,
 }
 
 impl PageCache {
-    pub fn new(cache: Cache, db: Pool) -> Self {
-        Self {
-            cache,
-            db,
-            owner: Arc::default(),
-        }
-    }
-
-    /// The user whose library visitors see, `None` while there is none yet.
-    async fn library_owner(&self) -> ServerResult<Option<UserId>> {
-        if let Some(owner) = self.owner.get() {
-            return Ok(Some(*owner));
-        }
-        let found = users::library_owner(&self.db).await?.map(|(id, _)| id);
-        if let Some(owner) = found {
-            let _ = self.owner.set(owner);
-        }
-        Ok(found)
+    pub fn new(cache: Cache) -> Self {
+        Self { cache }
     }
 }
 
@@ -56,10 +34,14 @@ pub const MAX_CACHED_BODY: usize = 4 * 1024 * 1024;
 /// Smaller bodies are stored as they are: compressing them saves less than a TCP segment.
 pub const COMPRESS_ABOVE: usize = 1500;
 /// Headers of the rendered response worth keeping; the rest are per connection or ours.
-const KEPT_HEADERS: [HeaderName; 3] = [
+/// The Content-Security-Policy is kept with the page because it names the nonce of the
+/// page's scripts: a cached page keeps the nonce it was rendered with until it is invalidated,
+/// and is only ever sent to its owner.
+const KEPT_HEADERS: [HeaderName; 4] = [
     header::CONTENT_TYPE,
     header::CACHE_CONTROL,
     header::CONTENT_LANGUAGE,
+    header::CONTENT_SECURITY_POLICY,
 ];
 /// Sent when the page itself says nothing: the browser keeps it but asks again each time.
 const REVALIDATE: HeaderValue = HeaderValue::from_static("private, no-cache");
@@ -94,10 +76,11 @@ pub async fn serve(State(state): State<PageCache>, request: Request, next: Next)
         if changes_no_library(path) {
             return next.run(request).await;
         }
+        let owner = request.extensions().get::<Viewer>().map(|viewer| viewer.id);
         let response = next.run(request).await;
         // After the response: the write has been committed, and what loads from now on sees
-        // it under the new generation.
-        if let Ok(Some(owner)) = state.library_owner().await {
+        // it under the new generation. Writes change their signed-in user's library only.
+        if let Some(owner) = owner {
             state.cache.invalidate_owner(owner).await;
         }
         return response;
@@ -105,10 +88,9 @@ pub async fn serve(State(state): State<PageCache>, request: Request, next: Next)
     if request.method() != Method::GET || !is_cacheable(path) {
         return next.run(request).await;
     }
-    let owner = match state.library_owner().await {
-        Ok(Some(owner)) => owner,
-        // No library yet, or no database: the page itself says so.
-        _ => return next.run(request).await,
+    let Some(owner) = request.extensions().get::<Viewer>().map(|viewer| viewer.id) else {
+        // Visitors are sent to sign in before they get here; nothing of theirs is cached.
+        return next.run(request).await;
     };
     let name = format!(
         "page {}",

@@ -1,9 +1,12 @@
-//! `GET /ws`: the upgrade (same-site Origin, a library to watch), then one task per socket
+//! `GET /ws`: the upgrade (same-site Origin, a signed-in user), then one task per socket
 //! that answers subscriptions, sends what the hub queued for it, and drops silent peers.
 
 use std::time::Instant;
 
-use app::live::{ClientMessage, ServerMessage, Topic, LIVE_PATH};
+use app::{
+    live::{ClientMessage, ServerMessage, Topic, LIVE_PATH},
+    model::Viewer,
+};
 use axum::{
     extract::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
@@ -16,7 +19,12 @@ use axum::{
 };
 
 use super::hub::{resync_frame, Channel, Connection};
-use crate::{albums, state::AppState, users, ServerError, ServerResult};
+use crate::{
+    albums,
+    state::AppState,
+    users::access::{names_this_host, SignedIn},
+    ServerError, ServerResult,
+};
 
 /// Largest message a browser may send: subscriptions are tiny.
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
@@ -33,6 +41,7 @@ pub fn router() -> Router<AppState> {
 
 async fn upgrade(
     State(state): State<AppState>,
+    viewer: Option<SignedIn>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
@@ -46,58 +55,40 @@ async fn upgrade(
             .into_response()
         }
     };
-    match accept(&state, &headers).await {
-        Ok(owner) => upgrade
+    match accept(viewer, &headers) {
+        Ok(viewer) => upgrade
             .read_buffer_size(MAX_CLIENT_MESSAGE)
             // Each message is written out at once: no second buffer per connection (the
             // mailbox is the one bounded backlog).
             .write_buffer_size(0)
             .max_message_size(MAX_CLIENT_MESSAGE)
             .max_frame_size(MAX_CLIENT_MESSAGE)
-            .on_upgrade(move |socket| serve(socket, state, owner))
+            .on_upgrade(move |socket| serve(socket, state, viewer))
             .into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-/// Who may open a socket: a browser on this site (cross-site WebSocket hijacking is refused by
-/// the Origin check), once the library has an owner. Signed-in sessions join this check with
-/// accounts.
-async fn accept(state: &AppState, headers: &HeaderMap) -> ServerResult<i64> {
-    check_origin(headers)?;
-    users::library_owner(&state.db)
-        .await?
-        .map(|(owner, _)| owner)
-        .ok_or_else(|| ServerError::Forbidden("this library has no owner yet".into()))
-}
-
-/// The Origin must name the host the request was sent to (scheme aside: TLS may end at a
-/// proxy). A request without Origin did not come from a browser page and is refused too.
-fn check_origin(headers: &HeaderMap) -> ServerResult<()> {
+/// Who may open a socket: a signed-in user on a page of this site (cross-site WebSocket
+/// hijacking is refused by the Origin check, which a browser always sends on upgrades).
+fn accept(viewer: Option<SignedIn>, headers: &HeaderMap) -> ServerResult<Viewer> {
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| ServerError::Forbidden("a live socket needs an Origin header".into()))?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .ok_or_else(|| ServerError::BadRequest("the request has no Host header".into()))?;
-    let origin_host = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .unwrap_or("");
-    if origin_host.eq_ignore_ascii_case(host) {
-        Ok(())
-    } else {
-        Err(ServerError::Forbidden(format!(
+    if !names_this_host(origin, headers) {
+        return Err(ServerError::Forbidden(format!(
             "live updates are not offered to pages of {}",
             origin.chars().take(100).collect::<String>()
-        )))
+        )));
     }
+    viewer
+        .map(|SignedIn(viewer)| viewer)
+        .ok_or(ServerError::Unauthorized)
 }
 
 /// Serves one socket until the peer leaves, goes silent, misbehaves or the server stops.
-async fn serve(mut socket: WebSocket, state: AppState, owner: i64) {
+async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
     let mut connection = state.hub.connect();
     let config = *state.hub.config();
     let mut closing = state.hub.closing();
@@ -132,7 +123,7 @@ async fn serve(mut socket: WebSocket, state: AppState, owner: i64) {
                     }
                 };
                 let answer = match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(request) => answer(&state, owner, &mut connection, request).await,
+                    Ok(request) => answer(&state, &viewer, &mut connection, request).await,
                     Err(error) => ServerMessage::Refused {
                         reason: format!("not a subscription message: {error}"),
                     },
@@ -168,16 +159,16 @@ async fn serve(mut socket: WebSocket, state: AppState, owner: i64) {
 
 async fn answer(
     state: &AppState,
-    owner: i64,
+    viewer: &Viewer,
     connection: &mut Connection,
     request: ClientMessage,
 ) -> ServerMessage {
     match request {
         ClientMessage::Subscribe { topic } => {
-            if let Err(reason) = authorize(state, owner, topic).await {
+            if let Err(reason) = authorize(state, viewer, topic).await {
                 return ServerMessage::Refused { reason };
             }
-            match connection.subscribe(Channel { owner, topic }) {
+            match connection.subscribe(channel(viewer, topic)) {
                 Ok(()) => ServerMessage::Subscribed { topic },
                 Err(error) => ServerMessage::Refused {
                     reason: error.to_string(),
@@ -185,17 +176,32 @@ async fn answer(
             }
         }
         ClientMessage::Unsubscribe { topic } => {
-            connection.unsubscribe(Channel { owner, topic });
+            connection.unsubscribe(channel(viewer, topic));
             ServerMessage::Unsubscribed { topic }
         }
     }
 }
 
-/// Topics are always within the viewer's library; an album must be one of theirs.
-async fn authorize(state: &AppState, owner: i64, topic: Topic) -> Result<(), String> {
+/// The channel a topic is carried on: the viewer's own, except the console's, which every
+/// administrator shares.
+fn channel(viewer: &Viewer, topic: Topic) -> Channel {
     match topic {
-        Topic::Library | Topic::Ops => Ok(()),
-        Topic::Album(album) => match albums::exists(&state.db, owner, album).await {
+        Topic::Ops => crate::ops::console_channel(),
+        Topic::Library | Topic::Album(_) => Channel {
+            owner: viewer.id,
+            topic,
+        },
+    }
+}
+
+/// Topics are always within the viewer's library (an album must be one of theirs); the
+/// console is for administrators.
+async fn authorize(state: &AppState, viewer: &Viewer, topic: Topic) -> Result<(), String> {
+    match topic {
+        Topic::Library => Ok(()),
+        Topic::Ops if viewer.admin => Ok(()),
+        Topic::Ops => Err("the operations console is for administrators".into()),
+        Topic::Album(album) => match albums::exists(&state.db, viewer.id, album).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(format!("there is no album {album} in this library")),
             Err(error) => Err(error.to_api().to_string()),

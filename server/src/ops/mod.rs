@@ -112,6 +112,7 @@ pub fn start(state: &AppState) {
 
 async fn prune(state: &AppState) {
     state.vitals.forget_idle_senders();
+    state.access.forget_idle_clients();
     let keep_minutes = state.config.vitals_retention_days as i64 * 24 * 60;
     let now = crate::db::now();
     if let Err(error) = crate::vitals::prune(&state.db, now / 60 - keep_minutes).await {
@@ -265,11 +266,11 @@ pub async fn sample(state: &AppState) -> ServerResult<()> {
     for transition in transitions {
         record_transition(state, transition).await;
     }
-    if state.hub.is_watched(ops_channel(state).await) {
+    if state.hub.is_watched(console_channel()) {
         let snapshot = snapshot(state).await?;
         state
             .hub
-            .change(ops_channel(state).await, &Change::Ops(Box::new(snapshot)));
+            .change(console_channel(), &Change::Ops(Box::new(snapshot)));
     }
     Ok(())
 }
@@ -311,17 +312,10 @@ fn hit_ratio(earlier: &Reading, later: &Reading, at_least: u64) -> Option<f64> {
     (lookups >= at_least.max(1)).then(|| hits as f64 / lookups as f64)
 }
 
-/// The console's channel: the library owner's (the administrator until accounts exist).
-async fn ops_channel(state: &AppState) -> Channel {
-    let owner = state
-        .library
-        .viewer()
-        .await
-        .ok()
-        .flatten()
-        .map_or(0, |(owner, _)| owner);
+/// The console's channel, shared by every administrator: owner 0 is nobody's library.
+pub fn console_channel() -> Channel {
     Channel {
-        owner,
+        owner: 0,
         topic: Topic::Ops,
     }
 }

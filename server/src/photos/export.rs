@@ -15,7 +15,7 @@ use axum::{
 
 use sqlx::{pool::PoolConnection, Any};
 
-use crate::{error::ServerResult, state::AppState, users, ServerError};
+use crate::{error::ServerResult, state::AppState, users::access::SignedIn};
 
 /// Rows per query: large enough that a million rows take few round trips, small enough that
 /// a batch (and its CSV) stays well under a megabyte.
@@ -128,10 +128,11 @@ struct Progress {
     finished: bool,
 }
 
-async fn export(State(state): State<AppState>) -> ServerResult<Response> {
-    let (owner, _) = users::library_owner(&state.db)
-        .await?
-        .ok_or(ServerError::NotFound)?;
+async fn export(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+) -> ServerResult<Response> {
+    let owner = viewer.id;
     let progress = Progress {
         connection: state.db.acquire().await?,
         owner,

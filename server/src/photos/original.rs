@@ -11,7 +11,7 @@ use axum::{
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::{error::ServerResult, state::AppState, storage, users, ServerError};
+use crate::{error::ServerResult, state::AppState, storage, users::access::SignedIn, ServerError};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/photos/{id}/original", get(download_original))
@@ -19,13 +19,12 @@ pub fn router() -> Router<AppState> {
 
 async fn download_original(
     State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
     Path(id): Path<String>,
     request: Request,
 ) -> ServerResult<Response> {
     let id: i64 = id.parse().map_err(|_| ServerError::NotFound)?;
-    let (owner, _) = users::library_owner(&state.db)
-        .await?
-        .ok_or(ServerError::NotFound)?;
+    let owner = viewer.id;
     let row: Option<(String, Option<String>, Vec<u8>)> = sqlx::query_as(
         "SELECT file_name, mime_type, sha256 FROM photos WHERE id = $1 AND owner_id = $2",
     )

@@ -22,10 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::ingest::{self, Candidate, Outcome, Refusal};
-use crate::{jobs::PRIORITY_UPLOAD, state::AppState, users, ServerError};
-
-/// The owner a fresh installation's first upload creates, until accounts exist.
-const FIRST_OWNER: &str = "owner";
+use crate::{jobs::PRIORITY_UPLOAD, state::AppState, users::access::SignedIn, ServerError};
 
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;
@@ -63,6 +60,7 @@ struct PhotoStatus {
 /// (`pending`, `ready`, `failed` with its reason); others' photos are simply not listed.
 async fn statuses(
     State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
     query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<PhotoStatus>>, ServerError> {
     let Query(query) = query.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
@@ -79,9 +77,7 @@ async fn statuses(
             "ask about 1 to {MAX_STATUS_IDS} photos at a time"
         )));
     }
-    let (owner, _) = users::library_owner(&state.db)
-        .await?
-        .ok_or(ServerError::NotFound)?;
+    let owner = viewer.id;
     let mut select = crate::db::Statement::new(
         crate::db::backend(&state.db),
         "SELECT id, status, failure FROM photos WHERE owner_id = ",
@@ -133,7 +129,14 @@ struct UploadResponse {
 /// Every file part in order. A request of one file answers with that file's status (201,
 /// 200 for a duplicate, 413, 415, 422); a request of several answers 200 when any was added
 /// and the per-file results say the rest.
-async fn upload(State(state): State<AppState>, request: Request) -> Response {
+async fn upload(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+    request: Request,
+) -> Response {
+    if let Err(error) = state.access.check_upload_rate(viewer.id) {
+        return error.into_response();
+    }
     // A plain form (no JavaScript) wants to land on a page again, not on JSON.
     let from_form = request
         .headers()
@@ -143,7 +146,7 @@ async fn upload(State(state): State<AppState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = Body::from_stream(OneChunkAtATime::new(body.into_data_stream()));
     let multipart = Multipart::from_request(Request::from_parts(parts, body), &state).await;
-    match receive(&state, multipart).await {
+    match receive(&state, viewer.id, multipart).await {
         Ok(files) if from_form => {
             if files
                 .iter()
@@ -216,15 +219,11 @@ impl<S: Stream + Unpin> Stream for OneChunkAtATime<S> {
 
 async fn receive(
     state: &AppState,
+    owner: i64,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Vec<FileResult>, ServerError> {
     let mut multipart =
         multipart.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
-    // The first upload into a fresh installation starts its library.
-    let owner = match users::library_owner(&state.db).await? {
-        Some((owner, _)) => owner,
-        None => users::find_or_create(&state.db, FIRST_OWNER, true).await?,
-    };
     let mut results = Vec::new();
     loop {
         let field = match multipart.next_field().await {

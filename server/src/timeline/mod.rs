@@ -14,7 +14,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::{db::Pool, error::ServerResult, state::AppState, users, ServerError};
+use crate::{db::Pool, error::ServerResult, state::AppState, users::access::SignedIn, ServerError};
 
 /// The predicate every timeline query shares: visible photos of one owner, who is `$1`.
 const VISIBLE: &str = "owner_id = $1 AND status = 'ready' AND trashed_at IS NULL";
@@ -117,6 +117,7 @@ struct SegmentQuery {
 /// `GET /api/timeline/buckets/{yyyy-mm}?offset=&limit=`: one segment of one month.
 async fn get_bucket_segment(
     State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
     Path(month): Path<String>,
     query: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ServerResult<impl IntoResponse> {
@@ -128,9 +129,7 @@ async fn get_bucket_segment(
             "limit must be between 1 and {MAX_SEGMENT}"
         )));
     }
-    let (owner, _) = users::library_owner(&state.db)
-        .await?
-        .ok_or(ServerError::NotFound)?;
+    let owner = viewer.id;
     let segment = bucket_segment(&state.db, owner, month, query.offset, limit).await?;
     Ok((
         [

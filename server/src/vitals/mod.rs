@@ -6,7 +6,7 @@ pub mod histogram;
 
 use std::{
     collections::BTreeMap,
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::IpAddr,
     num::NonZeroU32,
     sync::{
         atomic::{AtomicBool, Ordering},
@@ -20,7 +20,7 @@ use app::{
 };
 use axum::{
     body::Bytes,
-    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{header, HeaderMap, StatusCode},
     routing::post,
     Router,
@@ -93,10 +93,7 @@ async fn ingest(
 }
 
 async fn accept(state: &AppState, request: Request) -> ServerResult<()> {
-    let sender = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    let sender = state.access.client_address(&request);
     if state.vitals.limiter.check_key(&sender).is_err() {
         return Err(ServerError::RateLimited);
     }

@@ -1,0 +1,208 @@
+//! The account forms' targets: sign in, sign out, set up the first account, add a user. Plain
+//! HTML forms (they work before any script has loaded); each answers with a redirect, to the
+//! page asked for or back to the form with an error code the form explains.
+
+use axum::{
+    extract::{rejection::FormRejection, DefaultBodyLimit, Request, State},
+    http::header,
+    response::{IntoResponse, Redirect, Response},
+    routing::post,
+    Form, Router,
+};
+use serde::Deserialize;
+
+use super::access::{encode_component, viewer_of};
+use crate::{state::AppState, ServerError};
+
+/// The forms carry a name and two passwords at most.
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/signin", post(sign_in))
+        .route("/signout", post(sign_out))
+        .route("/setup", post(set_up))
+        .route("/users", post(add_user))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInForm {
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
+    let address = state.access.client_address(&request);
+    let secure = state.access.secure(request.headers());
+    let form = match read_form::<SignInForm>(request).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(error) = state.access.check_signin_rate(address, &form.username) {
+        tracing::warn!(%address, "sign-in attempts over the limit");
+        return error.into_response();
+    }
+    let next = local_path(&form.next);
+    match super::authenticate(&state.db, &form.username, &form.password).await {
+        Ok(Some(viewer)) => match state.access.sessions.start(viewer.id).await {
+            Ok(token) => signed_in(&state, &token, secure, next),
+            Err(error) => error.into_response(),
+        },
+        Ok(None) => {
+            let next = if next == "/" {
+                String::new()
+            } else {
+                format!("&next={}", encode_component(next))
+            };
+            Redirect::to(&format!("/signin?error=credentials{next}")).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
+    let secure = state.access.secure(request.headers());
+    if let Some(token) = super::sessions::token(request.headers()) {
+        if let Err(error) = state.access.sessions.end(token).await {
+            return error.into_response();
+        }
+    }
+    (
+        [(header::SET_COOKIE, super::sessions::removal_cookie(secure))],
+        Redirect::to("/signin"),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct SetUpForm {
+    username: String,
+    password: String,
+    confirm: String,
+}
+
+/// The first account, made by the first visitor: an administrator. Refused once any account
+/// can sign in.
+async fn set_up(State(state): State<AppState>, request: Request) -> Response {
+    let address = state.access.client_address(&request);
+    let secure = state.access.secure(request.headers());
+    let form = match read_form::<SetUpForm>(request).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(error) = state.access.check_signin_rate(address, &form.username) {
+        return error.into_response();
+    }
+    match state.access.is_set_up().await {
+        Ok(true) => return Redirect::to("/signin").into_response(),
+        Ok(false) => {}
+        Err(error) => return error.into_response(),
+    }
+    if form.password != form.confirm {
+        return Redirect::to("/setup?error=mismatch").into_response();
+    }
+    let added = super::add(&state.db, &form.username, &form.password, true).await;
+    match added {
+        Ok(id) => match state.access.sessions.start(id).await {
+            Ok(token) => {
+                tracing::info!(user = id, "first account set up");
+                signed_in(&state, &token, secure, "/")
+            }
+            Err(error) => error.into_response(),
+        },
+        Err(error) => Redirect::to(&format!("/setup?error={}", form_error(&error))).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AddUserForm {
+    username: String,
+    password: String,
+    /// An HTML checkbox: present ("on") when ticked.
+    #[serde(default)]
+    admin: Option<String>,
+}
+
+/// An administrator adds a user (the route is for administrators only).
+async fn add_user(State(state): State<AppState>, request: Request) -> Response {
+    let Some(admin) = viewer_of(&request).filter(|viewer| viewer.admin).cloned() else {
+        return ServerError::Forbidden("only administrators add users".into()).into_response();
+    };
+    let form = match read_form::<AddUserForm>(request).await {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let is_admin = form.admin.is_some();
+    match super::add(&state.db, &form.username, &form.password, is_admin).await {
+        Ok(id) => {
+            tracing::info!(user = id, by = admin.id, "user added");
+            Redirect::to(&format!(
+                "/users?added={}",
+                encode_component(form.username.trim())
+            ))
+            .into_response()
+        }
+        Err(error) => Redirect::to(&format!("/users?error={}", form_error(&error))).into_response(),
+    }
+}
+
+/// Where a sign-in lands: the session cookie, then the page asked for.
+fn signed_in(state: &AppState, token: &str, secure: bool, next: &str) -> Response {
+    let cookie = super::sessions::cookie(token, state.access.sessions.lifetime_secs(), secure);
+    ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+}
+
+/// The form's error code, which the form page turns into a sentence.
+fn form_error(error: &ServerError) -> &'static str {
+    match error {
+        ServerError::BadRequest(message) if message.contains("password") => "password",
+        ServerError::BadRequest(_) => "name",
+        ServerError::Conflict(_) => "taken",
+        _ => "unavailable",
+    }
+}
+
+async fn read_form<T: serde::de::DeserializeOwned>(request: Request) -> Result<T, Response> {
+    let form: Result<Form<T>, FormRejection> =
+        <Form<T> as axum::extract::FromRequest<()>>::from_request(request, &()).await;
+    form.map(|Form(form)| form).map_err(|rejection| {
+        ServerError::BadRequest(format!(
+            "the form could not be read: {}",
+            rejection.body_text()
+        ))
+        .into_response()
+    })
+}
+
+/// `next` when it is a path of this site, else the timeline: a sign-in link must not be able
+/// to send anyone elsewhere.
+pub fn local_path(next: &str) -> &str {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    if local {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_only_leads_within_the_site() {
+        assert_eq!(local_path("/albums/7?x=1"), "/albums/7?x=1");
+        assert_eq!(local_path(""), "/");
+        assert_eq!(local_path("https://evil.example/"), "/");
+        assert_eq!(local_path("//evil.example/"), "/");
+        assert_eq!(local_path("/\\evil.example/"), "/");
+        assert_eq!(local_path("/a\r\nSet-Cookie: x"), "/");
+        assert_eq!(local_path("javascript:alert(1)"), "/");
+    }
+}
