@@ -159,6 +159,20 @@ pub fn day_label(unix_seconds: i64) -> String {
     format!("{day} {}", month_label(year, month))
 }
 
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+pub fn encode_component(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

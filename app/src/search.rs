@@ -6,7 +6,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::{
     error::ApiError,
-    format::{iso_day, parse_day, photo_count, thousands},
+    format::{encode_component, iso_day, parse_day, photo_count, thousands},
     listing::{with_after, NextPage, PhotoGrid},
     model::{AlbumId, SearchFacets, SearchQuery, SearchResults, PHOTO_EXPORT_PATH},
     timeline::LoadFailed,
@@ -109,20 +109,6 @@ impl SearchForm {
             .collect();
         format!("/search?{}", query.join("&"))
     }
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn encode_component(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 #[server(prefix = "/api", endpoint = "search")]

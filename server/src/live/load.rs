@@ -29,8 +29,64 @@ use tokio_tungstenite::{
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Opens a socket to the hub of `base` (`http://host:port`) as a page of that site would.
-pub async fn connect(base: &str) -> Result<Socket, tungstenite::Error> {
+/// A server and the session the tool acts with.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+    /// The session cookie's token.
+    pub session: String,
+}
+
+impl Site {
+    /// The `Cookie` header value that carries the session.
+    pub fn cookie(&self) -> String {
+        format!("{}={}", crate::users::sessions::COOKIE, self.session)
+    }
+}
+
+/// Signs in to `base` as a browser's form would; returns the session's token.
+pub async fn sign_in(base: &str, user: &str, password: &str) -> anyhow::Result<String> {
+    let http: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let form = format!(
+        "username={}&password={}",
+        app::format::encode_component(user),
+        app::format::encode_component(password)
+    );
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(format!("{base}/signin"))
+        .header(http::header::ORIGIN, base)
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(Full::new(bytes::Bytes::from(form)))?;
+    let response = http
+        .request(request)
+        .await
+        .with_context(|| format!("signing in to {base}"))?;
+    let prefix = format!("{}=", crate::users::sessions::COOKIE);
+    response
+        .headers()
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| value.strip_prefix(&prefix))
+        .and_then(|rest| rest.split(';').next())
+        .filter(|token| !token.is_empty())
+        .map(str::to_string)
+        .with_context(|| {
+            format!(
+                "{base} did not sign {user} in ({}): check the name and FLASHBULB_PASSWORD",
+                response.status()
+            )
+        })
+}
+
+/// Opens a socket to the hub of the site as a page of that site would.
+pub async fn connect(site: &Site) -> Result<Socket, tungstenite::Error> {
+    let base = &site.base;
     let ws_url = format!(
         "{}{LIVE_PATH}",
         base.replacen("http://", "ws://", 1)
@@ -38,11 +94,15 @@ pub async fn connect(base: &str) -> Result<Socket, tungstenite::Error> {
     );
     let mut request = ws_url.into_client_request()?;
     let origin = base.trim_end_matches('/');
-    request.headers_mut().insert(
-        http::header::ORIGIN,
-        http::HeaderValue::from_str(origin)
-            .map_err(|e| tungstenite::Error::HttpFormat(e.into()))?,
-    );
+    let header = |value: &str| {
+        http::HeaderValue::from_str(value).map_err(|e| tungstenite::Error::HttpFormat(e.into()))
+    };
+    request
+        .headers_mut()
+        .insert(http::header::ORIGIN, header(origin)?);
+    request
+        .headers_mut()
+        .insert(http::header::COOKIE, header(&site.cookie())?);
     // Updates are small; a large read buffer per socket would dominate memory at scale.
     let config = WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
@@ -96,13 +156,13 @@ pub async fn receive_one(
 /// Follows `topics` on the hub of `base` for as long as the receiver lives: reconnects with
 /// exponential backoff and jitter, subscribes again, and reports a reconnect as a `resync`
 /// (what was sent while the socket was down is gone).
-pub fn follow(base: String, topics: Vec<Topic>) -> mpsc::Receiver<ServerMessage> {
+pub fn follow(site: Site, topics: Vec<Topic>) -> mpsc::Receiver<ServerMessage> {
     let (sender, receiver) = mpsc::channel(1024);
     tokio::spawn(async move {
         let mut failures = 0u32;
         let mut connected_before = false;
         loop {
-            if let Ok(mut socket) = connect(&base).await {
+            if let Ok(mut socket) = connect(&site).await {
                 failures = 0;
                 let mut subscribed = true;
                 for topic in &topics {
@@ -139,6 +199,11 @@ pub struct LoadArgs {
     /// The server to load, e.g. `http://127.0.0.1:3000`.
     #[arg(long, default_value = "http://127.0.0.1:3000")]
     pub url: String,
+    /// The user the tool signs in as; the password comes from FLASHBULB_PASSWORD.
+    #[arg(long, default_value = "demo")]
+    pub user: String,
+    #[arg(long, env = "FLASHBULB_PASSWORD", hide_env_values = true, hide = true)]
+    pub password: String,
     /// Sockets held open, each following the library.
     #[arg(long, default_value_t = 1000)]
     pub connections: usize,
@@ -271,11 +336,15 @@ impl SentAt {
 
 pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     let base = args.url.trim_end_matches('/').to_string();
+    let site = Site {
+        session: sign_in(&base, &args.user, &args.password).await?,
+        base,
+    };
     let http: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(64)
         .build_http();
     let wanted_ids = (args.rate as u64 * args.seconds).max(1) as usize;
-    let ids = photo_ids(&http, &base, wanted_ids).await?;
+    let ids = photo_ids(&http, &site, wanted_ids).await?;
     let server_rss_idle_mib = args.server_pid.and_then(rss_mib);
 
     let start = Instant::now();
@@ -296,14 +365,14 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     let (ready_sender, mut ready) = mpsc::unbounded_channel::<bool>();
     for number in 0..args.connections {
         let permit = gate.clone().acquire_owned().await?;
-        let base = base.clone();
+        let site = site.clone();
         let tally = tally.clone();
         let ready_sender = ready_sender.clone();
         let stop = stop.clone();
         let measure =
             (number < args.latency_sample).then(|| (sent_at.clone(), latency_sender.clone()));
         tokio::spawn(async move {
-            let opened = open_following(&base).await;
+            let opened = open_following(&site).await;
             drop(permit);
             let Ok(socket) = opened else {
                 let _ = ready_sender.send(false);
@@ -344,14 +413,14 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
             }
             tick.tick().await;
             let permit = in_flight.clone().acquire_owned().await?;
-            let (http, base, sent_at) = (http.clone(), base.clone(), sent_at.clone());
+            let (http, site, sent_at) = (http.clone(), site.clone(), sent_at.clone());
             let (made, failed) = (made.clone(), failed.clone());
             tokio::spawn(async move {
                 let micros = sent_at.start.elapsed().as_micros().max(1) as u64;
                 if let Some(slot) = sent_at.micros.get(at) {
                     slot.store(micros, Ordering::Relaxed);
                 }
-                match set_favourite(&http, &base, id).await {
+                match set_favourite(&http, &site, id).await {
                     Ok(()) => {
                         let micros = sent_at.start.elapsed().as_micros().max(1) as u64;
                         if let Some(slot) = sent_at.answered.get(at) {
@@ -420,8 +489,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
 }
 
 /// A socket following the library, after the hub confirmed the subscription.
-async fn open_following(base: &str) -> anyhow::Result<Socket> {
-    let mut socket = connect(base).await?;
+async fn open_following(site: &Site) -> anyhow::Result<Socket> {
+    let mut socket = connect(site).await?;
     send(
         &mut socket,
         &ClientMessage::Subscribe {
@@ -497,11 +566,13 @@ fn micros(duration: Duration) -> u32 {
 /// Ids of up to `wanted` photos of the library, newest first, read the way pages read them.
 async fn photo_ids(
     http: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes::Bytes>>,
-    base: &str,
+    site: &Site,
     wanted: usize,
 ) -> anyhow::Result<Vec<PhotoId>> {
+    let base = &site.base;
     let body = request(
         http,
+        site,
         http::Method::POST,
         &format!("{base}/api/timeline"),
         "",
@@ -517,7 +588,7 @@ async fn photo_ids(
                 "{base}/api/timeline/buckets/{}?offset={offset}&limit=5000",
                 bucket.key()
             );
-            let bytes = request(http, http::Method::GET, &url, "").await?;
+            let bytes = request(http, site, http::Method::GET, &url, "").await?;
             let segment = Segment::decode(&bytes).context("reading a timeline segment")?;
             offset += segment.ids.len().max(1) as u64;
             ids.extend(segment.ids);
@@ -535,14 +606,15 @@ async fn photo_ids(
 
 async fn set_favourite(
     http: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes::Bytes>>,
-    base: &str,
+    site: &Site,
     id: PhotoId,
 ) -> anyhow::Result<()> {
     let form = format!("photo_id={id}&favourite=true");
     request(
         http,
+        site,
         http::Method::POST,
-        &format!("{base}/api/set_favourite"),
+        &format!("{}/api/set_favourite", site.base),
         &form,
     )
     .await?;
@@ -551,6 +623,7 @@ async fn set_favourite(
 
 async fn request(
     http: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes::Bytes>>,
+    site: &Site,
     method: http::Method,
     url: &str,
     form: &str,
@@ -558,6 +631,8 @@ async fn request(
     let request = http::Request::builder()
         .method(method)
         .uri(url)
+        .header(http::header::ORIGIN, &site.base)
+        .header(http::header::COOKIE, site.cookie())
         .header(http::header::ACCEPT, "application/json")
         .header(
             http::header::CONTENT_TYPE,

@@ -122,11 +122,9 @@ async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
                         Utf8Bytes::from_static("binary")
                     }
                 };
-                let answer = match serde_json::from_str::<ClientMessage>(&text) {
+                let answer = match read_client_message(&text) {
                     Ok(request) => answer(&state, &viewer, &mut connection, request).await,
-                    Err(error) => ServerMessage::Refused {
-                        reason: format!("not a subscription message: {error}"),
-                    },
+                    Err(reason) => ServerMessage::Refused { reason },
                 };
                 if matches!(answer, ServerMessage::Refused { .. }) {
                     refusals += 1;
@@ -155,6 +153,12 @@ async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
             }
         }
     }
+}
+
+/// A browser's message: one subscription request in JSON, or the reason it is not one.
+pub fn read_client_message(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str::<ClientMessage>(text)
+        .map_err(|error| format!("not a subscription message: {error}"))
 }
 
 async fn answer(
@@ -284,6 +288,24 @@ mod tests {
         assert!(!serde_json::to_string(&message)
             .expect("json")
             .contains('\n'));
+    }
+
+    fn check_origin(headers: &HeaderMap) -> ServerResult<Viewer> {
+        let viewer = Viewer {
+            id: 1,
+            name: "ana".into(),
+            admin: false,
+        };
+        accept(Some(SignedIn(viewer)), headers)
+    }
+
+    #[test]
+    fn only_signed_in_users_may_open_a_socket() {
+        let same_site = headers(Some("http://photos.example"), "photos.example");
+        assert!(matches!(
+            accept(None, &same_site),
+            Err(ServerError::Unauthorized)
+        ));
     }
 
     #[test]

@@ -11,8 +11,9 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::access::{encode_component, viewer_of};
+use super::access::viewer_of;
 use crate::{state::AppState, ServerError};
+use app::format::encode_component;
 
 /// The forms carry a name and two passwords at most.
 const MAX_FORM_BYTES: usize = 16 * 1024;

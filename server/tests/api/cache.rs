@@ -383,7 +383,7 @@ async fn with_redis_stopped_pages_keep_answering_and_both_instances_recover_by_t
             .expect("bind"),
     )
     .await;
-    let mut follower = following(&served_b.base, Topic::Library).await;
+    let mut follower = following(&served_b.site, Topic::Library).await;
 
     // Bridged: a favourite set through A reaches a tab on B.
     let (status, body) = a

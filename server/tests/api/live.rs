@@ -8,18 +8,35 @@ use app::live::{Addition, Change, ClientMessage, Counter, PhotoStatus, ServerMes
 use app::model::PhotoCell;
 use flashbulb::{
     config::Config,
-    live::{load, Channel},
+    live::{
+        load::{self, Site},
+        Channel,
+    },
     AppState,
 };
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
 
-use super::{pipeline, TestApp};
+use super::{pipeline, TestApp, DEMO_PASSWORD};
+
+/// A session of the first user of `state`'s database (none: an empty one, signed in as nobody).
+pub(super) async fn first_user_session(state: &AppState) -> String {
+    let first: Option<i64> = sqlx::query_scalar("SELECT id FROM users ORDER BY id LIMIT 1")
+        .fetch_optional(&state.db)
+        .await
+        .expect("first user");
+    match first {
+        Some(user) => state.access.sessions.start(user).await.expect("session"),
+        None => String::new(),
+    }
+}
 
 /// The router of `app` on a real port, until the returned sender is dropped or fired.
 pub(super) struct Served {
     pub(super) base: String,
+    /// The base with a session of the library's first user.
+    pub(super) site: Site,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -27,6 +44,10 @@ pub(super) struct Served {
 impl Served {
     pub(super) async fn on(state: &AppState, listener: TcpListener) -> Self {
         let base = format!("http://{}", listener.local_addr().expect("address"));
+        let site = Site {
+            base: base.clone(),
+            session: first_user_session(state).await,
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let router = flashbulb::build_app(state.clone());
         let hub = state.hub.clone();
@@ -41,6 +62,7 @@ impl Served {
         });
         Self {
             base,
+            site,
             stop: Some(stop),
             task,
         }
@@ -111,8 +133,8 @@ pub(super) async fn next(socket: &mut Follower) -> ServerMessage {
 }
 
 /// A socket that has followed `topic` (after the hello and the confirmation).
-pub(super) async fn following(base: &str, topic: Topic) -> Follower {
-    let mut socket = Follower::from(load::connect(base).await.expect("connect"));
+pub(super) async fn following(site: &Site, topic: Topic) -> Follower {
+    let mut socket = Follower::from(load::connect(site).await.expect("connect"));
     assert!(matches!(
         next(&mut socket).await,
         ServerMessage::Hello { .. }
@@ -152,7 +174,7 @@ async fn a_hundred_changes_of_one_key_within_a_frame_arrive_as_one_message_with_
     })
     .await;
     let served = Served::start(&app).await;
-    let mut socket = following(&served.base, Topic::Library).await;
+    let mut socket = following(&served.site, Topic::Library).await;
     for value in 1..=100 {
         app.state.hub.change(
             LIBRARY,
@@ -185,7 +207,7 @@ async fn a_hundred_changes_of_one_key_within_a_frame_arrive_as_one_message_with_
 async fn additions_arrive_in_order_across_frames() {
     let app = live_app(Config::default()).await;
     let served = Served::start(&app).await;
-    let mut socket = following(&served.base, Topic::Library).await;
+    let mut socket = following(&served.site, Topic::Library).await;
     let publisher = {
         let hub = app.state.hub.clone();
         tokio::spawn(async move {
@@ -231,8 +253,8 @@ async fn a_client_that_stops_reading_gets_one_resync_instead_of_a_backlog() {
     })
     .await;
     let served = Served::start(&app).await;
-    let mut slow = slow_follower(&served.base).await;
-    let mut reader = following(&served.base, Topic::Library).await;
+    let mut slow = slow_follower(&served.site).await;
+    let mut reader = following(&served.site, Topic::Library).await;
     // Far more than the socket buffers of both ends and the mailbox hold: 60 frames of
     // 200 additions of 1 KB each, 12 MB.
     let total = 200 * 60;
@@ -296,8 +318,9 @@ async fn a_client_that_stops_reading_gets_one_resync_instead_of_a_backlog() {
 
 /// A follower of the library whose socket receive buffer is tiny, so that not reading
 /// pushes back on the server at once.
-async fn slow_follower(base: &str) -> Follower {
-    let address: std::net::SocketAddr = base
+async fn slow_follower(site: &Site) -> Follower {
+    let address: std::net::SocketAddr = site
+        .base
         .trim_start_matches("http://")
         .parse()
         .expect("an address");
@@ -309,7 +332,10 @@ async fn slow_follower(base: &str) -> Follower {
         .expect("request");
     request
         .headers_mut()
-        .insert("origin", base.parse().expect("header"));
+        .insert("origin", site.base.parse().expect("header"));
+    request
+        .headers_mut()
+        .insert("cookie", site.cookie().parse().expect("header"));
     let (socket, _) =
         tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
             .await
@@ -343,7 +369,7 @@ async fn silent_peers_are_dropped_by_the_heartbeat() {
     .await;
     let served = Served::start(&app).await;
     // Subscribed, then never read again: pings go unanswered.
-    let silent = following(&served.base, Topic::Library).await;
+    let silent = following(&served.site, Topic::Library).await;
     assert_eq!(app.state.hub.stats().connections, 1);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.state.hub.stats().connections > 0 {
@@ -365,7 +391,7 @@ async fn a_client_reconnects_after_a_server_restart_and_resubscribes() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let served = Served::on(&app.state, listener).await;
-    let mut messages = load::follow(served.base.clone(), vec![Topic::Library]);
+    let mut messages = load::follow(served.site.clone(), vec![Topic::Library]);
     assert!(matches!(
         next_message(&mut messages).await,
         ServerMessage::Hello { .. }
@@ -425,12 +451,17 @@ async fn next_message(messages: &mut tokio::sync::mpsc::Receiver<ServerMessage>)
 
 /// The status of a refused handshake.
 async fn handshake_status(
-    base: &str,
+    site: &Site,
     origin: Option<&str>,
 ) -> Result<(), tungstenite::http::StatusCode> {
-    let mut request = format!("{}/ws", base.replacen("http://", "ws://", 1))
+    let mut request = format!("{}/ws", site.base.replacen("http://", "ws://", 1))
         .into_client_request()
         .expect("request");
+    if !site.session.is_empty() {
+        request
+            .headers_mut()
+            .insert("cookie", site.cookie().parse().expect("header"));
+    }
     if let Some(origin) = origin {
         request
             .headers_mut()
@@ -448,28 +479,39 @@ async fn upgrades_from_other_sites_or_without_origin_are_refused() {
     let app = live_app(Config::default()).await;
     let served = Served::start(&app).await;
     assert_eq!(
-        handshake_status(&served.base, Some("http://evil.example")).await,
+        handshake_status(&served.site, Some("http://evil.example")).await,
         Err(tungstenite::http::StatusCode::FORBIDDEN)
     );
     assert_eq!(
-        handshake_status(&served.base, None).await,
+        handshake_status(&served.site, None).await,
         Err(tungstenite::http::StatusCode::FORBIDDEN)
     );
     assert_eq!(
-        handshake_status(&served.base, Some(&served.base)).await,
+        handshake_status(&served.site, Some(&served.base)).await,
         Ok(())
     );
     // Not an upgrade at all.
     let (status, body) = app.get("/ws").await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
-    served.stop().await;
 
-    // A library without an owner has nothing to watch.
-    let empty = TestApp::new().await;
-    let served = Served::start(&empty).await;
+    // Without a session there is nothing to watch; a session that was ended opens nothing.
+    let visitor = Site {
+        base: served.base.clone(),
+        session: String::new(),
+    };
     assert_eq!(
-        handshake_status(&served.base, Some(&served.base)).await,
-        Err(tungstenite::http::StatusCode::FORBIDDEN)
+        handshake_status(&visitor, Some(&served.base)).await,
+        Err(tungstenite::http::StatusCode::UNAUTHORIZED)
+    );
+    app.state
+        .access
+        .sessions
+        .end(&served.site.session)
+        .await
+        .expect("sign out");
+    assert_eq!(
+        handshake_status(&served.site, Some(&served.base)).await,
+        Err(tungstenite::http::StatusCode::UNAUTHORIZED)
     );
     served.stop().await;
 }
@@ -484,7 +526,7 @@ async fn hostile_messages_are_refused_and_persistence_closes_the_socket() {
         )
         .await;
     let served = Served::start(&app).await;
-    let mut socket = Follower::from(load::connect(&served.base).await.expect("connect"));
+    let mut socket = Follower::from(load::connect(&served.site).await.expect("connect"));
     assert!(matches!(
         next(&mut socket).await,
         ServerMessage::Hello { .. }
@@ -536,7 +578,7 @@ async fn hostile_messages_are_refused_and_persistence_closes_the_socket() {
 
     // Ten refusals in a row close a socket too.
     // (The hello is skipped over below, with the refusals.)
-    let mut socket = load::connect(&served.base).await.expect("connect");
+    let mut socket = load::connect(&served.site).await.expect("connect");
     let mut close_code = None;
     for _ in 0..12 {
         if socket.send(Message::text("{}")).await.is_err() {
@@ -564,8 +606,8 @@ async fn uploads_favourites_and_album_changes_reach_their_followers() {
         )
         .await;
     let served = Served::start(&app).await;
-    let mut library = following(&served.base, Topic::Library).await;
-    let mut album_socket = following(&served.base, Topic::Album(album)).await;
+    let mut library = following(&served.site, Topic::Library).await;
+    let mut album_socket = following(&served.site, Topic::Album(album)).await;
 
     let (status, json) = pipeline::upload(
         &app,
@@ -665,6 +707,8 @@ async fn the_load_tool_reports_what_arrived_over_real_sockets() {
     let before = app.scalar(favourites).await;
     let report = load::run(&load::LoadArgs {
         url: served.base.clone(),
+        user: "demo".into(),
+        password: DEMO_PASSWORD.into(),
         connections: 20,
         rate: 20,
         seconds: 2,
@@ -689,16 +733,19 @@ async fn the_load_tool_reports_what_arrived_over_real_sockets() {
 }
 
 /// The status line of `GET path` over a real socket.
-pub(super) async fn status_over_tcp(base: &str, path: &str) -> String {
+pub(super) async fn status_over_tcp(site: &Site, path: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let address = base.trim_start_matches("http://");
+    let address = site.base.trim_start_matches("http://");
+    let cookie = site.cookie();
     let mut stream = tokio::net::TcpStream::connect(address)
         .await
         .expect("connect");
     stream
         .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
         )
         .await
         .expect("request");
@@ -725,7 +772,7 @@ async fn missing_things_are_404_every_time_over_real_sockets() {
             "/s/0123456789abcdef0123456789abcdef",
         ] {
             assert_eq!(
-                status_over_tcp(&served.base, path).await,
+                status_over_tcp(&served.site, path).await,
                 "HTTP/1.1 404 Not Found",
                 "{path}"
             );

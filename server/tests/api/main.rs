@@ -24,7 +24,15 @@ struct TestApp {
     router: Router,
     config: Config,
     state: AppState,
+    /// The session of the library's owner, made at the first request that needs it.
+    owner_session: tokio::sync::OnceCell<String>,
 }
+
+/// The password `TestApp::with_photos` gives the seeded user "demo".
+const DEMO_PASSWORD: &str = "demo password";
+
+/// The Host the test requests are addressed to; writes carry it as their Origin.
+const TEST_HOST: &str = "flashbulb.test";
 
 impl TestApp {
     /// A test app on the suite's database: SQLite, or PostgreSQL when the suite runs there.
@@ -77,6 +85,7 @@ impl TestApp {
             router,
             config,
             state,
+            owner_session: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -84,10 +93,15 @@ impl TestApp {
         db::backend(&self.pool)
     }
 
+    /// `count` photos of "demo", who can sign in with `DEMO_PASSWORD`.
     async fn with_photos(self, count: u64) -> Self {
         seed::run(&self.pool, &seed_args("demo", count))
             .await
             .expect("seed");
+        match flashbulb::users::add(&self.pool, "demo", DEMO_PASSWORD, true).await {
+            Ok(_) | Err(flashbulb::ServerError::Conflict(_)) => {}
+            Err(error) => panic!("demo's password: {error}"),
+        }
         self
     }
 
@@ -96,10 +110,76 @@ impl TestApp {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The library owner's session: the first user's (seeded users are administrators), or a
+    /// new administrator "owner" when there is none yet.
+    async fn owner_session(&self) -> String {
+        self.owner_session
+            .get_or_init(|| async {
+                let first: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM users ORDER BY id LIMIT 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .expect("first user");
+                let owner = match first {
+                    Some(owner) => owner,
+                    None => flashbulb::users::find_or_create(&self.pool, "owner", true)
+                        .await
+                        .expect("owner"),
+                };
+                self.session_of(owner).await
+            })
+            .await
+            .clone()
+    }
+
+    /// A new session of `user`.
+    async fn session_of(&self, user: i64) -> String {
+        self.state
+            .access
+            .sessions
+            .start(user)
+            .await
+            .expect("session")
+    }
+
+    /// `request` as the library's owner sends it from a page of the site.
     async fn request_bytes(
         &self,
         request: Request<Body>,
     ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let session = self.owner_session().await;
+        self.send(request, Some(&session)).await
+    }
+
+    /// `request` from a page of the site, with `session`'s cookie unless it has cookies of its
+    /// own (None: a visitor who is not signed in).
+    async fn send(
+        &self,
+        mut request: Request<Body>,
+        session: Option<&str>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let headers = request.headers_mut();
+        if !headers.contains_key(header::HOST) {
+            headers.insert(header::HOST, TEST_HOST.parse().expect("host"));
+        }
+        if let (Some(session), false) = (session, headers.contains_key(header::COOKIE)) {
+            headers.insert(
+                header::COOKIE,
+                format!("flashbulb_session={session}")
+                    .parse()
+                    .expect("cookie"),
+            );
+        }
+        let writes = !matches!(
+            *request.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if writes && !request.headers().contains_key(header::ORIGIN) {
+            request.headers_mut().insert(
+                header::ORIGIN,
+                format!("http://{TEST_HOST}").parse().expect("origin"),
+            );
+        }
         let response = self
             .router
             .clone()
@@ -557,23 +637,14 @@ async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     insert_photo(&app, other, november + 60, "ready").await; // someone else's
 
     let request = |path: &str| Request::get(path).body(Body::empty()).expect("request");
-    let response = app
-        .router
-        .clone()
-        .oneshot(request("/api/timeline/buckets/2026-11"))
-        .await
-        .expect("response");
-    assert_eq!(response.status(), StatusCode::OK);
+    let (status, headers, bytes) = app
+        .request_bytes(request("/api/timeline/buckets/2026-11"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
+        headers[header::CONTENT_TYPE],
         flashbulb::timeline::SEGMENT_CONTENT_TYPE
     );
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
     let segment = Segment::decode(&bytes).expect("decodes");
     assert_eq!(
         segment.ids,
@@ -584,31 +655,18 @@ async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     // Pages of one concatenate to the whole.
     let mut paged = Vec::new();
     for offset in 0..4 {
-        let response = app
-            .router
-            .clone()
-            .oneshot(request(&format!(
+        let (_, _, bytes) = app
+            .request_bytes(request(&format!(
                 "/api/timeline/buckets/2026-11?offset={offset}&limit=1"
             )))
-            .await
-            .expect("response");
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+            .await;
         paged.extend(Segment::decode(&bytes).expect("decodes").ids);
     }
     assert_eq!(paged, segment.ids);
 
-    let empty = app
-        .router
-        .clone()
-        .oneshot(request("/api/timeline/buckets/1999-01"))
-        .await
-        .expect("response");
-    let bytes = empty.into_body().collect().await.expect("body").to_bytes();
+    let (_, _, bytes) = app
+        .request_bytes(request("/api/timeline/buckets/1999-01"))
+        .await;
     assert!(Segment::decode(&bytes).expect("decodes").is_empty());
 }
 
@@ -1738,13 +1796,17 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
 }
 
 #[tokio::test]
-async fn the_csv_export_of_an_empty_library_is_its_header_and_without_one_404() {
+async fn the_csv_export_of_an_empty_library_is_its_header_and_without_a_session_401() {
     let app = TestApp::new().await;
-    let (status, _) = app.get("/api/export/photos.csv").await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "no library yet");
-    flashbulb::users::find_or_create(&app.pool, "owner", true)
-        .await
-        .expect("create the owner");
+    let (status, _, _) = app
+        .send(
+            Request::get("/api/export/photos.csv")
+                .body(Body::empty())
+                .expect("request"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "nobody signed in");
     let (header, records) = export_csv(&app).await;
     assert_eq!(header.len(), 20);
     assert!(records.is_empty());

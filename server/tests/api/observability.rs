@@ -352,8 +352,8 @@ async fn next_ops_frame(socket: &mut Follower) -> Vec<Change> {
 async fn the_console_gets_its_figures_live_over_the_hub() {
     let app = TestApp::new().await.with_photos(5).await;
     let served = Served::start(&app).await;
-    let mut console = following(&served.base, Topic::Ops).await;
-    let status = status_over_tcp(&served.base, "/p/1").await;
+    let mut console = following(&served.site, Topic::Ops).await;
+    let status = status_over_tcp(&served.site, "/p/1").await;
     assert!(status.contains(" 200 "), "{status}");
     flashbulb::ops::sample(&app.state).await.expect("sample");
     tokio::time::sleep(Duration::from_millis(20)).await;

@@ -7,7 +7,7 @@ use std::{path::Path, time::Duration};
 
 use app::live::{Change, ServerMessage, Topic};
 use axum::http::StatusCode;
-use flashbulb::{config::Config, db, AppState};
+use flashbulb::{config::Config, db, live::load::Site, AppState};
 use tokio::net::TcpListener;
 
 use super::{
@@ -98,16 +98,17 @@ impl Nginx {
 }
 
 /// `GET base + path` over a real socket: status, one header's value, and the body.
-async fn fetch(base: &str, path: &str, header: &str) -> (StatusCode, Option<String>, String) {
+async fn fetch(site: &Site, path: &str, header: &str) -> (StatusCode, Option<String>, String) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.get(format!("{base}{path}").parse().expect("a URL")),
-    )
-    .await
-    .expect("an answer within 10 s")
-    .expect("a response");
+    let request = axum::http::Request::get(format!("{}{path}", site.base))
+        .header("cookie", site.cookie())
+        .body(http_body_util::Empty::new())
+        .expect("a request");
+    let response = tokio::time::timeout(Duration::from_secs(10), client.request(request))
+        .await
+        .expect("an answer within 10 s")
+        .expect("a response");
     let status = response.status();
     let value = response
         .headers()
@@ -121,10 +122,12 @@ async fn fetch(base: &str, path: &str, header: &str) -> (StatusCode, Option<Stri
     (status, value, String::from_utf8_lossy(&body).into_owned())
 }
 
-async fn post_favourite(base: &str, photo: i64) {
+async fn post_favourite(site: &Site, photo: i64) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let request = axum::http::Request::post(format!("{base}/api/set_favourite"))
+    let request = axum::http::Request::post(format!("{}/api/set_favourite", site.base))
+        .header("cookie", site.cookie())
+        .header("origin", &site.base)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("accept", "application/json")
         .body(http_body_util::Full::from(format!(
@@ -188,10 +191,15 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     let served_a = Served::on(&a.state, listener_a).await;
     let served_b = Served::on(&b, listener_b).await;
     let nginx = Nginx::start(a.dir.path(), ports).await;
+    // Sessions live in the shared database: A's opens B and the edge too.
+    let through_edge = Site {
+        base: nginx.base.clone(),
+        session: served_a.site.session.clone(),
+    };
 
     // Two live sockets through nginx: the fewest-connections rule puts one on each instance.
-    let mut first = following(&nginx.base, Topic::Library).await;
-    let mut second = following(&nginx.base, Topic::Library).await;
+    let mut first = following(&through_edge, Topic::Library).await;
+    let mut second = following(&through_edge, Topic::Library).await;
     assert_eq!(
         (a.state.hub.stats().connections, b.hub.stats().connections),
         (1, 1),
@@ -201,11 +209,11 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     // B renders and caches the photo page; then A changes the photo.
     let photo = 3;
     let page = format!("/p/{photo}");
-    let (status, before, _) = fetch(&served_b.base, &page, "etag").await;
+    let (status, before, _) = fetch(&served_b.site, &page, "etag").await;
     assert_eq!(status, StatusCode::OK);
-    let (_, again, _) = fetch(&served_b.base, &page, "etag").await;
+    let (_, again, _) = fetch(&served_b.site, &page, "etag").await;
     assert_eq!(before, again, "B answers from its cache");
-    post_favourite(&served_a.base, photo).await;
+    post_favourite(&served_a.site, photo).await;
     sees_favourite(&mut first, photo).await;
     sees_favourite(&mut second, photo).await;
     let mut after = before.clone();
@@ -216,7 +224,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
             "B kept its stale page"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-        after = fetch(&served_b.base, &page, "etag").await.1;
+        after = fetch(&served_b.site, &page, "etag").await.1;
     }
 
     // Through nginx, whichever instance answers, the page is the new one.
@@ -224,7 +232,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
         |stats: flashbulb::cache::CacheStats| stats.l1_hits + stats.l2_hits + stats.misses;
     let counted_before = (lookups(a.state.cache.stats()), lookups(b.cache.stats()));
     for _ in 0..6 {
-        let (status, etag, _) = fetch(&nginx.base, &page, "etag").await;
+        let (status, etag, _) = fetch(&through_edge, &page, "etag").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(etag, after);
     }
@@ -235,17 +243,17 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     );
 
     // Derivatives are kept at the edge: the second request never reaches an instance.
-    let (_, _, photo_page) = fetch(&nginx.base, &format!("/p/{uploaded}"), "etag").await;
+    let (_, _, photo_page) = fetch(&through_edge, &format!("/p/{uploaded}"), "etag").await;
     let media = photo_page
         .split('"')
         .find(|part| part.starts_with("/media/") && part.contains(".webp"))
         .expect("the photo page names a derivative")
         .to_string();
-    let (status, edge, _) = fetch(&nginx.base, &media, "x-edge-cache").await;
+    let (status, edge, _) = fetch(&through_edge, &media, "x-edge-cache").await;
     assert_eq!((status, edge.as_deref()), (StatusCode::OK, Some("MISS")));
-    let (status, edge, _) = fetch(&nginx.base, &media, "x-edge-cache").await;
+    let (status, edge, _) = fetch(&through_edge, &media, "x-edge-cache").await;
     assert_eq!((status, edge.as_deref()), (StatusCode::OK, Some("HIT")));
-    let (status, _, _) = fetch(&nginx.base, "/p/999999", "etag").await;
+    let (status, _, _) = fetch(&through_edge, "/p/999999", "etag").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     drop(nginx.process);
