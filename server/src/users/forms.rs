@@ -170,11 +170,15 @@ async fn read_form<T: serde::de::DeserializeOwned>(request: Request) -> Result<T
     let form: Result<Form<T>, FormRejection> =
         <Form<T> as axum::extract::FromRequest<()>>::from_request(request, &()).await;
     form.map(|Form(form)| form).map_err(|rejection| {
-        ServerError::BadRequest(format!(
-            "the form could not be read: {}",
-            rejection.body_text()
-        ))
-        .into_response()
+        let error = if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ServerError::TooLarge(format!("a form is at most {MAX_FORM_BYTES} bytes"))
+        } else {
+            ServerError::BadRequest(format!(
+                "the form could not be read: {}",
+                rejection.body_text()
+            ))
+        };
+        error.into_response()
     })
 }
 

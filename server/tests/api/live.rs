@@ -105,7 +105,7 @@ const LIBRARY: Channel = Channel {
 
 /// A socket with the messages that arrived together with the last one read.
 pub(super) struct Follower {
-    socket: load::Socket,
+    pub(super) socket: load::Socket,
     pending: std::collections::VecDeque<Result<ServerMessage, String>>,
 }
 
@@ -119,7 +119,7 @@ impl From<load::Socket> for Follower {
 }
 
 impl Follower {
-    async fn receive(&mut self) -> Option<Result<ServerMessage, String>> {
+    pub(super) async fn receive(&mut self) -> Option<Result<ServerMessage, String>> {
         load::receive_one(&mut self.socket, &mut self.pending).await
     }
 }

@@ -15,6 +15,7 @@ mod observability;
 mod pipeline;
 mod postgres;
 mod scale_out;
+mod security;
 
 /// A fresh database in its own temporary folder (SQLite) or schema (PostgreSQL), migrated,
 /// with the router built on it.

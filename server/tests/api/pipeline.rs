@@ -186,7 +186,7 @@ fn png_declaring(width: u32, height: u32) -> Vec<u8> {
 }
 
 /// A multipart body with one file part per `(name, bytes)`.
-fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "flashbulb-test-boundary-7d1f";
     let mut body = Vec::new();
     for (name, bytes) in files {
