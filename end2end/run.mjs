@@ -47,6 +47,17 @@ if (seeded.status !== 0) {
   process.exit(1);
 }
 
+// The seeded library's owner signs in with this password (the browser tests reuse one session).
+const password = 'end-to-end password';
+const added = spawnSync(bin, ['user', 'add', 'demo', '--admin'], {
+  env: { ...env, FLASHBULB_PASSWORD: password },
+  stdio: 'inherit',
+});
+if (added.status !== 0) {
+  console.error(`giving demo a password failed (exit ${added.status})`);
+  process.exit(1);
+}
+
 const server = spawn(bin, ['serve'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
 let serverExit = null;
 server.on('exit', (code, signal) => {
@@ -74,10 +85,35 @@ for (;;) {
   await new Promise((ok) => setTimeout(ok, 200));
 }
 
+// One session for every test's browser context: signing in is tested on its own page.
+const signIn = await fetch(`${baseUrl}/signin`, {
+  method: 'POST',
+  redirect: 'manual',
+  headers: { 'content-type': 'application/x-www-form-urlencoded', origin: baseUrl },
+  body: new URLSearchParams({ username: 'demo', password }),
+});
+const session = /flashbulb_session=([0-9a-f]+)/.exec(signIn.headers.get('set-cookie') ?? '')?.[1];
+if (!session) {
+  console.error(`signing in as demo failed: ${signIn.status}`);
+  server.kill('SIGKILL');
+  process.exit(1);
+}
+
 const tests = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=1', '--test-reporter=spec', join(here, 'tests')],
-  { env: { ...process.env, E2E_BASE_URL: baseUrl, E2E_PHOTOS: photos }, stdio: 'inherit', cwd: here },
+  {
+    env: {
+      ...process.env,
+      E2E_BASE_URL: baseUrl,
+      E2E_PHOTOS: photos,
+      E2E_SESSION: session,
+      E2E_USER: 'demo',
+      E2E_PASSWORD: password,
+    },
+    stdio: 'inherit',
+    cwd: here,
+  },
 );
 
 server.kill('SIGTERM');

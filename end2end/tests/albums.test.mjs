@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -14,7 +14,7 @@ after(async () => {
 });
 
 test('an album is created, filled, shared, seen by a visitor and downloaded', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(`${baseUrl}/albums`);

@@ -18,6 +18,18 @@ export const chromiumFlags = [
   '--disable-sync',
 ];
 
+/** The session of the seeded library's owner, signed in once by run.mjs. */
+export const session = process.env.E2E_SESSION;
+
+/** A browser context signed in as the library's owner. */
+export async function signedIn(browser, options = {}) {
+  const context = await browser.newContext(options);
+  await context.addCookies([
+    { name: 'flashbulb_session', value: session ?? '', url: baseUrl, httpOnly: true, sameSite: 'Lax' },
+  ]);
+  return context;
+}
+
 export async function launch() {
   // Playwright gives every launch a fresh, empty profile directory of its own.
   return chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumFlags });

@@ -2,7 +2,7 @@
 // there (a plain form, with or without JavaScript) takes the photo off the page.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -13,7 +13,7 @@ after(async () => {
 });
 
 test('a photo favoured in the timeline is listed on the favourites page until removed', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);

@@ -2,7 +2,7 @@
 // uploaded in one appears in the other's timeline, with its count, without a reload.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -14,7 +14,7 @@ after(async () => {
 
 /** Opens the timeline in a fresh context and waits for its live socket. */
 async function openTimeline() {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);
@@ -96,7 +96,7 @@ test('an album page says when the album changed in another tab', async () => {
   });
   assert.match(albumId, /^\d+$/);
 
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const watcher = await context.newPage();
   const errors = watchErrors(watcher);
   await watcher.goto(`${baseUrl}/albums/${albumId}`);

@@ -2,7 +2,7 @@
 // real beacons, and a new reading arriving over the live socket without a reload.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -23,7 +23,7 @@ async function sendBeacon(request, route, metrics) {
 }
 
 test('the console shows vitals per route and updates itself over the live socket', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 1000 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
 

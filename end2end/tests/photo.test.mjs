@@ -2,7 +2,7 @@
 // Esc goes back, and a photo moved to the trash comes back with one click.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -13,7 +13,7 @@ after(async () => {
 });
 
 test('a cell opens its photo page and the keyboard walks the timeline', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);
@@ -54,7 +54,7 @@ async function pressUntil(page, key, url) {
 }
 
 test('a photo moved to the trash leaves the timeline and is restored from the trash', async () => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await signedIn(browser, { javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(baseUrl);
   const total = Number(await page.locator('.summary').getAttribute('data-total'));
@@ -79,7 +79,7 @@ test('a photo moved to the trash leaves the timeline and is restored from the tr
 });
 
 test('the photo page fits a phone', async () => {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const context = await signedIn(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
   await page.goto(`${baseUrl}/p/1`);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);

@@ -3,7 +3,7 @@
 // oldest photo, and no long task while scrolling.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 const FIREFOX_MAX_HEIGHT = 17_895_697;
 let browser;
@@ -28,7 +28,7 @@ function firstId(bytes) {
 }
 
 async function openTimeline(viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport });
+  const context = await signedIn(browser, { viewport });
   await context.addInitScript(() => {
     window.__longTasks = [];
     new PerformanceObserver((list) => {

@@ -1,7 +1,7 @@
 // Search in the browser: part of a file name finds exactly its photos; a camera narrows them.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -12,7 +12,7 @@ after(async () => {
 });
 
 test('a file-name fragment finds its photos and a camera narrows them', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   await page.goto(`${baseUrl}/search`);
   assert.ok((await page.locator('select[name="camera"] option').count()) > 1, 'no cameras offered');

@@ -2,7 +2,7 @@
 // island hydrating and persisting favourites through its server function, and screenshots.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 const photos = Number(process.env.E2E_PHOTOS ?? '1000000');
 let browser;
@@ -14,7 +14,7 @@ after(async () => {
 });
 
 test('the grid is server-rendered and paints with JavaScript disabled', async () => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await signedIn(browser, { javaScriptEnabled: false });
   const page = await context.newPage();
   const response = await page.goto(baseUrl);
   assert.equal(response.status(), 200);
@@ -32,7 +32,7 @@ test('the grid is server-rendered and paints with JavaScript disabled', async ()
 });
 
 test('a favourite set in the timeline island is stored by its server function', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   let navigations = 0;
@@ -76,7 +76,7 @@ test('a favourite set in the timeline island is stored by its server function', 
 });
 
 test('without JavaScript the favourite button still works as a form', async () => {
-  const context = await browser.newContext({ javaScriptEnabled: false });
+  const context = await signedIn(browser, { javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(baseUrl);
   const second = page.locator('.grid .cell').nth(1);
@@ -89,7 +89,7 @@ test('without JavaScript the favourite button still works as a form', async () =
 });
 
 test('a phone-sized screen keeps cells square and the scrubber narrow', async () => {
-  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
+  const context = await signedIn(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
   const page = await context.newPage();
   await page.goto(baseUrl);
   await page.locator('.vt-cell[data-photo-id]').first().waitFor({ timeout: 30_000 });

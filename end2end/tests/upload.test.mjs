@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, watchErrors } from './browser.mjs';
+import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 // A real phone photo without EXIF: it is dated when it arrives, so it is the newest photo.
 const fixture = new URL('../../.fixtures/photos/IMG-20191006-WA0002.jpg', import.meta.url);
@@ -18,7 +18,7 @@ after(async () => {
 
 test('a photo dropped on the timeline appears in it with its thumbnail', async () => {
   const bytes = readFileSync(fixture).toString('base64');
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);

@@ -7,7 +7,7 @@ import { Agent, createServer, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { baseUrl, launch } from './browser.mjs';
+import { baseUrl, launch, signedIn } from './browser.mjs';
 
 const referee = readFileSync(
   new URL('../node_modules/web-vitals/dist/web-vitals.iife.js', import.meta.url),
@@ -159,7 +159,7 @@ function readJson(text) {
 
 /** A fresh page with the referee in every document it shows. */
 async function open(within = browser) {
-  const context = await within.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await signedIn(within, { viewport: { width: 1280, height: 900 } });
   await context.addInitScript({ content: `${referee}\n${harness}` });
   const page = await context.newPage();
   // Console errors and uncaught exceptions, but for the beacon's answer: the ingest

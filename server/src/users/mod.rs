@@ -44,6 +44,10 @@ pub fn check_password(password: &str) -> ServerResult<()> {
 /// owner of a seeded or imported library.
 pub async fn find_or_create(pool: &Pool, username: &str, is_admin: bool) -> ServerResult<UserId> {
     let username = valid_name(username)?;
+    // Looked up first: PostgreSQL spends an id on every insert, even one that conflicts.
+    if let Some(id) = find(pool, username).await? {
+        return Ok(id);
+    }
     sqlx::query(
         "INSERT INTO users (username, is_admin, created_at) VALUES ($1, $2, $3)
          ON CONFLICT DO NOTHING",
@@ -53,12 +57,18 @@ pub async fn find_or_create(pool: &Pool, username: &str, is_admin: bool) -> Serv
     .bind(crate::db::now())
     .execute(pool)
     .await?;
-    // Names are unique regardless of case (NOCASE in SQLite, an index on lower() in
-    // PostgreSQL).
+    find(pool, username)
+        .await?
+        .ok_or_else(|| ServerError::Internal(anyhow::anyhow!("user {username} vanished")))
+}
+
+/// The id of `username`. Names are unique regardless of case (NOCASE in SQLite, an index on
+/// lower() in PostgreSQL).
+async fn find(pool: &Pool, username: &str) -> ServerResult<Option<UserId>> {
     Ok(
         sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
             .bind(username)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?,
     )
 }

@@ -448,10 +448,8 @@ async fn albums_state(app: &TestApp) -> Vec<(i64, i64, i64, String)> {
 }
 
 async fn upload_as(app: &TestApp, session: &str) -> (StatusCode, serde_json::Value) {
-    let (content_type, body) = pipeline::multipart(&[(
-        "b.jpg",
-        &pipeline::fixture("photos/test1.jpg"),
-    )]);
+    let (content_type, body) =
+        pipeline::multipart(&[("b.jpg", &pipeline::fixture("photos/test1.jpg"))]);
     let request = Request::post("/api/upload")
         .header(header::CONTENT_TYPE, content_type)
         .header(header::ACCEPT, "application/json")
