@@ -40,8 +40,17 @@ function failOnErrors(page, path) {
   });
 }
 
+/** The library owner's session (scripts/bench signs in), so pages render as they do for them. */
+const session = process.env.BENCH_SESSION ?? '';
+
+async function signedIn(browser, options = {}) {
+  const context = await browser.newContext(options);
+  await context.addCookies([{ name: 'flashbulb_session', value: session, url: baseUrl }]);
+  return context;
+}
+
 async function pageWeight(browser, path) {
-  const context = await browser.newContext();
+  const context = await signedIn(browser);
   const page = await context.newPage();
   failOnErrors(page, path);
   const responses = [];
@@ -113,7 +122,7 @@ async function interactionLatency(browser) {
   };
   const results = {};
   for (const [path, scenario] of Object.entries(scenarios)) {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
     await context.addInitScript(OBSERVE_INTERACTIONS);
     const page = await context.newPage();
     failOnErrors(page, path);
@@ -150,6 +159,7 @@ function lighthouse(path) {
       '--output=json',
       `--output-path=${report}`,
       '--only-categories=performance,accessibility',
+      `--extra-headers=${JSON.stringify({ Cookie: `flashbulb_session=${session}` })}`,
       `--chrome-flags=${chromiumFlags.join(' ')}`,
       '--quiet',
     ],

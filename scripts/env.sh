@@ -5,6 +5,8 @@ FLASHBULB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export FLASHBULB_ROOT
 
 CARGO_LEPTOS_VERSION="0.3.11"
+# libFuzzer through cargo, for scripts/fuzz.
+CARGO_FUZZ_VERSION="0.13.2"
 # Debian's binaryen (108) produces WASM that fails at run time; npm's build is current.
 BINARYEN_VERSION="132.0.0"
 # The CLI must equal the wasm-bindgen library in Cargo.lock, byte for byte.
