@@ -154,9 +154,14 @@ fn Navigation() -> impl IntoView {
         view! { <a href=href aria-current=current>{label}</a> }
     };
     let Some(viewer) = viewer else {
+        // The account pages are the form already; elsewhere (a share link) offer it.
+        let on_account_page = matches!(
+            location.pathname.get_untracked().as_str(),
+            "/signin" | "/setup"
+        );
         return view! {
             <nav class="primary" aria-label="Main"></nav>
-            <a class="account-link" href="/signin">"Sign in"</a>
+            {(!on_account_page).then(|| view! { <a class="account-link" href="/signin">"Sign in"</a> })}
         }
         .into_any();
     };

@@ -48,7 +48,13 @@ pub fn rule(path: &str) -> Rule {
         "/favicon.svg",
     ];
     const OPEN_BELOW: [&str; 4] = ["/s/", "/api/shared/", "/media/", "/pkg/"];
-    const ADMIN: [&str; 4] = ["/ops", "/users", "/api/ops", "/api/diagnostics"];
+    const ADMIN: [&str; 5] = [
+        "/ops",
+        "/users",
+        "/api/ops",
+        "/api/diagnostics",
+        "/api/users",
+    ];
     if OPEN.contains(&path) || OPEN_BELOW.iter().any(|prefix| path.starts_with(prefix)) {
         return Rule::Open;
     }
@@ -363,6 +369,7 @@ mod tests {
         assert_eq!(rule("/ops/diagnostics"), Rule::Admin);
         assert_eq!(rule("/users"), Rule::Admin);
         assert_eq!(rule("/api/ops"), Rule::Admin);
+        assert_eq!(rule("/api/users"), Rule::Admin);
         // A prefix of a word is not the word.
         assert_eq!(rule("/opsx"), Rule::SignedIn);
         assert_eq!(rule("/signin/x"), Rule::SignedIn);
