@@ -22,11 +22,24 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The session of the library's owner, signed in once after seeding: pages are measured as
+/// that user sees them, the session lookup included.
+static SESSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 async fn time_request(router: &Router, path: &str) -> Duration {
+    let cookie = format!(
+        "flashbulb_session={}",
+        SESSION.get().map_or("", String::as_str)
+    );
     let started = Instant::now();
     let response = router
         .clone()
-        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get(path)
+                .header("cookie", cookie)
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     assert!(
@@ -101,6 +114,11 @@ async fn main() {
     let buckets = flashbulb::timeline::month_buckets(&pool, 1)
         .await
         .expect("buckets");
+    let session = flashbulb::users::sessions::Sessions::new(pool.clone(), 1)
+        .start(1)
+        .await
+        .expect("a session of the owner");
+    SESSION.set(session).expect("one session");
     pool.close().await;
 
     // Cold: a fresh pool and process-level caches empty; the first request of each pool.
