@@ -31,16 +31,26 @@ fn form_error(code: &str) -> &'static str {
     }
 }
 
+/// The reason an account form came back (its `error` code), as a sentence.
+#[component]
+fn FormError() -> impl IntoView {
+    let query = use_query_map();
+    move || {
+        query.read().get("error").map(|code| {
+            view! { <p class="form-error" role="alert">{form_error(&code)}</p> }
+        })
+    }
+}
+
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
-    let error = move || query.read().get("error").map(|code| form_error(&code));
     let next = move || query.read().get("next").unwrap_or_default();
     view! {
         <Title text="Sign in" />
         <section class="account">
             <h1>"Sign in"</h1>
-            {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            <FormError />
             <form class="account-form" method="post" action="/signin">
                 <label>
                     "User name"
@@ -59,8 +69,6 @@ pub fn SignInPage() -> impl IntoView {
 
 #[component]
 pub fn SetUpPage() -> impl IntoView {
-    let query = use_query_map();
-    let error = move || query.read().get("error").map(|code| form_error(&code));
     view! {
         <Title text="Welcome" />
         <section class="account">
@@ -69,7 +77,7 @@ pub fn SetUpPage() -> impl IntoView {
                 "Choose the name and password of the first account. It administers this \
                  installation: it can add other users and see the operations console."
             </p>
-            {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            <FormError />
             <form class="account-form" method="post" action="/setup">
                 <label>
                     "User name"
@@ -92,14 +100,13 @@ pub fn SetUpPage() -> impl IntoView {
 #[component]
 pub fn UsersPage() -> impl IntoView {
     let query = use_query_map();
-    let error = move || query.read().get("error").map(|code| form_error(&code));
     let added = move || query.read().get("added");
     let users = Resource::new_blocking(|| (), |_| load_users());
     view! {
         <Title text="Users" />
         <section class="account wide">
             <h1>"Users"</h1>
-            {move || error().map(|message| view! { <p class="form-error" role="alert">{message}</p> })}
+            <FormError />
             {move || added().map(|name| view! { <p class="form-done" role="status">"Added " {name} "."</p> })}
             <Suspense fallback=|| view! { <p class="notice">"Loading users…"</p> }>
                 {move || Suspend::new(async move {
