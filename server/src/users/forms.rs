@@ -36,16 +36,10 @@ struct SignInForm {
 }
 
 async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
-    let address = state.access.client_address(&request);
-    let secure = state.access.secure(request.headers());
-    let form = match read_form::<SignInForm>(request).await {
-        Ok(form) => form,
+    let (form, secure) = match credentials_form::<SignInForm>(&state, request).await {
+        Ok(read) => read,
         Err(response) => return response,
     };
-    if let Err(error) = state.access.check_signin_rate(address, &form.username) {
-        tracing::warn!(%address, "sign-in attempts over the limit");
-        return error.into_response();
-    }
     let next = local_path(&form.next);
     match super::authenticate(&state.db, &form.username, &form.password).await {
         Ok(Some(viewer)) => match state.access.sessions.start(viewer.id).await {
@@ -88,15 +82,10 @@ struct SetUpForm {
 /// The first account, made by the first visitor: an administrator. Refused once any account
 /// can sign in.
 async fn set_up(State(state): State<AppState>, request: Request) -> Response {
-    let address = state.access.client_address(&request);
-    let secure = state.access.secure(request.headers());
-    let form = match read_form::<SetUpForm>(request).await {
-        Ok(form) => form,
+    let (form, secure) = match credentials_form::<SetUpForm>(&state, request).await {
+        Ok(read) => read,
         Err(response) => return response,
     };
-    if let Err(error) = state.access.check_signin_rate(address, &form.username) {
-        return error.into_response();
-    }
     match state.access.is_set_up().await {
         Ok(true) => return Redirect::to("/signin").into_response(),
         Ok(false) => {}
@@ -147,6 +136,39 @@ async fn add_user(State(state): State<AppState>, request: Request) -> Response {
             .into_response()
         }
         Err(error) => Redirect::to(&format!("/users?error={}", form_error(&error))).into_response(),
+    }
+}
+
+/// A form that carries a name and a password to try (sign-in, set-up), read within the
+/// sign-in allowance of its address and of that name; with whether cookies go out `Secure`.
+async fn credentials_form<T: serde::de::DeserializeOwned + NamesUser>(
+    state: &AppState,
+    request: Request,
+) -> Result<(T, bool), Response> {
+    let address = state.access.client_address(&request);
+    let secure = state.access.secure(request.headers());
+    let form = read_form::<T>(request).await?;
+    if let Err(error) = state.access.check_signin_rate(address, form.username()) {
+        tracing::warn!(%address, "sign-in attempts over the limit");
+        return Err(error.into_response());
+    }
+    Ok((form, secure))
+}
+
+/// A form naming the user it is about.
+trait NamesUser {
+    fn username(&self) -> &str;
+}
+
+impl NamesUser for SignInForm {
+    fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl NamesUser for SetUpForm {
+    fn username(&self) -> &str {
+        &self.username
     }
 }
 
