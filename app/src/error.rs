@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The client sent too much too quickly; it may try again later.
     #[error("too many requests, slow down")]
     RateLimited,
+    /// The server's disk is full: nothing of the request was stored.
+    #[error("the server's storage is full; nothing was stored")]
+    StorageFull,
     /// A dependency (the database) is down or saturated; retrying later can succeed.
     #[error("temporarily unavailable, try again shortly")]
     Unavailable,
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::RateLimited => "rate_limited",
+            ApiError::StorageFull => "storage_full",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal => "internal",
             ApiError::Transport(_) => "transport",
@@ -73,6 +77,7 @@ impl ApiError {
             ApiError::TooLarge(_) => 413,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::RateLimited => 429,
+            ApiError::StorageFull => 507,
             ApiError::Unavailable => 503,
             ApiError::Internal => 500,
         }
@@ -109,6 +114,7 @@ mod tests {
             ApiError::TooLarge(String::new()),
             ApiError::UnsupportedMediaType(String::new()),
             ApiError::RateLimited,
+            ApiError::StorageFull,
             ApiError::Unavailable,
             ApiError::Internal,
             ApiError::Transport(String::new()),

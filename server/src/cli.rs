@@ -135,9 +135,28 @@ fn read_password() -> anyhow::Result<String> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
+    // What a killed process of this host left: its half-written files and its job leases.
+    let swept = crate::storage::sweep_scratch(&config.data_dir)
+        .await
+        .context("clearing the data folder's scratch space")?;
+    if swept > 0 {
+        tracing::info!(swept, "removed what stopped processes left half-written");
+    }
+    let reclaimed = crate::jobs::reclaim_abandoned(&pool).await?;
+    if reclaimed != crate::jobs::Reclaimed::default() {
+        tracing::info!(
+            requeued = reclaimed.requeued,
+            failed = reclaimed.failed,
+            "took back the jobs of stopped processes"
+        );
+    }
     let listen = config.listen;
+    let grace = config.shutdown_grace();
     let workers_config = config.worker_config();
     let state = AppState::new(config, pool.clone());
+    if let Err(error) = state.media.prepare().await {
+        tracing::warn!(%error, "the media URL key is not ready yet; pages will make it");
+    }
     let workers = crate::jobs::worker::Workers::start(
         pool.clone(),
         workers_config,
@@ -159,20 +178,38 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::debug!(%error, "TCP_NODELAY could not be set");
         }
     });
+    let draining = std::sync::Arc::new(tokio::sync::Notify::new());
     // Peer addresses key the per-client rate limits.
-    axum::serve(
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(async move {
-        crate::shutdown::signal().await;
-        // Live sockets are not requests the drain waits for: tell them to go, so
-        // browsers reconnect to the next server at once.
-        hub.close_all();
-    })
-    .await
-    .context("serving HTTP")?;
-    // Requests have drained; running jobs get their grace period, the rest go back.
+    .with_graceful_shutdown({
+        let draining = draining.clone();
+        async move {
+            crate::shutdown::signal().await;
+            // Live sockets are not requests the drain waits for: tell them to go, so
+            // browsers reconnect to the next server at once.
+            hub.close_all();
+            draining.notify_one();
+        }
+    });
+    // No new connections from the signal on; requests in flight get the grace period.
+    tokio::select! {
+        served = server => served.context("serving HTTP")?,
+        () = async {
+            draining.notified().await;
+            workers.stop_taking();
+            tokio::time::sleep(grace).await;
+        } => {
+            // Dropping them cancels their handlers; uploads leave nothing half-stored.
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still running after the grace period were cut"
+            );
+        }
+    }
+    // Running jobs get their grace period; the rest go back to the queue.
     workers.shutdown().await;
     pool.close().await;
     tracing::info!("stopped cleanly");

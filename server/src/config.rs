@@ -38,6 +38,9 @@ pub struct Config {
     pub derivative_workers: usize,
     /// Seconds a worker holds a job before another may take it over.
     pub job_lease_secs: u64,
+    /// After SIGTERM (or Ctrl-C): seconds in-flight requests get to finish, and then again
+    /// running jobs; what is unfinished then is cut (jobs go back to the queue).
+    pub shutdown_grace_secs: u64,
     /// Live updates: each socket gets at most one batch of updates per topic per this many
     /// milliseconds; what changes in between is coalesced.
     pub live_frame_ms: u64,
@@ -102,6 +105,7 @@ const KEYS: &[&str] = &[
     "max_image_pixels",
     "derivative_workers",
     "job_lease_secs",
+    "shutdown_grace_secs",
     "live_frame_ms",
     "live_heartbeat_secs",
     "live_mailbox_bytes",
@@ -136,6 +140,7 @@ impl Default for Config {
             max_image_pixels: 100_000_000,
             derivative_workers: 0,
             job_lease_secs: 120,
+            shutdown_grace_secs: 30,
             live_frame_ms: 50,
             live_heartbeat_secs: 20,
             live_mailbox_bytes: 256 * 1024,
@@ -309,11 +314,16 @@ impl Config {
             derivative_workers: self.effective_derivative_workers(),
             lease: std::time::Duration::from_secs(self.job_lease_secs),
             idle_poll: std::time::Duration::from_secs(2),
-            shutdown_grace: std::time::Duration::from_secs(10),
+            shutdown_grace: self.shutdown_grace(),
             limits: crate::pipeline::derive::Limits {
                 max_pixels: self.max_image_pixels,
             },
         }
+    }
+
+    /// How long in-flight requests, then running jobs, may take after a stop signal.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs)
     }
 
     /// The live-updates hub's settings that follow from this configuration.

@@ -33,6 +33,9 @@ pub enum ServerError {
     UnsupportedMediaType(String),
     #[error("too many requests")]
     RateLimited,
+    /// The disk (or the database's) has no room: nothing of the request was kept.
+    #[error("no space left")]
+    StorageFull,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -42,9 +45,32 @@ pub enum ServerError {
 }
 
 impl ServerError {
-    /// A file-system failure: an internal error (details logged, never sent).
+    /// A file-system failure: a full disk says so (507); anything else is an internal error
+    /// (details logged, never sent).
     pub fn from_io(error: std::io::Error) -> Self {
-        ServerError::Internal(error.into())
+        match error.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
+                tracing::error!(%error, "the data folder is full");
+                ServerError::StorageFull
+            }
+            _ => ServerError::Internal(error.into()),
+        }
+    }
+
+    /// True when the database could not write for lack of room: SQLite's `SQLITE_FULL` (13)
+    /// and PostgreSQL's class 53100 (`disk_full`).
+    fn is_storage_full(&self) -> bool {
+        match self {
+            ServerError::StorageFull => true,
+            ServerError::Database(sqlx::Error::Database(error)) => error
+                .code()
+                .is_some_and(|code| code == "13" || code == "53100"),
+            ServerError::Database(sqlx::Error::Io(error)) => matches!(
+                error.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
+        }
     }
 
     /// True when the database is unreachable or saturated rather than wrong: retry may help.
@@ -85,6 +111,10 @@ impl ServerError {
                 ApiError::UnsupportedMediaType(message.clone())
             }
             ServerError::RateLimited => ApiError::RateLimited,
+            _ if self.is_storage_full() => {
+                tracing::error!(error = %self, "no space left for a write");
+                ApiError::StorageFull
+            }
             _ if self.is_unstorable_text() => {
                 ApiError::BadRequest("text may not contain NUL characters".into())
             }
@@ -108,21 +138,30 @@ impl From<ServerError> for ApiError {
 
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
-        let api = self.to_api();
-        let status =
-            StatusCode::from_u16(api.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body =
-            serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
-        let mut response = (status, Json(body)).into_response();
-        if api == ApiError::RateLimited {
-            // Every limit refills within a minute.
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("60"),
-            );
-        }
-        response
+        api_response(&self.to_api())
     }
+}
+
+/// The JSON envelope with the error's status; the errors that pass with time say when to
+/// try again.
+pub fn api_response(api: &ApiError) -> Response {
+    let status = StatusCode::from_u16(api.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
+    let mut response = (status, Json(body)).into_response();
+    let retry_after = match api {
+        // Every limit refills within a minute.
+        ApiError::RateLimited => Some("60"),
+        // The gate probes the database four times a second.
+        ApiError::Unavailable => Some("2"),
+        _ => None,
+    };
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(seconds),
+        );
+    }
+    response
 }
 
 #[cfg(test)]
@@ -143,5 +182,15 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let response = ServerError::NotFound.into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn a_full_disk_is_a_507_and_says_so() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let error = ServerError::from_io(full);
+        assert_eq!(error.to_api(), ApiError::StorageFull);
+        assert_eq!(error.into_response().status(), StatusCode::INSUFFICIENT_STORAGE);
+        let other = ServerError::from_io(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(other.to_api(), ApiError::Internal);
     }
 }

@@ -79,8 +79,7 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
         .map(|entry| entry.into_path())
         .collect();
     let progress = bar(files.len() as u64, "adding");
-    let temporary_folder = config.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&temporary_folder).await?;
+    crate::storage::sweep_scratch(&config.data_dir).await?;
     let limits = config.worker_config().limits;
     let mut report = ImportReport::default();
     for path in files {
@@ -91,8 +90,8 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
             continue;
         }
         // Copied, not moved: the folder being imported stays as it was.
-        let temporary = temporary_folder.join(format!("import-{:032x}", rand::random::<u128>()));
-        let (sha256, byte_size) = copy_hashing(&path, &temporary)
+        let temporary = crate::storage::ScratchFile::new(&config.data_dir, "import").await?;
+        let (sha256, byte_size) = copy_hashing(&path, temporary.path())
             .await
             .with_context(|| format!("reading {}", path.display()))?;
         let name = path
@@ -101,7 +100,7 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
             .unwrap_or_default();
         let candidate = Candidate {
             owner,
-            temporary: &temporary,
+            temporary: temporary.path(),
             file_name: &name,
             sha256,
             byte_size,

@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod import;
+pub mod instance;
 pub mod jobs;
 pub mod library;
 pub mod live;

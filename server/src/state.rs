@@ -44,6 +44,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     pub db: Pool,
+    /// Shut while the database is away, so requests fail fast with 503.
+    pub database_gate: crate::db::gate::Gate,
     pub library: SharedLibrary,
     /// Notified when a job is queued, so an idle worker starts at once.
     pub jobs_queued: Arc<tokio::sync::Notify>,
@@ -109,6 +111,7 @@ impl AppState {
         Self(Arc::new(Shared {
             config: Arc::new(config),
             leptos_options,
+            database_gate: crate::db::gate::Gate::new(db.clone()),
             db,
             library,
             jobs_queued: Arc::new(tokio::sync::Notify::new()),

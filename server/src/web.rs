@@ -75,6 +75,11 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             crate::users::access::guard,
         ))
+        // Outside the guard: its session lookups need the database too.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::db::gate::fail_fast,
+        ))
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

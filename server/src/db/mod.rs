@@ -17,6 +17,8 @@ use sqlx::{
 
 use crate::config::Config;
 
+pub mod gate;
+
 pub type Pool = sqlx::AnyPool;
 
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");

@@ -171,6 +171,67 @@ pub async fn release_all(pool: &Pool, worker: &str) -> ServerResult<u64> {
     .rows_affected())
 }
 
+/// What [`reclaim_abandoned`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reclaimed {
+    /// Back in the queue, to run at once.
+    pub requeued: u64,
+    /// Their process stopped during every allowed attempt (a photo that kills its worker,
+    /// say): failed for good, their photos marked failed.
+    pub failed: u64,
+}
+
+/// Takes back the jobs that processes of this host held when they stopped without handing
+/// them back (killed, crashed, power lost), instead of waiting for their leases to run out.
+/// The attempt they were on counts, so a job that kills its worker every time ends `failed`.
+/// Call at start, before this process's workers take anything.
+pub async fn reclaim_abandoned(pool: &Pool) -> ServerResult<Reclaimed> {
+    let holders: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT leased_by FROM jobs WHERE state = 'running' AND leased_by IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut reclaimed = Reclaimed::default();
+    for holder in holders
+        .iter()
+        .filter(|holder| crate::instance::is_gone(holder, true))
+    {
+        let held: Vec<Leased> = sqlx::query_as(
+            "SELECT id, photo_id, attempts, max_attempts FROM jobs
+             WHERE leased_by = $1 AND state = 'running'",
+        )
+        .bind(holder)
+        .fetch_all(pool)
+        .await?;
+        for job in held {
+            if job.attempts < job.max_attempts {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'queued', run_at = $1, leased_by = NULL,
+                                     lease_until = NULL
+                     WHERE id = $2 AND leased_by = $3 AND state = 'running'",
+                )
+                .bind(crate::db::now())
+                .bind(job.id)
+                .bind(holder)
+                .execute(pool)
+                .await?;
+                reclaimed.requeued += 1;
+            } else {
+                let reason = format!(
+                    "the worker stopped during each of its {} attempts",
+                    job.attempts
+                );
+                fail(pool, &job, holder, &reason, false).await?;
+                if let Some(photo) = job.photo_id {
+                    crate::pipeline::mark_failed(pool, photo, &reason).await?;
+                }
+                reclaimed.failed += 1;
+            }
+        }
+    }
+    Ok(reclaimed)
+}
+
 /// 2, 4, 8 … seconds after attempts 1, 2, 3 …, at most ten minutes.
 pub fn backoff(attempts: i64) -> Duration {
     let exponent = attempts.clamp(1, 20) as u32;

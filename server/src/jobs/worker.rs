@@ -68,10 +68,15 @@ impl Workers {
         }
     }
 
+    /// Takes no new job from now on; running ones go on.
+    pub fn stop_taking(&self) {
+        let _ = self.stop.send(true);
+    }
+
     /// Stops taking jobs, lets running ones finish within the grace period, and returns the
     /// rest to the queue for the next start (or another instance).
     pub async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
+        self.stop_taking();
         let drained = tokio::time::timeout(self.grace, async {
             while self.tasks.join_next().await.is_some() {}
         })
@@ -87,16 +92,10 @@ impl Workers {
     }
 }
 
-/// `host-pid-random`: unique among every process that shares the database.
+/// `host-pid-random`: unique among every process that shares the database, and telling
+/// which process of which host holds a lease ([`super::reclaim_abandoned`]).
 fn worker_identity() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
-    format!(
-        "{host}-{}-{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    )
+    format!("{}-{:08x}", crate::instance::name(), rand::random::<u32>())
 }
 
 async fn run(

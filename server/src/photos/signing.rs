@@ -61,6 +61,12 @@ impl MediaSigner {
         check(key, access, crate::db::now())
     }
 
+    /// Reads (or makes) the key now, so that showing pages later never has to write: called
+    /// at start.
+    pub async fn prepare(&self) -> ServerResult<()> {
+        self.key().await.map(|_| ())
+    }
+
     /// The key every instance shares: made by the first one that needs it, kept in the database.
     async fn key(&self) -> ServerResult<&[u8; 32]> {
         self.inner
@@ -71,19 +77,31 @@ impl MediaSigner {
 }
 
 async fn load_or_create_key(pool: &Pool) -> ServerResult<[u8; 32]> {
-    let candidate: [u8; 32] = rand::random();
-    // Two instances starting together both offer a key; the first stored wins for both.
-    sqlx::query(
-        "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(KEY_NAME)
-    .bind(candidate.to_vec())
-    .execute(pool)
-    .await?;
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
-        .bind(KEY_NAME)
-        .fetch_one(pool)
-        .await?;
+    let select = || {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(KEY_NAME)
+            .fetch_optional(pool)
+    };
+    // Read first: once the key exists, showing a page never writes (a full disk, a read-only
+    // replica, a busy writer cannot stop it).
+    let stored = match select().await? {
+        Some(stored) => stored,
+        None => {
+            let candidate: [u8; 32] = rand::random();
+            // Two instances starting together both offer a key; the first stored wins for both.
+            sqlx::query(
+                "INSERT INTO server_secrets (name, value) VALUES ($1, $2)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(KEY_NAME)
+            .bind(candidate.to_vec())
+            .execute(pool)
+            .await?;
+            select().await?.ok_or_else(|| {
+                ServerError::Internal(anyhow::anyhow!("the media URL key was not stored"))
+            })?
+        }
+    };
     stored.try_into().map_err(|stored: Vec<u8>| {
         ServerError::Internal(anyhow::anyhow!(
             "the stored media URL key has {} bytes, not 32",

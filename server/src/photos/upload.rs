@@ -3,7 +3,6 @@
 //! reason, leaving nothing behind).
 
 use std::{
-    path::PathBuf,
     pin::Pin,
     task::{Context, Poll},
 };
@@ -22,7 +21,10 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::ingest::{self, Candidate, Outcome, Refusal};
-use crate::{jobs::PRIORITY_UPLOAD, state::AppState, users::access::SignedIn, ServerError};
+use crate::{
+    jobs::PRIORITY_UPLOAD, state::AppState, storage::ScratchFile, users::access::SignedIn,
+    ServerError,
+};
 
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;
@@ -266,12 +268,11 @@ async fn receive_file(
     name: String,
     mut field: Field<'_>,
 ) -> Result<FileResult, ServerError> {
-    let folder = state.config.data_dir.join("tmp");
-    tokio::fs::create_dir_all(&folder)
+    // Removed on every way out but one: moved into the originals by `ingest::add`.
+    let temporary = ScratchFile::new(&state.config.data_dir, "upload")
         .await
         .map_err(ServerError::from_io)?;
-    let temporary: PathBuf = folder.join(format!("upload-{:032x}", rand::random::<u128>()));
-    let mut file = tokio::fs::File::create(&temporary)
+    let mut file = tokio::fs::File::create(temporary.path())
         .await
         .map_err(ServerError::from_io)?;
     let limit = state.config.max_upload_bytes;
@@ -309,46 +310,48 @@ async fn receive_file(
     }
     .await;
     drop(file);
-    match streamed {
-        Ok(None) => {}
-        Ok(Some(refused)) => {
-            let _ = tokio::fs::remove_file(&temporary).await;
-            return Ok(refused);
-        }
-        Err(error) => {
-            let _ = tokio::fs::remove_file(&temporary).await;
-            return Err(error);
-        }
+    if let Some(refused) = streamed? {
+        return Ok(refused);
     }
     if size == 0 {
-        let _ = tokio::fs::remove_file(&temporary).await;
         return Ok(FileResult::Rejected {
             name,
             code: 422,
             reason: "the file is empty".into(),
         });
     }
-    let candidate = Candidate {
-        owner,
-        temporary: &temporary,
-        file_name: &name,
-        sha256: hasher.finalize().into(),
-        byte_size: size,
-        priority: PRIORITY_UPLOAD,
-    };
+    // From here on the file is whole: adding it runs to its end even when the request is
+    // dropped (the client went, or shutdown stopped waiting), so an original never lacks its
+    // row nor a row its original.
+    let sha256 = hasher.finalize().into();
+    let data_dir = state.config.data_dir.clone();
+    let pool = state.db.clone();
     let limits = state.config.worker_config().limits;
-    Ok(
-        match ingest::add(&state.db, &state.config.data_dir, candidate, limits).await {
-            Ok(Outcome::Added(photo_id)) => FileResult::Added { name, photo_id },
-            Ok(Outcome::Duplicate(photo_id)) => FileResult::Duplicate { name, photo_id },
-            Err(Refusal::Server(error)) => return Err(error),
-            Err(refusal) => FileResult::Rejected {
-                name,
-                code: refusal.status(),
-                reason: refusal.to_string(),
-            },
+    let adding = tokio::spawn(async move {
+        let candidate = Candidate {
+            owner,
+            temporary: temporary.path(),
+            file_name: &name,
+            sha256,
+            byte_size: size,
+            priority: PRIORITY_UPLOAD,
+        };
+        let outcome = ingest::add(&pool, &data_dir, candidate, limits).await;
+        (name, outcome)
+    });
+    let (name, outcome) = adding
+        .await
+        .map_err(|error| ServerError::Internal(error.into()))?;
+    Ok(match outcome {
+        Ok(Outcome::Added(photo_id)) => FileResult::Added { name, photo_id },
+        Ok(Outcome::Duplicate(photo_id)) => FileResult::Duplicate { name, photo_id },
+        Err(Refusal::Server(error)) => return Err(error),
+        Err(refusal) => FileResult::Rejected {
+            name,
+            code: refusal.status(),
+            reason: refusal.to_string(),
         },
-    )
+    })
 }
 
 #[cfg(test)]

@@ -192,8 +192,12 @@ pub async fn make_derivatives(
             }
         };
     for (variant, bytes) in &derived.files {
-        storage::write_atomically(&storage::derivative_path(data_dir, &sha, variant), bytes)
-            .await?;
+        storage::write_atomically(
+            data_dir,
+            &storage::derivative_path(data_dir, &sha, variant),
+            bytes,
+        )
+        .await?;
     }
     let facts = &derived.facts;
     sqlx::query(

@@ -10,6 +10,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 mod cache;
+mod drills;
 mod live;
 mod observability;
 mod pipeline;

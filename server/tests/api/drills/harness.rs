@@ -1,0 +1,627 @@
+//! The drills' real processes and tools: Flashbulb servers started from the built binary, a
+//! private Redis and a private PostgreSQL that can be stopped without touching the machine's
+//! own, an HTTP client that records every answer, and photos with distinct bytes.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    process::{Command, ExitStatus, Stdio},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use flashbulb::live::load::{self, Site};
+use http_body_util::{BodyExt, Full};
+use hyper_util::{
+    client::legacy::{connect::HttpConnector, Client},
+    rt::TokioExecutor,
+};
+
+/// `FLASHBULB_DRILLS=full` runs every drill at its full length (by hand: `scripts/drills
+/// --full`); anything else, the short versions CI runs.
+pub fn full() -> bool {
+    std::env::var("FLASHBULB_DRILLS").is_ok_and(|mode| mode == "full")
+}
+
+/// The short or the full value.
+pub fn pick<T>(short: T, full_value: T) -> T {
+    if full() {
+        full_value
+    } else {
+        short
+    }
+}
+
+/// The server binary: `FLASHBULB_DRILL_BIN` (the benchmarks soak a release build), else the
+/// one cargo built with these tests.
+pub fn binary() -> PathBuf {
+    std::env::var_os("FLASHBULB_DRILL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_flashbulb")))
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Polls `check` every 50 ms until it holds; panics with `what` after `limit`.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{what}: not within {} s",
+            limit.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub const USER: &str = "drill";
+pub const PASSWORD: &str = "drill password";
+
+/// One Flashbulb server process on its own port.
+pub struct Flashbulb {
+    child: Option<std::process::Child>,
+    pub base: String,
+    pub data: PathBuf,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    starts: u32,
+}
+
+impl Flashbulb {
+    /// Configuration by environment, as an operator would: `FLASHBULB_*` keys over the
+    /// defaults, the data folder `data`, the port picked here.
+    pub fn new(data: &Path, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let mut all = vec![
+            ("FLASHBULB_LISTEN".to_string(), format!("127.0.0.1:{port}")),
+            ("FLASHBULB_DATA_DIR".to_string(), data.display().to_string()),
+            ("FLASHBULB_LOG".to_string(), "info,sqlx=error".to_string()),
+        ];
+        all.extend(env.iter().map(|(key, value)| (key.to_string(), value.clone())));
+        std::fs::create_dir_all(data).expect("the data folder");
+        Self {
+            child: None,
+            base: format!("http://127.0.0.1:{port}"),
+            data: data.to_path_buf(),
+            env: all,
+            log: data.with_extension(format!("{port}.log")),
+            starts: 0,
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(binary());
+        // Only what this drill sets: nothing of the shell's configuration leaks in.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("FLASHBULB_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+                command.env_remove(key);
+            }
+        }
+        command.envs(self.env.iter().map(|(key, value)| (key, value)));
+        command
+    }
+
+    /// `flashbulb user add drill --admin`, then `seed` of `photos` synthetic photos for them.
+    pub fn prepare(&self, photos: u64) {
+        let added = self
+            .command()
+            .args(["user", "add", USER, "--admin"])
+            .env("FLASHBULB_PASSWORD", PASSWORD)
+            .output()
+            .expect("flashbulb user add runs");
+        assert!(added.status.success(), "user add: {added:?}");
+        if photos > 0 {
+            let seeded = self
+                .command()
+                .args(["seed", "--owner", USER, "--photos", &photos.to_string()])
+                .output()
+                .expect("flashbulb seed runs");
+            assert!(seeded.status.success(), "seed: {seeded:?}");
+        }
+    }
+
+    /// Starts `serve` and waits until `/healthz` answers.
+    pub async fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("the server's log file");
+        let child = self
+            .command()
+            .arg("serve")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| panic!("{} does not start: {error}", binary().display()));
+        self.child = Some(child);
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok()?) {
+                panic!("the server exited at start ({status}):\n{}", self.log_tail());
+            }
+            if get(&self.base, "/healthz", None).await.status == Some(200) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the server did not answer within 60 s:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// A session of the drill's user.
+    pub async fn sign_in(&self) -> Site {
+        let session = load::sign_in(&self.base, USER, PASSWORD)
+            .await
+            .expect("the drill user signs in");
+        Site {
+            base: self.base.clone(),
+            session,
+        }
+    }
+
+    /// SIGKILL: no clean-up of any kind, as after a crash or the OOM killer.
+    pub fn kill_hard(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reaped");
+    }
+
+    /// SIGTERM, as a service manager stops a service; then waits for the exit.
+    pub fn terminate(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM was not delivered");
+    }
+
+    pub async fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            let child = self.child.as_mut().expect("running");
+            if let Some(status) = child.try_wait().expect("wait") {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the server did not stop within {} s:\n{}",
+                limit.as_secs(),
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("the server's /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// The whole log, for drills that look for what the server said.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The SQLite database of the data folder, for checking what is stored.
+    pub async fn sqlite(&self) -> flashbulb::db::Pool {
+        let config = flashbulb::Config {
+            data_dir: self.data.clone(),
+            ..flashbulb::Config::default()
+        };
+        flashbulb::db::connect(&config).await.expect("the database")
+    }
+}
+
+impl Drop for Flashbulb {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!(
+                "--- the server's log ({}):\n{}",
+                self.log.display(),
+                self.log_tail()
+            );
+        }
+    }
+}
+
+/// A Redis of the drill's own, on its own port, which it may stop and start.
+pub struct Redis {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    pub async fn start() -> Self {
+        let mut redis = Self {
+            child: None,
+            port: free_port(),
+        };
+        redis.resume().await;
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the server on the same port, empty, and waits until it accepts.
+    pub async fn resume(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) runs");
+        self.child = Some(child);
+        let address = format!("127.0.0.1:{}", self.port);
+        eventually("Redis accepts connections", Duration::from_secs(10), || {
+            let address = address.clone();
+            async move { tokio::net::TcpStream::connect(address).await.is_ok() }
+        })
+        .await;
+    }
+
+    /// SIGKILL: Redis vanishes as in a crash or a network cut.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL redis");
+            child.wait().expect("reaped");
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A PostgreSQL cluster of the drill's own (initdb in a temporary folder, run as the
+/// `postgres` user), which it may stop and start.
+pub struct Postgres {
+    folder: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Postgres {
+    pub async fn start() -> Self {
+        let folder = tempfile::tempdir().expect("a folder");
+        let port = free_port();
+        run_checked(Command::new("chown").args([
+            "-R",
+            "postgres:postgres",
+            &folder.path().display().to_string(),
+        ]));
+        let postgres = Self { folder, port };
+        run_checked(postgres.as_postgres("initdb").args([
+            "--auth=trust",
+            "--username=postgres",
+            "--no-sync",
+            "-D",
+            &postgres.cluster(),
+        ]));
+        postgres.resume().await;
+        postgres
+    }
+
+    fn cluster(&self) -> String {
+        self.folder.path().join("cluster").display().to_string()
+    }
+
+    fn as_postgres(&self, program: &str) -> Command {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--", program]);
+        command
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the cluster and waits until it accepts connections.
+    pub async fn resume(&self) {
+        let options = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            self.port,
+            self.folder.path().display()
+        );
+        let log = self.folder.path().join("postgres.log").display().to_string();
+        run_checked(self.as_postgres("pg_ctl").args([
+            "-D",
+            &self.cluster(),
+            "-o",
+            &options,
+            "-l",
+            &log,
+            "-w",
+            "start",
+        ]));
+    }
+
+    /// `pg_ctl stop -m fast`: sessions are cut, as in a restart for an upgrade.
+    pub fn stop(&self) {
+        run_checked(self.as_postgres("pg_ctl").args([
+            "-D",
+            &self.cluster(),
+            "-m",
+            "fast",
+            "-w",
+            "stop",
+        ]));
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self
+            .as_postgres("pg_ctl")
+            .args(["-D", &self.cluster(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn run_checked(command: &mut Command) {
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?} does not run: {error}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// One answer, or why there was none.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// `None`: no HTTP answer at all (refused connection, reset, timeout).
+    pub status: Option<u16>,
+    pub body: Bytes,
+    pub took: Duration,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Sends `request` and reads the whole answer, within 30 s.
+pub async fn send(request: axum::http::Request<Full<Bytes>>) -> Answer {
+    let started = Instant::now();
+    let answer = tokio::time::timeout(Duration::from_secs(30), async {
+        let response = client().request(request).await.ok()?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, body))
+    })
+    .await
+    .ok()
+    .flatten();
+    let took = started.elapsed();
+    match answer {
+        Some((status, body)) => Answer {
+            status: Some(status),
+            body,
+            took,
+        },
+        None => Answer {
+            status: None,
+            body: Bytes::new(),
+            took,
+        },
+    }
+}
+
+/// `GET base + path`, with the session when given.
+pub async fn get(base: &str, path: &str, site: Option<&Site>) -> Answer {
+    let mut request = axum::http::Request::get(format!("{base}{path}"));
+    if let Some(site) = site {
+        request = request.header("cookie", site.cookie());
+    }
+    send(request.body(Full::default()).expect("a request")).await
+}
+
+/// A server function or form POST as the page's own script sends it.
+pub async fn post_form(site: &Site, path: &str, form: &str) -> Answer {
+    let request = axum::http::Request::post(format!("{}{path}", site.base))
+        .header("cookie", site.cookie())
+        .header("origin", &site.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(Full::new(Bytes::from(form.to_string())))
+        .expect("a request");
+    send(request).await
+}
+
+/// `POST /api/upload` of `files` in one multipart request.
+pub async fn upload(site: &Site, files: &[(String, Vec<u8>)]) -> Answer {
+    let borrowed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
+        .collect();
+    let (content_type, body) = crate::pipeline::multipart(&borrowed);
+    let request = axum::http::Request::post(format!("{}/api/upload", site.base))
+        .header("cookie", site.cookie())
+        .header("origin", &site.base)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(body)))
+        .expect("a request");
+    send(request).await
+}
+
+/// A real photograph from the fixtures with `n` appended after its end: decoders read the
+/// same picture, but every copy is a photo of its own (its SHA-256 differs).
+pub fn distinct_photo(fixture: &str, n: u64) -> Vec<u8> {
+    let mut bytes = crate::pipeline::fixture(fixture);
+    bytes.extend_from_slice(format!("drill copy {n:016}").as_bytes());
+    bytes
+}
+
+/// Every answer of a load, by the kind of request, in the order they came.
+#[derive(Default)]
+pub struct Tally {
+    samples: Mutex<Vec<Sample>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub kind: &'static str,
+    pub at: Instant,
+    pub status: Option<u16>,
+    pub took: Duration,
+}
+
+impl Tally {
+    pub fn record(&self, kind: &'static str, answer: &Answer) {
+        self.samples
+            .lock()
+            .expect("tally")
+            .push(Sample {
+                kind,
+                at: Instant::now() - answer.took,
+                status: answer.status,
+                took: answer.took,
+            });
+    }
+
+    pub fn samples(&self) -> Vec<Sample> {
+        self.samples.lock().expect("tally").clone()
+    }
+
+    /// `kind status` → count, with `none` for requests that got no answer.
+    pub fn counts(samples: &[Sample]) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for sample in samples {
+            let status = sample
+                .status
+                .map_or("none".to_string(), |status| status.to_string());
+            *counts.entry(format!("{} {status}", sample.kind)).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// Readers that fetch `paths` in turn as fast as answers come, until `stop` fires.
+pub fn read_continuously(
+    site: &Site,
+    readers: usize,
+    paths: Vec<(&'static str, String)>,
+    tally: Arc<Tally>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinSet<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for reader in 0..readers {
+        let (site, paths, tally, stop) = (site.clone(), paths.clone(), tally.clone(), stop.clone());
+        tasks.spawn(async move {
+            let mut next = reader;
+            while !*stop.borrow() {
+                let (kind, path) = &paths[next % paths.len()];
+                next += 1;
+                let answer = get(&site.base, path, Some(&site)).await;
+                tally.record(kind, &answer);
+                if !served(&answer) {
+                    // As a page's script would, wait a moment before asking again.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        });
+    }
+    tasks
+}
+
+/// The paths readers fetch: the timeline page, the albums page, a photo page, and the
+/// timeline's month buckets as the page's script fetches them.
+pub async fn reading_paths(pool: &flashbulb::db::Pool) -> Vec<(&'static str, String)> {
+    let months: Vec<i64> =
+        sqlx::query_scalar("SELECT month FROM photo_months WHERE photo_count > 0 ORDER BY month DESC LIMIT 4")
+            .fetch_all(pool)
+            .await
+            .expect("months");
+    let photo: i64 = sqlx::query_scalar("SELECT max(id) FROM photos WHERE status = 'ready'")
+        .fetch_one(pool)
+        .await
+        .expect("a photo");
+    let mut paths = vec![
+        ("page", "/".to_string()),
+        ("page", "/albums".to_string()),
+        ("page", format!("/p/{photo}")),
+    ];
+    for month in months {
+        paths.push((
+            "bucket",
+            format!(
+                "/api/timeline/buckets/{:04}-{:02}",
+                month.div_euclid(12),
+                month.rem_euclid(12) + 1
+            ),
+        ));
+    }
+    paths
+}
+
+/// True when `answer` is what a reader should get: the page or data, 2xx.
+pub fn served(answer: &Answer) -> bool {
+    answer.status.is_some_and(|status| StatusCode::from_u16(status).is_ok_and(|s| s.is_success()))
+}
