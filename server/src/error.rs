@@ -75,7 +75,7 @@ impl ServerError {
 
     /// True when the database is unreachable or saturated rather than wrong: retry may help.
     /// PostgreSQL's classes 08 (connection) and 57 (operator intervention: a restart) count.
-    fn is_unavailable(&self) -> bool {
+    pub fn is_unavailable(&self) -> bool {
         match self {
             ServerError::Database(
                 sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),

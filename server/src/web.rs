@@ -15,7 +15,7 @@ use tower_http::{
     },
     limit::RequestBodyLimitLayer,
     set_header::SetResponseHeaderLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnFailure, TraceLayer},
 };
 
 use crate::state::AppState;
@@ -99,7 +99,12 @@ pub fn build_app(state: AppState) -> Router {
             state.metrics.clone(),
             crate::metrics::track,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Failed responses are counted by the metrics and their causes logged where they
+        // arise; a line for each would flood the log during an outage (thousands a second).
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 

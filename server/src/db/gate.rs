@@ -12,7 +12,7 @@ use std::{
 
 use axum::{
     extract::{Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -25,6 +25,10 @@ use crate::state::AppState;
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// One probe's connection and ping get this long.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A request still running after this makes the gate check the database beside it: when the
+/// database has just gone, requests wait out the pool's acquire timeout, and the check shuts
+/// the gate for everyone after them long before.
+const SLOW_REQUEST: Duration = Duration::from_millis(500);
 
 /// Open while the database answers; shut from the first 503 until a probe gets through.
 /// Cheap to clone.
@@ -36,7 +40,11 @@ pub struct Gate {
 struct Inner {
     pool: Pool,
     shut: AtomicBool,
+    /// Wakes the reads waiting on the database when the gate shuts.
+    shutting: tokio::sync::Notify,
     probing: AtomicBool,
+    /// A check for a slow request is running (at most one a second).
+    checking: AtomicBool,
     /// Times the gate shut since start.
     outages: AtomicU64,
     /// Requests answered 503 at once while shut.
@@ -49,7 +57,9 @@ impl Gate {
             inner: Arc::new(Inner {
                 pool,
                 shut: AtomicBool::new(false),
+                shutting: tokio::sync::Notify::new(),
                 probing: AtomicBool::new(false),
+                checking: AtomicBool::new(false),
                 outages: AtomicU64::new(0),
                 refused: AtomicU64::new(0),
             }),
@@ -74,6 +84,7 @@ impl Gate {
     /// busy opens the gate again within one probe interval.
     pub fn shut(&self) {
         if !self.inner.shut.swap(true, Ordering::AcqRel) {
+            self.inner.shutting.notify_waiters();
             self.inner.outages.fetch_add(1, Ordering::Relaxed);
             tracing::warn!("the database is unavailable: answering 503 until it is back");
         }
@@ -81,20 +92,41 @@ impl Gate {
             tokio::spawn(probe(self.inner.clone()));
         }
     }
+
+    /// Requests are slow: check whether the database answers a new connection; shut if not.
+    pub fn suspect(&self) {
+        if !self.is_open() || self.inner.checking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let gate = self.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            if !answers(&gate.inner.pool).await {
+                gate.shut();
+            }
+            tokio::time::sleep_until((started + Duration::from_secs(1)).into()).await;
+            gate.inner.checking.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// True when a fresh connection (beside the pool) opens and answers a ping in time.
+async fn answers(pool: &Pool) -> bool {
+    let options = pool.connect_options();
+    let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
+        let mut connection = options.connect().await?;
+        connection.ping().await?;
+        connection.close().await
+    })
+    .await;
+    matches!(answered, Ok(Ok(())))
 }
 
 async fn probe(inner: Arc<Inner>) {
     let started = Instant::now();
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
-        let options = inner.pool.connect_options();
-        let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
-            let mut connection = options.connect().await?;
-            connection.ping().await?;
-            connection.close().await
-        })
-        .await;
-        if matches!(answered, Ok(Ok(()))) {
+        if answers(&inner.pool).await {
             inner.shut.store(false, Ordering::Release);
             inner.probing.store(false, Ordering::Release);
             tracing::info!(
@@ -112,29 +144,60 @@ fn needs_no_database(path: &str) -> bool {
 }
 
 /// The layer: refuses at once while the gate is shut; shuts it when a request came back 503.
+/// A read still waiting on the database when the gate shuts is answered 503 then, instead
+/// of after the pool's acquire timeout: reads are safe to drop and the page retries them.
 pub async fn fail_fast(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if needs_no_database(request.uri().path()) {
         return next.run(request).await;
     }
     let gate = &state.database_gate;
+    let wants_page = wants_page(&request);
     if !gate.is_open() {
         gate.inner.refused.fetch_add(1, Ordering::Relaxed);
-        return unavailable(&request);
+        return unavailable(wants_page);
     }
-    let response = next.run(request).await;
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
+    let running = next.run(request);
+    tokio::pin!(running);
+    let response = tokio::select! {
+        response = &mut running => response,
+        () = tokio::time::sleep(SLOW_REQUEST) => {
+            let shutting = gate.inner.shutting.notified();
+            tokio::pin!(shutting);
+            shutting.as_mut().enable();
+            gate.suspect();
+            if !is_read {
+                running.await
+            } else if !gate.is_open() {
+                gate.inner.refused.fetch_add(1, Ordering::Relaxed);
+                return unavailable(wants_page);
+            } else {
+                tokio::select! {
+                    response = &mut running => response,
+                    () = shutting => {
+                        gate.inner.refused.fetch_add(1, Ordering::Relaxed);
+                        return unavailable(wants_page);
+                    }
+                }
+            }
+        }
+    };
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         gate.shut();
     }
     response
 }
 
-/// 503 with `Retry-After`: a short page for browsers (it reloads itself), JSON for the rest.
-fn unavailable(request: &Request) -> Response {
-    let wants_page = request
+fn wants_page(request: &Request) -> bool {
+    request
         .headers()
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// 503 with `Retry-After`: a short page for browsers (it reloads itself), JSON for the rest.
+fn unavailable(wants_page: bool) -> Response {
     if !wants_page {
         return crate::error::api_response(&app::ApiError::Unavailable);
     }

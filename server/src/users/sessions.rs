@@ -92,6 +92,11 @@ impl Sessions {
             .await
             .map_err(|error| match std::sync::Arc::try_unwrap(error) {
                 Ok(error) => error,
+                // Requests that waited on the same lookup share its error: keep its class, so an
+                // unreachable database stays a 503 for each of them.
+                Err(shared) if shared.is_unavailable() => {
+                    crate::ServerError::Database(sqlx::Error::PoolTimedOut)
+                }
                 Err(shared) => crate::ServerError::Internal(anyhow::anyhow!("{shared}")),
             })
     }

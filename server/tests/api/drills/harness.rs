@@ -591,8 +591,8 @@ pub fn read_continuously(
     tasks
 }
 
-/// The paths readers fetch: the timeline page, the albums page, a photo page, and the
-/// timeline's month buckets as the page's script fetches them.
+/// The paths readers fetch: the timeline page, the albums page, a photo page, a photo's
+/// status, and the timeline's month buckets as the page's script fetches them.
 pub async fn reading_paths(pool: &flashbulb::db::Pool) -> Vec<(&'static str, String)> {
     let months: Vec<i64> =
         sqlx::query_scalar("SELECT month FROM photo_months WHERE photo_count > 0 ORDER BY month DESC LIMIT 4")
@@ -607,6 +607,8 @@ pub async fn reading_paths(pool: &flashbulb::db::Pool) -> Vec<(&'static str, Str
         ("page", "/".to_string()),
         ("page", "/albums".to_string()),
         ("page", format!("/p/{photo}")),
+        // Never cached: every one reaches the database.
+        ("status", format!("/api/photos/status?ids={photo}")),
     ];
     for month in months {
         paths.push((

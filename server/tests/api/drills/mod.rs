@@ -677,24 +677,36 @@ async fn postgresql_restarted_fails_fast_then_recovers_by_itself() {
         Tally::counts(&during.iter().map(|sample| (*sample).clone()).collect::<Vec<_>>())
     );
     assert!(refused.len() > 10, "the outage was seen: {} refusals", refused.len());
-    // Once the first requests found the database away, the rest fail at once.
-    let mut took: Vec<Duration> = refused
+    let first_refusal = refused
         .iter()
-        .filter(|sample| sample.at >= down + Duration::from_secs(6))
+        .map(|sample| sample.at + sample.took - down)
+        .min()
+        .expect("a refusal");
+    // Requests in flight when it went would wait out the pool's acquire timeout (5 s); a
+    // read slower than half a second makes the gate check the database, and when it is away
+    // the waiting reads and everything after them are answered 503 at once.
+    let slowest = during
+        .iter()
         .map(|sample| sample.took)
-        .collect();
+        .max()
+        .unwrap_or_default();
+    let mut took: Vec<Duration> = refused.iter().map(|sample| sample.took).collect();
     took.sort();
-    assert!(!took.is_empty(), "refusals after the first seconds");
     let median = took[took.len() / 2];
-    let slowest = took[took.len() - 1];
     eprintln!(
-        "{} refusals after the first 6 s: median {:.1} ms, slowest {:.1} ms",
+        "the first 503 came {:.2} s after PostgreSQL stopped; {} refusals, median {:.1} ms; \
+         the slowest read during the outage took {:.2} s",
+        first_refusal.as_secs_f64(),
         took.len(),
         median.as_secs_f64() * 1e3,
-        slowest.as_secs_f64() * 1e3
+        slowest.as_secs_f64()
     );
+    assert!(first_refusal < Duration::from_secs(3), "{first_refusal:?}");
     assert!(median < Duration::from_millis(100), "fast: {median:?}");
-    assert!(slowest < Duration::from_secs(1), "no request waits out a timeout: {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "no read waits out a timeout: {slowest:?}"
+    );
     let after: Vec<_> = samples.iter().filter(|sample| sample.at >= settled).collect();
     assert!(!after.is_empty());
     assert!(
