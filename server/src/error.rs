@@ -189,7 +189,10 @@ mod tests {
         let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
         let error = ServerError::from_io(full);
         assert_eq!(error.to_api(), ApiError::StorageFull);
-        assert_eq!(error.into_response().status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(
+            error.into_response().status(),
+            StatusCode::INSUFFICIENT_STORAGE
+        );
         let other = ServerError::from_io(std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(other.to_api(), ApiError::Internal);
     }

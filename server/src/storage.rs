@@ -165,19 +165,31 @@ mod tests {
     async fn scratch_files_go_when_dropped_and_dead_processes_folders_at_start() {
         let data = tempfile::tempdir().expect("a folder");
         let kept_path = {
-            let dropped = ScratchFile::new(data.path(), "upload").await.expect("scratch");
-            tokio::fs::write(dropped.path(), b"half").await.expect("write");
-            let kept = ScratchFile::new(data.path(), "upload").await.expect("scratch");
-            tokio::fs::write(kept.path(), b"whole").await.expect("write");
+            let dropped = ScratchFile::new(data.path(), "upload")
+                .await
+                .expect("scratch");
+            tokio::fs::write(dropped.path(), b"half")
+                .await
+                .expect("write");
+            let kept = ScratchFile::new(data.path(), "upload")
+                .await
+                .expect("scratch");
+            tokio::fs::write(kept.path(), b"whole")
+                .await
+                .expect("write");
             let moved = data.path().join("moved");
-            tokio::fs::rename(kept.path(), &moved).await.expect("rename");
+            tokio::fs::rename(kept.path(), &moved)
+                .await
+                .expect("rename");
             assert!(dropped.path().exists());
             moved
         };
         assert!(kept_path.exists(), "a file moved away is not the guard's");
         let scratch = scratch_dir(data.path());
         assert_eq!(
-            std::fs::read_dir(&scratch).expect("the scratch folder").count(),
+            std::fs::read_dir(&scratch)
+                .expect("the scratch folder")
+                .count(),
             0,
             "a dropped scratch file is removed"
         );
@@ -195,6 +207,11 @@ mod tests {
         assert_eq!(removed, 2);
         assert!(!dead.exists() && !scratch.exists());
         assert!(alive.exists() && elsewhere.exists());
-        assert_eq!(sweep_scratch(&data.path().join("none")).await.expect("sweep"), 0);
+        assert_eq!(
+            sweep_scratch(&data.path().join("none"))
+                .await
+                .expect("sweep"),
+            0
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! L2 in Redis when configured. Concurrent misses of one key cause one load. Every entry
 //! belongs to an owner; invalidating an owner moves them to a new generation, which every
 //! instance learns through Redis, so entries of older generations are never read again.
+//! In this process an entry is kept under its name alone, tagged with its generation, so a
+//! new rendering replaces the stale one instead of piling up beside it until evicted.
 
 pub mod pages;
 
@@ -59,7 +61,7 @@ pub struct Cache {
 }
 
 struct Inner {
-    l1: moka::future::Cache<Arc<str>, Bytes>,
+    l1: moka::future::Cache<Arc<str>, Stored>,
     /// The generation each owner's entries are stored under; absent means not yet read.
     generations: Mutex<HashMap<UserId, u64>>,
     redis: Option<RedisLink>,
@@ -69,6 +71,13 @@ struct Inner {
     misses: AtomicU64,
     evictions: Arc<AtomicU64>,
     invalidations: AtomicU64,
+}
+
+/// An entry in this process: the bytes and the owner's generation they were made in.
+#[derive(Clone)]
+struct Stored {
+    generation: u64,
+    bytes: Bytes,
 }
 
 /// What instances tell each other.
@@ -92,8 +101,8 @@ impl Cache {
         let counted = evictions.clone();
         let l1 = moka::future::Cache::builder()
             .max_capacity(capacity_bytes)
-            .weigher(|key: &Arc<str>, value: &Bytes| {
-                u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
+            .weigher(|key: &Arc<str>, value: &Stored| {
+                u32::try_from(key.len() + value.bytes.len()).unwrap_or(u32::MAX)
             })
             .time_to_live(ttl)
             .eviction_listener(move |_key, _value, cause| {
@@ -139,37 +148,43 @@ impl Cache {
         Fut: Future<Output = Result<Bytes, E>>,
     {
         let generation = self.generation(owner).await;
-        let key = entry_key(owner, generation, name);
+        let key: Arc<str> = l1_key(owner, name).into();
         let inner = &self.inner;
         // Hits take the plain lookup; the entry API below, which coalesces loads, only misses.
-        if let Some(value) = inner.l1.get(key.as_str()).await {
-            inner.l1_hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(value);
+        match inner.l1.get(&key).await {
+            Some(stored) if stored.generation == generation => {
+                inner.l1_hits.fetch_add(1, Ordering::Relaxed);
+                return Ok(stored.bytes);
+            }
+            // Of an older generation: make way for the new rendering.
+            Some(_) => inner.l1.invalidate(&key).await,
+            None => {}
         }
-        let key: Arc<str> = key.into();
-        let shared_key = key.clone();
+        let l2 = l2_key(&entry_key(owner, generation, name));
         let entry = inner
             .l1
             .entry(key)
             .or_try_insert_with(async move {
                 if let Some(redis) = &inner.redis {
-                    if let Some(value) = redis.get(&l2_key(&shared_key)).await {
+                    if let Some(bytes) = redis.get(&l2).await {
                         inner.l2_hits.fetch_add(1, Ordering::Relaxed);
-                        return Ok(value);
+                        return Ok(Stored { generation, bytes });
                     }
                 }
                 inner.misses.fetch_add(1, Ordering::Relaxed);
-                let value = load().await?;
+                let bytes = load().await?;
                 if let Some(redis) = &inner.redis {
-                    redis.set(&l2_key(&shared_key), &value, inner.ttl).await;
+                    redis.set(&l2, &bytes, inner.ttl).await;
                 }
-                Ok(value)
+                Ok(Stored { generation, bytes })
             })
             .await?;
         if !entry.is_fresh() {
             inner.l1_hits.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(entry.into_value())
+        // Another request may have stored an older rendering in between: it is replaced at
+        // the next lookup, which sees its generation.
+        Ok(entry.into_value().bytes)
     }
 
     /// Everything cached for `owner` is stale, here and on every instance.
@@ -196,10 +211,11 @@ impl Cache {
         let inner = &self.inner;
         inner.invalidations.fetch_add(1, Ordering::Relaxed);
         let generation = self.generation(owner).await;
-        let key = entry_key(owner, generation, name);
-        inner.l1.invalidate(key.as_str()).await;
+        inner.l1.invalidate(l1_key(owner, name).as_str()).await;
         if let Some(redis) = &inner.redis {
-            redis.delete(&l2_key(&key)).await;
+            redis
+                .delete(&l2_key(&entry_key(owner, generation, name)))
+                .await;
             let name = name.to_string();
             publish(redis, &Invalidation::Key { owner, name }).await;
         }
@@ -253,6 +269,11 @@ impl std::fmt::Debug for Cache {
     }
 }
 
+fn l1_key(owner: UserId, name: &str) -> String {
+    format!("{owner}/{name}")
+}
+
+/// The name of an entry in Redis, which keeps every generation until it expires.
 fn entry_key(owner: UserId, generation: u64, name: &str) -> String {
     format!("{owner}/{generation}/{name}")
 }
@@ -312,11 +333,7 @@ async fn follow_invalidations(
                         raise(&inner.generations, owner, generation);
                     }
                     Ok(Invalidation::Key { owner, name }) => {
-                        let generation = lock(&inner.generations).get(&owner).copied();
-                        if let Some(generation) = generation {
-                            let key = entry_key(owner, generation, &name);
-                            inner.l1.invalidate(key.as_str()).await;
-                        }
+                        inner.l1.invalidate(l1_key(owner, &name).as_str()).await;
                     }
                     Err(error) => tracing::warn!(%error, "ignored a malformed invalidation"),
                 }

@@ -204,7 +204,10 @@ fn unavailable(wants_page: bool) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
             (header::RETRY_AFTER, HeaderValue::from_static("2")),
         ],
         UNAVAILABLE_PAGE,

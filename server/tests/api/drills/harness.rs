@@ -92,7 +92,10 @@ impl Flashbulb {
             ("FLASHBULB_DATA_DIR".to_string(), data.display().to_string()),
             ("FLASHBULB_LOG".to_string(), "info,sqlx=error".to_string()),
         ];
-        all.extend(env.iter().map(|(key, value)| (key.to_string(), value.clone())));
+        all.extend(
+            env.iter()
+                .map(|(key, value)| (key.to_string(), value.clone())),
+        );
         std::fs::create_dir_all(data).expect("the data folder");
         Self {
             child: None,
@@ -156,7 +159,10 @@ impl Flashbulb {
         let started = Instant::now();
         loop {
             if let Some(status) = self.child.as_mut().and_then(|child| child.try_wait().ok()?) {
-                panic!("the server exited at start ({status}):\n{}", self.log_tail());
+                panic!(
+                    "the server exited at start ({status}):\n{}",
+                    self.log_tail()
+                );
             }
             if get(&self.base, "/healthz", None).await.status == Some(200) {
                 return;
@@ -377,7 +383,12 @@ impl Postgres {
             self.port,
             self.folder.path().display()
         );
-        let log = self.folder.path().join("postgres.log").display().to_string();
+        let log = self
+            .folder
+            .path()
+            .join("postgres.log")
+            .display()
+            .to_string();
         run_checked(self.as_postgres("pg_ctl").args([
             "-D",
             &self.cluster(),
@@ -535,15 +546,12 @@ pub struct Sample {
 
 impl Tally {
     pub fn record(&self, kind: &'static str, answer: &Answer) {
-        self.samples
-            .lock()
-            .expect("tally")
-            .push(Sample {
-                kind,
-                at: Instant::now() - answer.took,
-                status: answer.status,
-                took: answer.took,
-            });
+        self.samples.lock().expect("tally").push(Sample {
+            kind,
+            at: Instant::now() - answer.took,
+            status: answer.status,
+            took: answer.took,
+        });
     }
 
     pub fn samples(&self) -> Vec<Sample> {
@@ -557,7 +565,9 @@ impl Tally {
             let status = sample
                 .status
                 .map_or("none".to_string(), |status| status.to_string());
-            *counts.entry(format!("{} {status}", sample.kind)).or_default() += 1;
+            *counts
+                .entry(format!("{} {status}", sample.kind))
+                .or_default() += 1;
         }
         counts
     }
@@ -594,11 +604,12 @@ pub fn read_continuously(
 /// The paths readers fetch: the timeline page, the albums page, a photo page, a photo's
 /// status, and the timeline's month buckets as the page's script fetches them.
 pub async fn reading_paths(pool: &flashbulb::db::Pool) -> Vec<(&'static str, String)> {
-    let months: Vec<i64> =
-        sqlx::query_scalar("SELECT month FROM photo_months WHERE photo_count > 0 ORDER BY month DESC LIMIT 4")
-            .fetch_all(pool)
-            .await
-            .expect("months");
+    let months: Vec<i64> = sqlx::query_scalar(
+        "SELECT month FROM photo_months WHERE photo_count > 0 ORDER BY month DESC LIMIT 4",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("months");
     let photo: i64 = sqlx::query_scalar("SELECT max(id) FROM photos WHERE status = 'ready'")
         .fetch_one(pool)
         .await
@@ -625,5 +636,7 @@ pub async fn reading_paths(pool: &flashbulb::db::Pool) -> Vec<(&'static str, Str
 
 /// True when `answer` is what a reader should get: the page or data, 2xx.
 pub fn served(answer: &Answer) -> bool {
-    answer.status.is_some_and(|status| StatusCode::from_u16(status).is_ok_and(|s| s.is_success()))
+    answer
+        .status
+        .is_some_and(|status| StatusCode::from_u16(status).is_ok_and(|s| s.is_success()))
 }

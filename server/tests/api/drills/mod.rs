@@ -111,7 +111,10 @@ async fn a_worker_killed_mid_job_loses_nothing_and_repeats_nothing() {
     let held = count(&pool, "SELECT count(*) FROM jobs WHERE state = 'running'").await;
     let ready = count(&pool, "SELECT count(*) FROM photos WHERE status = 'ready'").await;
     assert!(held >= 1, "no job was running at the kill");
-    assert!(ready < photos as i64, "every job had finished before the kill");
+    assert!(
+        ready < photos as i64,
+        "every job had finished before the kill"
+    );
     eprintln!("killed with {held} jobs running and {ready} of {photos} photos ready");
 
     server.start().await;
@@ -121,9 +124,14 @@ async fn a_worker_killed_mid_job_loses_nothing_and_repeats_nothing() {
         || async { count(&pool, "SELECT count(*) FROM jobs").await == 0 },
     )
     .await;
-    eprintln!("the queue was empty {:.1} s after the restart", took.as_secs_f64());
+    eprintln!(
+        "the queue was empty {:.1} s after the restart",
+        took.as_secs_f64()
+    );
     assert!(
-        server.log().contains("took back the jobs of stopped processes"),
+        server
+            .log()
+            .contains("took back the jobs of stopped processes"),
         "the restart reclaimed the killed process's leases"
     );
 
@@ -169,7 +177,10 @@ async fn a_worker_killed_mid_job_loses_nothing_and_repeats_nothing() {
         .filter(|file| file.starts_with("originals/") || file.starts_with("derivatives/"))
         .collect();
     stored.sort();
-    assert_eq!(stored, expected_files, "no stray, partial or duplicate file");
+    assert_eq!(
+        stored, expected_files,
+        "no stray, partial or duplicate file"
+    );
     let scratch = files_below(&data.join("tmp"));
     assert!(
         scratch.is_empty(),
@@ -329,7 +340,11 @@ async fn sigterm_finishes_what_is_in_flight_and_leaves_nothing_half_done() {
         count(&pool, "SELECT count(*) FROM jobs WHERE state <> 'queued'").await,
         0
     );
-    let pending = count(&pool, "SELECT count(*) FROM photos WHERE status = 'pending'").await;
+    let pending = count(
+        &pool,
+        "SELECT count(*) FROM photos WHERE status = 'pending'",
+    )
+    .await;
     assert_eq!(
         pending,
         count(&pool, "SELECT count(*) FROM jobs").await,
@@ -414,9 +429,11 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
     let site = server.sign_in().await;
     let before = upload_copies(&site, "photos/test1.jpg", 0, 3, 3).await;
     let pool = server.sqlite().await;
-    eventually("the first photos are ready", Duration::from_secs(60), || async {
-        count(&pool, "SELECT count(*) FROM jobs").await == 0
-    })
+    eventually(
+        "the first photos are ready",
+        Duration::from_secs(60),
+        || async { count(&pool, "SELECT count(*) FROM jobs").await == 0 },
+    )
     .await;
     let rows_before = count(&pool, "SELECT count(*) FROM photos").await;
     let originals_before = files_below(&data.join("originals"));
@@ -426,14 +443,19 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
     eprintln!("filled the disk with {} MB", filled / 1_000_000);
     let refused = upload(
         &site,
-        &[("too-much.jpg".into(), distinct_photo("photos/IMG_1054.JPG", 1))],
+        &[(
+            "too-much.jpg".into(),
+            distinct_photo("photos/IMG_1054.JPG", 1),
+        )],
     )
     .await;
     assert_eq!(refused.status, Some(507), "{}", refused.text());
     let error = &refused.json()["error"];
     assert_eq!(error["code"], "storage_full", "{error}");
     assert!(
-        error["message"].as_str().is_some_and(|message| message.contains("full")),
+        error["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("full")),
         "the message says the disk is full: {error}"
     );
     // Reading goes on.
@@ -445,13 +467,22 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
         Some(200)
     );
     // Nothing half-stored, nothing damaged.
-    assert_eq!(count(&pool, "SELECT count(*) FROM photos").await, rows_before);
-    assert!(files_below(&data.join("tmp")).is_empty(), "no scratch file left");
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM photos").await,
+        rows_before
+    );
+    assert!(
+        files_below(&data.join("tmp")).is_empty(),
+        "no scratch file left"
+    );
     assert_eq!(files_below(&data.join("originals")), originals_before);
     for original in &originals_before {
         use sha2::Digest;
         let bytes = std::fs::read(data.join("originals").join(original)).expect("original");
-        let name = Path::new(original).file_name().expect("name").to_string_lossy();
+        let name = Path::new(original)
+            .file_name()
+            .expect("name")
+            .to_string_lossy();
         assert_eq!(flashbulb::storage::hex(&sha2::Sha256::digest(&bytes)), name);
     }
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
@@ -464,7 +495,10 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
     std::fs::remove_file(&filler).expect("remove the filler");
     let again = upload(
         &site,
-        &[("too-much.jpg".into(), distinct_photo("photos/IMG_1054.JPG", 1))],
+        &[(
+            "too-much.jpg".into(),
+            distinct_photo("photos/IMG_1054.JPG", 1),
+        )],
     )
     .await;
     assert_eq!(again.status, Some(201), "{}", again.text());
@@ -523,11 +557,10 @@ async fn redis_away_for_a_while_degrades_reads_never_fail_and_all_resumes() {
     }
     let pool = a.sqlite().await;
     let paths = reading_paths(&pool).await;
-    let photos: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM photos ORDER BY id DESC LIMIT 3")
-            .fetch_all(&pool)
-            .await
-            .expect("photos");
+    let photos: Vec<i64> = sqlx::query_scalar("SELECT id FROM photos ORDER BY id DESC LIMIT 3")
+        .fetch_all(&pool)
+        .await
+        .expect("photos");
     let tally = Arc::new(Tally::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut readers = read_continuously(&site_a, 2, paths.clone(), tally.clone(), stopped.clone());
@@ -539,9 +572,11 @@ async fn redis_away_for_a_while_degrades_reads_never_fail_and_all_resumes() {
     redis.stop();
     let outage = pick(10, 60);
     for base in [&a.base, &b.base] {
-        eventually("readiness says degraded", Duration::from_secs(10), || async {
-            readiness(base).await == "degraded"
-        })
+        eventually(
+            "readiness says degraded",
+            Duration::from_secs(10),
+            || async { readiness(base).await == "degraded" },
+        )
         .await;
     }
     favourite(&site_a, photos[1]).await;
@@ -559,7 +594,10 @@ async fn redis_away_for_a_while_degrades_reads_never_fail_and_all_resumes() {
             || async { readiness(base).await == "ready" },
         )
         .await;
-        eprintln!("{base} ready {:.1} s after Redis returned", took.as_secs_f64());
+        eprintln!(
+            "{base} ready {:.1} s after Redis returned",
+            took.as_secs_f64()
+        );
     }
     // What B cached while it could not hear A is dropped at the reconnection.
     eventually(
@@ -607,10 +645,21 @@ async fn redis_away_for_a_while_degrades_reads_never_fail_and_all_resumes() {
     while readers.join_next().await.is_some() {}
     while more.join_next().await.is_some() {}
     let samples = tally.samples();
-    let failed: Vec<_> = samples.iter().filter(|sample| sample.status.is_none_or(|status| !(200..300).contains(&status))).collect();
+    let failed: Vec<_> = samples
+        .iter()
+        .filter(|sample| {
+            sample
+                .status
+                .is_none_or(|status| !(200..300).contains(&status))
+        })
+        .collect();
     eprintln!("reads: {:?}", Tally::counts(&samples));
     assert!(samples.len() > 100, "the readers were busy");
-    assert!(failed.is_empty(), "every read was served: {:?}", Tally::counts(&samples));
+    assert!(
+        failed.is_empty(),
+        "every read was served: {:?}",
+        Tally::counts(&samples)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -642,19 +691,22 @@ async fn postgresql_restarted_fails_fast_then_recovers_by_itself() {
     postgres.stop();
     let outage = Duration::from_secs(pick(8, 30));
     tokio::time::sleep(outage).await;
-    eventually("readiness says the database is away", Duration::from_secs(5), || async {
-        get(&server.base, "/readyz", None).await.status == Some(503)
-    })
+    eventually(
+        "readiness says the database is away",
+        Duration::from_secs(5),
+        || async { get(&server.base, "/readyz", None).await.status == Some(503) },
+    )
     .await;
     let back = std::time::Instant::now();
     postgres.resume().await;
-    let recovered = eventually(
-        "reads succeed again",
-        Duration::from_secs(10),
-        || async { served(&get(&site.base, "/albums", Some(&site)).await) },
-    )
+    let recovered = eventually("reads succeed again", Duration::from_secs(10), || async {
+        served(&get(&site.base, "/albums", Some(&site)).await)
+    })
     .await;
-    eprintln!("reads succeed {:.2} s after PostgreSQL was back", recovered.as_secs_f64());
+    eprintln!(
+        "reads succeed {:.2} s after PostgreSQL was back",
+        recovered.as_secs_f64()
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let settled = std::time::Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -668,15 +720,27 @@ async fn postgresql_restarted_fails_fast_then_recovers_by_itself() {
         .iter()
         .filter(|sample| sample.at >= down && sample.at + sample.took <= back)
         .collect();
-    let refused: Vec<_> = during.iter().filter(|sample| sample.status == Some(503)).collect();
+    let refused: Vec<_> = during
+        .iter()
+        .filter(|sample| sample.status == Some(503))
+        .collect();
     assert!(
         during
             .iter()
             .all(|sample| matches!(sample.status, Some(200..=299 | 503))),
         "during the outage reads are served (from cache) or 503, never another error: {:?}",
-        Tally::counts(&during.iter().map(|sample| (*sample).clone()).collect::<Vec<_>>())
+        Tally::counts(
+            &during
+                .iter()
+                .map(|sample| (*sample).clone())
+                .collect::<Vec<_>>()
+        )
     );
-    assert!(refused.len() > 10, "the outage was seen: {} refusals", refused.len());
+    assert!(
+        refused.len() > 10,
+        "the outage was seen: {} refusals",
+        refused.len()
+    );
     let first_refusal = refused
         .iter()
         .map(|sample| sample.at + sample.took - down)
@@ -707,7 +771,10 @@ async fn postgresql_restarted_fails_fast_then_recovers_by_itself() {
         slowest < Duration::from_secs(2),
         "no read waits out a timeout: {slowest:?}"
     );
-    let after: Vec<_> = samples.iter().filter(|sample| sample.at >= settled).collect();
+    let after: Vec<_> = samples
+        .iter()
+        .filter(|sample| sample.at >= settled)
+        .collect();
     assert!(!after.is_empty());
     assert!(
         after.iter().all(|sample| served(&harness::Answer {

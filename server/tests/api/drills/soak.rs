@@ -175,7 +175,10 @@ async fn a_steady_mixed_load_for_minutes_gives_no_5xx_and_flat_memory() {
         .count();
     let mut kinds = serde_json::Map::new();
     for kind in ["page", "bucket", "upload", "favourite"] {
-        let of_kind: Vec<&Sample> = samples.iter().filter(|sample| sample.kind == kind).collect();
+        let of_kind: Vec<&Sample> = samples
+            .iter()
+            .filter(|sample| sample.kind == kind)
+            .collect();
         kinds.insert(
             kind.to_string(),
             json!({
@@ -217,7 +220,10 @@ async fn a_steady_mixed_load_for_minutes_gives_no_5xx_and_flat_memory() {
         path.display()
     );
 
-    assert_eq!(server_errors, 0, "no 5xx and no request unanswered: {counts:?}");
+    assert_eq!(
+        server_errors, 0,
+        "no 5xx and no request unanswered: {counts:?}"
+    );
     assert!(
         samples
             .iter()
@@ -236,7 +242,10 @@ async fn a_steady_mixed_load_for_minutes_gives_no_5xx_and_flat_memory() {
         0,
         "no live socket was dropped"
     );
-    assert!(frames.load(Ordering::Relaxed) > 0, "the sockets heard the changes");
+    assert!(
+        frames.load(Ordering::Relaxed) > 0,
+        "the sockets heard the changes"
+    );
     assert!(
         growth < 5.0,
         "resident memory grew {growth:.2} % after the warm-up ({start_kib} → {end_kib} KiB)"
