@@ -158,6 +158,21 @@ def plot_live(live, plots):
     return save(figure, plots, "live.svg")
 
 
+def plot_soak(soak, plots):
+    figure, axes = plt.subplots(figsize=(7, 3.4))
+    seconds = [sample[0] for sample in soak["rss_kib_by_second"]]
+    axes.plot(seconds, [sample[1] * 1024 / MIB for sample in soak["rss_kib_by_second"]], color=FLASHBULB, label="RSS")
+    axes.axvline(soak["warm_up_s"], color="black", linestyle=":", label="end of warm-up")
+    axes.axhline(soak["rss_after_warm_up_kib"] * 1.05 * 1024 / MIB, color=NGINX, linestyle=":",
+                 label="after warm-up + 5 % (limit)")
+    axes.set_xlabel("seconds")
+    axes.set_ylabel("MiB")
+    axes.set_ylim(bottom=0)
+    axes.set_title("Soak: resident memory of the server under a steady mixed load")
+    axes.legend(fontsize="small")
+    return save(figure, plots, "soak.svg")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", type=Path, required=True)
@@ -179,6 +194,7 @@ def main():
     upload = load(results, "upload_rss.json")
     processing = load(results, "upload_processing_rss.json")
     upload_status = load(results, "upload_status.json")[0]
+    soak = load(results, "soak.json")
     exported_rows = int((results / "export_rows.txt").read_text())
     upload_bytes = int(os.environ["BENCH_UPLOAD_BYTES"])
     size = (results / "size.txt").read_text().strip()
@@ -198,6 +214,7 @@ def main():
         ),
         "pages": plot_pages(web, plots),
         "live": plot_live(live, plots),
+        "soak": plot_soak(soak, plots),
     }
     plot_prefix = "bench/" if not args.smoke else ""
 
@@ -452,6 +469,30 @@ def main():
         ],
         "",
         f"![Memory during large operations]({plot_prefix}{plot_links['memory']})",
+        "",
+        "## Soak (the reliability drill, `scripts/drills --full soak`)",
+        "",
+        f"One server ({'release' if 'release' in soak['binary'] else 'debug'} build, SQLite, "
+        f"{soak['library_photos']:,} photos) under a steady mixed load for {soak['measured_s'] / 60:g} minutes "
+        f"after {soak['warm_up_s']} s of warm-up: three readers at 25 requests/s each over the timeline, "
+        "albums and photo pages, the timeline's month buckets and a photo's status; an upload every "
+        f"2 s; a favourite set or cleared every second; {soak['live_sockets']} live sockets. The load "
+        "generator shares the machine's two cores with the server.",
+        "",
+        "| requests | p50 | p99 |",
+        "|---|---|---|",
+        *[
+            f"| {kind}: {figures['requests']:,} | {ms(figures['p50_ms'])} | {ms(figures['p99_ms'])} |"
+            for kind, figures in soak["by_kind"].items()
+        ],
+        "",
+        f"- 5xx or unanswered: {soak['server_errors']} of {soak['requests']:,} requests",
+        f"- live frames delivered: {soak['live_frames']:,}; sockets reconnected: {soak['live_reconnections']}",
+        f"- resident memory: {soak['rss_after_warm_up_kib'] / 1024:.1f} MiB in the 10 s after the warm-up, "
+        f"{soak['rss_at_end_kib'] / 1024:.1f} MiB in the last 10 s ({soak['rss_growth_percent']:+.2f} %, "
+        f"limit +5 %); peak {soak['rss_peak_kib'] / 1024:.1f} MiB",
+        "",
+        f"![Soak memory]({plot_prefix}{plot_links['soak']})",
         "",
     ]
     args.report.write_text("\n".join(lines))

@@ -96,11 +96,13 @@ impl AppState {
             events.clone(),
             media.clone(),
         ));
+        let database_gate = crate::db::gate::Gate::new(db.clone());
         let metrics = Metrics::new(
             db.clone(),
             config.database_max_connections,
             hub.clone(),
             cache.clone(),
+            database_gate.clone(),
         );
         let vitals = Vitals::new(
             std::num::NonZeroU32::new(config.vitals_per_minute)
@@ -111,7 +113,7 @@ impl AppState {
         Self(Arc::new(Shared {
             config: Arc::new(config),
             leptos_options,
-            database_gate: crate::db::gate::Gate::new(db.clone()),
+            database_gate,
             db,
             library,
             jobs_queued: Arc::new(tokio::sync::Notify::new()),

@@ -179,10 +179,17 @@ struct LiveFigures {
     cache: Cache,
     queue: Arc<QueueFigures>,
     started: Instant,
+    database_gate: crate::db::gate::Gate,
 }
 
 impl Metrics {
-    pub fn new(pool: Pool, pool_limit: u32, hub: Hub, cache: Cache) -> Self {
+    pub fn new(
+        pool: Pool,
+        pool_limit: u32,
+        hub: Hub,
+        cache: Cache,
+        database_gate: crate::db::gate::Gate,
+    ) -> Self {
         let mut registry = Registry::with_prefix("flashbulb");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -225,6 +232,7 @@ impl Metrics {
             cache,
             queue: queue.clone(),
             started: Instant::now(),
+            database_gate,
         }));
         Self {
             inner: Arc::new(Inner {
@@ -373,6 +381,25 @@ impl Collector for LiveFigures {
             "db_pool_max",
             "The pool's upper bound of connections",
             i64::from(self.pool_limit),
+        )?;
+        let gate = &self.database_gate;
+        gauge(
+            e,
+            "db_available",
+            "1 while requests reach the database, 0 while they are refused at once",
+            i64::from(gate.is_open()),
+        )?;
+        counter(
+            e,
+            "db_outages",
+            "Times the database was found away and requests were refused",
+            gate.outages(),
+        )?;
+        counter(
+            e,
+            "db_refused_requests",
+            "Requests answered 503 at once while the database was away",
+            gate.refused(),
         )?;
 
         let queue = &self.queue;

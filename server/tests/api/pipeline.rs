@@ -262,16 +262,21 @@ pub(crate) async fn run_jobs(app: &TestApp) {
     workers.shutdown().await;
 }
 
+/// Files in the scratch folders (`tmp/HOST-PID/`), which must be empty between requests.
 fn leftovers(app: &TestApp) -> Vec<String> {
     let tmp = app.dir.path().join("tmp");
-    std::fs::read_dir(tmp)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut files = Vec::new();
+    for folder in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+        match std::fs::read_dir(folder.path()) {
+            Ok(entries) => files.extend(
+                entries
+                    .flatten()
+                    .map(|entry| entry.path().display().to_string()),
+            ),
+            Err(_) => files.push(folder.path().display().to_string()),
+        }
+    }
+    files
 }
 
 #[tokio::test]

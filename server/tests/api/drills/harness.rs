@@ -366,9 +366,26 @@ impl Postgres {
         self.folder.path().join("cluster").display().to_string()
     }
 
+    /// `program` of the newest PostgreSQL installed (Debian keeps them out of the PATH), run
+    /// as the `postgres` user: the server refuses to run as root.
     fn as_postgres(&self, program: &str) -> Command {
+        let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .map(|versions| {
+                versions
+                    .flatten()
+                    .map(|version| version.path().join("bin").join(program))
+                    .filter(|path| path.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        installed.sort_by_key(|path| {
+            path.components()
+                .nth(4)
+                .and_then(|version| version.as_os_str().to_str()?.parse::<u32>().ok())
+        });
+        let program = installed.pop().unwrap_or_else(|| PathBuf::from(program));
         let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--", program]);
+        command.args(["-u", "postgres", "--"]).arg(program);
         command
     }
 

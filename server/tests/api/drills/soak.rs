@@ -29,6 +29,14 @@ fn report_path() -> PathBuf {
         })
 }
 
+/// A length from `variable` (the benchmarks' smoke run shortens the soak), else `default`.
+fn seconds(variable: &str, default: u64) -> u64 {
+    std::env::var(variable)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
 fn median(values: &mut [u64]) -> u64 {
     values.sort_unstable();
     values.get(values.len() / 2).copied().unwrap_or_default()
@@ -43,8 +51,8 @@ fn percentile_ms(samples: &[&Sample], fraction: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_steady_mixed_load_for_minutes_gives_no_5xx_and_flat_memory() {
-    let warm_up = Duration::from_secs(pick(30, 120));
-    let measured = Duration::from_secs(pick(60, 600));
+    let warm_up = Duration::from_secs(seconds("FLASHBULB_SOAK_WARM_UP_SECONDS", pick(30, 120)));
+    let measured = Duration::from_secs(seconds("FLASHBULB_SOAK_SECONDS", pick(60, 600)));
     let folder = tempfile::tempdir().expect("a folder");
     let mut server = Flashbulb::new(
         &folder.path().join("data"),
