@@ -113,7 +113,7 @@ async fn a_steady_mixed_load_for_minutes_gives_no_5xx_and_flat_memory() {
             while !*stopped.borrow() {
                 pace.tick().await;
                 let photo = seeded[n % seeded.len()];
-                let on = (n / seeded.len()) % 2 == 0;
+                let on = (n / seeded.len()).is_multiple_of(2);
                 let answer = post_form(
                     &site,
                     "/api/set_favourite",
