@@ -126,15 +126,21 @@ async fn probe(inner: Arc<Inner>) {
     let started = Instant::now();
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
-        if answers(&inner.pool).await {
-            inner.shut.store(false, Ordering::Release);
-            inner.probing.store(false, Ordering::Release);
-            tracing::info!(
-                seconds = started.elapsed().as_secs_f64(),
-                "the database answers again"
-            );
-            return;
+        if !answers(&inner.pool).await {
+            continue;
         }
+        inner.shut.store(false, Ordering::Release);
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "the database answers again"
+        );
+        inner.probing.store(false, Ordering::Release);
+        // A request that shut the gate between the two stores saw this probe still running
+        // and started none: go on probing for it.
+        if inner.shut.load(Ordering::Acquire) && !inner.probing.swap(true, Ordering::AcqRel) {
+            continue;
+        }
+        return;
     }
 }
 
