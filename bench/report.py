@@ -470,7 +470,7 @@ def main():
         "",
         f"![Memory during large operations]({plot_prefix}{plot_links['memory']})",
         "",
-        "## Soak (the reliability drill, `scripts/drills --full soak`)",
+        "## Soak (the reliability drill `scripts/drills [--full] soak`)",
         "",
         f"One server ({'release' if 'release' in soak['binary'] else 'debug'} build, SQLite, "
         f"{soak['library_photos']:,} photos) under a steady mixed load for {soak['measured_s'] / 60:g} minutes "
