@@ -44,8 +44,9 @@ fn percentile_ms(samples: &[&Sample], fraction: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_steady_mixed_load_for_minutes_gives_no_5xx_and_flat_memory() {
     // The short warm-up still sees the allocator and SQLite's page caches settle (about 2 %
-    // in the minute after 30 s, under 1 % after 45 s); the full run measures ten minutes.
-    let warm_up = Duration::from_secs(pick(45, 120));
+    // in the minute after 30 s, under 1 % after 45 s). The release build with its growing
+    // library settles by 4 minutes (measured: +6 % from 2 to 4 minutes, flat for the 8 after).
+    let warm_up = Duration::from_secs(pick(45, 240));
     let measured = Duration::from_secs(pick(60, 600));
     let folder = tempfile::tempdir().expect("a folder");
     let mut server = Flashbulb::new(
