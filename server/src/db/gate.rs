@@ -93,6 +93,12 @@ impl Gate {
         }
     }
 
+    /// The answer while shut, counted.
+    fn refuse(&self, wants_page: bool) -> Response {
+        self.inner.refused.fetch_add(1, Ordering::Relaxed);
+        unavailable(wants_page)
+    }
+
     /// Requests are slow: check whether the database answers a new connection; shut if not.
     pub fn suspect(&self) {
         if !self.is_open() || self.inner.checking.swap(true, Ordering::AcqRel) {
@@ -159,8 +165,7 @@ pub async fn fail_fast(State(state): State<AppState>, request: Request, next: Ne
     let gate = &state.database_gate;
     let wants_page = wants_page(&request);
     if !gate.is_open() {
-        gate.inner.refused.fetch_add(1, Ordering::Relaxed);
-        return unavailable(wants_page);
+        return gate.refuse(wants_page);
     }
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD);
     let running = next.run(request);
@@ -175,14 +180,12 @@ pub async fn fail_fast(State(state): State<AppState>, request: Request, next: Ne
             if !is_read {
                 running.await
             } else if !gate.is_open() {
-                gate.inner.refused.fetch_add(1, Ordering::Relaxed);
-                return unavailable(wants_page);
+                return gate.refuse(wants_page);
             } else {
                 tokio::select! {
                     response = &mut running => response,
                     () = shutting => {
-                        gate.inner.refused.fetch_add(1, Ordering::Relaxed);
-                        return unavailable(wants_page);
+                        return gate.refuse(wants_page);
                     }
                 }
             }

@@ -777,11 +777,9 @@ async fn postgresql_restarted_fails_fast_then_recovers_by_itself() {
         .collect();
     assert!(!after.is_empty());
     assert!(
-        after.iter().all(|sample| served(&harness::Answer {
-            status: sample.status,
-            body: Default::default(),
-            took: sample.took
-        })),
+        after.iter().all(|sample| sample
+            .status
+            .is_some_and(|status| (200..300).contains(&status))),
         "all reads succeed after recovery"
     );
 }
