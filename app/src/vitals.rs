@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod measures;
+
 /// Where the browser posts its beacon.
 pub const BEACON_PATH: &str = "/api/vitals";
 

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fuzzing;
 pub mod health;
 pub mod import;
 pub mod instance;

@@ -7,7 +7,7 @@ use axum::{
     middleware, Router,
 };
 use leptos::prelude::{provide_context, use_context};
-use leptos_axum::{generate_route_list, LeptosRoutes, ResponseOptions};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes, ResponseOptions};
 use tower_http::{
     compression::{
         predicate::{NotForContentType, SizeAbove},
@@ -20,8 +20,22 @@ use tower_http::{
 
 use crate::state::AppState;
 
+/// The page routes, listed once per process.
+///
+/// Listing them renders the whole app under Leptos' `SuppressResourceLoad` guard, which sets a
+/// process-wide flag (`IS_SUPPRESSING_RESOURCE_LOAD` in leptos_server 0.8.8). A resource whose
+/// future is first polled while that flag is up, on any thread, waits forever and so does the
+/// page rendering it (leptos-rs/leptos#4773). Listing the routes for every router built in a
+/// process (each test app, each instance of the scale-out test) let one build stall another's
+/// concurrent renders; listed once, before the first router exists, no render can overlap it.
+/// A server builds one router before it listens, so it never could.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 pub fn build_app(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = page_routes();
     let library = state.library.clone();
     let operations: app::backend::SharedOperations =
         std::sync::Arc::new(crate::ops::ServerOperations {

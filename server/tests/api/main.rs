@@ -15,6 +15,7 @@ mod live;
 mod observability;
 mod pipeline;
 mod postgres;
+mod rendering;
 mod scale_out;
 mod security;
 
