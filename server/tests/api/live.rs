@@ -259,12 +259,21 @@ async fn a_client_that_stops_reading_gets_one_resync_instead_of_a_backlog() {
     // 200 additions of 1 KB each, 12 MB.
     let total = 200 * 60;
     let hub = app.state.hub.clone();
+    // The reader says how far it got. The publisher waits for it after each batch: on a busy
+    // machine (16 test threads on 2 cores, Redis in between) a publisher running ahead once
+    // made the reader the slow one, and it rightly got a resync.
+    let (progress, mut reader_progress) = tokio::sync::watch::channel(0i64);
     let publisher = tokio::spawn(async move {
         for id in 1..=total {
             let mut big = cell(id);
             big.file_name = format!("{id:0>1000}");
             hub.add(LIBRARY, &Addition::Photo(big));
             if id % 200 == 0 {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    reader_progress.wait_for(|seen| *seen >= id),
+                )
+                .await;
                 // Longer than a frame: every batch is a frame of its own.
                 tokio::time::sleep(Duration::from_millis(35)).await;
             }
@@ -286,6 +295,7 @@ async fn a_client_that_stops_reading_gets_one_resync_instead_of_a_backlog() {
                     assert_eq!(cell.id, expected);
                     expected += 1;
                 }
+                progress.send_replace(expected - 1);
             }
             other => panic!("the reader got {other:?}"),
         }
