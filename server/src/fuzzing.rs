@@ -2,8 +2,6 @@
 //! functions to explore (`scripts/fuzz`), and the test below replays every kept input through
 //! the same functions in the ordinary test build, so the test command needs no instrumented one.
 
-use std::path::{Path, PathBuf};
-
 use app::{model::Cursor, search::SearchForm};
 
 use crate::pipeline::{
@@ -93,29 +91,31 @@ pub fn request_arguments(data: &[u8]) {
     }
 }
 
-/// The folders whose files are `target`'s inputs, under the repository at `root`: its seeds
-/// and regression inputs (committed), the test photographs for the image parsers (fetched by
-/// `scripts/fixtures`), and the corpus `scripts/fuzz` grew on this machine, when there is one.
-pub fn corpus_folders(root: &Path, target: &str) -> Vec<PathBuf> {
-    let mut folders = vec![
-        root.join("fuzz/seeds").join(target),
-        root.join("fuzz/regressions").join(target),
-        root.join("target/fuzz/corpus").join(target),
-    ];
-    match target {
-        "upload_sniffing" => {
-            folders.push(root.join(".fixtures/photos"));
-            folders.push(root.join(".fixtures/pillow"));
-        }
-        "exif_extraction" => folders.push(root.join(".fixtures/photos")),
-        _ => {}
-    }
-    folders
-}
-
 #[cfg(test)]
 mod tests {
+    use std::path::{Path, PathBuf};
+
     use super::*;
+
+    /// The folders whose files are `target`'s inputs, under the repository at `root`: its seeds
+    /// and regression inputs (committed), the test photographs for the image parsers (fetched by
+    /// `scripts/fixtures`), and the corpus `scripts/fuzz` grew on this machine, when there is one.
+    fn corpus_folders(root: &Path, target: &str) -> Vec<PathBuf> {
+        let mut folders = vec![
+            root.join("fuzz/seeds").join(target),
+            root.join("fuzz/regressions").join(target),
+            root.join("target/fuzz/corpus").join(target),
+        ];
+        match target {
+            "upload_sniffing" => {
+                folders.push(root.join(".fixtures/photos"));
+                folders.push(root.join(".fixtures/pillow"));
+            }
+            "exif_extraction" => folders.push(root.join(".fixtures/photos")),
+            _ => {}
+        }
+        folders
+    }
 
     fn repository() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
