@@ -101,8 +101,8 @@ async function interactionLatency(browser) {
     '/': {
       what: 'favourite and unfavourite a photo in the timeline',
       async run(page) {
-        const heart = page.locator('.vt-cell[data-photo-id] button.fav').first();
-        await heart.waitFor({ timeout: 30_000 });
+        await page.locator('.vt[data-active]').waitFor({ timeout: 30_000 });
+        const heart = page.locator('.vt [data-photo-id] button.fav').first();
         for (let click = 0; click < 2; click += 1) {
           const saved = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));
           await heart.click();

@@ -3,12 +3,15 @@
 //! Layout (little endian), one column after another so each compresses well:
 //! `b"FBS1"`, `u32` count, then per photo in order: id deltas (zigzag varint), `taken_at`
 //! deltas (zigzag varint, the first from 0), aspect ratio × 1000 (`u16`), favourite flags
-//! (one bit each), thumbhash (`u8` length then bytes), media presence (one bit each), then the
-//! 8-byte media key of each photo that has derivatives.
+//! (one bit each), thumbhash (`u8` length then bytes), media presence (one bit each), the
+//! 8-byte media key of each photo that has derivatives, then file names (`u8` length then
+//! UTF-8 bytes, cut to 255 bytes at a character boundary): the grid names each cell with them.
 
 use crate::model::PhotoId;
 
-const MAGIC: &[u8; 4] = b"FBS2";
+const MAGIC: &[u8; 4] = b"FBS3";
+/// Longest file name the format carries, in bytes; longer names are cut at a character boundary.
+pub const MAX_NAME: usize = 255;
 /// No segment is ever this large; a count above it is corrupt input, not an allocation to make.
 pub const MAX_SEGMENT: usize = 100_000;
 /// Longest thumbhash the format accepts (real ones are 20–25 bytes).
@@ -24,6 +27,20 @@ pub struct Segment {
     pub thumbhash: Vec<Vec<u8>>,
     /// The key of the photo's derivative URLs, once it has derivatives.
     pub media: Vec<Option<[u8; 8]>>,
+    /// The file name each photo was uploaded as.
+    pub names: Vec<String>,
+}
+
+/// One photo as [`Segment::push`] appends it.
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentEntry<'a> {
+    pub id: PhotoId,
+    pub taken_at: i64,
+    pub aspect_milli: u16,
+    pub favourite: bool,
+    pub thumbhash: &'a [u8],
+    pub media: Option<[u8; 8]>,
+    pub name: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,22 +68,20 @@ impl Segment {
         self.ids.is_empty()
     }
 
-    pub fn push(
-        &mut self,
-        id: PhotoId,
-        taken_at: i64,
-        aspect_milli: u16,
-        favourite: bool,
-        hash: &[u8],
-        media: Option<[u8; 8]>,
-    ) {
-        self.ids.push(id);
-        self.taken_at.push(taken_at);
-        self.aspect_milli.push(aspect_milli);
-        self.favourite.push(favourite);
+    pub fn push(&mut self, entry: SegmentEntry<'_>) {
+        let hash = entry.thumbhash;
+        self.ids.push(entry.id);
+        self.taken_at.push(entry.taken_at);
+        self.aspect_milli.push(entry.aspect_milli);
+        self.favourite.push(entry.favourite);
         self.thumbhash
             .push(hash[..hash.len().min(MAX_THUMBHASH)].to_vec());
-        self.media.push(media);
+        self.media.push(entry.media);
+        let mut end = entry.name.len().min(MAX_NAME);
+        while !entry.name.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.names.push(entry.name[..end].to_owned());
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -97,6 +112,12 @@ impl Segment {
         for key in self.media.iter().flatten() {
             out.extend_from_slice(key);
         }
+        for name in &self.names {
+            // `push` keeps names within MAX_NAME; a hand-built segment is cut here.
+            let bytes = &name.as_bytes()[..name.len().min(MAX_NAME)];
+            out.push(bytes.len() as u8);
+            out.extend_from_slice(bytes);
+        }
         out
     }
 
@@ -120,6 +141,7 @@ impl Segment {
             favourite: Vec::with_capacity(count),
             thumbhash: Vec::with_capacity(count),
             media: Vec::with_capacity(count),
+            names: Vec::with_capacity(count),
         };
         let mut previous = 0i64;
         for _ in 0..count {
@@ -160,6 +182,13 @@ impl Segment {
             } else {
                 segment.media.push(None);
             }
+        }
+        for _ in 0..count {
+            let length = usize::from(reader.take(1, "names")?[0]);
+            let name = reader.take(length, "names")?;
+            segment
+                .names
+                .push(String::from_utf8_lossy(name).into_owned());
         }
         match bytes.len() - reader.at {
             0 => Ok(segment),
@@ -261,14 +290,16 @@ mod tests {
             let hash: Vec<u8> = (0..(20 + index % 6))
                 .map(|b| (b * 7 + index) as u8)
                 .collect();
-            segment.push(
+            let name = format!("IMG_{index:04}.JPG");
+            segment.push(SegmentEntry {
                 id,
-                1_790_000_000 - index as i64 * 600,
-                1000 + index as u16,
-                index % 3 == 0,
-                &hash,
-                (index % 4 != 0).then_some([index as u8; 8]),
-            );
+                taken_at: 1_790_000_000 - index as i64 * 600,
+                aspect_milli: 1000 + index as u16,
+                favourite: index % 3 == 0,
+                thumbhash: &hash,
+                media: (index % 4 != 0).then_some([index as u8; 8]),
+                name: &name,
+            });
         }
         segment
     }
@@ -280,17 +311,39 @@ mod tests {
             assert_eq!(Segment::decode(&segment.encode()), Ok(segment));
         }
         let mut extremes = Segment::default();
-        extremes.push(i64::MAX, i64::MIN, u16::MAX, true, &[], Some([0xff; 8]));
-        extremes.push(i64::MIN, i64::MAX, 0, false, &[0xff; MAX_THUMBHASH], None);
+        extremes.push(SegmentEntry {
+            id: i64::MAX,
+            taken_at: i64::MIN,
+            aspect_milli: u16::MAX,
+            favourite: true,
+            thumbhash: &[],
+            media: Some([0xff; 8]),
+            name: "",
+        });
+        let long_name = "é".repeat(200);
+        extremes.push(SegmentEntry {
+            id: i64::MIN,
+            taken_at: i64::MAX,
+            aspect_milli: 0,
+            favourite: false,
+            thumbhash: &[0xff; MAX_THUMBHASH],
+            media: None,
+            name: &long_name,
+        });
+        // 400 bytes of two-byte characters: cut to 254, not mid-character.
+        assert_eq!(extremes.names[1].len(), 254);
         assert_eq!(Segment::decode(&extremes.encode()), Ok(extremes));
     }
 
     #[test]
     fn the_encoding_is_compact() {
-        let bytes = sample(1000).encode();
+        let segment = sample(1000);
+        let bytes = segment.encode();
+        // Names are as long as they are; everything else stays under 40 bytes a photo.
+        let names: usize = segment.names.iter().map(|name| name.len() + 1).sum();
         assert!(
-            bytes.len() < 1000 * 40,
-            "{} bytes for 1000 photos",
+            bytes.len() - names < 1000 * 40,
+            "{} bytes for 1000 photos, {names} of them names",
             bytes.len()
         );
     }

@@ -53,7 +53,7 @@ test('a visitor signs in, the page hydrates under its CSP nonce, and signs out',
   assert.ok(nonce, policy);
   const html = await response.text();
   assert.ok(html.includes(`nonce="${nonce}"`), 'the hydration script lacks the nonce');
-  await page.locator('.vt-cell[data-photo-id]').first().waitFor({ timeout: 30_000 });
+  await page.locator('.vt [data-photo-id]').first().waitFor({ timeout: 30_000 });
   // A script without the nonce is refused, as an injected one would be.
   const injected = await page.evaluate(async () => {
     const script = document.createElement('script');

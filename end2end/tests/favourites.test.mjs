@@ -17,8 +17,9 @@ test('a photo favoured in the timeline is listed on the favourites page until re
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);
-  const cell = page.locator('.vt-cell[data-photo-id]').nth(2);
-  await cell.waitFor({ timeout: 30_000 });
+  // The hearts answer in place once the island is awake; before, they are plain forms.
+  await page.locator('.vt[data-active]').waitFor({ timeout: 30_000 });
+  const cell = page.locator('.vt [data-photo-id]').nth(2);
   const photoId = await cell.getAttribute('data-photo-id');
   const saved = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));
   await cell.locator('button.fav').click();

@@ -59,7 +59,7 @@ test('a photo uploaded in one tab appears in another without a reload', async ()
 
   // The other tab: the new photo at the top of its timeline with its thumbnail, the count up
   // by one, and no reload.
-  const cell = watcher.page.locator(`.vt-cell[data-photo-id="${id}"]`);
+  const cell = watcher.page.locator(`.vt [data-photo-id="${id}"]`);
   await cell.waitFor({ timeout: 60_000 });
   const thumbnail = cell.locator('img.thumb');
   await thumbnail.waitFor();
@@ -70,12 +70,12 @@ test('a photo uploaded in one tab appears in another without a reload', async ()
   const countAfter = await watcher.page.locator('[data-live-count="photos"]').innerText();
   assert.equal(Number(countAfter.replace(/\D/g, '')), totalBefore + 1, countAfter);
   assert.equal(await watcher.page.evaluate(() => window.notReloaded), true, 'the watching tab reloaded');
-  assert.equal(await watcher.page.locator('.vt-cell[data-photo-id]').first().getAttribute('data-photo-id'), String(id));
+  assert.equal(await watcher.page.locator('.vt [data-photo-id]').first().getAttribute('data-photo-id'), String(id));
   await watcher.page.screenshot({ path: `${resultsDir}/live-watcher.png` });
 
   // The uploading tab shows it too, also without a reload, and its list says "added".
   await uploader.page.locator('.upload-list li[data-state="added"]').waitFor({ timeout: 30_000 });
-  await uploader.page.locator(`.vt-cell[data-photo-id="${id}"]`).waitFor();
+  await uploader.page.locator(`.vt [data-photo-id="${id}"]`).waitFor();
 
   assert.deepEqual(watcher.errors, []);
   assert.deepEqual(uploader.errors, []);
@@ -83,9 +83,93 @@ test('a photo uploaded in one tab appears in another without a reload', async ()
   await uploader.context.close();
 });
 
+test('photos arriving keep an older month painted and in place, to the pixel', async () => {
+  const watcher = await openTimeline();
+  const { page } = watcher;
+  await page.locator('.vt[data-active]').waitFor({ timeout: 30_000 });
+  // Two years down the rail, then a little further by wheel: an older month, mid-screen.
+  const rail = page.locator('.vt-track');
+  await rail.focus();
+  await page.keyboard.press('PageDown');
+  await page.keyboard.press('PageDown');
+  await rail.evaluate((element) => element.blur());
+  await page.mouse.move(400, 500);
+  await page.mouse.wheel(0, 333);
+  await page.waitForFunction(() => document.querySelectorAll('.vt-cell[data-photo-id]').length > 20 && !document.querySelector('.vt .sections'));
+  await page.waitForTimeout(600);
+  const totalHeight = await page.locator('.vt').getAttribute('data-total-height');
+  const countBefore = Number((await page.locator('[data-live-count="photos"]').innerText()).replace(/\D/g, ''));
+
+  // Every frame from now on: each cell seen on screen must stay painted, with the same photo,
+  // at the same place.
+  await page.evaluate(() => {
+    const visible = () =>
+      [...document.querySelectorAll('.vt-cell')].filter((cell) => {
+        const box = cell.getBoundingClientRect();
+        return box.bottom > 52 && box.top < innerHeight;
+      });
+    window.__shown = visible().map((cell) => ({ id: cell.dataset.photoId, top: cell.getBoundingClientRect().top }));
+    window.__faults = [];
+    window.__frames = 0;
+    const check = () => {
+      window.__frames += 1;
+      for (const { id, top } of window.__shown) {
+        const cell = id && document.querySelector(`.vt-cell[data-photo-id="${id}"]`);
+        if (!id) window.__faults.push('a visible cell had no photo');
+        else if (!cell) window.__faults.push(`photo ${id} left the screen`);
+        else if (Math.abs(cell.getBoundingClientRect().top - top) >= 1) window.__faults.push(`photo ${id} moved ${cell.getBoundingClientRect().top - top}px`);
+      }
+      if (document.querySelector('.vt-loading') && visible().some((cell) => cell.classList.contains('vt-loading'))) window.__faults.push('a visible cell turned grey');
+      if (!window.__stop) requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+  });
+  assert.ok((await page.evaluate(() => window.__shown.length)) > 20, 'too few cells on screen');
+
+  // Eight new photos, uploaded from another tab: taken now, so they land in the newest month.
+  const other = await openTimeline();
+  const ids = await other.page.evaluate(async () => {
+    const ids = [];
+    for (let n = 0; n < 8; n += 1) {
+      const canvas = document.createElement('canvas');
+      canvas.width = 320;
+      canvas.height = 240;
+      const context = canvas.getContext('2d');
+      for (let i = 0; i < 20; i++) {
+        context.fillStyle = `hsl(${Math.random() * 360}, 70%, 50%)`;
+        context.fillRect(Math.random() * 320, Math.random() * 240, 80, 60);
+      }
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.9));
+      const form = new FormData();
+      form.append('file', new File([blob], `arrival-${n}.jpg`, { type: 'image/jpeg' }));
+      const answer = await (await fetch('/api/upload', { method: 'POST', body: form })).json();
+      ids.push(answer.files[0].photo_id);
+    }
+    return ids;
+  });
+  assert.equal(ids.filter((id) => id > 0).length, 8, JSON.stringify(ids));
+
+  // The count and the layout change live; then a few more frames are watched.
+  // Other tests of the run may upload at the same time: at least these eight.
+  await page.waitForFunction((total) => Number(document.querySelector('[data-live-count="photos"]')?.textContent.replace(/\D/g, '')) >= total, countBefore + 8, { timeout: 60_000 });
+  await page.waitForFunction((height) => document.querySelector('.vt')?.dataset.totalHeight !== height, totalHeight, { timeout: 30_000 });
+  await page.waitForTimeout(1500);
+  const { faults, frames } = await page.evaluate(() => {
+    window.__stop = true;
+    return { faults: window.__faults, frames: window.__frames };
+  });
+  assert.ok(frames > 30, `only ${frames} frames watched`);
+  assert.deepEqual([...new Set(faults)], [], 'what was on screen changed');
+  await page.screenshot({ path: `${resultsDir}/live-arrivals-older-month.png` });
+  assert.deepEqual(watcher.errors, []);
+  assert.deepEqual(other.errors, []);
+  await other.context.close();
+  await watcher.context.close();
+});
+
 test('an album page says when the album changed in another tab', async () => {
   const editor = await openTimeline();
-  const photoId = await editor.page.locator('.vt-cell[data-photo-id]').first().getAttribute('data-photo-id');
+  const photoId = await editor.page.locator('.vt [data-photo-id]').first().getAttribute('data-photo-id');
   const albumId = await editor.page.evaluate(async () => {
     const response = await fetch('/api/create_album', {
       method: 'POST',

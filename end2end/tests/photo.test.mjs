@@ -17,7 +17,7 @@ test('a cell opens its photo page and the keyboard walks the timeline', async ()
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);
-  const cell = page.locator('.vt-cell[data-photo-id]').nth(1);
+  const cell = page.locator('.vt [data-photo-id]').nth(1);
   await cell.waitFor({ timeout: 30_000 });
   const photoId = await cell.getAttribute('data-photo-id');
   await cell.locator('a.cell-link').click();

@@ -1,11 +1,14 @@
-// The timeline at library scale (run.mjs seeds a million photos by default): virtualized
-// grid, bounded DOM, a scroll height every browser can hold, the scrubber reaching the
-// oldest photo, and no long task while scrolling.
+// The timeline at library scale (run.mjs seeds a million photos by default): the server's
+// grid adopted as it is, a bounded DOM, a scroll height every browser can hold, the month
+// rail reaching the oldest photo, fast scrolling that keeps its frames and its colours, and
+// no long task, also on a CPU slowed four times.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 const FIREFOX_MAX_HEIGHT = 17_895_697;
+/** The DOM budget of the timeline (SPEC §4), at any library size. */
+const DOM_BUDGET = 1500;
 let browser;
 before(async () => {
   browser = await launch();
@@ -16,7 +19,7 @@ after(async () => {
 
 /** First photo id of a segment in the columnar encoding (zigzag varint after an 8-byte header). */
 function firstId(bytes) {
-  assert.equal(String.fromCharCode(...bytes.slice(0, 4)), 'FBS2');
+  assert.equal(String.fromCharCode(...bytes.slice(0, 4)), 'FBS3');
   let value = 0n;
   let shift = 0n;
   for (let at = 8; ; at += 1) {
@@ -27,7 +30,8 @@ function firstId(bytes) {
   return Number((value >> 1n) ^ -(value & 1n));
 }
 
-async function openTimeline(viewport = { width: 1280, height: 900 }) {
+/** Opens the timeline, long tasks recorded from the start; `throttle` slows the CPU first. */
+async function openTimeline({ viewport = { width: 1280, height: 900 }, throttle = 1 } = {}) {
   const context = await signedIn(browser, { viewport });
   await context.addInitScript(() => {
     window.__longTasks = [];
@@ -37,76 +41,153 @@ async function openTimeline(viewport = { width: 1280, height: 900 }) {
   });
   const page = await context.newPage();
   const errors = watchErrors(page);
+  if (throttle > 1) {
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Emulation.setCPUThrottlingRate', { rate: throttle });
+  }
   await page.goto(baseUrl);
-  await page.locator('.vt[data-active]').waitFor({ timeout: 30_000 });
-  await page.locator('.vt-cell[data-photo-id]').first().waitFor({ timeout: 30_000 });
+  await page.locator('.vt[data-active]').waitFor({ timeout: 60_000 });
   return { context, page, errors };
 }
 
-test('the virtual timeline keeps the scroll height under every browser limit', async () => {
+const domSize = (page) => page.evaluate(() => document.getElementsByTagName('*').length);
+
+test('the island adopts the server grid and keeps the scroll height under every browser limit', async () => {
   const { context, page, errors } = await openTimeline();
-  const total = Number(await page.locator('.vt-spacer').getAttribute('data-total-height'));
+  const total = Number(await page.locator('.vt').getAttribute('data-total-height'));
   const scrollHeight = await page.evaluate(() => document.documentElement.scrollHeight);
   const expected = Number(process.env.E2E_PHOTOS ?? '1000000');
   if (expected >= 1_000_000) assert.ok(total > FIREFOX_MAX_HEIGHT, `virtual height ${total} is not past the limit`);
   assert.ok(scrollHeight < FIREFOX_MAX_HEIGHT / 2, `document is ${scrollHeight}px tall`);
-  assert.equal(await page.locator('.sections').isVisible(), false, 'the static first screen is still shown');
+  // Awake, the island still shows the server's cells: nothing was redrawn.
+  assert.equal(await page.locator('.vt .sections .cell').count(), 120);
+  assert.ok((await domSize(page)) <= DOM_BUDGET, `${await domSize(page)} elements on the first screen`);
+  // Scrolled well past it, the server's grid has left and the island draws every row.
+  await page.evaluate(() => window.scrollBy(0, 6000));
+  await page.locator('.vt .sections').waitFor({ state: 'detached', timeout: 10_000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForFunction(() => document.querySelectorAll('.vt-cell[data-photo-id]').length > 40);
   assert.deepEqual(errors, []);
   await context.close();
 });
 
-test('the scrubber reaches the oldest photo and the DOM stays small', async () => {
+test('the month rail reaches the oldest photo and the DOM stays within budget', async () => {
   const { context, page, errors } = await openTimeline();
-  const months = page.locator('.vt-scrubber button');
-  const oldest = months.last();
-  const month = await oldest.getAttribute('data-month');
-  const count = Number(await oldest.locator('.count').innerText());
-
+  const { buckets } = await page.evaluate(async () => (await fetch('/api/timeline', { method: 'POST' })).json());
+  const oldest = buckets[buckets.length - 1];
+  const month = `${String(oldest.year).padStart(4, '0')}-${String(oldest.month).padStart(2, '0')}`;
   const oldestId = await page.evaluate(async ([m, c]) => {
     const response = await fetch(`/api/timeline/buckets/${m}?offset=${c - 1}&limit=1`);
     return Array.from(new Uint8Array(await response.arrayBuffer()));
-  }, [month, count]).then(firstId);
+  }, [month, oldest.count]).then(firstId);
 
-  await oldest.click();
-  await page.waitForFunction((m) => document.querySelector(`.vt-scrubber button[data-month="${m}"]`)?.getAttribute('aria-current') === 'true', month);
+  const rail = page.locator('.vt-track');
+  assert.equal(await rail.getAttribute('role'), 'slider');
+  assert.equal(Number(await rail.getAttribute('aria-valuemax')), buckets.length - 1);
+  await rail.focus();
   await page.keyboard.press('End');
-  const cell = page.locator(`.vt-cell[data-photo-id="${oldestId}"]`);
+  await page.waitForFunction((last) => document.querySelector('.vt-track')?.getAttribute('aria-valuenow') === String(last), buckets.length - 1);
+  assert.match(await rail.getAttribute('aria-valuetext'), /^[A-Z][a-z]+ \d{4}$/);
+  await page.screenshot({ path: `${resultsDir}/timeline-rail.png` });
+  await rail.evaluate((element) => element.blur());
+  await page.keyboard.press('End');
+  const cell = page.locator(`.vt [data-photo-id="${oldestId}"]`);
   await cell.waitFor({ timeout: 30_000 });
-  const box = await cell.boundingBox();
-  const viewport = page.viewportSize();
-  assert.ok(box && box.y >= 0 && box.y + box.height <= viewport.height, `oldest photo not in view: ${JSON.stringify(box)}`);
+  await page.waitForFunction((id) => {
+    const box = document.querySelector(`.vt [data-photo-id="${id}"]`)?.getBoundingClientRect();
+    return box && box.top >= 0 && box.bottom <= innerHeight;
+  }, oldestId);
   await page.screenshot({ path: `${resultsDir}/timeline-oldest.png` });
 
-  const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
-  const cells = await page.locator('.vt-cell').count();
-  assert.ok(cells < 500, `${cells} cells in the DOM`);
-  assert.ok(nodes < 6000, `${nodes} DOM nodes`);
+  const nodes = await domSize(page);
+  assert.ok(nodes <= DOM_BUDGET, `${nodes} elements in the DOM`);
+  // A drag on the rail lands a third of the way down the library.
+  const box = await rail.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 3);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForFunction(() => Number(document.querySelector('.vt-track')?.getAttribute('aria-valuenow')) > 0);
+  const landed = Number(await rail.getAttribute('aria-valuenow'));
+  assert.ok(landed > buckets.length / 5 && landed < buckets.length - 1, `the drag landed on month ${landed} of ${buckets.length}`);
   assert.deepEqual(errors, []);
   await context.close();
 });
 
-test('scrolling through the library causes no long task', async () => {
+/**
+ * Scrolls at `speed` px/s for `seconds`, one step per frame, and reports the frame rate and
+ * the share of visible cells that had no placeholder colour yet (sampled every fifth frame).
+ */
+async function fastScroll(page, speed, seconds) {
+  return page.evaluate(
+    async ([speed, seconds]) => {
+      const frames = [];
+      let seen = 0;
+      let grey = 0;
+      const start = performance.now();
+      let last = start;
+      await new Promise((done) => {
+        const step = (now) => {
+          frames.push(now - last);
+          window.scrollBy(0, (speed * (now - last)) / 1000);
+          last = now;
+          if (frames.length % 5 === 0) {
+            for (const cell of document.querySelectorAll('.vt-cell, .vt .cell')) {
+              const box = cell.getBoundingClientRect();
+              if (box.bottom < 52 || box.top > innerHeight) continue;
+              seen += 1;
+              if (cell.classList.contains('vt-loading')) grey += 1;
+            }
+          }
+          if (now - start < seconds * 1000) requestAnimationFrame(step);
+          else done();
+        };
+        requestAnimationFrame(step);
+      });
+      const elapsed = performance.now() - start;
+      return { fps: (frames.length - 1) / (elapsed / 1000), seen, grey, longestFrame: Math.max(...frames.slice(1)) };
+    },
+    [speed, seconds],
+  );
+}
+
+test('a fast scroll keeps its frames and paints every cell its colour', async () => {
   const { context, page, errors } = await openTimeline();
   await page.waitForTimeout(500);
   const start = await page.evaluate(() => performance.now());
-  await page.mouse.move(400, 400);
-  for (let step = 0; step < 30; step += 1) {
-    await page.mouse.wheel(0, 700);
-    await page.waitForTimeout(30);
-  }
-  const months = await page.locator('.vt-scrubber button').count();
-  for (const index of [Math.floor(months / 3), Math.floor(months / 2), months - 5, 3]) {
-    await page.locator('.vt-scrubber button').nth(index).click();
-    await page.waitForTimeout(80);
-    for (let step = 0; step < 5; step += 1) {
-      await page.mouse.wheel(0, 500);
-      await page.waitForTimeout(30);
-    }
-  }
-  await page.waitForTimeout(300);
+  const result = await fastScroll(page, 15_000, 3);
+  console.log(`fast scroll, 15,000 px/s: ${result.fps.toFixed(1)} fps, ${result.grey} of ${result.seen} visible cells grey, longest frame ${result.longestFrame.toFixed(1)} ms`);
+  // The budget is 55 fps and 5 % (measured by the benchmarks); these margins hold on a busy
+  // two-core machine running the server, the browser and the test at once.
+  assert.ok(result.fps >= 30, `${result.fps.toFixed(1)} fps`);
+  assert.ok(result.seen > 0 && result.grey / result.seen <= 0.2, `${result.grey} of ${result.seen} visible cells grey`);
   const longTasks = await page.evaluate((t0) => window.__longTasks.filter((task) => task.start >= t0), start);
   assert.deepEqual(longTasks.filter((task) => task.duration > 50), [], 'long tasks while scrolling');
-  assert.ok((await page.locator('.vt-cell[data-photo-id]').count()) > 0, 'nothing drawn after scrolling');
+  assert.ok((await domSize(page)) <= DOM_BUDGET, `${await domSize(page)} elements after scrolling`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('with the CPU slowed four times, waking and jumping stay free of long tasks', async () => {
+  const { context, page, errors } = await openTimeline({ throttle: 4 });
+  await page.waitForTimeout(1000);
+  const woke = await page.evaluate(() => window.__longTasks);
+  const start = await page.evaluate(() => performance.now());
+  const rail = page.locator('.vt-track');
+  await rail.focus();
+  for (const key of ['PageDown', 'PageDown', 'ArrowDown', 'End', 'Home']) {
+    await page.keyboard.press(key);
+    await page.waitForTimeout(250);
+  }
+  await rail.evaluate((element) => element.blur());
+  const scrolled = await fastScroll(page, 15_000, 3);
+  await page.waitForTimeout(300);
+  const longTasks = await page.evaluate((t0) => window.__longTasks.filter((task) => task.start >= t0), start);
+  const longest = (tasks) => Math.max(0, ...tasks.map((task) => task.duration));
+  console.log(`4× CPU: longest task waking ${longest(woke).toFixed(0)} ms, jumping and scrolling ${longest(longTasks).toFixed(0)} ms, ${scrolled.fps.toFixed(1)} fps`);
+  // The budget is 50 ms (measured by the benchmarks); twice that is the margin for a shared machine.
+  assert.ok(longest(woke) <= 100, `a ${longest(woke).toFixed(0)} ms task while waking`);
+  assert.ok(longest(longTasks) <= 100, `a ${longest(longTasks).toFixed(0)} ms task while jumping and scrolling`);
   assert.deepEqual(errors, []);
   await context.close();
 });

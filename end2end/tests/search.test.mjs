@@ -21,8 +21,8 @@ test('a file-name fragment finds its photos and a camera narrows them', async ()
   await Promise.all([page.waitForURL(/q=IMG_000001/), page.getByRole('button', { name: 'Search' }).click()]);
   assert.equal(await page.locator('.results-summary').getAttribute('data-total'), '10');
   assert.equal(await page.locator('.grid .cell').count(), 10);
-  for (const label of await page.locator('.grid .cell-label').allInnerTexts()) {
-    assert.match(label, /IMG_000001\d\.JPG/);
+  for (const label of await page.locator('.grid .cell-link').evaluateAll((links) => links.map((link) => link.getAttribute('aria-label')))) {
+    assert.match(label, /^IMG_000001\d\.JPG, \d+ \w+ \d{4}$/);
   }
   await page.screenshot({ path: `${resultsDir}/search.png` });
 

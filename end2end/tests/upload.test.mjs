@@ -46,9 +46,9 @@ test('a photo dropped on the timeline appears in it with its thumbnail', async (
     before + 1,
     { timeout: 30_000 },
   );
-  const newest = page.locator(`.vt-cell[data-photo-id="${uploaded}"]`);
+  const newest = page.locator(`.vt [data-photo-id="${uploaded}"]`);
   await newest.waitFor({ timeout: 30_000 });
-  assert.equal(await page.locator('.vt-cell[data-photo-id]').first().getAttribute('data-photo-id'), String(uploaded));
+  assert.equal(await page.locator('.vt [data-photo-id]').first().getAttribute('data-photo-id'), String(uploaded));
   const thumbnail = newest.locator('img.thumb');
   await thumbnail.waitFor();
   // The cell appears as soon as the hub reports the photo; its image may still be on its way.

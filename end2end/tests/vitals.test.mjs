@@ -237,10 +237,10 @@ test('the timeline reports its vitals, with INP after a favourite is set', async
   await settled(page);
   // A real interaction: the island's heart calls its server function and re-renders. Set
   // and cleared again, so the library is as it was.
-  const cell = page.locator('.vt-cell[data-photo-id]').nth(5);
-  await cell.waitFor({ timeout: 30_000 });
+  await page.locator('.vt[data-active]').waitFor({ timeout: 30_000 });
+  const cell = page.locator('.vt [data-photo-id]').nth(5);
   const photoId = await cell.getAttribute('data-photo-id');
-  const heart = `.vt-cell[data-photo-id="${photoId}"] button.fav`;
+  const heart = `.vt [data-photo-id="${photoId}"] button.fav`;
   for (const pressed of ['true', 'false']) {
     const saved = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));
     await page.locator(heart).click();

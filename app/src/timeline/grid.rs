@@ -1,42 +1,59 @@
-//! The virtualized timeline island: takes over from the server-rendered first screen, keeps
-//! only the visible rows in the DOM, fetches bucket segments as they come near, and offers a
-//! month scrubber that jumps anywhere with one request.
+//! The virtual timeline island. It adopts the server's first screen as it stands (hydration
+//! changes no pixel), draws every other row from bucket segments as it comes near, keeps only
+//! those rows in the DOM, patches live arrivals in without blanking or moving what is on
+//! screen, and offers a rail that jumps to any month.
+//!
+//! Cells scroll natively: the browser moves them between frames, and the island only adds and
+//! removes rows at the edges of the window it keeps drawn.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 
 use super::{
-    layout::{Layout, Metrics, Scroller, MAX_SCROLL_HEIGHT},
+    cell_name, favourite_label,
+    layout::{Layout, Metrics, Scroller},
     set_favourite,
 };
 use crate::{
     codec::{thumbhash_rgb, Segment},
-    format::{month_label, photo_count},
+    format::month_label,
     model::{media_url, MonthBucket, PhotoId},
 };
 
 /// Photos per fetched segment.
 pub const SEGMENT_SIZE: u64 = 500;
-/// Segments kept in memory; about 15 MB at the most.
+/// Segments kept in memory; about 20 MB at the most.
 const CACHE_SEGMENTS: usize = 600;
-/// Extra height rendered above and below the viewport, in viewports.
+/// Extra height drawn above and below the viewport, in viewports.
 const OVERSCAN: f64 = 0.75;
+/// Segments are fetched this many viewports ahead and behind, so that a fast scroll meets
+/// rows whose placeholder colours are already known.
+const PREFETCH: f64 = 4.0;
 /// Height of the sticky top bar (style/main.css `.topbar`).
 const TOP_BAR: f64 = 52.0;
-/// Layer offsets are re-based in steps of this size, so CSS positions stay small numbers.
+/// Cell positions are relative to a base re-chosen in steps of this size, so that CSS
+/// positions stay small numbers whatever the library's height.
 const REBASE: f64 = 1_000_000.0;
-/// Scrolling idle for this long folds the scroll correction back into the native position.
-const SETTLE_AFTER: Duration = Duration::from_millis(180);
+/// Scrolling idle for this long folds the scroll correction back into the native position
+/// and lets thumbnails load.
+const SETTLE_AFTER: Duration = Duration::from_millis(150);
+/// Faster than this (px/s) is flicking through, not looking: thumbnails wait.
+const CALM_SPEED: f64 = 2_500.0;
+/// Years closer than this on the rail (a fraction of its height) keep only the first label.
+const RAIL_LABEL_GAP: f64 = 0.045;
 
-/// A decoded segment, reduced to what a cell paints.
+/// A decoded segment, reduced to what a cell paints and says.
 #[derive(Debug, Clone, Default)]
 struct CellData {
     ids: Vec<PhotoId>,
+    taken_at: Vec<i64>,
     rgb: Vec<[u8; 3]>,
     favourite: Vec<bool>,
     media: Vec<Option<[u8; 8]>>,
+    names: Vec<Arc<str>>,
 }
 
 impl From<Segment> for CellData {
@@ -48,27 +65,43 @@ impl From<Segment> for CellData {
                 .map(|hash| thumbhash_rgb(hash).unwrap_or([128, 128, 128]))
                 .collect(),
             ids: segment.ids,
+            taken_at: segment.taken_at,
             favourite: segment.favourite,
             media: segment.media,
+            names: segment.names.into_iter().map(Arc::from).collect(),
         }
+    }
+}
+
+impl CellData {
+    fn photo(&self, at: usize) -> Option<ShownPhoto> {
+        Some(ShownPhoto {
+            id: *self.ids.get(at)?,
+            taken_at: *self.taken_at.get(at)?,
+            rgb: *self.rgb.get(at)?,
+            media: self.media.get(at).copied().flatten(),
+            name: self.names.get(at).cloned().unwrap_or_else(|| Arc::from("")),
+        })
     }
 }
 
 /// A month as `(year, month)`: stable when months are added or emptied, unlike its index.
 type MonthId = (i32, u8);
+type SegmentKey = (MonthId, u64);
 
 /// Segments by (month, segment index), evicted oldest first.
 #[derive(Debug, Default)]
 struct SegmentCache {
-    loaded: HashMap<(MonthId, u64), CellData>,
-    order: VecDeque<(MonthId, u64)>,
-    in_flight: HashSet<(MonthId, u64)>,
+    loaded: HashMap<SegmentKey, CellData>,
+    order: VecDeque<SegmentKey>,
+    in_flight: HashSet<SegmentKey>,
 }
 
 impl SegmentCache {
-    /// Forgets the segments of `months` (their photos moved), or of every month.
+    /// Forgets the segments of `months` (their photos moved), or of every month, except those
+    /// in `keep`.
     fn forget(&mut self, months: Option<&HashSet<MonthId>>) {
-        let keep = |key: &(MonthId, u64)| months.is_some_and(|months| !months.contains(&key.0));
+        let keep = |key: &SegmentKey| months.is_some_and(|months| !months.contains(&key.0));
         self.loaded.retain(|key, _| keep(key));
         self.order.retain(keep);
         self.in_flight.retain(keep);
@@ -88,7 +121,31 @@ impl SegmentCache {
         found
     }
 
-    fn insert(&mut self, key: (MonthId, u64), data: CellData) {
+    fn favourite(&self, month: MonthId, index: u64) -> bool {
+        self.loaded
+            .get(&(month, index / SEGMENT_SIZE))
+            .and_then(|data| data.favourite.get((index % SEGMENT_SIZE) as usize))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    fn photo(&self, month: MonthId, index: u64) -> Option<ShownPhoto> {
+        self.loaded
+            .get(&(month, index / SEGMENT_SIZE))?
+            .photo((index % SEGMENT_SIZE) as usize)
+    }
+
+    /// Where photo `id` is among the loaded segments of `month`.
+    fn index_of(&self, month: MonthId, id: PhotoId) -> Option<u64> {
+        self.loaded.iter().find_map(|((m, segment), data)| {
+            (*m == month)
+                .then(|| data.ids.iter().position(|candidate| *candidate == id))
+                .flatten()
+                .map(|at| segment * SEGMENT_SIZE + at as u64)
+        })
+    }
+
+    fn insert(&mut self, key: SegmentKey, data: CellData) {
         self.in_flight.remove(&key);
         if self.loaded.insert(key, data).is_none() {
             self.order.push_back(key);
@@ -101,8 +158,16 @@ impl SegmentCache {
     }
 }
 
-/// Id, placeholder colour, favourite, and the media key once thumbnails exist.
-type ShownPhoto = (PhotoId, [u8; 3], bool, Option<[u8; 8]>);
+/// What a drawn cell shows. The favourite flag is read live from the cache, so a heart
+/// changes without redrawing its cell.
+#[derive(Debug, Clone, PartialEq)]
+struct ShownPhoto {
+    id: PhotoId,
+    taken_at: i64,
+    rgb: [u8; 3],
+    media: Option<[u8; 8]>,
+    name: Arc<str>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
@@ -121,7 +186,7 @@ enum Item {
 
 /// Everything that decides how an item is drawn, position included: an item whose key is
 /// unchanged keeps its element.
-type ItemKey = (u8, MonthId, u64, PhotoId, bool, bool, i64, i64, u64);
+type ItemKey = (u8, MonthId, u64, PhotoId, bool, i64, i64, u64);
 
 impl Item {
     fn key(&self, base: f64) -> ItemKey {
@@ -132,7 +197,6 @@ impl Item {
                 month_id(bucket),
                 bucket.count,
                 0,
-                false,
                 false,
                 *top as i64,
                 0,
@@ -145,18 +209,18 @@ impl Item {
                 left,
                 photo,
             } => {
-                let (id, favourite, media) = photo
-                    .map(|(id, _, fav, media)| (id, fav, media.is_some()))
-                    .unwrap_or((0, false, false));
+                let (id, media) = photo
+                    .as_ref()
+                    .map(|photo| (photo.id, photo.media.is_some()))
+                    .unwrap_or((0, false));
                 (
                     1,
                     *month,
                     *index,
                     id,
-                    favourite,
                     media,
-                    *top as i64,
-                    *left as i64,
+                    (*top * 64.0) as i64,
+                    (*left * 64.0) as i64,
                     base,
                 )
             }
@@ -164,9 +228,53 @@ impl Item {
     }
 }
 
-#[island]
-pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl IntoView {
+/// The server's first screen, while it is still in the page: how many photos of each leading
+/// month it drew, and how far down it reaches.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Adopted {
+    months: Vec<(MonthId, u64)>,
+}
+
+impl Adopted {
+    fn covers(&self, month: MonthId, index: u64) -> bool {
+        self.months
+            .iter()
+            .any(|(m, count)| *m == month && index < *count)
+    }
+
+    fn has_header(&self, month: MonthId) -> bool {
+        self.months.iter().any(|(m, _)| *m == month)
+    }
+
+    /// The lowest point of the server's grid, in the layout's coordinates.
+    fn bottom(&self, layout: &Layout, buckets: &[MonthBucket]) -> f64 {
+        let Some(&(month, count)) = self.months.last() else {
+            return 0.0;
+        };
+        let Some(position) = buckets.iter().position(|b| month_id(b) == month) else {
+            return 0.0;
+        };
+        let (_, top) = layout.cell_origin(position, count.saturating_sub(1));
+        top + layout.row_height()
+    }
+}
+
+#[island(lazy)]
+pub fn VirtualTimeline(
+    buckets: Vec<MonthBucket>,
+    media_access: String,
+    /// Photos the server drew of each leading month, in order.
+    first_screen: Vec<u64>,
+    children: Children,
+) -> impl IntoView {
     let media_access = StoredValue::new(media_access);
+    let adopted = RwSignal::new(Adopted {
+        months: buckets
+            .iter()
+            .map(month_id)
+            .zip(first_screen.iter().copied())
+            .collect(),
+    });
     // Months change when photos arrive or leave while the page is open (live updates).
     let buckets = RwSignal::new(buckets);
     let active = RwSignal::new(false);
@@ -174,148 +282,143 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
     let window_width = RwSignal::new(0.0f64);
     let viewport = RwSignal::new(1.0f64);
     let view_top = RwSignal::new(0.0f64);
-    let arrived = RwSignal::new(0u64);
+    // Virtual minus native position: where the drawn layer sits against the scrolled page.
+    let drift = RwSignal::new(0.0f64);
+    // How far beyond the viewport rows are drawn; a jump draws the screen first.
+    let reach = RwSignal::new(OVERSCAN);
+    let calm = RwSignal::new(true);
+    let revision = RwSignal::new(0u64);
     let cache = StoredValue::new(SegmentCache::default());
     let scroller = StoredValue::new(Scroller::new(0.0, 1.0));
     let frame_pending = StoredValue::new(false);
     let settle_timer = StoredValue::new(None::<TimeoutHandle>);
+    let last_frame = StoredValue::new((0.0f64, 0.0f64));
     let root = NodeRef::<leptos::html::Div>::new();
 
     let layout = Memo::new(move |_| {
         buckets.with(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
     });
-    let spacer_height =
-        Memo::new(move |_| layout.with(|l| l.total_height()).min(MAX_SCROLL_HEIGHT));
-
     let base = Memo::new(move |_| (view_top.get() / REBASE).floor() * REBASE);
     let items = Memo::new(move |_| {
-        arrived.track();
-        let layout = layout.get();
+        if !active.get() {
+            return Vec::new();
+        }
+        revision.track();
         let top = view_top.get();
         let height = viewport.get();
-        let window = layout.visible(top - OVERSCAN * height, top + (1.0 + OVERSCAN) * height);
-        let mut items = Vec::new();
-        let months: Vec<MonthBucket> = buckets.get();
-        cache.with_value(|cache| {
-            for visible in window {
-                let Some(bucket) = months.get(visible.month).copied() else {
-                    continue;
-                };
-                let month = month_id(&bucket);
-                items.push(Item::Header {
-                    bucket,
-                    top: layout.month_top(visible.month),
-                });
-                for index in visible.photos.clone() {
-                    let (left, top) = layout.cell_origin(visible.month, index);
-                    let photo = cache
-                        .loaded
-                        .get(&(month, index / SEGMENT_SIZE))
-                        .and_then(|data| {
-                            let at = (index % SEGMENT_SIZE) as usize;
-                            Some((
-                                *data.ids.get(at)?,
-                                *data.rgb.get(at)?,
-                                *data.favourite.get(at)?,
-                                data.media.get(at).copied().flatten(),
-                            ))
-                        });
-                    items.push(Item::Cell {
-                        month,
-                        index,
-                        top,
-                        left,
-                        photo,
-                    });
-                }
-            }
-        });
-        items
+        let reach = reach.get();
+        let adopted = adopted.get();
+        layout.with(|layout| {
+            buckets.with(|months| {
+                cache.with_value(|cache| {
+                    window_items(
+                        layout,
+                        months,
+                        cache,
+                        &adopted,
+                        top - reach * height,
+                        top + (1.0 + reach) * height,
+                    )
+                })
+            })
+        })
     });
 
-    // Fetch the segments the rendered window needs and has not got.
+    // Fetch the segments near the view that are not loaded yet.
     Effect::new(move |_| {
         if !active.get() {
             return;
         }
-        let wanted: Vec<(MonthId, u64)> = items.with(|items| {
-            let mut keys: Vec<(MonthId, u64)> = items
-                .iter()
-                .filter_map(|item| match item {
-                    Item::Cell {
-                        month,
-                        index,
-                        photo: None,
-                        ..
-                    } => Some((*month, index / SEGMENT_SIZE)),
-                    _ => None,
-                })
-                .collect();
-            keys.dedup();
-            keys
+        revision.track();
+        let top = view_top.get();
+        let height = viewport.get();
+        let wanted = layout.with(|layout| {
+            buckets.with(|months| {
+                segments_in(
+                    layout,
+                    months,
+                    top - PREFETCH * height,
+                    top + (1.0 + PREFETCH) * height,
+                )
+            })
         });
         for key in wanted {
-            let ((year, month), segment) = key;
-            let bucket = MonthBucket {
-                year,
-                month,
-                count: 0,
-            };
             let start = cache
-                .try_update_value(|c| c.in_flight.insert(key))
+                .try_update_value(|c| !c.loaded.contains_key(&key) && c.in_flight.insert(key))
                 .unwrap_or(false);
-            if !start {
-                continue;
+            if start {
+                leptos::task::spawn_local(async move {
+                    let fetched = client::fetch_segment(key).await;
+                    // A live refresh may have dropped this request meanwhile: its answer
+                    // may predate the change, so it is not kept.
+                    let kept = cache
+                        .try_update_value(|c| match fetched {
+                            Ok(segment) if c.in_flight.contains(&key) => {
+                                c.insert(key, segment.into());
+                                true
+                            }
+                            Ok(_) => false,
+                            Err(error) => {
+                                leptos::logging::warn!("timeline segment {key:?}: {error}");
+                                c.in_flight.remove(&key);
+                                false
+                            }
+                        })
+                        .unwrap_or(false);
+                    if kept {
+                        revision.update(|n| *n += 1);
+                    }
+                });
             }
-            leptos::task::spawn_local(async move {
-                match client::fetch_segment(&bucket.key(), segment * SEGMENT_SIZE, SEGMENT_SIZE)
-                    .await
-                {
-                    Ok(segment) => {
-                        // A live refresh may have dropped this request meanwhile: its
-                        // answer may predate the change, so it is not kept.
-                        let wanted = cache
-                            .try_update_value(|c| {
-                                let wanted = c.in_flight.contains(&key);
-                                if wanted {
-                                    c.insert(key, segment.into());
-                                }
-                                wanted
-                            })
-                            .unwrap_or(false);
-                        if wanted {
-                            arrived.update(|n| *n += 1);
-                        }
-                    }
-                    Err(error) => {
-                        leptos::logging::warn!(
-                            "timeline segment {} #{}: {error}",
-                            bucket.key(),
-                            segment
-                        );
-                        cache.update_value(|c| {
-                            c.in_flight.remove(&key);
-                        });
-                    }
-                }
-            });
         }
     });
 
     let on_frame = move || {
         frame_pending.set_value(false);
         let native = (client::scroll_y() - client::document_top(root) + TOP_BAR).max(0.0);
-        let top = scroller
-            .try_update_value(|s| s.on_scroll(native))
-            .unwrap_or(0.0);
+        let (top, moved_by) = scroller
+            .try_update_value(|s| {
+                let before = s.virtual_top();
+                let top = s.on_scroll(native);
+                (top, top - before)
+            })
+            .unwrap_or((0.0, 0.0));
+        let now = client::now();
+        let (last_time, _) = last_frame.get_value();
+        last_frame.set_value((now, top));
+        let elapsed = (now - last_time).max(1.0);
+        let speed = moved_by.abs() * 1000.0 / elapsed;
+        let jumped = moved_by.abs() > viewport.get_untracked();
+        if jumped {
+            // Draw the screen now and the rows around it next frame: half the work each.
+            reach.set(0.0);
+            request_animation_frame(move || reach.set(OVERSCAN));
+        }
+        if calm.get_untracked() != (speed < CALM_SPEED && !jumped) {
+            calm.set(speed < CALM_SPEED && !jumped);
+        }
         view_top.set(top);
+        drift.set(scroller.with_value(Scroller::drift));
+        // The server's grid leaves once it is out of reach; the same rows, drawn by the
+        // island, are identical should the person scroll back.
+        if adopted.with_untracked(|a| !a.months.is_empty()) {
+            let bottom = layout.with_untracked(|l| {
+                buckets.with_untracked(|b| adopted.with_untracked(|a| a.bottom(l, b)))
+            });
+            if top - OVERSCAN * viewport.get_untracked() > bottom {
+                client::remove_first_screen(root);
+                adopted.set(Adopted::default());
+            }
+        }
         if let Some(handle) = settle_timer.get_value() {
             handle.clear();
         }
         let handle = set_timeout_with_handle(
             move || {
+                calm.set(true);
                 if let Some(native) = scroller.try_update_value(|s| s.settle()).flatten() {
                     client::scroll_to(client::document_top(root) - TOP_BAR + native);
+                    drift.set(scroller.with_value(Scroller::drift));
                 }
             },
             SETTLE_AFTER,
@@ -334,12 +437,38 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
         scroller.update_value(|s| {
             let keep = s.virtual_top();
             *s = Scroller::new(total, height);
-            s.native_for(keep);
+            s.anchor(keep);
+        });
+        let scroll_height = scroller.with_value(|s| s.scroll_height);
+        client::set_min_height(root, scroll_height);
+    };
+
+    // Favourites: optimistic, in the cache and in the server's cells alike, then the server
+    // has the last word.
+    let show_favourite = move |id: PhotoId, favourite: bool| {
+        if cache.try_update_value(|c| c.set_favourite(id, favourite)) == Some(true) {
+            revision.update(|n| *n += 1);
+        }
+        client::show_favourite_in_first_screen(root, id, favourite);
+    };
+    let toggle_favourite = move |id: PhotoId, favourite: bool| {
+        show_favourite(id, favourite);
+        leptos::task::spawn_local(async move {
+            match set_favourite(id, favourite).await {
+                Ok(stored) if stored != favourite => show_favourite(id, stored),
+                Ok(_) => {}
+                Err(error) => {
+                    leptos::logging::warn!("favourite {id}: {error}");
+                    show_favourite(id, !favourite);
+                }
+            }
         });
     };
 
-    // Live updates: favourites change in place; photos that arrive or leave change the months,
-    // so the month list is read again and the segments of the months that changed refetched.
+    // Live updates: favourites change in place. Photos that arrive or leave change the
+    // months: the new month list is read, the segments the view needs are fetched while the
+    // old ones stay on screen, and then everything changes in one frame, the photo at the top
+    // of the view kept where it was.
     let refreshing = StoredValue::new(false);
     let refresh_again = StoredValue::new(false);
     let forget_everything = StoredValue::new(false);
@@ -359,11 +488,25 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
                 forget_everything.set_value(false);
                 match super::load_timeline().await {
                     Ok(screen) => {
-                        let changed = changed_months(&buckets.get_untracked(), &screen.buckets);
-                        cache.update_value(|c| c.forget((!everything).then_some(&changed)));
-                        buckets.set(screen.buckets);
-                        measure();
-                        arrived.update(|n| *n += 1);
+                        apply_new_months(
+                            screen.buckets,
+                            everything,
+                            Live {
+                                buckets,
+                                layout,
+                                width,
+                                window_width,
+                                viewport,
+                                view_top,
+                                drift,
+                                revision,
+                                adopted,
+                                cache,
+                                scroller,
+                                root,
+                            },
+                        )
+                        .await
                     }
                     Err(error) => leptos::logging::warn!("timeline refresh: {error}"),
                 }
@@ -386,12 +529,8 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
             match news {
                 Some(TimelineNews::Moved) => refresh(false),
                 Some(TimelineNews::Resync) => refresh(true),
-                Some(TimelineNews::Favourite { id, favourite })
-                    if cache.try_update_value(|c| c.set_favourite(id, favourite)) == Some(true) =>
-                {
-                    arrived.update(|n| *n += 1);
-                }
-                Some(TimelineNews::Favourite { .. }) | None => {}
+                Some(TimelineNews::Favourite { id, favourite }) => show_favourite(id, favourite),
+                None => {}
             }
         });
         on_cleanup(move || listener.remove());
@@ -399,9 +538,8 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
     #[cfg(not(feature = "hydrate"))]
     let _ = refresh;
 
-    // Runs once, in the browser: hide the static first screen and take over.
+    // Runs once, in the browser: take over below the server's first screen.
     Effect::new(move |_| {
-        client::activate(root);
         measure();
         active.set(true);
         on_frame();
@@ -421,20 +559,313 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
         });
     });
 
-    let jump_to = move |month: usize| {
-        let top = layout.with_untracked(|l| l.month_top(month));
-        let native = scroller
-            .try_update_value(|s| s.native_for(top))
-            .unwrap_or(0.0);
+    // The server's hearts are plain forms; with the island awake they answer at once.
+    let on_submit = move |event: leptos::ev::SubmitEvent| {
+        if let Some((id, favourite)) = client::favourite_form_of(&event) {
+            event.prevent_default();
+            toggle_favourite(id, favourite);
+        }
+    };
+
+    let jump_to = move |top: f64| {
+        let native = scroller.try_update_value(|s| s.anchor(top)).unwrap_or(0.0);
         client::scroll_to(client::document_top(root) - TOP_BAR + native);
     };
-    // The month at the top of the viewport; at the very end, the oldest month, which may be
-    // too short to ever reach the top.
-    let current_month = Memo::new(move |_| {
+
+    view! {
+        <div
+            class="vt"
+            node_ref=root
+            data-active=move || active.get().then_some("true")
+            data-total-height=move || {
+                active.get().then(|| layout.with(|l| l.total_height()).round().to_string())
+            }
+            on:submit=on_submit
+        >
+            {children()}
+            <div class="vt-layer" style:top=move || format!("{}px", base.get() - drift.get())>
+                <For
+                    each=move || items.get()
+                    key=move |item| item.key(base.get_untracked())
+                    children=move |item| {
+                        render_item(
+                            item,
+                            ItemContext {
+                                layout,
+                                base: base.get_untracked(),
+                                cache,
+                                revision,
+                                calm,
+                                media_access,
+                                toggle_favourite,
+                            },
+                        )
+                    }
+                />
+            </div>
+        </div>
+        <Rail buckets layout view_top viewport jump_to />
+    }
+}
+
+/// The signals a live refresh reads and writes.
+#[derive(Clone, Copy)]
+struct Live {
+    buckets: RwSignal<Vec<MonthBucket>>,
+    layout: Memo<Layout>,
+    width: RwSignal<f64>,
+    window_width: RwSignal<f64>,
+    viewport: RwSignal<f64>,
+    view_top: RwSignal<f64>,
+    drift: RwSignal<f64>,
+    revision: RwSignal<u64>,
+    adopted: RwSignal<Adopted>,
+    cache: StoredValue<SegmentCache>,
+    scroller: StoredValue<Scroller>,
+    root: NodeRef<leptos::html::Div>,
+}
+
+/// The photo at the top of the view and how far below the view's top it starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Anchor {
+    month: MonthId,
+    /// Photo id and its index when a photo is there; else the month's own top.
+    photo: Option<(PhotoId, u64)>,
+    offset: f64,
+}
+
+/// Applies a new month list without blanking or moving what is on screen.
+async fn apply_new_months(new_buckets: Vec<MonthBucket>, everything: bool, live: Live) {
+    let old_buckets = live.buckets.get_untracked();
+    let changed: HashSet<MonthId> = if everything {
+        old_buckets
+            .iter()
+            .chain(&new_buckets)
+            .map(month_id)
+            .collect()
+    } else {
+        changed_months(&old_buckets, &new_buckets)
+    };
+    if changed.is_empty() {
+        return;
+    }
+    let top = live.view_top.get_untracked();
+    let height = live.viewport.get_untracked();
+    let anchor = live.layout.with_untracked(|layout| {
+        live.cache
+            .with_value(|cache| find_anchor(layout, &old_buckets, cache, top))
+    });
+    let new_layout = Layout::new(
+        &new_buckets,
+        live.width.get_untracked(),
+        Metrics::for_width(live.window_width.get_untracked()),
+    );
+    // Where the view lands if the anchor keeps its index; fetch what is around it, wider
+    // than the screen in case photos came in above the anchor in its own month.
+    let guess = anchor
+        .and_then(|anchor| landing(&new_layout, &new_buckets, anchor, anchor_index(anchor)))
+        .unwrap_or(top);
+    let margin =
+        height.max(SEGMENT_SIZE as f64 / new_layout.columns as f64 * new_layout.row_height());
+    let mut wanted: Vec<SegmentKey> = segments_in(
+        &new_layout,
+        &new_buckets,
+        guess - margin,
+        guess + height + margin,
+    )
+    .into_iter()
+    .filter(|(month, _)| changed.contains(month))
+    .collect();
+    if let Some(Anchor {
+        month,
+        photo: Some((_, index)),
+        ..
+    }) = anchor
+    {
+        if changed.contains(&month) {
+            let key = (month, index / SEGMENT_SIZE);
+            if !wanted.contains(&key) {
+                wanted.push(key);
+            }
+        }
+    }
+    let mut fresh = Vec::new();
+    for key in wanted {
+        match client::fetch_segment(key).await {
+            Ok(segment) => fresh.push((key, CellData::from(segment))),
+            Err(error) => leptos::logging::warn!("timeline segment {key:?}: {error}"),
+        }
+    }
+    // Everything below happens before the next paint.
+    live.cache.update_value(|cache| {
+        cache.forget(Some(&changed));
+        for (key, data) in fresh {
+            cache.insert(key, data);
+        }
+    });
+    let new_top = anchor
+        .and_then(|anchor| {
+            let index = match anchor.photo {
+                Some((id, index)) => live
+                    .cache
+                    .with_value(|cache| cache.index_of(anchor.month, id))
+                    .or((!changed.contains(&anchor.month)).then_some(index)),
+                None => None,
+            };
+            landing(&new_layout, &new_buckets, anchor, index)
+        })
+        .unwrap_or(top);
+    if !live.adopted.with_untracked(|a| a.months.is_empty()) {
+        client::remove_first_screen(live.root);
+        live.adopted.set(Adopted::default());
+    }
+    client::show_month_count(new_buckets.len());
+    let total = new_layout.total_height();
+    live.buckets.set(new_buckets);
+    let native = live
+        .scroller
+        .try_update_value(|s| {
+            *s = Scroller::new(total, height);
+            s.anchor(new_top)
+        })
+        .unwrap_or(0.0);
+    let scroll_height = live.scroller.with_value(|s| s.scroll_height);
+    client::set_min_height(live.root, scroll_height);
+    client::scroll_to(client::document_top(live.root) - TOP_BAR + native);
+    live.view_top.set(new_top);
+    live.drift.set(live.scroller.with_value(Scroller::drift));
+    live.revision.update(|n| *n += 1);
+}
+
+fn anchor_index(anchor: Anchor) -> Option<u64> {
+    anchor.photo.map(|(_, index)| index)
+}
+
+/// The first photo whose row starts at or below the view's top, else the month there.
+fn find_anchor(
+    layout: &Layout,
+    buckets: &[MonthBucket],
+    cache: &SegmentCache,
+    top: f64,
+) -> Option<Anchor> {
+    let visible = layout.visible(top, top + layout.row_height() * 2.0);
+    for part in &visible {
+        let bucket = buckets.get(part.month)?;
+        let month = month_id(bucket);
+        for index in part.photos.clone() {
+            let (_, cell_top) = layout.cell_origin(part.month, index);
+            if cell_top + 0.5 < top {
+                continue;
+            }
+            if let Some(photo) = cache.photo(month, index) {
+                return Some(Anchor {
+                    month,
+                    photo: Some((photo.id, index)),
+                    offset: cell_top - top,
+                });
+            }
+        }
+    }
+    let part = visible.first()?;
+    let bucket = buckets.get(part.month)?;
+    Some(Anchor {
+        month: month_id(bucket),
+        photo: None,
+        offset: layout.month_top(part.month) - top,
+    })
+}
+
+/// The view's top that puts the anchor (at `index` of its month, or the month's top) where it
+/// was on screen.
+fn landing(
+    layout: &Layout,
+    buckets: &[MonthBucket],
+    anchor: Anchor,
+    index: Option<u64>,
+) -> Option<f64> {
+    let position = buckets.iter().position(|b| month_id(b) == anchor.month)?;
+    let top = match index {
+        Some(index) => layout.cell_origin(position, index).1,
+        None => layout.month_top(position),
+    };
+    Some((top - anchor.offset).max(0.0))
+}
+
+/// The items of the window `[top, bottom)`: month headings and cells, leaving out what the
+/// server's first screen still draws.
+fn window_items(
+    layout: &Layout,
+    months: &[MonthBucket],
+    cache: &SegmentCache,
+    adopted: &Adopted,
+    top: f64,
+    bottom: f64,
+) -> Vec<Item> {
+    let mut items = Vec::new();
+    for visible in layout.visible(top, bottom) {
+        let Some(bucket) = months.get(visible.month).copied() else {
+            continue;
+        };
+        let month = month_id(&bucket);
+        if !adopted.has_header(month) {
+            items.push(Item::Header {
+                bucket,
+                top: layout.month_top(visible.month),
+            });
+        }
+        for index in visible.photos.clone() {
+            if adopted.covers(month, index) {
+                continue;
+            }
+            let (left, top) = layout.cell_origin(visible.month, index);
+            items.push(Item::Cell {
+                month,
+                index,
+                top,
+                left,
+                photo: cache.photo(month, index),
+            });
+        }
+    }
+    items
+}
+
+/// The segments holding the photos of `[top, bottom)`.
+fn segments_in(layout: &Layout, months: &[MonthBucket], top: f64, bottom: f64) -> Vec<SegmentKey> {
+    let mut keys = Vec::new();
+    for visible in layout.visible(top, bottom) {
+        let Some(bucket) = months.get(visible.month) else {
+            continue;
+        };
+        if visible.photos.is_empty() {
+            continue;
+        }
+        let first = visible.photos.start / SEGMENT_SIZE;
+        let last = (visible.photos.end - 1) / SEGMENT_SIZE;
+        keys.extend((first..=last).map(|segment| (month_id(bucket), segment)));
+    }
+    keys
+}
+
+/// The month rail: years along a track as tall as the screen, a thumb where the view is, and
+/// a slider that jumps to any month by pointer or keyboard. Drawn by the server too, so the
+/// island changes nothing on waking.
+#[component]
+fn Rail(
+    buckets: RwSignal<Vec<MonthBucket>>,
+    layout: Memo<Layout>,
+    view_top: RwSignal<f64>,
+    viewport: RwSignal<f64>,
+    jump_to: impl Fn(f64) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    // Positions on the rail follow photo counts, which the server knows too.
+    let starts = Memo::new(move |_| buckets.with(|b| month_starts(b)));
+    let dragging = RwSignal::new(false);
+    let current = Memo::new(move |_| {
         let top = view_top.get();
+        let height = viewport.get();
         let months = buckets.with(Vec::len);
         layout.with(|l| {
-            let height = viewport.get();
             if months > 0 && l.total_height() > height && top >= l.total_height() - height - 1.0 {
                 return months - 1;
             }
@@ -444,52 +875,180 @@ pub fn VirtualTimeline(buckets: Vec<MonthBucket>, media_access: String) -> impl 
                 .unwrap_or(0)
         })
     });
-
+    // Where the thumb sits: the share of the library above the view.
+    let position = Memo::new(move |_| {
+        let month = current.get();
+        let top = view_top.get();
+        starts.with(|starts| {
+            layout.with(|l| {
+                let (start, end) = (starts.get(month).copied(), starts.get(month + 1).copied());
+                let (Some(start), Some(end)) = (start, end) else {
+                    return 0.0;
+                };
+                let month_height = (l.month_top(month + 1) - l.month_top(month)).max(1.0);
+                let within = ((top - l.month_top(month)) / month_height).clamp(0.0, 1.0);
+                start + (end - start) * within
+            })
+        })
+    });
+    let label = move || {
+        buckets.with(|b| {
+            b.get(current.get())
+                .map(|bucket| month_label(bucket.year, bucket.month))
+                .unwrap_or_default()
+        })
+    };
+    let go_to_month = move |month: usize| {
+        let top = layout.with_untracked(|l| l.month_top(month));
+        jump_to(top);
+    };
+    // A point on the rail, as a share of its height, to a place in the library.
+    let go_to_share = move |share: f64| {
+        let share = share.clamp(0.0, 1.0);
+        let target = starts.with_untracked(|starts| {
+            let month = starts
+                .partition_point(|&start| start <= share)
+                .saturating_sub(1)
+                .min(starts.len().saturating_sub(2));
+            let (start, end) = (starts[month], starts.get(month + 1).copied().unwrap_or(1.0));
+            let within = if end > start {
+                (share - start) / (end - start)
+            } else {
+                0.0
+            };
+            (month, within)
+        });
+        let (month, within) = target;
+        let top = layout.with_untracked(|l| {
+            l.month_top(month) + (l.month_top(month + 1) - l.month_top(month)) * within
+        });
+        jump_to(top);
+    };
+    // Pointer moves come faster than frames: only the latest is followed, once a frame.
+    let pending_share = StoredValue::new(None::<f64>);
+    let follow = move |share: f64| {
+        let waiting = pending_share.get_value().is_some();
+        pending_share.set_value(Some(share));
+        if !waiting {
+            request_animation_frame(move || {
+                if let Some(share) = pending_share.get_value() {
+                    pending_share.set_value(None);
+                    go_to_share(share);
+                }
+            });
+        }
+    };
+    let on_key = move |event: leptos::ev::KeyboardEvent| {
+        let months = buckets.with_untracked(Vec::len);
+        if months == 0 {
+            return;
+        }
+        let now = current.get_untracked();
+        let year_of = |m: usize| buckets.with_untracked(|b| b.get(m).map(|b| b.year));
+        let target = match event.key().as_str() {
+            "ArrowDown" | "ArrowRight" => (now + 1).min(months - 1),
+            "ArrowUp" | "ArrowLeft" => now.saturating_sub(1),
+            "PageDown" => (now..months)
+                .find(|&m| year_of(m) != year_of(now))
+                .unwrap_or(months - 1),
+            "PageUp" => {
+                // The first month of the year above, or of this year when not at its start.
+                let year = if now > 0 && year_of(now - 1) == year_of(now) {
+                    year_of(now)
+                } else {
+                    year_of(now.saturating_sub(1))
+                };
+                (0..=now).find(|&m| year_of(m) == year).unwrap_or(0)
+            }
+            "Home" => 0,
+            "End" => months - 1,
+            _ => return,
+        };
+        event.prevent_default();
+        go_to_month(target);
+    };
+    let on_pointer_down = move |event: leptos::ev::PointerEvent| {
+        event.prevent_default();
+        dragging.set(true);
+        let share = client::pointer_share(&event, true);
+        follow(share);
+    };
+    let on_pointer_move = move |event: leptos::ev::PointerEvent| {
+        if dragging.get_untracked() {
+            follow(client::pointer_share(&event, false));
+        }
+    };
+    let stop = move |_: leptos::ev::PointerEvent| dragging.set(false);
     view! {
-        <div class="vt" node_ref=root data-active=move || active.get().then_some("true")>
-            <Show when=move || active.get()>
-                <div
-                    class="vt-spacer"
-                    style:height=move || format!("{}px", spacer_height.get())
-                    data-total-height=move || layout.with(|l| l.total_height()).round().to_string()
-                >
-                    <div class="vt-window">
-                        <div
-                            class="vt-layer"
-                            style:transform=move || format!("translateY({}px)", base.get() - view_top.get())
-                        >
-                            <For
-                                each=move || items.get()
-                                key=move |item| item.key(base.get_untracked())
-                                children=move |item| render_item(item, layout, base.get_untracked(), cache, arrived, media_access)
-                            />
-                        </div>
-                    </div>
-                </div>
-                <nav class="vt-scrubber" aria-label="Jump to a month">
-                    <ol>
-                        {move || buckets.with(|b| b.iter().enumerate().map(|(month, bucket)| {
-                            let label = month_label(bucket.year, bucket.month);
+        <nav class="vt-rail" aria-label="Jump to a month">
+            <div
+                class="vt-track"
+                role="slider"
+                tabindex="0"
+                aria-label="Month"
+                aria-orientation="vertical"
+                aria-valuemin="0"
+                aria-valuemax=move || buckets.with(|b| b.len().saturating_sub(1))
+                aria-valuenow=move || current.get()
+                aria-valuetext=label
+                data-dragging=move || dragging.get().then_some("true")
+                on:keydown=on_key
+                on:pointerdown=on_pointer_down
+                on:pointermove=on_pointer_move
+                on:pointerup=stop
+                on:pointercancel=stop
+            >
+                {move || {
+                    buckets.with(|b| starts.with(|starts| rail_years(b, starts)))
+                        .into_iter()
+                        .map(|(year, share)| {
                             view! {
-                                <li>
-                                    <button
-                                        type="button"
-                                        data-month=bucket.key()
-                                        aria-current=move || (current_month.get() == month).then_some("true")
-                                        on:click=move |_| jump_to(month)
-                                    >
-                                        <span class="long">{label}</span>
-                                        <span class="short">{short_month_label(bucket.year, bucket.month)}</span>
-                                        <span class="count">{bucket.count}</span>
-                                    </button>
-                                </li>
+                                <span class="vt-year" style=format!("top:{:.3}%", share * 100.0)>
+                                    {year}
+                                </span>
                             }
-                        }).collect_view())}
-                    </ol>
-                </nav>
-            </Show>
-        </div>
+                        })
+                        .collect_view()
+                }}
+                <span class="vt-thumb" style:top=move || format!("{:.3}%", position.get() * 100.0)>
+                    <span class="vt-tip">{label}</span>
+                </span>
+            </div>
+        </nav>
     }
+}
+
+/// Where each month starts on the rail, as a share of the library's photos; one extra entry
+/// (1.0) closes the last month.
+fn month_starts(buckets: &[MonthBucket]) -> Vec<f64> {
+    let total: u64 = buckets.iter().map(|b| b.count).sum();
+    let mut starts = Vec::with_capacity(buckets.len() + 1);
+    let mut before = 0u64;
+    for bucket in buckets {
+        starts.push(if total == 0 {
+            0.0
+        } else {
+            before as f64 / total as f64
+        });
+        before += bucket.count;
+    }
+    starts.push(1.0);
+    starts
+}
+
+/// The year labels of the rail and where they sit, leaving out those that would overlap.
+fn rail_years(buckets: &[MonthBucket], starts: &[f64]) -> Vec<(i32, f64)> {
+    let mut years: Vec<(i32, f64)> = Vec::new();
+    for (bucket, &share) in buckets.iter().zip(starts) {
+        let new_year = years.last().is_none_or(|&(year, _)| year != bucket.year);
+        let room = years
+            .last()
+            .is_none_or(|&(_, last)| share - last >= RAIL_LABEL_GAP);
+        if new_year && room && share <= 1.0 - RAIL_LABEL_GAP / 2.0 {
+            years.push((bucket.year, share));
+        }
+    }
+    years
 }
 
 /// Months whose photos are not the same in `new` as in `old`: new ones, emptied ones, and
@@ -509,111 +1068,142 @@ fn month_id(bucket: &MonthBucket) -> MonthId {
     (bucket.year, bucket.month)
 }
 
-/// `Nov 26`, for the narrow scrubber on phones.
-fn short_month_label(year: i32, month: u8) -> String {
-    let name = month_label(year, month);
-    format!(
-        "{} {:02}",
-        name.get(..3).unwrap_or("?"),
-        year.rem_euclid(100)
-    )
-}
-
-fn render_item(
-    item: Item,
+/// What drawing an item needs besides the item.
+#[derive(Clone, Copy)]
+struct ItemContext<F: Fn(PhotoId, bool) + Copy + 'static> {
     layout: Memo<Layout>,
     base: f64,
     cache: StoredValue<SegmentCache>,
-    arrived: RwSignal<u64>,
+    revision: RwSignal<u64>,
+    calm: RwSignal<bool>,
     media_access: StoredValue<String>,
+    toggle_favourite: F,
+}
+
+fn render_item<F: Fn(PhotoId, bool) + Copy + Send + Sync + 'static>(
+    item: Item,
+    context: ItemContext<F>,
 ) -> AnyView {
+    let ItemContext {
+        layout,
+        base,
+        cache,
+        revision,
+        calm,
+        media_access,
+        toggle_favourite,
+    } = context;
     let (cell, header) = layout.with_untracked(|l| (l.cell, l.metrics.header));
     match item {
         Item::Header { bucket, top } => view! {
             <h2 class="vt-month" style=format!("top:{}px;height:{header}px", top - base)>
                 {month_label(bucket.year, bucket.month)}
-                <span class="count">{photo_count(bucket.count)}</span>
+                <span class="count">{crate::format::photo_count(bucket.count)}</span>
             </h2>
         }
         .into_any(),
         Item::Cell {
-            top, left, photo, ..
+            month,
+            index,
+            top,
+            left,
+            photo,
         } => {
             let position = format!(
                 "top:{}px;left:{left}px;width:{cell}px;height:{cell}px",
                 top - base
             );
-            match photo {
-                None => view! { <div class="vt-cell vt-loading" style=position></div> }.into_any(),
-                Some((id, [r, g, b], favourite, media)) => {
-                    // Optimistic: the heart changes at once and changes back if the server refuses.
-                    let store = move |value: bool| {
-                        if cache.try_update_value(|c| c.set_favourite(id, value)) == Some(true) {
-                            arrived.update(|n| *n += 1);
-                        }
-                    };
-                    let toggle = move |_| {
-                        store(!favourite);
-                        leptos::task::spawn_local(async move {
-                            match set_favourite(id, !favourite).await {
-                                // The server has the last word on the stored value.
-                                Ok(stored) if stored == favourite => store(stored),
-                                Ok(_) => {}
-                                Err(error) => {
-                                    leptos::logging::warn!("favourite {id}: {error}");
-                                    store(favourite);
-                                }
-                            }
-                        });
-                    };
-                    view! {
-                        <div
-                            class="vt-cell"
-                            data-photo-id=id
-                            style=format!("{position};background-color:rgb({r},{g},{b})")
-                        >
-                            <a class="cell-link" href=super::photo_href(id) aria-label="Open photo">
-                                {media.map(|key| view! {
-                                    <img
-                                        class="thumb"
-                                        src=media_access.with_value(|access| {
-                                            media_url(&format!("{access}/{}", crate::format::hex(&key)), "thumb.webp")
-                                        })
-                                        alt=""
-                                        decoding="async"
-                                    />
-                                })}
-                            </a>
-                            <button
-                                type="button"
-                                class="fav"
-                                aria-pressed=favourite.to_string()
-                                aria-label=if favourite { "Remove from favourites" } else { "Add to favourites" }
-                                on:click=toggle
-                            >
-                                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-                                    <path d=super::HEART_PATH />
-                                </svg>
-                            </button>
-                        </div>
-                    }
-                    .into_any()
-                }
+            let Some(photo) = photo else {
+                return view! { <div class="vt-cell vt-loading" style=position></div> }.into_any();
+            };
+            let ShownPhoto {
+                id,
+                taken_at,
+                rgb: [r, g, b],
+                media,
+                name,
+            } = photo;
+            let favourite = move || {
+                revision.track();
+                cache.with_value(|c| c.favourite(month, index))
+            };
+            // Thumbnails load once the cell has been on screen while the person is looking,
+            // not while flicking past; a cell that leaves takes its request with it.
+            let looked_at =
+                Memo::new(move |seen: Option<&bool>| seen.copied().unwrap_or(false) || calm.get());
+            let description = cell_name(&name, taken_at);
+            view! {
+                <div
+                    class="vt-cell"
+                    data-photo-id=id
+                    style=format!("{position};background-color:rgb({r},{g},{b})")
+                >
+                    <a
+                        class="cell-link"
+                        href=super::photo_href(id)
+                        aria-label=description.clone()
+                        title=description
+                    >
+                        {move || {
+                            (looked_at.get() && media.is_some())
+                                .then(|| {
+                                    let key = media.unwrap_or_default();
+                                    view! {
+                                        <img
+                                            class="thumb"
+                                            src=media_access
+                                                .with_value(|access| {
+                                                    media_url(
+                                                        &format!("{access}/{}", crate::format::hex(&key)),
+                                                        "thumb.webp",
+                                                    )
+                                                })
+                                            alt=""
+                                            decoding="async"
+                                        />
+                                    }
+                                })
+                        }}
+                    </a>
+                    <button
+                        type="button"
+                        class="fav"
+                        aria-pressed=move || favourite().to_string()
+                        aria-label=move || favourite_label(favourite())
+                        on:click=move |_| toggle_favourite(id, !favourite())
+                    ></button>
+                </div>
             }
+            .into_any()
         }
     }
 }
 
-/// Browser-only measurements and requests; inert on the server, where effects never run.
+/// Browser-only measurements, requests and DOM touches; inert on the server, where effects
+/// never run.
 mod client {
     use leptos::prelude::*;
 
+    use super::SegmentKey;
     use crate::codec::Segment;
+    use crate::model::PhotoId;
 
     #[cfg(feature = "hydrate")]
-    pub async fn fetch_segment(month: &str, offset: u64, limit: u64) -> Result<Segment, String> {
+    pub async fn fetch_segment(key: SegmentKey) -> Result<Segment, String> {
+        use crate::model::MonthBucket;
         use leptos::wasm_bindgen::JsCast;
-        let url = format!("/api/timeline/buckets/{month}?offset={offset}&limit={limit}");
+        let ((year, month), segment) = key;
+        let bucket = MonthBucket {
+            year,
+            month,
+            count: 0,
+        };
+        let url = format!(
+            "/api/timeline/buckets/{}?offset={}&limit={}",
+            bucket.key(),
+            segment * super::SEGMENT_SIZE,
+            super::SEGMENT_SIZE
+        );
         let response = wasm_bindgen_futures::JsFuture::from(window().fetch_with_str(&url))
             .await
             .map_err(|e| format!("{e:?}"))?;
@@ -630,8 +1220,20 @@ mod client {
     }
 
     #[cfg(not(feature = "hydrate"))]
-    pub async fn fetch_segment(_month: &str, _offset: u64, _limit: u64) -> Result<Segment, String> {
+    pub async fn fetch_segment(_key: SegmentKey) -> Result<Segment, String> {
         Err("segments are fetched in the browser only".into())
+    }
+
+    /// Milliseconds on a steady clock.
+    pub fn now() -> f64 {
+        #[cfg(feature = "hydrate")]
+        {
+            js_sys::Date::now()
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            0.0
+        }
     }
 
     pub fn scroll_y() -> f64 {
@@ -665,19 +1267,90 @@ mod client {
             .unwrap_or(0.0)
     }
 
+    /// The grid's width as layout knows it, fractions included, as CSS grid divides it.
     pub fn element_width(root: NodeRef<leptos::html::Div>) -> f64 {
         root.get_untracked()
-            .map(|element| f64::from(element.client_width()))
+            .map(|element| element.get_bounding_client_rect().width())
             .unwrap_or(0.0)
     }
 
-    /// Hides the server-rendered first screen: the island now draws the timeline.
-    pub fn activate(root: NodeRef<leptos::html::Div>) {
-        if let Some(timeline) = root
+    /// Sizes the scroll range at once, before a scroll that needs it in the same frame.
+    pub fn set_min_height(root: NodeRef<leptos::html::Div>, height: f64) {
+        if let Some(element) = root.get_untracked() {
+            // The DOM's own `style`, not the view builder's method of the same name.
+            let _ = web_sys::HtmlElement::style(&element)
+                .set_property("min-height", &format!("{height}px"));
+        }
+    }
+
+    /// Takes the server's first screen out of the page; the island draws those rows now.
+    pub fn remove_first_screen(root: NodeRef<leptos::html::Div>) {
+        if let Some(first) = root
             .get_untracked()
-            .and_then(|element| element.closest(".timeline").ok().flatten())
+            .and_then(|element| element.query_selector(".sections").ok().flatten())
         {
-            let _ = timeline.class_list().add_1("vt-active");
+            first.remove();
+        }
+    }
+
+    /// Shows a favourite flag on the server's cell of photo `id`, if it is still there.
+    pub fn show_favourite_in_first_screen(
+        root: NodeRef<leptos::html::Div>,
+        id: PhotoId,
+        favourite: bool,
+    ) {
+        let selector = format!(".sections [data-photo-id=\"{id}\"] button.fav");
+        if let Some(button) = root
+            .get_untracked()
+            .and_then(|element| element.query_selector(&selector).ok().flatten())
+        {
+            let _ = button.set_attribute("aria-pressed", &favourite.to_string());
+            let _ = button.set_attribute("aria-label", super::favourite_label(favourite));
+            let _ = button.set_attribute("value", &(!favourite).to_string());
+        }
+    }
+
+    /// The photo and the wanted flag of a server cell's favourite form being submitted.
+    pub fn favourite_form_of(event: &leptos::ev::SubmitEvent) -> Option<(PhotoId, bool)> {
+        use leptos::wasm_bindgen::JsCast;
+        let form: web_sys::Element = event.target()?.dyn_into().ok()?;
+        if !form.class_list().contains("fav-form") {
+            return None;
+        }
+        let cell = form.closest("[data-photo-id]").ok()??;
+        let id = cell.get_attribute("data-photo-id")?.parse().ok()?;
+        let pressed = form
+            .query_selector("button.fav")
+            .ok()??
+            .get_attribute("aria-pressed")?;
+        Some((id, pressed != "true"))
+    }
+
+    /// Where the pointer is on the rail's track, as a share of its height. On the first
+    /// touch the track keeps the pointer, so a drag may leave it.
+    pub fn pointer_share(event: &leptos::ev::PointerEvent, capture: bool) -> f64 {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(track) = event
+            .current_target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+        else {
+            return 0.0;
+        };
+        if capture {
+            let _ = track.set_pointer_capture(event.pointer_id());
+        }
+        let rect = track.get_bounding_client_rect();
+        ((f64::from(event.client_y()) - rect.top()) / rect.height().max(1.0)).clamp(0.0, 1.0)
+    }
+
+    /// Keeps the page's "in N months" current.
+    pub fn show_month_count(months: usize) {
+        if let Some(element) = document()
+            .query_selector("[data-live-months]")
+            .ok()
+            .flatten()
+        {
+            element.set_text_content(Some(&super::super::month_count(months)));
         }
     }
 }
@@ -703,9 +1376,11 @@ mod tests {
     fn segment(ids: &[PhotoId]) -> CellData {
         CellData {
             ids: ids.to_vec(),
+            taken_at: vec![0; ids.len()],
             rgb: vec![[0, 0, 0]; ids.len()],
             favourite: vec![false; ids.len()],
             media: vec![None; ids.len()],
+            names: vec![Arc::from("IMG.JPG"); ids.len()],
         }
     }
 
@@ -730,6 +1405,85 @@ mod tests {
         cache.insert(((2026, 11), 0), segment(&[9, 8]));
         assert!(cache.set_favourite(8, true));
         assert_eq!(cache.loaded[&((2026, 11), 0)].favourite, [false, true]);
+        assert!(cache.favourite((2026, 11), 1));
         assert!(!cache.set_favourite(1, true));
+    }
+
+    const WIDE: Metrics = Metrics {
+        min_cell: 100.0,
+        gap: 0.0,
+        header: 50.0,
+        after: 0.0,
+    };
+
+    #[test]
+    fn the_window_leaves_the_server_grid_alone_while_it_is_there() {
+        let months = [bucket(2026, 11, 25), bucket(2026, 10, 10)];
+        let layout = Layout::new(&months, 1000.0, WIDE);
+        let mut cache = SegmentCache::default();
+        cache.insert(((2026, 11), 0), segment(&(0..25).collect::<Vec<_>>()));
+        let adopted = Adopted {
+            months: vec![((2026, 11), 12)],
+        };
+        let items = window_items(&layout, &months, &cache, &adopted, 0.0, 1000.0);
+        let cells: Vec<u64> = items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Cell {
+                    month: (2026, 11),
+                    index,
+                    ..
+                } => Some(*index),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cells, (12..25).collect::<Vec<_>>());
+        // November's heading is the server's; October's is drawn.
+        let headers: Vec<MonthBucket> = items
+            .iter()
+            .filter_map(|item| match item {
+                Item::Header { bucket, .. } => Some(*bucket),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(headers, [months[1]]);
+        // The server's grid ends with the row holding its last cell: 50 + 2 rows of 100.
+        assert_eq!(adopted.bottom(&layout, &months), 250.0);
+        let all = window_items(&layout, &months, &cache, &Adopted::default(), 0.0, 1000.0);
+        assert_eq!(all.len(), 2 + 25 + 10);
+    }
+
+    #[test]
+    fn an_arrival_above_keeps_the_anchor_photo_where_it_was() {
+        // Looking at October, 30 px below the top of its second row.
+        let before = [bucket(2026, 11, 25), bucket(2026, 10, 40)];
+        let layout = Layout::new(&before, 1000.0, WIDE);
+        let mut cache = SegmentCache::default();
+        cache.insert(((2026, 10), 0), segment(&(100..140).collect::<Vec<_>>()));
+        let row_top = layout.cell_origin(1, 10).1;
+        let anchor = find_anchor(&layout, &before, &cache, row_top - 30.0).expect("an anchor");
+        assert_eq!(anchor.photo, Some((110, 10)));
+        assert_eq!(anchor.offset, 30.0);
+        // Eight photos arrive in November: one more row above.
+        let after = [bucket(2026, 11, 33), bucket(2026, 10, 40)];
+        let new_layout = Layout::new(&after, 1000.0, WIDE);
+        let top = landing(&new_layout, &after, anchor, Some(10)).expect("lands");
+        assert_eq!(top, row_top - 30.0 + 100.0);
+        assert_eq!(new_layout.cell_origin(1, 10).1 - top, 30.0);
+    }
+
+    #[test]
+    fn the_rail_places_years_by_photo_share_without_overlap() {
+        let months = [
+            bucket(2026, 11, 50),
+            bucket(2026, 1, 50),
+            bucket(2025, 6, 2),
+            bucket(2024, 3, 98),
+        ];
+        let starts = month_starts(&months);
+        assert_eq!(starts, [0.0, 0.25, 0.5, 0.51, 1.0]);
+        // 2024 starts 1 % below 2025: too close, so only 2025 is named.
+        assert_eq!(rail_years(&months, &starts), [(2026, 0.0), (2025, 0.5)]);
+        assert_eq!(month_starts(&[]), [1.0]);
     }
 }

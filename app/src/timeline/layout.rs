@@ -195,11 +195,7 @@ impl Scroller {
     pub fn on_scroll(&mut self, native: f64) -> f64 {
         let delta = native - self.last_native;
         self.last_native = native;
-        if self.scale == 1.0
-            || delta.abs() > self.viewport
-            || native <= 0.0
-            || native >= self.max_native()
-        {
+        if delta.abs() > self.viewport || native <= 0.0 || native >= self.max_native() {
             self.correction = 0.0;
         } else {
             self.correction += delta - delta * self.scale;
@@ -211,24 +207,36 @@ impl Scroller {
         (self.last_native * self.scale + self.correction).clamp(0.0, self.max_virtual())
     }
 
-    /// After scrolling pauses: the native position that shows the same content with no
-    /// correction, if it differs from the current one. The caller scrolls there.
-    pub fn settle(&mut self) -> Option<f64> {
-        if self.correction == 0.0 {
-            return None;
-        }
-        let native = (self.virtual_top() / self.scale).clamp(0.0, self.max_native());
-        self.correction = 0.0;
-        self.last_native = native;
-        Some(native)
+    /// How far the virtual position is ahead of the native one: content drawn at virtual `y`
+    /// belongs at native `y - drift`.
+    pub fn drift(&self) -> f64 {
+        self.virtual_top() - self.last_native
     }
 
-    /// The native position that shows virtual position `top` (for the scrubber).
-    pub fn native_for(&mut self, top: f64) -> f64 {
-        let native =
-            (top.clamp(0.0, self.max_virtual()) / self.scale).clamp(0.0, self.max_native());
-        self.correction = 0.0;
+    /// After scrolling pauses: the whole-pixel native position that shows the same content
+    /// with the smallest correction, if it differs from the current one. The caller scrolls
+    /// there; what is on screen does not move.
+    pub fn settle(&mut self) -> Option<f64> {
+        // Whole native pixels leave up to half a pixel's worth of virtual distance.
+        if self.correction.abs() <= self.scale / 2.0 + 1e-6 {
+            return None;
+        }
+        let top = self.virtual_top();
+        Some(self.anchor(top))
+    }
+
+    /// The whole-pixel native position that shows virtual position `top` exactly (for jumps
+    /// and for keeping a photo in place); the sub-pixel rest is kept as the correction. The
+    /// caller scrolls there.
+    pub fn anchor(&mut self, top: f64) -> f64 {
+        let top = top.clamp(0.0, self.max_virtual());
+        let native = (top / self.scale).round().clamp(0.0, self.max_native());
         self.last_native = native;
+        self.correction = if native <= 0.0 || native >= self.max_native() {
+            0.0
+        } else {
+            top - native * self.scale
+        };
         native
     }
 }
@@ -319,7 +327,7 @@ mod tests {
         assert!(total > 20_000_000.0);
         let mut scroller = Scroller::new(total, 900.0);
         assert!(scroller.scroll_height <= MAX_SCROLL_HEIGHT);
-        let bottom = scroller.native_for(f64::MAX);
+        let bottom = scroller.anchor(f64::MAX);
         assert_eq!(bottom, scroller.scroll_height - 900.0);
         let top = scroller.on_scroll(bottom);
         let seen = layout.visible(top, top + 900.0);
@@ -332,8 +340,8 @@ mod tests {
     fn small_movements_are_exact_and_settle_back_to_proportional() {
         let mut scroller = Scroller::new(40_000_000.0, 1000.0);
         assert!(scroller.scale() > 4.0);
-        let start = scroller.native_for(10_000_000.0);
-        assert_eq!(scroller.on_scroll(start), 10_000_000.0);
+        let start = scroller.anchor(10_000_000.0);
+        assert!((scroller.on_scroll(start) - 10_000_000.0).abs() < 1e-3);
         // Ten wheel notches of 100 px move the content exactly 1000 px.
         let mut native = start;
         for _ in 0..10 {

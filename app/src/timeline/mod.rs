@@ -14,7 +14,7 @@ use crate::{
     model::{media_url, MonthBucket, PhotoCell, PhotoId, TimelineFirstScreen},
 };
 
-/// The heart icon of the favourite buttons.
+/// The heart icon of the photo page's favourite button (the grid's hearts are drawn by CSS).
 pub(crate) const HEART_PATH: &str = "M12 21s-7.5-4.6-9.6-9.2C.9 8.4 3 4.5 6.7 4.5c2.1 0 3.6 1.1 5.3 3 1.7-1.9 3.2-3 5.3-3 3.7 0 5.8 3.9 4.3 7.3C19.5 16.4 12 21 12 21z";
 
 /// How many photos the server renders into the first screen.
@@ -64,7 +64,13 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
     } = screen;
     let sections = group_by_month(&buckets, photos);
     let shown: u64 = sections.iter().map(|(_, cells)| cells.len() as u64).sum();
-    let remaining_months: Vec<MonthBucket> = buckets.iter().skip(sections.len()).copied().collect();
+    // How many photos of each leading month the server draws: the island leaves those to the
+    // server's grid until they scroll out of reach.
+    let first_screen: Vec<u64> = sections
+        .iter()
+        .map(|(_, cells)| cells.len() as u64)
+        .collect();
+    let months = buckets.len();
     view! {
         <div class="timeline">
             <div class="timeline-head">
@@ -72,96 +78,91 @@ fn Timeline(screen: TimelineFirstScreen) -> impl IntoView {
                 <p class="summary" data-total=total>
                     <span data-live-count="photos">{photo_count(total)}</span>
                     " in "
-                    {buckets.len()}
-                    {if buckets.len() == 1 { " month" } else { " months" }}
+                    <span data-live-months="">{month_count(months)}</span>
                 </p>
                 <crate::upload::Uploader />
                 // Inside the head: the page's grid places its other children by area.
                 <crate::live::LiveUpdates topics=vec![crate::live::Topic::Library] notice=false />
             </div>
-            <nav class="months" aria-label="Months">
-                <ol>
-                    {buckets
-                        .iter()
-                        .map(|bucket| {
-                            view! {
-                                <li>
-                                    <a href=format!("#m-{}", bucket.key())>
-                                        {month_label(bucket.year, bucket.month)}
-                                    </a>
-                                    <span class="count">{bucket.count}</span>
-                                </li>
-                            }
+            <VirtualTimeline buckets media_access first_screen>
+                <div class="sections">
+                    {sections
+                        .into_iter()
+                        .enumerate()
+                        .map(|(position, (bucket, cells))| {
+                            view! { <MonthSection bucket cells eager=position == 0 /> }
                         })
                         .collect_view()}
-                </ol>
-            </nav>
-            {view! { <VirtualTimeline buckets=buckets.clone() media_access /> }.into_any()}
-            <div class="sections">
-                {sections
-                    .into_iter()
-                    .map(|(bucket, cells)| view! { <MonthSection bucket cells /> })
-                    .collect_view()}
-                {remaining_months
-                    .into_iter()
-                    .map(|bucket| view! { <MonthSection bucket cells=Vec::new() /> })
-                    .collect_view()}
-                <p class="shown" data-shown=shown>
-                    "Showing the newest " {photo_count(shown)} "."
-                </p>
-            </div>
+                    <p class="shown" data-shown=shown>
+                        "Showing the newest " {photo_count(shown)} ". "
+                        <a href="/search">"Search"</a>
+                        " finds the others by date, camera or name."
+                    </p>
+                </div>
+            </VirtualTimeline>
         </div>
     }
 }
 
+/// `12 months`, `1 month`.
+pub(crate) fn month_count(months: usize) -> String {
+    if months == 1 {
+        "1 month".into()
+    } else {
+        format!("{} months", crate::format::thousands(months as u64))
+    }
+}
+
+/// Cells of the first screen that load their thumbnail at once: about a phone's or a laptop's
+/// first view. Later ones wait until they come near (`loading="lazy"`).
+const EAGER_CELLS: usize = 24;
+
 #[component]
-fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>) -> impl IntoView {
+fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>, eager: bool) -> impl IntoView {
     let section_id = format!("m-{}", bucket.key());
     let label = month_label(bucket.year, bucket.month);
     let heading = label.clone();
     view! {
         <section class="month" id=section_id aria-label=label>
             <h2>{heading} <span class="count">{photo_count(bucket.count)}</span></h2>
-            {(!cells.is_empty())
-                .then(|| {
-                    view! {
-                        <ul class="grid">
-                            {cells.into_iter().map(|cell| view! { <Cell cell /> }).collect_view()}
-                        </ul>
-                    }
-                })}
+            <ul class="grid">
+                {cells
+                    .into_iter()
+                    .enumerate()
+                    .map(|(index, cell)| {
+                        view! { <Cell cell eager=eager && index < EAGER_CELLS /> }
+                    })
+                    .collect_view()}
+            </ul>
         </section>
     }
 }
 
-/// One square of a grid: the placeholder colour, the file name, a link to the photo page and,
-/// for the owner, the heart.
+/// One square of a grid: the placeholder colour, a link to the photo page named after the file
+/// and the day, and, for the owner, the heart. Six elements, so a screen of them stays light.
 #[component]
-pub(crate) fn Cell(cell: PhotoCell, #[prop(default = true)] owned: bool) -> impl IntoView {
+pub(crate) fn Cell(
+    cell: PhotoCell,
+    #[prop(default = true)] owned: bool,
+    #[prop(default = false)] eager: bool,
+) -> impl IntoView {
     let [r, g, b] = cell.placeholder_rgb;
-    let description = format!("{}, {}", cell.file_name, day_label(cell.taken_at));
+    let description = cell_name(&cell.file_name, cell.taken_at);
+    // Every browser in use decodes WebP; one `<img>` instead of a `<picture>` with a JPEG
+    // source keeps the grid at half the elements.
     let thumbnail = cell.media.as_deref().map(|key| {
         view! {
-            <picture>
-                <source type="image/webp" srcset=media_url(key, "thumb.webp") />
-                <img
-                    class="thumb"
-                    src=media_url(key, "thumb.jpg")
-                    alt=""
-                    width="256"
-                    height="256"
-                    loading="lazy"
-                    decoding="async"
-                />
-            </picture>
+            <img
+                class="thumb"
+                src=media_url(key, "thumb.webp")
+                alt=""
+                width="256"
+                height="256"
+                loading=if eager { "eager" } else { "lazy" }
+                decoding="async"
+            />
         }
     });
-    let label = view! {
-        {thumbnail}
-        <span class="cell-label" role="img" aria-label=description.clone() title=description>
-            {cell.file_name.clone()}
-        </span>
-    };
     view! {
         <li
             class="cell"
@@ -170,15 +171,32 @@ pub(crate) fn Cell(cell: PhotoCell, #[prop(default = true)] owned: bool) -> impl
         >
             {if owned {
                 view! {
-                    <a class="cell-link" href=photo_href(cell.id)>{label}</a>
+                    <a
+                        class="cell-link"
+                        href=photo_href(cell.id)
+                        aria-label=description.clone()
+                        title=description
+                    >
+                        {thumbnail}
+                    </a>
                     <FavouriteForm photo_id=cell.id favourite=cell.favourite />
                 }
                     .into_any()
             } else {
-                label.into_any()
+                view! {
+                    <span class="cell-link" role="img" aria-label=description.clone() title=description>
+                        {thumbnail}
+                    </span>
+                }
+                    .into_any()
             }}
         </li>
     }
+}
+
+/// What a cell is called, for people and for screen readers: `IMG_0042.JPG, 3 November 2026`.
+pub(crate) fn cell_name(file_name: &str, taken_at: i64) -> String {
+    format!("{file_name}, {}", day_label(taken_at))
 }
 
 /// The photo page of `id`.
@@ -186,25 +204,32 @@ pub fn photo_href(id: PhotoId) -> String {
     format!("/p/{id}")
 }
 
-/// Toggles a photo's favourite flag with a plain form, for browsers without JavaScript; with
-/// JavaScript the virtual timeline replaces these cells with its own buttons.
+/// Toggles a photo's favourite flag with a plain form, for browsers without JavaScript; the
+/// timeline island answers these forms itself, at once. The button carries the new value as
+/// its own name and value, which a form submits with the button that sent it.
 #[component]
 pub(crate) fn FavouriteForm(photo_id: PhotoId, favourite: bool) -> impl IntoView {
     view! {
         <form class="fav-form" method="post" action=SetFavourite::url()>
             <input type="hidden" name="photo_id" value=photo_id />
-            <input type="hidden" name="favourite" value=(!favourite).to_string() />
             <button
                 type="submit"
                 class="fav"
+                name="favourite"
+                value=(!favourite).to_string()
                 aria-pressed=favourite.to_string()
-                aria-label=if favourite { "Remove from favourites" } else { "Add to favourites" }
-            >
-                <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
-                    <path d=HEART_PATH />
-                </svg>
-            </button>
+                aria-label=favourite_label(favourite)
+            ></button>
         </form>
+    }
+}
+
+/// What the heart button does next.
+pub(crate) fn favourite_label(favourite: bool) -> &'static str {
+    if favourite {
+        "Remove from favourites"
+    } else {
+        "Add to favourites"
     }
 }
 

@@ -1,7 +1,7 @@
 //! The timeline: month buckets, the newest photos, and bucket segments in the columnar encoding.
 
 use app::{
-    codec::{aspect_milli, thumbhash_rgb, Segment},
+    codec::{aspect_milli, thumbhash_rgb, Segment, SegmentEntry},
     format::{month_start, next_month},
     model::{MonthBucket, PhotoCell, UserId},
 };
@@ -80,7 +80,7 @@ pub async fn bucket_segment(
     let (next_year, next) = next_month(year, month);
     let end = month_start(next_year, next);
     let rows: Vec<SegmentRow> = sqlx::query_as(&format!(
-        "SELECT id, taken_at, width, height, is_favourite, thumbhash, media_key
+        "SELECT id, taken_at, width, height, is_favourite, thumbhash, media_key, file_name
          FROM photos
          WHERE {VISIBLE} AND taken_at >= $2 AND taken_at < $3
          ORDER BY taken_at DESC, id DESC
@@ -95,14 +95,15 @@ pub async fn bucket_segment(
     .await?;
     let mut segment = Segment::default();
     for row in rows {
-        segment.push(
-            row.id,
-            row.taken_at,
-            aspect_milli(clamp_u32(row.width), clamp_u32(row.height)),
-            row.is_favourite,
-            row.thumbhash.as_deref().unwrap_or_default(),
-            row.media_key.as_deref().and_then(|key| key.try_into().ok()),
-        );
+        segment.push(SegmentEntry {
+            id: row.id,
+            taken_at: row.taken_at,
+            aspect_milli: aspect_milli(clamp_u32(row.width), clamp_u32(row.height)),
+            favourite: row.is_favourite,
+            thumbhash: row.thumbhash.as_deref().unwrap_or_default(),
+            media: row.media_key.as_deref().and_then(|key| key.try_into().ok()),
+            name: &row.file_name,
+        });
     }
     Ok(segment)
 }
@@ -215,6 +216,7 @@ struct SegmentRow {
     is_favourite: bool,
     thumbhash: Option<Vec<u8>>,
     media_key: Option<Vec<u8>>,
+    file_name: String,
 }
 
 /// A stored media key as its URL form; anything but 8 bytes is no key.

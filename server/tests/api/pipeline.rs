@@ -338,7 +338,7 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
     );
     let (_, html) = app.get("/").await;
     assert!(
-        html.contains(&format!("/media/{media}/thumb.jpg")),
+        html.contains(&format!("/media/{media}/thumb.webp")),
         "the timeline lacks the thumbnail"
     );
     // The grid's island signs the thumbnails it fetches with the same access.
