@@ -101,7 +101,15 @@ if (!session) {
 
 const tests = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=1', '--test-reporter=spec', join(here, 'tests')],
+  // E2E_TESTS="timeline scale" runs only those files (tests/timeline.test.mjs, …).
+  [
+    '--test',
+    '--test-concurrency=1',
+    '--test-reporter=spec',
+    ...(process.env.E2E_TESTS
+      ? process.env.E2E_TESTS.split(/[\s,]+/).filter(Boolean).map((name) => join(here, 'tests', `${name}.test.mjs`))
+      : [join(here, 'tests')]),
+  ],
   {
     env: {
       ...process.env,

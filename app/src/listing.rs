@@ -2,7 +2,10 @@
 
 use leptos::prelude::*;
 
-use crate::{model::PhotoCell, timeline::Cell};
+use crate::{
+    model::PhotoCell,
+    timeline::{Cell, EAGER_CELLS},
+};
 
 /// A grid of square cells in the order given.
 #[component]
@@ -14,7 +17,11 @@ pub fn PhotoGrid(
 ) -> impl IntoView {
     view! {
         <ul class="grid">
-            {photos.into_iter().map(|cell| view! { <Cell cell owned /> }).collect_view()}
+            {photos
+                .into_iter()
+                .enumerate()
+                .map(|(index, cell)| view! { <Cell cell owned eager=index < EAGER_CELLS /> })
+                .collect_view()}
         </ul>
     }
 }

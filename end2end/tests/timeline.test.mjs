@@ -69,11 +69,19 @@ test('a favourite set in the timeline is stored, from the server grid and the is
 
   // A cell the island draws, further down, named as the server names its cells.
   await page.evaluate(() => window.scrollBy(0, 4000));
-  const drawn = page.locator('.vt-cell[data-photo-id]').first();
-  await drawn.waitFor({ timeout: 30_000 });
+  await page.locator('.vt-cell[data-photo-id]').first().waitFor({ timeout: 30_000 });
+  // One on screen: a click on a cell beyond it would scroll the page by more than a screen,
+  // which on a library this tall is a proportional jump elsewhere.
+  const drawnId = await page.evaluate(
+    () =>
+      [...document.querySelectorAll('.vt-cell[data-photo-id]')].find((cell) => {
+        const box = cell.getBoundingClientRect();
+        return box.top > 60 && box.bottom < innerHeight;
+      })?.dataset.photoId,
+  );
+  const drawn = page.locator(`.vt-cell[data-photo-id="${drawnId}"]`);
   const name = await drawn.locator('a.cell-link').getAttribute('aria-label');
   assert.match(name, /^IMG_\d+\.JPG, \d{1,2} [A-Z][a-z]+ \d{4}$/);
-  const drawnId = await drawn.getAttribute('data-photo-id');
   const drawnHeart = page.locator(`.vt-cell[data-photo-id="${drawnId}"] button.fav`);
   for (const pressed of ['true', 'false']) {
     const answered = page.waitForResponse((r) => r.url().endsWith('/api/set_favourite'));

@@ -95,6 +95,9 @@ struct SegmentCache {
     loaded: HashMap<SegmentKey, CellData>,
     order: VecDeque<SegmentKey>,
     in_flight: HashSet<SegmentKey>,
+    /// Each segment's arrival number: a row drawn from a segment is redrawn when it changes.
+    serials: HashMap<SegmentKey, u64>,
+    next_serial: u64,
 }
 
 impl SegmentCache {
@@ -103,8 +106,18 @@ impl SegmentCache {
     fn forget(&mut self, months: Option<&HashSet<MonthId>>) {
         let keep = |key: &SegmentKey| months.is_some_and(|months| !months.contains(&key.0));
         self.loaded.retain(|key, _| keep(key));
+        self.serials.retain(|key, _| keep(key));
         self.order.retain(keep);
         self.in_flight.retain(keep);
+    }
+
+    /// The arrival number of the segment holding photo `index` of `month`; 0 while it is
+    /// not loaded.
+    fn serial(&self, month: MonthId, index: u64) -> u64 {
+        self.serials
+            .get(&(month, index / SEGMENT_SIZE))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Sets the favourite flag of a photo wherever it is loaded; true when it was.
@@ -147,19 +160,21 @@ impl SegmentCache {
 
     fn insert(&mut self, key: SegmentKey, data: CellData) {
         self.in_flight.remove(&key);
+        self.next_serial += 1;
+        self.serials.insert(key, self.next_serial);
         if self.loaded.insert(key, data).is_none() {
             self.order.push_back(key);
         }
         while self.order.len() > CACHE_SEGMENTS {
             if let Some(old) = self.order.pop_front() {
                 self.loaded.remove(&old);
+                self.serials.remove(&old);
             }
         }
     }
 }
 
-/// What a drawn cell shows. The favourite flag is read live from the cache, so a heart
-/// changes without redrawing its cell.
+/// What a drawn cell shows.
 #[derive(Debug, Clone, PartialEq)]
 struct ShownPhoto {
     id: PhotoId,
@@ -169,61 +184,64 @@ struct ShownPhoto {
     name: Arc<str>,
 }
 
+/// One row of a month as the island draws it: a strip of the same CSS grid the server's
+/// first screen uses, filled in one `innerHTML` (one DOM call a row instead of twenty a cell).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RowId {
+    month: MonthId,
+    row: u64,
+    /// Arrival numbers of the segments its photos come from (a row may straddle two).
+    serials: (u64, u64),
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
     Header {
         bucket: MonthBucket,
         top: f64,
     },
-    Cell {
-        month: MonthId,
-        index: u64,
+    Row {
+        id: RowId,
+        /// The month's place in the list, for the layout.
+        position: usize,
         top: f64,
-        left: f64,
-        photo: Option<ShownPhoto>,
+        /// Photos `first .. end` of the month; earlier ones of the row are the server's.
+        first: u64,
+        end: u64,
+        images: bool,
     },
 }
 
 /// Everything that decides how an item is drawn, position included: an item whose key is
 /// unchanged keeps its element.
-type ItemKey = (u8, MonthId, u64, PhotoId, bool, i64, i64, u64);
+type ItemKey = (Option<RowId>, MonthId, u64, i64, u64, bool);
 
 impl Item {
     fn key(&self, base: f64) -> ItemKey {
         let base = base as u64;
         match self {
             Item::Header { bucket, top } => (
-                0,
+                None,
                 month_id(bucket),
                 bucket.count,
-                0,
-                false,
-                *top as i64,
-                0,
+                (*top * 64.0) as i64,
                 base,
+                false,
             ),
-            Item::Cell {
-                month,
-                index,
+            Item::Row {
+                id,
                 top,
-                left,
-                photo,
-            } => {
-                let (id, media) = photo
-                    .as_ref()
-                    .map(|photo| (photo.id, photo.media.is_some()))
-                    .unwrap_or((0, false));
-                (
-                    1,
-                    *month,
-                    *index,
-                    id,
-                    media,
-                    (*top * 64.0) as i64,
-                    (*left * 64.0) as i64,
-                    base,
-                )
-            }
+                first,
+                images,
+                ..
+            } => (
+                Some(*id),
+                id.month,
+                *first,
+                (*top * 64.0) as i64,
+                base,
+                *images,
+            ),
         }
     }
 }
@@ -294,6 +312,7 @@ pub fn VirtualTimeline(
     let settle_timer = StoredValue::new(None::<TimeoutHandle>);
     let last_frame = StoredValue::new((0.0f64, 0.0f64));
     let root = NodeRef::<leptos::html::Div>::new();
+    let with_images = StoredValue::new(HashSet::<RowId>::new());
 
     let layout = Memo::new(move |_| {
         buckets.with(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
@@ -308,17 +327,21 @@ pub fn VirtualTimeline(
         let height = viewport.get();
         let reach = reach.get();
         let adopted = adopted.get();
+        let calm = calm.get();
         layout.with(|layout| {
             buckets.with(|months| {
                 cache.with_value(|cache| {
-                    window_items(
-                        layout,
-                        months,
-                        cache,
-                        &adopted,
-                        top - reach * height,
-                        top + (1.0 + reach) * height,
-                    )
+                    with_images.with_value(|with_images| {
+                        window_items(
+                            layout,
+                            months,
+                            cache,
+                            &adopted,
+                            (top - reach * height, top + (1.0 + reach) * height),
+                            calm,
+                            with_images,
+                        )
+                    })
                 })
             })
         })
@@ -445,11 +468,13 @@ pub fn VirtualTimeline(
 
     // Favourites: optimistic, in the cache and in the server's cells alike, then the server
     // has the last word.
+    // Drawn rows are not redrawn for a heart: the cache keeps the flag for rows drawn later,
+    // and the cells on the page get it directly.
     let show_favourite = move |id: PhotoId, favourite: bool| {
-        if cache.try_update_value(|c| c.set_favourite(id, favourite)) == Some(true) {
-            revision.update(|n| *n += 1);
-        }
-        client::show_favourite_in_first_screen(root, id, favourite);
+        cache.update_value(|c| {
+            c.set_favourite(id, favourite);
+        });
+        client::show_favourite(root, id, favourite);
     };
     let toggle_favourite = move |id: PhotoId, favourite: bool| {
         show_favourite(id, favourite);
@@ -559,10 +584,16 @@ pub fn VirtualTimeline(
         });
     });
 
-    // The server's hearts are plain forms; with the island awake they answer at once.
+    // One listener for every heart: the server's are plain forms, which with the island
+    // awake answer at once; the island's are buttons.
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         if let Some((id, favourite)) = client::favourite_form_of(&event) {
             event.prevent_default();
+            toggle_favourite(id, favourite);
+        }
+    };
+    let on_click = move |event: leptos::ev::MouseEvent| {
+        if let Some((id, favourite)) = client::favourite_button_of(&event) {
             toggle_favourite(id, favourite);
         }
     };
@@ -581,6 +612,7 @@ pub fn VirtualTimeline(
                 active.get().then(|| layout.with(|l| l.total_height()).round().to_string())
             }
             on:submit=on_submit
+            on:click=on_click
         >
             {children()}
             <div class="vt-layer" style:top=move || format!("{}px", base.get() - drift.get())>
@@ -594,10 +626,8 @@ pub fn VirtualTimeline(
                                 layout,
                                 base: base.get_untracked(),
                                 cache,
-                                revision,
-                                calm,
                                 media_access,
-                                toggle_favourite,
+                                with_images,
                             },
                         )
                     }
@@ -791,17 +821,19 @@ fn landing(
     Some((top - anchor.offset).max(0.0))
 }
 
-/// The items of the window `[top, bottom)`: month headings and cells, leaving out what the
-/// server's first screen still draws.
+/// The items of the window `[top, bottom)`: month headings and rows, leaving out what the
+/// server's first screen still draws. Rows drawn with thumbnails keep them (`with_images`).
 fn window_items(
     layout: &Layout,
     months: &[MonthBucket],
     cache: &SegmentCache,
     adopted: &Adopted,
-    top: f64,
-    bottom: f64,
+    (top, bottom): (f64, f64),
+    calm: bool,
+    with_images: &HashSet<RowId>,
 ) -> Vec<Item> {
     let mut items = Vec::new();
+    let columns = layout.columns;
     for visible in layout.visible(top, bottom) {
         let Some(bucket) = months.get(visible.month).copied() else {
             continue;
@@ -813,18 +845,29 @@ fn window_items(
                 top: layout.month_top(visible.month),
             });
         }
-        for index in visible.photos.clone() {
-            if adopted.covers(month, index) {
-                continue;
+        let mut start = visible.photos.start;
+        while start < visible.photos.end {
+            let row = start / columns;
+            let end = ((row + 1) * columns).min(bucket.count);
+            let first = (start..end)
+                .find(|&index| !adopted.covers(month, index))
+                .unwrap_or(end);
+            if first < end {
+                let id = RowId {
+                    month,
+                    row,
+                    serials: (cache.serial(month, first), cache.serial(month, end - 1)),
+                };
+                items.push(Item::Row {
+                    id,
+                    position: visible.month,
+                    top: layout.cell_origin(visible.month, row * columns).1,
+                    first,
+                    end,
+                    images: calm || with_images.contains(&id),
+                });
             }
-            let (left, top) = layout.cell_origin(visible.month, index);
-            items.push(Item::Cell {
-                month,
-                index,
-                top,
-                left,
-                photo: cache.photo(month, index),
-            });
+            start = end;
         }
     }
     items
@@ -1070,113 +1113,131 @@ fn month_id(bucket: &MonthBucket) -> MonthId {
 
 /// What drawing an item needs besides the item.
 #[derive(Clone, Copy)]
-struct ItemContext<F: Fn(PhotoId, bool) + Copy + 'static> {
+struct ItemContext {
     layout: Memo<Layout>,
     base: f64,
     cache: StoredValue<SegmentCache>,
-    revision: RwSignal<u64>,
-    calm: RwSignal<bool>,
     media_access: StoredValue<String>,
-    toggle_favourite: F,
+    with_images: StoredValue<HashSet<RowId>>,
 }
 
-fn render_item<F: Fn(PhotoId, bool) + Copy + Send + Sync + 'static>(
-    item: Item,
-    context: ItemContext<F>,
-) -> AnyView {
+fn render_item(item: Item, context: ItemContext) -> AnyView {
     let ItemContext {
         layout,
         base,
         cache,
-        revision,
-        calm,
         media_access,
-        toggle_favourite,
+        with_images,
     } = context;
-    let (cell, header) = layout.with_untracked(|l| (l.cell, l.metrics.header));
     match item {
         Item::Header { bucket, top } => view! {
-            <h2 class="vt-month" style=format!("top:{}px;height:{header}px", top - base)>
+            <h2 class="vt-month" style=format!("top:{}px", top - base)>
                 {month_label(bucket.year, bucket.month)}
                 <span class="count">{crate::format::photo_count(bucket.count)}</span>
             </h2>
         }
         .into_any(),
-        Item::Cell {
-            month,
-            index,
+        Item::Row {
+            id,
             top,
-            left,
-            photo,
+            first,
+            end,
+            images,
+            ..
         } => {
-            let position = format!(
-                "top:{}px;left:{left}px;width:{cell}px;height:{cell}px",
-                top - base
-            );
-            let Some(photo) = photo else {
-                return view! { <div class="vt-cell vt-loading" style=position></div> }.into_any();
-            };
-            let ShownPhoto {
-                id,
-                taken_at,
-                rgb: [r, g, b],
-                media,
-                name,
-            } = photo;
-            let favourite = move || {
-                revision.track();
-                cache.with_value(|c| c.favourite(month, index))
-            };
-            // Thumbnails load once the cell has been on screen while the person is looking,
-            // not while flicking past; a cell that leaves takes its request with it.
-            let looked_at =
-                Memo::new(move |seen: Option<&bool>| seen.copied().unwrap_or(false) || calm.get());
-            let description = cell_name(&name, taken_at);
-            view! {
-                <div
-                    class="vt-cell"
-                    data-photo-id=id
-                    style=format!("{position};background-color:rgb({r},{g},{b})")
-                >
-                    <a
-                        class="cell-link"
-                        href=super::photo_href(id)
-                        aria-label=description.clone()
-                        title=description
-                    >
-                        {move || {
-                            (looked_at.get() && media.is_some())
-                                .then(|| {
-                                    let key = media.unwrap_or_default();
-                                    view! {
-                                        <img
-                                            class="thumb"
-                                            src=media_access
-                                                .with_value(|access| {
-                                                    media_url(
-                                                        &format!("{access}/{}", crate::format::hex(&key)),
-                                                        "thumb.webp",
-                                                    )
-                                                })
-                                            alt=""
-                                            decoding="async"
-                                        />
-                                    }
-                                })
-                        }}
-                    </a>
-                    <button
-                        type="button"
-                        class="fav"
-                        aria-pressed=move || favourite().to_string()
-                        aria-label=move || favourite_label(favourite())
-                        on:click=move |_| toggle_favourite(id, !favourite())
-                    ></button>
-                </div>
+            if images {
+                with_images.update_value(|rows| {
+                    rows.insert(id);
+                });
             }
-            .into_any()
+            let column = first - id.row * layout.with_untracked(|l| l.columns);
+            let html = cache.with_value(|cache| {
+                media_access.with_value(|access| {
+                    let photos = (first..end).map(|index| {
+                        cache.photo(id.month, index).map(|photo| {
+                            let favourite = cache.favourite(id.month, index);
+                            (photo, favourite)
+                        })
+                    });
+                    row_html(photos, column, images.then_some(access.as_str()))
+                })
+            });
+            view! { <ul class="grid vt-row" style=format!("top:{}px", top - base) inner_html=html></ul> }
+                .into_any()
         }
     }
+}
+
+/// The cells of one row as HTML, the same markup as the server's cells (but for a plain
+/// button where the server has a form). `column` is where the first one goes; thumbnails
+/// only with `media_access`. Every text is escaped: file names are whatever was uploaded.
+fn row_html(
+    photos: impl Iterator<Item = Option<(ShownPhoto, bool)>>,
+    column: u64,
+    media_access: Option<&str>,
+) -> String {
+    use std::fmt::Write;
+    let mut html = String::with_capacity(2048);
+    for (at, photo) in photos.enumerate() {
+        let place = if at == 0 && column > 0 {
+            format!(" style=\"grid-column-start:{}\"", column + 1)
+        } else {
+            String::new()
+        };
+        let Some((photo, favourite)) = photo else {
+            let _ = write!(html, "<li class=\"cell vt-cell vt-loading\"{place}></li>");
+            continue;
+        };
+        let [r, g, b] = photo.rgb;
+        let id = photo.id;
+        let place = if place.is_empty() {
+            format!(" style=\"background-color:rgb({r},{g},{b})\"")
+        } else {
+            format!(
+                " style=\"grid-column-start:{};background-color:rgb({r},{g},{b})\"",
+                column + 1
+            )
+        };
+        let _ = write!(
+            html,
+            "<li class=\"cell vt-cell\" data-photo-id=\"{id}\"{place}><a class=\"cell-link\" href=\"{}\" aria-label=\"{}\">",
+            super::photo_href(id),
+            escape_html(&cell_name(&photo.name, photo.taken_at)),
+        );
+        if let (Some(access), Some(key)) = (media_access, photo.media) {
+            let url = media_url(
+                &format!("{access}/{}", crate::format::hex(&key)),
+                "thumb.webp",
+            );
+            let _ = write!(
+                html,
+                "<img class=\"thumb\" src=\"{}\" alt=\"\" decoding=\"async\">",
+                escape_html(&url)
+            );
+        }
+        let _ = write!(
+            html,
+            "</a><button type=\"button\" class=\"fav\" aria-pressed=\"{favourite}\" aria-label=\"{}\"></button></li>",
+            favourite_label(favourite)
+        );
+    }
+    html
+}
+
+/// Text made safe inside HTML text and double-quoted attributes.
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Browser-only measurements, requests and DOM touches; inert on the server, where effects
@@ -1293,20 +1354,27 @@ mod client {
         }
     }
 
-    /// Shows a favourite flag on the server's cell of photo `id`, if it is still there.
-    pub fn show_favourite_in_first_screen(
-        root: NodeRef<leptos::html::Div>,
-        id: PhotoId,
-        favourite: bool,
-    ) {
-        let selector = format!(".sections [data-photo-id=\"{id}\"] button.fav");
-        if let Some(button) = root
+    /// Shows a favourite flag on every heart of photo `id` on the page: the server's cell and
+    /// the island's alike.
+    pub fn show_favourite(root: NodeRef<leptos::html::Div>, id: PhotoId, favourite: bool) {
+        let selector = format!("[data-photo-id=\"{id}\"] button.fav");
+        let Some(hearts) = root
             .get_untracked()
-            .and_then(|element| element.query_selector(&selector).ok().flatten())
-        {
-            let _ = button.set_attribute("aria-pressed", &favourite.to_string());
-            let _ = button.set_attribute("aria-label", super::favourite_label(favourite));
-            let _ = button.set_attribute("value", &(!favourite).to_string());
+            .and_then(|element| element.query_selector_all(&selector).ok())
+        else {
+            return;
+        };
+        for at in 0..hearts.length() {
+            let Some(heart) = hearts.item(at).and_then(|node| {
+                leptos::wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(node).ok()
+            }) else {
+                continue;
+            };
+            let _ = heart.set_attribute("aria-pressed", &favourite.to_string());
+            let _ = heart.set_attribute("aria-label", super::favourite_label(favourite));
+            if heart.has_attribute("value") {
+                let _ = heart.set_attribute("value", &(!favourite).to_string());
+            }
         }
     }
 
@@ -1317,12 +1385,25 @@ mod client {
         if !form.class_list().contains("fav-form") {
             return None;
         }
-        let cell = form.closest("[data-photo-id]").ok()??;
+        heart_of(form.query_selector("button.fav").ok()??)
+    }
+
+    /// The photo and the wanted flag of an island cell's heart being clicked.
+    pub fn favourite_button_of(event: &leptos::ev::MouseEvent) -> Option<(PhotoId, bool)> {
+        use leptos::wasm_bindgen::JsCast;
+        let target: web_sys::Element = event.target()?.dyn_into().ok()?;
+        let button = target.closest("button.fav").ok()??;
+        // The server's buttons submit their form; the submit listener has those.
+        if button.get_attribute("type").as_deref() != Some("button") {
+            return None;
+        }
+        heart_of(button)
+    }
+
+    fn heart_of(button: web_sys::Element) -> Option<(PhotoId, bool)> {
+        let cell = button.closest("[data-photo-id]").ok()??;
         let id = cell.get_attribute("data-photo-id")?.parse().ok()?;
-        let pressed = form
-            .query_selector("button.fav")
-            .ok()??
-            .get_attribute("aria-pressed")?;
+        let pressed = button.get_attribute("aria-pressed")?;
         Some((id, pressed != "true"))
     }
 
@@ -1418,6 +1499,7 @@ mod tests {
 
     #[test]
     fn the_window_leaves_the_server_grid_alone_while_it_is_there() {
+        // Ten columns; the server drew twelve November photos: a row and two cells.
         let months = [bucket(2026, 11, 25), bucket(2026, 10, 10)];
         let layout = Layout::new(&months, 1000.0, WIDE);
         let mut cache = SegmentCache::default();
@@ -1425,19 +1507,29 @@ mod tests {
         let adopted = Adopted {
             months: vec![((2026, 11), 12)],
         };
-        let items = window_items(&layout, &months, &cache, &adopted, 0.0, 1000.0);
-        let cells: Vec<u64> = items
+        let none = HashSet::new();
+        let items = window_items(&layout, &months, &cache, &adopted, (0.0, 1000.0), true, &none);
+        let rows: Vec<(MonthId, u64, u64, u64, bool)> = items
             .iter()
             .filter_map(|item| match item {
-                Item::Cell {
-                    month: (2026, 11),
-                    index,
+                Item::Row {
+                    id,
+                    first,
+                    end,
+                    images,
                     ..
-                } => Some(*index),
+                } => Some((id.month, id.row, *first, *end, id.serials.0 > 0 && *images)),
                 _ => None,
             })
             .collect();
-        assert_eq!(cells, (12..25).collect::<Vec<_>>());
+        assert_eq!(
+            rows,
+            [
+                ((2026, 11), 1, 12, 20, true),
+                ((2026, 11), 2, 20, 25, true),
+                ((2026, 10), 0, 0, 10, false),
+            ]
+        );
         // November's heading is the server's; October's is drawn.
         let headers: Vec<MonthBucket> = items
             .iter()
@@ -1449,8 +1541,38 @@ mod tests {
         assert_eq!(headers, [months[1]]);
         // The server's grid ends with the row holding its last cell: 50 + 2 rows of 100.
         assert_eq!(adopted.bottom(&layout, &months), 250.0);
-        let all = window_items(&layout, &months, &cache, &Adopted::default(), 0.0, 1000.0);
-        assert_eq!(all.len(), 2 + 25 + 10);
+        let all = window_items(&layout, &months, &cache, &Adopted::default(), (0.0, 1000.0), false, &none);
+        assert_eq!(all.len(), 2 + 3 + 1);
+        assert!(all.iter().all(|item| !matches!(item, Item::Row { images: true, .. })));
+    }
+
+    #[test]
+    fn a_row_is_the_server_grid_markup_with_every_name_escaped() {
+        let photo = ShownPhoto {
+            id: 7,
+            taken_at: 1_793_491_200,
+            rgb: [1, 2, 3],
+            media: Some([0xab; 8]),
+            name: Arc::from("\"><img src=x onerror=alert(1)>&'.jpg"),
+        };
+        let html = row_html(
+            [Some((photo.clone(), true)), None].into_iter(),
+            3,
+            Some("1-2-sig"),
+        );
+        assert!(html.starts_with(
+            "<li class=\"cell vt-cell\" data-photo-id=\"7\" style=\"grid-column-start:4;background-color:rgb(1,2,3)\">"
+        ));
+        assert!(html.contains(
+            "aria-label=\"&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&amp;&#39;.jpg, 1 November 2026\""
+        ));
+        assert!(!html.contains("<img src=x"));
+        assert!(html.contains("src=\"/media/1-2-sig/abababababababab/thumb.webp\""));
+        assert!(html.contains("aria-pressed=\"true\" aria-label=\"Remove from favourites\""));
+        assert!(html.ends_with("<li class=\"cell vt-cell vt-loading\"></li>"));
+        // Without the media access (flicking past), no thumbnail is asked for.
+        let quick = row_html([Some((photo, false))].into_iter(), 0, None);
+        assert!(!quick.contains("<img") && !quick.contains("grid-column-start"));
     }
 
     #[test]

@@ -358,6 +358,20 @@ mod tests {
     }
 
     #[test]
+    fn an_anchored_position_is_exact_to_the_fraction_and_survives_small_scrolls() {
+        for total in [50_000.0, 40_000_000.0] {
+            let mut scroller = Scroller::new(total, 900.0);
+            let wanted = 12_345.678;
+            let native = scroller.anchor(wanted);
+            assert_eq!(native, native.round(), "scroll to whole pixels");
+            assert!((scroller.on_scroll(native) - wanted).abs() < 1e-6);
+            // Content drawn at virtual y sits at native y - drift.
+            assert!((native + scroller.drift() - wanted).abs() < 1e-6);
+            assert!((scroller.on_scroll(native + 40.0) - (wanted + 40.0)).abs() < 1e-6);
+        }
+    }
+
+    #[test]
     fn small_libraries_scroll_natively() {
         let mut scroller = Scroller::new(5_000.0, 1000.0);
         assert_eq!(scroller.scale(), 1.0);

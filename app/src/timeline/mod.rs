@@ -115,7 +115,7 @@ pub(crate) fn month_count(months: usize) -> String {
 
 /// Cells of the first screen that load their thumbnail at once: about a phone's or a laptop's
 /// first view. Later ones wait until they come near (`loading="lazy"`).
-const EAGER_CELLS: usize = 24;
+pub(crate) const EAGER_CELLS: usize = 24;
 
 #[component]
 fn MonthSection(bucket: MonthBucket, cells: Vec<PhotoCell>, eager: bool) -> impl IntoView {
