@@ -49,8 +49,11 @@ async function signedIn(browser, options = {}) {
   return context;
 }
 
+/** Pages measured as a visitor sees them: the sign-in form, and share links. */
+const asVisitor = (path) => path === '/signin' || path.startsWith('/s/');
+
 async function pageWeight(browser, path) {
-  const context = await signedIn(browser);
+  const context = asVisitor(path) ? await browser.newContext() : await signedIn(browser);
   const page = await context.newPage();
   failOnErrors(page, path);
   const responses = [];
@@ -284,7 +287,7 @@ function lighthouse(path) {
       '--output=json',
       `--output-path=${report}`,
       '--only-categories=performance,accessibility',
-      `--extra-headers=${JSON.stringify({ Cookie: `flashbulb_session=${session}` })}`,
+      ...(asVisitor(path) ? [] : [`--extra-headers=${JSON.stringify({ Cookie: `flashbulb_session=${session}` })}`]),
       `--chrome-flags=${chromiumFlags.join(' ')}`,
       '--quiet',
     ],
