@@ -1508,7 +1508,15 @@ mod tests {
             months: vec![((2026, 11), 12)],
         };
         let none = HashSet::new();
-        let items = window_items(&layout, &months, &cache, &adopted, (0.0, 1000.0), true, &none);
+        let items = window_items(
+            &layout,
+            &months,
+            &cache,
+            &adopted,
+            (0.0, 1000.0),
+            true,
+            &none,
+        );
         let rows: Vec<(MonthId, u64, u64, u64, bool)> = items
             .iter()
             .filter_map(|item| match item {
@@ -1541,9 +1549,19 @@ mod tests {
         assert_eq!(headers, [months[1]]);
         // The server's grid ends with the row holding its last cell: 50 + 2 rows of 100.
         assert_eq!(adopted.bottom(&layout, &months), 250.0);
-        let all = window_items(&layout, &months, &cache, &Adopted::default(), (0.0, 1000.0), false, &none);
+        let all = window_items(
+            &layout,
+            &months,
+            &cache,
+            &Adopted::default(),
+            (0.0, 1000.0),
+            false,
+            &none,
+        );
         assert_eq!(all.len(), 2 + 3 + 1);
-        assert!(all.iter().all(|item| !matches!(item, Item::Row { images: true, .. })));
+        assert!(all
+            .iter()
+            .all(|item| !matches!(item, Item::Row { images: true, .. })));
     }
 
     #[test]
