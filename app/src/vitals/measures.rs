@@ -136,10 +136,38 @@ pub fn beacon_body(
             body.push(',');
         }
         first = false;
-        let _ = write!(body, r#"{{"name":"{}","value":{value}}}"#, metric.name());
+        let _ = write!(body, r#"{{"name":"{}","value":"#, metric.name());
+        write_decimal(&mut body, value);
+        body.push('}');
     }
     body.push_str("]}");
     body
+}
+
+/// `value` to four decimals, trailing zeros dropped, by integer arithmetic: `{value}` would
+/// link Rust's float formatting (some 20 KB) into the first WASM chunk every page loads.
+fn write_decimal(out: &mut String, value: f64) {
+    const SCALE: f64 = 10_000.0;
+    // Beyond this, whole numbers are all there is to say (and i64 holds them).
+    if value.abs() >= 1e14 {
+        let _ = write!(out, "{}", value.round() as i64);
+        return;
+    }
+    let scaled = (value * SCALE).round() as i64;
+    if scaled < 0 {
+        out.push('-');
+    }
+    let scaled = scaled.unsigned_abs();
+    let (whole, mut fraction) = (scaled / 10_000, scaled % 10_000);
+    let _ = write!(out, "{whole}");
+    if fraction > 0 {
+        let mut digits = 4;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            digits -= 1;
+        }
+        let _ = write!(out, ".{fraction:0digits$}");
+    }
 }
 
 pub fn hex_id(bytes: &[u8]) -> String {
@@ -209,12 +237,31 @@ mod tests {
         let body = beacon_body(&page, "/p/:id", NavigationType::BackForwardCache, samples);
         assert_eq!(
             body,
-            r#"{"page":"abababababababababababababababab","route":"/p/:id","nav":"back-forward-cache","metrics":[{"name":"LCP","value":812.4000000953674},{"name":"CLS","value":0}]}"#
+            r#"{"page":"abababababababababababababababab","route":"/p/:id","nav":"back-forward-cache","metrics":[{"name":"LCP","value":812.4},{"name":"CLS","value":0}]}"#
         );
         assert!(crate::vitals::is_page_view_id(&page));
         assert!(body.len() <= crate::vitals::MAX_BEACON_BYTES);
         let beacon: crate::vitals::Beacon =
             serde_json::from_str(&body).expect("the server's beacon");
         assert_eq!(beacon.metrics.len(), 2);
+    }
+
+    #[test]
+    fn values_are_written_to_four_decimals_without_float_formatting() {
+        for (value, text) in [
+            (0.0, "0"),
+            (0.00123, "0.0012"),
+            (0.05, "0.05"),
+            (1234.5678, "1234.5678"),
+            (99.99996, "100"),
+            (-2.5, "-2.5"),
+            (3e15, "3000000000000000"),
+        ] {
+            let mut out = String::new();
+            write_decimal(&mut out, value);
+            assert_eq!(out, text, "{value}");
+            let parsed: f64 = out.parse().expect("a number");
+            assert!((parsed - value).abs() <= 0.00005 * value.abs().max(1.0));
+        }
     }
 }
