@@ -84,7 +84,14 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
                     {cell.media.clone().map(|key| view! {
                         <picture>
                             <source type="image/webp" srcset=media_url(&key, "preview.webp") />
-                            <img class="preview" src=media_url(&key, "preview.jpg") alt="" decoding="async" />
+                            // The page's largest paint: asked for before anything else.
+                            <img
+                                class="preview"
+                                src=media_url(&key, "preview.jpg")
+                                alt=""
+                                decoding="async"
+                                fetchpriority="high"
+                            />
                         </picture>
                     })}
                 </div>
