@@ -202,8 +202,6 @@ enum Item {
     },
     Row {
         id: RowId,
-        /// The month's place in the list, for the layout.
-        position: usize,
         top: f64,
         /// Photos `first .. end` of the month; earlier ones of the row are the server's.
         first: u64,
@@ -860,7 +858,6 @@ fn window_items(
                 };
                 items.push(Item::Row {
                     id,
-                    position: visible.month,
                     top: layout.cell_origin(visible.month, row * columns).1,
                     first,
                     end,
