@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
 import { chromium } from 'playwright-core';
-import { chromiumFlags, chromiumPath } from '../end2end/tests/browser.mjs';
+import { chromiumFlags, chromiumPath, fastScroll } from '../end2end/tests/browser.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -186,45 +186,6 @@ const OBSERVE_LONG_TASKS = () => {
     for (const entry of list.getEntries()) window.__longTasks.push({ start: entry.startTime, duration: entry.duration });
   }).observe({ type: 'longtask', buffered: true });
 };
-
-/**
- * Scrolls at `speed` px/s for `seconds`, one step a frame; reports frames per second, the share
- * of visible cells still without their placeholder colour (every fifth frame) and the largest
- * DOM seen.
- */
-async function fastScroll(page, speed, seconds) {
-  return page.evaluate(
-    async ([speed, seconds]) => {
-      let frames = 0;
-      let seen = 0;
-      let grey = 0;
-      let dom = 0;
-      const start = performance.now();
-      let last = start;
-      await new Promise((done) => {
-        const step = (now) => {
-          frames += 1;
-          window.scrollBy(0, (speed * (now - last)) / 1000);
-          last = now;
-          if (frames % 5 === 0) {
-            dom = Math.max(dom, document.getElementsByTagName('*').length);
-            for (const cell of document.querySelectorAll('.vt .cell')) {
-              const box = cell.getBoundingClientRect();
-              if (box.bottom < 52 || box.top > innerHeight) continue;
-              seen += 1;
-              if (cell.classList.contains('vt-loading')) grey += 1;
-            }
-          }
-          if (now - start < seconds * 1000) requestAnimationFrame(step);
-          else done();
-        };
-        requestAnimationFrame(step);
-      });
-      return { fps: (frames - 1) / ((performance.now() - start) / 1000), seen, grey, dom };
-    },
-    [speed, seconds],
-  );
-}
 
 /**
  * The timeline in motion: a fast scroll unthrottled (frames, placeholders, DOM), then waking

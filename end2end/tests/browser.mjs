@@ -44,3 +44,44 @@ export function watchErrors(page) {
   page.on('pageerror', (error) => errors.push(String(error)));
   return errors;
 }
+
+/**
+ * Scrolls the page at `speed` px/s for `seconds`, one step a frame, and reports the frame rate,
+ * the longest frame, the visible timeline cells seen and how many of them had no placeholder
+ * colour yet (every fifth frame), and the largest DOM seen. The browser tests and the
+ * benchmarks measure the timeline in motion with it.
+ */
+export async function fastScroll(page, speed, seconds) {
+  return page.evaluate(
+    async ([speed, seconds]) => {
+      const frames = [];
+      let seen = 0;
+      let grey = 0;
+      let dom = 0;
+      const start = performance.now();
+      let last = start;
+      await new Promise((done) => {
+        const step = (now) => {
+          frames.push(now - last);
+          window.scrollBy(0, (speed * (now - last)) / 1000);
+          last = now;
+          if (frames.length % 5 === 0) {
+            dom = Math.max(dom, document.getElementsByTagName('*').length);
+            for (const cell of document.querySelectorAll('.vt .cell')) {
+              const box = cell.getBoundingClientRect();
+              if (box.bottom < 52 || box.top > innerHeight) continue;
+              seen += 1;
+              if (cell.classList.contains('vt-loading')) grey += 1;
+            }
+          }
+          if (now - start < seconds * 1000) requestAnimationFrame(step);
+          else done();
+        };
+        requestAnimationFrame(step);
+      });
+      const elapsed = performance.now() - start;
+      return { fps: (frames.length - 1) / (elapsed / 1000), longestFrame: Math.max(...frames.slice(1)), seen, grey, dom };
+    },
+    [speed, seconds],
+  );
+}

@@ -4,7 +4,7 @@
 // no long task, also on a CPU slowed four times.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
+import { baseUrl, fastScroll, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 const FIREFOX_MAX_HEIGHT = 17_895_697;
 /** The DOM budget of the timeline (SPEC §4), at any library size. */
@@ -113,43 +113,6 @@ test('the month rail reaches the oldest photo and the DOM stays within budget', 
   assert.deepEqual(errors, []);
   await context.close();
 });
-
-/**
- * Scrolls at `speed` px/s for `seconds`, one step per frame, and reports the frame rate and
- * the share of visible cells that had no placeholder colour yet (sampled every fifth frame).
- */
-async function fastScroll(page, speed, seconds) {
-  return page.evaluate(
-    async ([speed, seconds]) => {
-      const frames = [];
-      let seen = 0;
-      let grey = 0;
-      const start = performance.now();
-      let last = start;
-      await new Promise((done) => {
-        const step = (now) => {
-          frames.push(now - last);
-          window.scrollBy(0, (speed * (now - last)) / 1000);
-          last = now;
-          if (frames.length % 5 === 0) {
-            for (const cell of document.querySelectorAll('.vt-cell, .vt .cell')) {
-              const box = cell.getBoundingClientRect();
-              if (box.bottom < 52 || box.top > innerHeight) continue;
-              seen += 1;
-              if (cell.classList.contains('vt-loading')) grey += 1;
-            }
-          }
-          if (now - start < seconds * 1000) requestAnimationFrame(step);
-          else done();
-        };
-        requestAnimationFrame(step);
-      });
-      const elapsed = performance.now() - start;
-      return { fps: (frames.length - 1) / (elapsed / 1000), seen, grey, longestFrame: Math.max(...frames.slice(1)) };
-    },
-    [speed, seconds],
-  );
-}
 
 test('a fast scroll keeps its frames and paints every cell its colour', async () => {
   const { context, page, errors } = await openTimeline();

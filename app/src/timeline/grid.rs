@@ -420,6 +420,19 @@ pub fn VirtualTimeline(
         }
         view_top.set(top);
         drift.set(scroller.with_value(Scroller::drift));
+        // Rows that left the window need not be remembered.
+        if with_images.with_value(HashSet::len) > 1_000 {
+            let drawn: HashSet<RowId> = items.with_untracked(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| match item {
+                        Item::Row { id, .. } => Some(*id),
+                        Item::Header { .. } => None,
+                    })
+                    .collect()
+            });
+            with_images.update_value(|rows| rows.retain(|row| drawn.contains(row)));
+        }
         // The server's grid leaves once it is out of reach; the same rows, drawn by the
         // island, are identical should the person scroll back.
         if adopted.with_untracked(|a| !a.months.is_empty()) {
@@ -1435,6 +1448,7 @@ mod client {
 
 #[cfg(test)]
 mod tests {
+    use super::super::layout::tests::WIDE;
     use super::*;
 
     fn bucket(year: i32, month: u8, count: u64) -> MonthBucket {
@@ -1486,13 +1500,6 @@ mod tests {
         assert!(cache.favourite((2026, 11), 1));
         assert!(!cache.set_favourite(1, true));
     }
-
-    const WIDE: Metrics = Metrics {
-        min_cell: 100.0,
-        gap: 0.0,
-        header: 50.0,
-        after: 0.0,
-    };
 
     #[test]
     fn the_window_leaves_the_server_grid_alone_while_it_is_there() {

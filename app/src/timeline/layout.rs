@@ -242,7 +242,7 @@ impl Scroller {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn buckets(counts: &[u64]) -> Vec<MonthBucket> {
@@ -257,7 +257,8 @@ mod tests {
             .collect()
     }
 
-    const WIDE: Metrics = Metrics {
+    /// Cells of at least 100 px, no gaps, 50 px headings: easy arithmetic for tests.
+    pub(crate) const WIDE: Metrics = Metrics {
         min_cell: 100.0,
         gap: 0.0,
         header: 50.0,
