@@ -46,6 +46,9 @@ fn FormError() -> impl IntoView {
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_default();
+    // After a wrong password the name is kept, and the password field takes the focus.
+    let name = query.read_untracked().get("name").unwrap_or_default();
+    let retry = !name.is_empty();
     view! {
         <Title text="Sign in" />
         <section class="account">
@@ -54,11 +57,11 @@ pub fn SignInPage() -> impl IntoView {
             <form class="account-form" method="post" action="/signin">
                 <label>
                     "User name"
-                    <input name="username" autocomplete="username" required maxlength="64" autofocus />
+                    <input name="username" autocomplete="username" required maxlength="64" value=name autofocus=!retry />
                 </label>
                 <label>
                     "Password"
-                    <input name="password" type="password" autocomplete="current-password" required />
+                    <input name="password" type="password" autocomplete="current-password" required autofocus=retry />
                 </label>
                 <input type="hidden" name="next" value=next />
                 <button class="button" type="submit">"Sign in"</button>

@@ -227,6 +227,8 @@ fn Album(view: AlbumView) -> impl IntoView {
         .as_ref()
         .map(|token| format!("/s/{token}"));
     let empty = page.photos.is_empty() && album.count == 0;
+    // "Delete album" asks first, on this page, in a way that works without JavaScript.
+    let confirming = use_query_map().read_untracked().get("confirm").as_deref() == Some("delete");
     view! {
         <Title text=album.title.clone() />
         <div class="listing album" data-album-id=id>
@@ -239,7 +241,7 @@ fn Album(view: AlbumView) -> impl IntoView {
                 <form class="inline-form" method="post" action=RenameAlbum::url()>
                     <input type="hidden" name="album_id" value=id />
                     <label for="album-title">"Title"</label>
-                    <input id="album-title" name="title" required maxlength=MAX_TITLE value=album.title />
+                    <input id="album-title" name="title" required maxlength=MAX_TITLE value=album.title.clone() />
                     <button type="submit" class="button">"Rename"</button>
                 </form>
                 <form class="inline-form" method="post" action=ShareAlbum::url()>
@@ -256,11 +258,22 @@ fn Album(view: AlbumView) -> impl IntoView {
                 {(!empty).then(|| view! {
                     <a class="button" href=format!("/api/albums/{id}/zip") download>"Download ZIP"</a>
                 })}
-                <form class="inline-form" method="post" action=DeleteAlbum::url()>
-                    <input type="hidden" name="album_id" value=id />
-                    <button type="submit" class="button danger">"Delete album"</button>
-                </form>
+                <a class="button danger" href=format!("/albums/{id}?confirm=delete")>"Delete album…"</a>
             </div>
+            {confirming.then(|| view! {
+                <form class="confirm" method="post" action=DeleteAlbum::url() role="alertdialog" aria-labelledby="confirm-title">
+                    <h2 id="confirm-title">{format!("Delete the album “{}”?", album.title)}</h2>
+                    <p>
+                        {format!("Its {} stay in your library; only the album goes", photo_count(album.count))}
+                        {if share_link.is_some() { ", and its share link stops working." } else { "." }}
+                    </p>
+                    <input type="hidden" name="album_id" value=id />
+                    <div class="confirm-actions">
+                        <button type="submit" class="button danger">"Delete album"</button>
+                        <a class="button" href=format!("/albums/{id}")>"Cancel"</a>
+                    </div>
+                </form>
+            })}
             {empty.then(|| view! {
                 <p class="notice">
                     "This album is empty. Open any photo from the " <a href="/">"timeline"</a>

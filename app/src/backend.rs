@@ -8,7 +8,7 @@ use crate::{
     error::ApiError,
     model::{
         AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
-        SearchQuery, SearchResults, TimelineFirstScreen, UserId, UserSummary, Viewer,
+        SearchQuery, SearchResults, TimelineFirstScreen, TrashView, UserId, UserSummary, Viewer,
     },
 };
 
@@ -48,15 +48,18 @@ pub trait Library: Send + Sync + 'static {
         trashed: bool,
     ) -> Result<(), ApiError>;
 
-    /// `owner`'s trash, most recently trashed first.
+    /// `owner`'s trash, most recently trashed first; with `emptied`, the photos emptied from it
+    /// that can still be restored, most recently emptied first.
     async fn trash(
         &self,
         owner: UserId,
+        emptied: bool,
         after: Option<Cursor>,
         limit: u32,
-    ) -> Result<PhotoPage, ApiError>;
+    ) -> Result<TrashView, ApiError>;
 
-    /// Deletes every trashed photo of `owner` for good; returns how many.
+    /// Empties `owner`'s trash: its photos stay restorable for the grace period, then go for
+    /// good (at once without one); returns how many.
     async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError>;
 
     /// `owner`'s albums, newest first.

@@ -166,8 +166,8 @@ fn Navigation() -> impl IntoView {
         .into_any();
     };
     let admin = viewer.admin;
-    view! {
-        <nav class="primary" aria-label="Main">
+    let links = move || {
+        view! {
             {link("/", "Timeline")}
             {link("/favourites", "Favourites")}
             {link("/albums", "Albums")}
@@ -175,11 +175,33 @@ fn Navigation() -> impl IntoView {
             {link("/trash", "Trash")}
             {admin.then(|| link("/ops", "Operations"))}
             {admin.then(|| link("/users", "Users"))}
-        </nav>
-        <form class="signout" method="post" action="/signout">
-            <span class="muted">{viewer.name}</span>
-            <button class="link-button" type="submit">"Sign out"</button>
-        </form>
+        }
+    };
+    let sign_out = |name: String| {
+        let title = name.clone();
+        view! {
+            <form class="signout" method="post" action="/signout">
+                <span class="muted" title=title>{name}</span>
+                <button class="link-button" type="submit">"Sign out"</button>
+            </form>
+        }
+    };
+    // Wide screens show the links in the bar; phones get one menu holding every destination,
+    // a `<details>` that opens without JavaScript. Only one of the two is displayed at a time,
+    // so assistive technology meets the links once.
+    view! {
+        <nav class="primary" aria-label="Main">{links()}</nav>
+        <div class="bar-account">{sign_out(viewer.name.clone())}</div>
+        <details class="menu">
+            <summary aria-label="Menu">
+                <span class="menu-icon" aria-hidden="true"></span>
+                "Menu"
+            </summary>
+            <nav class="menu-panel" aria-label="Main">
+                {links()}
+                {sign_out(viewer.name)}
+            </nav>
+        </details>
     }
     .into_any()
 }

@@ -148,6 +148,18 @@ pub struct PhotoPage {
     pub total: u64,
 }
 
+/// The trash page: one of its two lists, and how many photos each holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TrashView {
+    /// Photos in the trash, or (`emptied`) those emptied from it and still restorable.
+    pub page: PhotoPage,
+    pub emptied: bool,
+    pub in_trash: u64,
+    pub recently_emptied: u64,
+    /// Days an emptied photo stays restorable; 0 when emptying deletes at once.
+    pub grace_days: u32,
+}
+
 pub type AlbumId = i64;
 
 /// Everything the photo page shows about one photo.

@@ -69,7 +69,7 @@ test('a visitor signs in, the page hydrates under its CSP nonce, and signs out',
   await page.screenshot({ path: `${resultsDir}/signed-in.png` });
 
   // Signing out ends the session: the next page asks to sign in again.
-  await page.locator('form.signout button').click();
+  await page.getByRole('button', { name: 'Sign out' }).click();
   await page.waitForURL(`${baseUrl}/signin`);
   await page.goto(baseUrl);
   assert.equal(new URL(page.url()).pathname, '/signin');

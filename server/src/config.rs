@@ -59,6 +59,9 @@ pub struct Config {
     pub vitals_per_minute: u32,
     /// Days Web Vitals and alert history are kept.
     pub vitals_retention_days: u32,
+    /// Days photos emptied from the trash can still be restored before they and their
+    /// originals are deleted for good. 0: emptying the trash deletes at once.
+    pub trash_grace_days: u32,
     /// Where alerts that fire or resolve are POSTed as JSON (`http://` only; relay to HTTPS
     /// services through a local proxy). None: alerts show on the console only.
     pub alert_webhook: Option<String>,
@@ -113,6 +116,7 @@ const KEYS: &[&str] = &[
     "ops_sample_ms",
     "vitals_per_minute",
     "vitals_retention_days",
+    "trash_grace_days",
     "alert_webhook",
     "redis_url",
     "redis_prefix",
@@ -148,6 +152,7 @@ impl Default for Config {
             ops_sample_ms: 5000,
             vitals_per_minute: 30,
             vitals_retention_days: 30,
+            trash_grace_days: 30,
             alert_webhook: None,
             alerts: crate::ops::alerts::AlertRule::defaults(),
             redis_url: None,

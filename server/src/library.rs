@@ -6,7 +6,7 @@ use app::{
     backend::Library,
     model::{
         AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
-        SearchQuery, SearchResults, TimelineFirstScreen, UserId, UserSummary,
+        SearchQuery, SearchResults, TimelineFirstScreen, TrashView, UserId, UserSummary,
     },
     ApiError,
 };
@@ -30,15 +30,24 @@ pub struct DbLibrary {
     events: LiveEvents,
     /// Photos leave here with their media keys signed for their owner.
     media: MediaSigner,
+    /// Days emptied photos stay restorable.
+    trash_grace_days: u32,
 }
 
 impl DbLibrary {
-    pub fn new(pool: Pool, data_dir: PathBuf, events: LiveEvents, media: MediaSigner) -> Self {
+    pub fn new(
+        pool: Pool,
+        data_dir: PathBuf,
+        events: LiveEvents,
+        media: MediaSigner,
+        trash_grace_days: u32,
+    ) -> Self {
         Self {
             pool,
             data_dir,
             events,
             media,
+            trash_grace_days,
         }
     }
 
@@ -112,15 +121,37 @@ impl Library for DbLibrary {
     async fn trash(
         &self,
         owner: UserId,
+        emptied: bool,
         after: Option<Cursor>,
         limit: u32,
-    ) -> Result<PhotoPage, ApiError> {
-        let page = photos::trash(&self.pool, owner, after, limit).await?;
-        self.signed(owner, page).await
+    ) -> Result<TrashView, ApiError> {
+        use photos::TrashList;
+        let (list, other) = if emptied {
+            (TrashList::Emptied, TrashList::InTrash)
+        } else {
+            (TrashList::InTrash, TrashList::Emptied)
+        };
+        let (page, other_count) = tokio::try_join!(
+            photos::trash(&self.pool, owner, list, after, limit),
+            photos::trash_count(&self.pool, owner, other),
+        )?;
+        let (in_trash, recently_emptied) = if emptied {
+            (other_count, page.total)
+        } else {
+            (page.total, other_count)
+        };
+        let page = self.signed(owner, page).await?;
+        Ok(TrashView {
+            page,
+            emptied,
+            in_trash,
+            recently_emptied,
+            grace_days: self.trash_grace_days,
+        })
     }
 
     async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError> {
-        Ok(photos::empty_trash(&self.pool, &self.data_dir, owner).await?)
+        Ok(photos::empty_trash(&self.pool, &self.data_dir, owner, self.trash_grace_days).await?)
     }
 
     async fn albums(&self, owner: UserId) -> Result<Vec<AlbumSummary>, ApiError> {

@@ -95,6 +95,7 @@ impl AppState {
             config.data_dir.clone(),
             events.clone(),
             media.clone(),
+            config.trash_grace_days,
         ));
         let database_gate = crate::db::gate::Gate::new(db.clone());
         let metrics = Metrics::new(

@@ -54,8 +54,9 @@ pub fn LiveUpdates(topics: Vec<Topic>, notice: bool) -> impl IntoView {
     }
 }
 
-/// The attribute on `<html>` that says whether the live socket is open (`open`) or not
-/// (`closed`); pages and tests read it.
+/// The attribute on `<html>` that says whether the live socket is open (`open`: connected, and
+/// the hub has answered every subscription, so no change made from now on can be missed),
+/// still subscribing (`subscribing`) or not connected (`closed`); pages and tests read it.
 pub const LIVE_STATE_ATTRIBUTE: &str = "data-live";
 
 /// Calls `handle` with every message the live socket receives, for as long as the calling
@@ -104,6 +105,8 @@ mod client {
         /// Failed attempts since the socket was last open.
         failures: u32,
         opened_before: bool,
+        /// Subscriptions sent on the current socket that the hub has not answered yet.
+        unanswered: usize,
         socket: Option<web_sys::WebSocket>,
         /// The handlers of the current socket, dropped with it.
         handlers: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -114,6 +117,7 @@ mod client {
             topics,
             failures: 0,
             opened_before: false,
+            unanswered: 0,
             socket: None,
             handlers: Vec::new(),
         }));
@@ -140,9 +144,14 @@ mod client {
                     state.failures = 0;
                     let reconnected = state.opened_before;
                     state.opened_before = true;
+                    state.unanswered = state.topics.len();
                     (state.socket.clone(), state.topics.clone(), reconnected)
                 };
-                set_state("open");
+                set_state(if topics.is_empty() {
+                    "open"
+                } else {
+                    "subscribing"
+                });
                 if let Some(socket) = socket {
                     for topic in topics {
                         if let Ok(text) = serde_json::to_string(&ClientMessage::Subscribe { topic })
@@ -159,17 +168,21 @@ mod client {
                 }
             })
         };
-        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            if let Some(text) = event
-                .dyn_ref::<web_sys::MessageEvent>()
-                .and_then(|event| event.data().as_string())
-            {
-                // A connection that fell behind gets several messages at once, one per line.
-                for line in text.lines() {
-                    dispatch(LIVE_EVENT, line);
+        let on_message = {
+            let connection = connection.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                if let Some(text) = event
+                    .dyn_ref::<web_sys::MessageEvent>()
+                    .and_then(|event| event.data().as_string())
+                {
+                    // A connection that fell behind gets several messages at once, one per line.
+                    for line in text.lines() {
+                        count_answer(&connection, line);
+                        dispatch(LIVE_EVENT, line);
+                    }
                 }
-            }
-        });
+            })
+        };
         let on_close = {
             let connection = connection.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |_| {
@@ -188,6 +201,23 @@ mod client {
             old.set_onclose(None);
         }
         state.handlers = vec![on_open, on_message, on_close];
+    }
+
+    /// Counts the hub's answers to this socket's subscriptions; once all are in, the socket is
+    /// `open`: a change made after that reaches this tab.
+    fn count_answer(connection: &Rc<RefCell<Connection>>, line: &str) {
+        let mut state = connection.borrow_mut();
+        if state.unanswered == 0 {
+            return;
+        }
+        if let Ok(ServerMessage::Subscribed { .. } | ServerMessage::Refused { .. }) =
+            serde_json::from_str(line)
+        {
+            state.unanswered -= 1;
+            if state.unanswered == 0 {
+                set_state("open");
+            }
+        }
     }
 
     fn retry_later(connection: Rc<RefCell<Connection>>) {

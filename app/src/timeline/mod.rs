@@ -148,21 +148,7 @@ pub(crate) fn Cell(
 ) -> impl IntoView {
     let [r, g, b] = cell.placeholder_rgb;
     let description = cell_name(&cell.file_name, cell.taken_at);
-    // Every browser in use decodes WebP; one `<img>` instead of a `<picture>` with a JPEG
-    // source keeps the grid at half the elements.
-    let thumbnail = cell.media.as_deref().map(|key| {
-        view! {
-            <img
-                class="thumb"
-                src=media_url(key, "thumb.webp")
-                alt=""
-                width="256"
-                height="256"
-                loading=if eager { "eager" } else { "lazy" }
-                decoding="async"
-            />
-        }
-    });
+    let thumbnail = thumbnail(cell.media.as_deref(), eager);
     view! {
         <li
             class="cell"
@@ -192,6 +178,24 @@ pub(crate) fn Cell(
             }}
         </li>
     }
+}
+
+/// A cell's thumbnail, once its derivatives exist. Every browser in use decodes WebP; one
+/// `<img>` instead of a `<picture>` with a JPEG source keeps the grid at half the elements.
+pub(crate) fn thumbnail(media: Option<&str>, eager: bool) -> Option<impl IntoView> {
+    media.map(|key| {
+        view! {
+            <img
+                class="thumb"
+                src=media_url(key, "thumb.webp")
+                alt=""
+                width="256"
+                height="256"
+                loading=if eager { "eager" } else { "lazy" }
+                decoding="async"
+            />
+        }
+    })
 }
 
 /// What a cell is called, for people and for screen readers: `IMG_0042.JPG, 3 November 2026`.

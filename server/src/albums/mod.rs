@@ -300,7 +300,7 @@ pub async fn set_member(
         .execute(pool)
         .await?;
     } else {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::db::begin_write(pool).await?;
         sqlx::query("DELETE FROM album_photos WHERE album_id = $1 AND photo_id = $2")
             .bind(album)
             .bind(photo)

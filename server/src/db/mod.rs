@@ -69,6 +69,18 @@ pub fn backend(pool: &Pool) -> Backend {
     Backend::of_url(options.database_url.as_str()).unwrap_or(Backend::Sqlite)
 }
 
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads before it writes cannot wait for the
+/// lock once another writer has committed past its snapshot, and fails at once with "database
+/// is locked" whatever the busy timeout. Taken first, the lock is waited for like a single
+/// statement's, so concurrent writers take turns.
+pub async fn begin_write(pool: &Pool) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+    match backend(pool) {
+        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => pool.begin().await,
+    }
+}
+
 /// Opens the pool; a SQLite file (and its folder) is created on first use.
 pub async fn connect(config: &Config) -> anyhow::Result<Pool> {
     sqlx::any::install_default_drivers();

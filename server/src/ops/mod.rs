@@ -96,14 +96,16 @@ pub fn start(state: &AppState) {
         let every = Duration::from_millis(state.config.ops_sample_ms);
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut last_prune = Instant::now();
+        // Pruned at the first tick too: a server that restarts more often than hourly still
+        // deletes what is past its time.
+        let mut last_prune: Option<Instant> = None;
         loop {
             ticks.tick().await;
             if let Err(error) = sample(&state).await {
                 tracing::warn!(%error, "could not sample the server's figures");
             }
-            if last_prune.elapsed() > Duration::from_secs(3600) {
-                last_prune = Instant::now();
+            if last_prune.is_none_or(|at| at.elapsed() > Duration::from_secs(3600)) {
+                last_prune = Some(Instant::now());
                 prune(&state).await;
             }
         }
@@ -111,6 +113,21 @@ pub fn start(state: &AppState) {
 }
 
 async fn prune(state: &AppState) {
+    let grace_secs = i64::from(state.config.trash_grace_days) * 24 * 3600;
+    let before = crate::db::now() - grace_secs;
+    match crate::photos::purge_emptied(&state.db, &state.config.data_dir, before).await {
+        Ok(purged) => {
+            for (owner, photos) in purged {
+                tracing::info!(
+                    owner,
+                    photos,
+                    "deleted photos emptied from the trash for good"
+                );
+                state.cache.invalidate_owner(owner).await;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not delete photos emptied from the trash"),
+    }
     state.vitals.forget_idle_senders();
     state.access.forget_idle_clients();
     let keep_minutes = state.config.vitals_retention_days as i64 * 24 * 60;

@@ -162,7 +162,7 @@ async fn insert_row(
     height: u32,
 ) -> Result<PhotoId, ServerError> {
     let now = crate::db::now();
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::db::begin_write(pool).await?;
     let id: PhotoId = sqlx::query_scalar(
         "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, mime_type,
                              sha256, status, created_at)

@@ -201,11 +201,13 @@ pub async fn set_trashed(
 ) -> ServerResult<()> {
     let updated = sqlx::query(
         "UPDATE photos
-         SET trashed_at = CASE WHEN $1 THEN coalesce(trashed_at, $2) ELSE NULL END
-         WHERE id = $3 AND owner_id = $4",
+         SET trashed_at = CASE WHEN $1 THEN coalesce(trashed_at, $2) ELSE NULL END,
+             emptied_at = CASE WHEN $3 THEN emptied_at ELSE NULL END
+         WHERE id = $4 AND owner_id = $5",
     )
     .bind(trashed)
     .bind(crate::db::now())
+    .bind(trashed)
     .bind(photo)
     .bind(owner)
     .execute(pool)
@@ -217,43 +219,80 @@ pub async fn set_trashed(
     Ok(())
 }
 
-/// One page of `owner`'s trash, most recently trashed first; reads the `photos_trash` index.
+/// Which list of the trash page: photos in the trash, or those emptied from it that can still
+/// be restored. Each reads its own partial index in its own order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrashList {
+    /// Most recently trashed first (`photos_trash`).
+    InTrash,
+    /// Most recently emptied first (`photos_emptied`).
+    Emptied,
+}
+
+impl TrashList {
+    /// The list's condition and the column it is ordered by.
+    fn parts(self) -> (&'static str, &'static str) {
+        match self {
+            TrashList::InTrash => (
+                "trashed_at IS NOT NULL AND emptied_at IS NULL",
+                "trashed_at",
+            ),
+            TrashList::Emptied => ("emptied_at IS NOT NULL", "emptied_at"),
+        }
+    }
+
+    /// One page of the list: owner `$1`, after `($2, $3)`, at most `$4` rows.
+    pub fn page_sql(self) -> String {
+        let (condition, order) = self.parts();
+        format!(
+            "SELECT {CELL_COLUMNS}, {order} AS listed_at FROM photos
+             WHERE owner_id = $1 AND {condition} AND ({order}, id) < ($2, $3)
+             ORDER BY {order} DESC, id DESC
+             LIMIT $4"
+        )
+    }
+}
+
+/// One page of one of `owner`'s trash lists.
 pub async fn trash(
     pool: &Pool,
     owner: UserId,
+    list: TrashList,
     after: Option<Cursor>,
     limit: u32,
 ) -> ServerResult<PhotoPage> {
     let after = after.unwrap_or(Cursor::START);
-    let rows: Vec<TrashRow> = sqlx::query_as(&format!(
-        "SELECT {CELL_COLUMNS}, trashed_at FROM photos
-         WHERE owner_id = $1 AND trashed_at IS NOT NULL AND (trashed_at, id) < ($2, $3)
-         ORDER BY trashed_at DESC, id DESC
-         LIMIT $4"
+    let rows: Vec<TrashRow> = sqlx::query_as(&list.page_sql())
+        .bind(owner)
+        .bind(after.key)
+        .bind(after.id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    let total = trash_count(pool, owner, list).await?;
+    Ok(into_page(rows, limit, total as i64, |row| Cursor {
+        key: row.listed_at,
+        id: row.cell.id(),
+    }))
+}
+
+/// How many photos one of `owner`'s trash lists holds.
+pub async fn trash_count(pool: &Pool, owner: UserId, list: TrashList) -> ServerResult<u64> {
+    let (condition, _) = list.parts();
+    let count: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM photos WHERE owner_id = $1 AND {condition}"
     ))
-    .bind(owner)
-    .bind(after.key)
-    .bind(after.id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM photos WHERE owner_id = $1 AND trashed_at IS NOT NULL",
-    )
     .bind(owner)
     .fetch_one(pool)
     .await?;
-    Ok(into_page(rows, limit, total, |row| Cursor {
-        key: row.trashed_at,
-        id: row.cell.id(),
-    }))
+    Ok(count.max(0) as u64)
 }
 
 #[derive(sqlx::FromRow)]
 struct TrashRow {
     #[sqlx(flatten)]
     cell: PhotoRow,
-    trashed_at: i64,
+    listed_at: i64,
 }
 
 impl From<TrashRow> for app::model::PhotoCell {
@@ -262,24 +301,79 @@ impl From<TrashRow> for app::model::PhotoCell {
     }
 }
 
-/// Deletes `owner`'s trashed photos, then the originals no remaining photo shares.
-pub async fn empty_trash(pool: &Pool, data_dir: &Path, owner: UserId) -> ServerResult<u64> {
-    let mut tx = pool.begin().await?;
-    let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
-        "DELETE FROM photos WHERE owner_id = $1 AND trashed_at IS NOT NULL RETURNING sha256",
+/// Empties `owner`'s trash. With a grace period the photos are only marked emptied: they leave
+/// the trash for its "recently emptied" list, where they can still be restored, and
+/// [`purge_emptied`] deletes them once the period is over. Without one they go at once.
+pub async fn empty_trash(
+    pool: &Pool,
+    data_dir: &Path,
+    owner: UserId,
+    grace_days: u32,
+) -> ServerResult<u64> {
+    if grace_days == 0 {
+        let hashes: Vec<Vec<u8>> = sqlx::query_scalar(
+            "DELETE FROM photos WHERE owner_id = $1 AND trashed_at IS NOT NULL RETURNING sha256",
+        )
+        .bind(owner)
+        .fetch_all(pool)
+        .await?;
+        remove_unused_originals(pool, data_dir, &hashes).await;
+        return Ok(hashes.len() as u64);
+    }
+    let emptied = sqlx::query(
+        "UPDATE photos SET emptied_at = $1
+         WHERE owner_id = $2 AND trashed_at IS NOT NULL AND emptied_at IS NULL",
     )
+    .bind(crate::db::now())
     .bind(owner)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    // Files go after the rows are gone: a crash in between leaves an orphan file, never a
-    // photo without its original.
-    for sha in &hashes {
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(emptied)
+}
+
+/// Photos deleted for good per statement by [`purge_emptied`]: a short write, so uploads and
+/// favourites waiting for SQLite's lock are not held up by a large trash.
+const PURGE_BATCH: i64 = 500;
+
+/// Deletes for good every photo (of any owner) emptied from the trash before `before` (Unix
+/// seconds), then the originals no remaining photo shares; returns the owners whose photos
+/// went, each once, with how many.
+pub async fn purge_emptied(
+    pool: &Pool,
+    data_dir: &Path,
+    before: i64,
+) -> ServerResult<std::collections::BTreeMap<UserId, u64>> {
+    let mut purged = std::collections::BTreeMap::new();
+    loop {
+        let rows: Vec<(UserId, Vec<u8>)> = sqlx::query_as(
+            "DELETE FROM photos WHERE id IN (
+                 SELECT id FROM photos WHERE emptied_at IS NOT NULL AND emptied_at < $1 LIMIT $2
+             ) RETURNING owner_id, sha256",
+        )
+        .bind(before)
+        .bind(PURGE_BATCH)
+        .fetch_all(pool)
+        .await?;
+        for (owner, _) in &rows {
+            *purged.entry(*owner).or_default() += 1;
+        }
+        let hashes: Vec<Vec<u8>> = rows.into_iter().map(|(_, sha)| sha).collect();
+        remove_unused_originals(pool, data_dir, &hashes).await;
+        if (hashes.len() as i64) < PURGE_BATCH {
+            return Ok(purged);
+        }
+    }
+}
+
+/// Removes the originals of deleted photos that no remaining photo shares. Files go after the
+/// rows are gone: a crash in between leaves an orphan file, never a photo without its original.
+async fn remove_unused_originals(pool: &Pool, data_dir: &Path, hashes: &[Vec<u8>]) {
+    for sha in hashes {
         if let Err(error) = storage::remove_original_unless_used(pool, data_dir, sha).await {
             tracing::warn!(%error, sha = %storage::hex(sha), "could not remove an original");
         }
     }
-    Ok(hashes.len() as u64)
 }
 
 /// Sets the favourite flag of one of `owner`'s photos; another owner's photo is "not found".

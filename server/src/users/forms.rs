@@ -52,7 +52,9 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
             } else {
                 format!("&next={}", encode_component(next))
             };
-            Redirect::to(&format!("/signin?error=credentials{next}")).into_response()
+            // The name comes back filled in: only the password needs typing again.
+            let name = encode_component(form.username.trim());
+            Redirect::to(&format!("/signin?error=credentials&name={name}{next}")).into_response()
         }
         Err(error) => error.into_response(),
     }

@@ -175,7 +175,7 @@ pub fn parse(body: &Bytes) -> ServerResult<Beacon> {
 /// Counts a beacon's values in `minute` (Unix time / 60). A page view reporting a metric again
 /// moves its earlier count to the new bucket, in the minute and route first counted.
 pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<()> {
-    let mut transaction = pool.begin().await?;
+    let mut transaction = crate::db::begin_write(pool).await?;
     for sample in &beacon.metrics {
         let metric = sample.name.name();
         let bucket = histogram::bucket(sample.name, sample.value);

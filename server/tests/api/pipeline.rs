@@ -238,6 +238,15 @@ async fn lease(app: &TestApp, worker: &str, seconds: u64) -> Option<jobs::Leased
 
 /// Runs workers until the queue has nothing waiting or running.
 pub(crate) async fn run_jobs(app: &TestApp) {
+    run_jobs_while(app, async {}).await
+}
+
+/// Runs workers while `work` runs and then until the queue has nothing waiting or running;
+/// gives what `work` gave.
+pub(crate) async fn run_jobs_while<T>(
+    app: &TestApp,
+    work: impl std::future::Future<Output = T>,
+) -> T {
     let mut config = app.config.worker_config();
     config.idle_poll = Duration::from_millis(50);
     config.derivative_workers = 2;
@@ -247,6 +256,7 @@ pub(crate) async fn run_jobs(app: &TestApp) {
         Default::default(),
         app.state.events.clone(),
     );
+    let output = work.await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let depth = jobs::depth(&app.pool).await.expect("depth");
@@ -260,6 +270,7 @@ pub(crate) async fn run_jobs(app: &TestApp) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     workers.shutdown().await;
+    output
 }
 
 /// Files in the scratch folders (`tmp/HOST-PID/`), which must be empty between requests.

@@ -783,10 +783,22 @@ async fn the_first_visitor_sets_up_the_administrator_then_everyone_signs_in() {
         (status, location(&headers)),
         (
             StatusCode::SEE_OTHER,
-            "/signin?error=credentials&next=%2Falbums"
+            "/signin?error=credentials&name=bo&next=%2Falbums"
         )
     );
     assert!(session_cookie(&headers).is_none());
+    let (_, _, page) = send_full(
+        &app,
+        None,
+        Method::GET,
+        "/signin?error=credentials&name=bo&next=%2Falbums",
+        "",
+    )
+    .await;
+    assert!(
+        page.contains(r#"value="bo""#),
+        "the name is kept after a wrong password: {page}"
+    );
     for (next, lands) in [
         ("%2Falbums%3Fx%3D1", "/albums?x=1"),
         ("%2F%2Fevil.example", "/"),
