@@ -1,4 +1,6 @@
 // Shared browser set-up: Debian's Chromium, headless, with the flags this network needs.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const baseUrl = process.env.E2E_BASE_URL ?? 'http://127.0.0.1:3000';
@@ -84,4 +86,60 @@ export async function fastScroll(page, speed, seconds) {
     },
     [speed, seconds],
   );
+}
+
+/** A new user, added by the administrator and signed in: the saved state of their browser, for
+ * tests that change a library as a whole (emptying its trash, exporting it). */
+export async function newUser(browser) {
+  const admin = await signedIn(browser);
+  const page = await admin.newPage();
+  const name = `user-${randomBytes(4).toString('hex')}`;
+  const password = 'a long enough password';
+  await page.goto(`${baseUrl}/users`);
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password (8 characters or more)').fill(password);
+  await Promise.all([page.waitForURL(/\/users\?added=/), page.getByRole('button', { name: 'Add the user' }).click()]);
+  await admin.close();
+
+  const context = await browser.newContext();
+  const own = await context.newPage();
+  await own.goto(`${baseUrl}/signin`);
+  await own.getByLabel('User name').fill(name);
+  await own.getByLabel('Password').fill(password);
+  await Promise.all([own.waitForURL(`${baseUrl}/`), own.getByRole('button', { name: 'Sign in' }).click()]);
+  const state = await context.storageState();
+  await context.close();
+  return state;
+}
+
+/** Uploads the test photographs `names` (from `.fixtures/photos`) as the page's user and waits
+ * until each is processed; their ids. */
+export async function uploadPhotos(page, names) {
+  const files = names.map((name) => ({
+    name,
+    base64: readFileSync(new URL(`../../.fixtures/photos/${name}`, import.meta.url)).toString('base64'),
+  }));
+  const ids = await page.evaluate(async (files) => {
+    const form = new FormData();
+    for (const { name, base64 } of files) {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      form.append('file', new File([bytes], name, { type: 'image/jpeg' }));
+    }
+    const response = await fetch('/api/upload', { method: 'POST', body: form, headers: { Accept: 'application/json' } });
+    const answer = await response.json();
+    return answer.files.map((file) => file.photo_id);
+  }, files);
+  if (ids.length !== names.length) throw new Error(`uploaded ${ids.length} of ${names.length}`);
+  for (const id of ids) {
+    for (let tries = 0; ; tries += 1) {
+      const ready = await page.evaluate(async (id) => {
+        const response = await fetch(`/p/${id}`);
+        return response.ok && (await response.text()).includes('class="preview"');
+      }, id);
+      if (ready) break;
+      if (tries >= 120) throw new Error(`photo ${id} was not processed`);
+      await page.waitForTimeout(500);
+    }
+  }
+  return ids;
 }

@@ -2,15 +2,8 @@
 // until confirmed, with and without JavaScript, and photos emptied from the trash come back
 // from "Recently emptied". Each run has a user of its own, so no other test's trash is touched.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
-
-const fixtures = ['test1.jpg', 'test2.jpg', 'test3.jpg'].map((name) => ({
-  name,
-  base64: readFileSync(new URL(`../../.fixtures/photos/${name}`, import.meta.url)).toString('base64'),
-}));
+import { baseUrl, launch, newUser, resultsDir, signedIn, uploadPhotos, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -19,56 +12,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** A new user, added by the administrator, signed in: the saved state of their browser. */
-async function newUser() {
-  const admin = await signedIn(browser);
-  const page = await admin.newPage();
-  const name = `tidy-${randomBytes(4).toString('hex')}`;
-  const password = 'a long enough password';
-  await page.goto(`${baseUrl}/users`);
-  await page.getByLabel('User name').fill(name);
-  await page.getByLabel('Password (8 characters or more)').fill(password);
-  await Promise.all([page.waitForURL(/\/users\?added=/), page.getByRole('button', { name: 'Add the user' }).click()]);
-  await admin.close();
-
-  const context = await browser.newContext();
-  const own = await context.newPage();
-  await own.goto(`${baseUrl}/signin`);
-  await own.getByLabel('User name').fill(name);
-  await own.getByLabel('Password').fill(password);
-  await Promise.all([own.waitForURL(`${baseUrl}/`), own.getByRole('button', { name: 'Sign in' }).click()]);
-  const state = await context.storageState();
-  await context.close();
-  return state;
-}
-
-/** Uploads the fixtures as the page's user, waits until each is processed; their ids. */
-async function uploadPhotos(page) {
-  const ids = await page.evaluate(async (files) => {
-    const form = new FormData();
-    for (const { name, base64 } of files) {
-      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-      form.append('file', new File([bytes], name, { type: 'image/jpeg' }));
-    }
-    const response = await fetch('/api/upload', { method: 'POST', body: form, headers: { Accept: 'application/json' } });
-    const answer = await response.json();
-    return answer.files.map((file) => file.photo_id);
-  }, fixtures);
-  assert.equal(ids.length, fixtures.length);
-  for (const id of ids) {
-    for (let tries = 0; ; tries += 1) {
-      const ready = await page.evaluate(async (id) => {
-        const response = await fetch(`/p/${id}`);
-        return response.ok && (await response.text()).includes('class="preview"');
-      }, id);
-      if (ready) break;
-      assert.ok(tries < 120, `photo ${id} was not processed`);
-      await page.waitForTimeout(500);
-    }
-  }
-  return ids;
-}
 
 async function post(page, path, body) {
   return page.evaluate(
@@ -93,11 +36,11 @@ for (const javaScriptEnabled of [false, true]) {
   const mode = javaScriptEnabled ? 'with JavaScript' : 'without JavaScript';
 
   test(`emptying the trash asks first, and emptied photos come back from "Recently emptied", ${mode}`, async () => {
-    const storageState = await newUser();
+    const storageState = await newUser(browser);
     const setup = await browser.newContext({ storageState });
     const helper = await setup.newPage();
     await helper.goto(baseUrl);
-    const ids = await uploadPhotos(helper);
+    const ids = await uploadPhotos(helper, ['test1.jpg', 'test2.jpg', 'test3.jpg']);
     for (const id of ids) {
       assert.equal((await post(helper, '/api/set_trashed', `photo_id=${id}&trashed=true`)).status, 200);
     }

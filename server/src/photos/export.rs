@@ -13,6 +13,7 @@ use axum::{
     Router,
 };
 
+use futures_util::StreamExt;
 use sqlx::{pool::PoolConnection, Any};
 
 use crate::{error::ServerResult, state::AppState, users::access::SignedIn};
@@ -140,6 +141,8 @@ async fn export(
         header_written: false,
         finished: false,
     };
+    // Fused: the compression layer polls the body once more after its end to finish its own
+    // stream, and an unfold polled past its end panics, which cut every compressed export short.
     let chunks = futures_util::stream::unfold(progress, |mut progress| async move {
         if progress.finished {
             return None;
@@ -155,7 +158,8 @@ async fn export(
                 Some((Err(io::Error::other(error.to_string())), progress))
             }
         }
-    });
+    })
+    .fuse();
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -11,6 +11,7 @@ use tower::ServiceExt;
 
 mod cache;
 mod drills;
+mod encodings;
 mod live;
 mod observability;
 mod pipeline;
