@@ -195,13 +195,21 @@ pub fn AlbumPage() -> impl IntoView {
             load_album(id, after).await
         },
     );
-    album_or_error(album, |view| view! { <Album view /> }.into_any())
+    album_or_error(
+        album,
+        |view| view! { <Album view /> }.into_any(),
+        (
+            "This album is gone",
+            "It was deleted, or it belongs to someone else. Your albums are listed under Albums.",
+        ),
+    )
 }
 
 /// Waits for an album and shows it with `show`, or says why it could not be loaded.
 fn album_or_error(
     album: Resource<Result<AlbumView, ApiError>>,
     show: fn(AlbumView) -> AnyView,
+    missing: (&'static str, &'static str),
 ) -> impl IntoView {
     view! {
         <Suspense fallback=|| view! { <p class="notice">"Loading the album…"</p> }>
@@ -210,7 +218,7 @@ fn album_or_error(
                     Ok(view) => show(view),
                     Err(error) => view! {
                         <Title text="Album" />
-                        <LoadFailed error title="The album could not be loaded" />
+                        <LoadFailed error title="The album could not be loaded" missing />
                     }.into_any(),
                 }
             })}
@@ -247,18 +255,17 @@ fn Album(view: AlbumView) -> impl IntoView {
                 <form class="inline-form" method="post" action=ShareAlbum::url()>
                     <input type="hidden" name="album_id" value=id />
                     <input type="hidden" name="shared" value=share_link.is_none().to_string() />
-                    {share_link.clone().map(|link| {
-                        let href = link.clone();
-                        view! { <span>"Shared: " <a class="share-link" href=href>{link}</a></span> }
-                    })}
+                    {share_link.clone().map(|path| view! { <ShareLink path /> })}
                     <button type="submit" class="button">
                         {if share_link.is_some() { "Stop sharing" } else { "Share with a link" }}
                     </button>
                 </form>
-                {(!empty).then(|| view! {
-                    <a class="button" href=format!("/api/albums/{id}/zip") download>"Download ZIP"</a>
-                })}
-                <a class="button danger" href=format!("/albums/{id}?confirm=delete")>"Delete album…"</a>
+                <div class="album-actions">
+                    {(!empty).then(|| view! {
+                        <a class="button" href=format!("/api/albums/{id}/zip") download>"Download ZIP"</a>
+                    })}
+                    <a class="button danger" href=format!("/albums/{id}?confirm=delete")>"Delete album…"</a>
+                </div>
             </div>
             {confirming.then(|| view! {
                 <form class="confirm" method="post" action=DeleteAlbum::url() role="alertdialog" aria-labelledby="confirm-title">
@@ -289,6 +296,62 @@ fn Album(view: AlbumView) -> impl IntoView {
     }
 }
 
+/// A share link as people pass it on: the whole address in a field that selects itself, and
+/// a button that copies it. The server knows only the path (pages are cached whatever name
+/// the site was reached by); the browser adds the address it is using. Without JavaScript
+/// the field shows the path and the link opens it.
+#[island(lazy)]
+fn ShareLink(path: String) -> impl IntoView {
+    let address = RwSignal::new(path.clone());
+    let copied = RwSignal::new(false);
+    let awake = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    {
+        let path = path.clone();
+        Effect::new(move |_| {
+            if let Ok(origin) = window().location().origin() {
+                address.set(format!("{origin}{path}"));
+            }
+            awake.set(true);
+        });
+    }
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let clipboard = window().navigator().clipboard();
+            let written = clipboard.write_text(&address.get_untracked());
+            leptos::task::spawn_local(async move {
+                let done = wasm_bindgen_futures::JsFuture::from(written).await.is_ok();
+                copied.set(done);
+            });
+        }
+    };
+    let select_all = move |event: leptos::ev::FocusEvent| {
+        #[cfg(feature = "hydrate")]
+        {
+            use leptos::wasm_bindgen::JsCast;
+            if let Some(input) = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok())
+            {
+                input.select();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = event;
+    };
+    view! {
+        <span class="share">
+            <label for="share-url">"Shared at"</label>
+            <input id="share-url" class="share-url" readonly value=move || address.get() on:focus=select_all />
+            <button type="button" class="button" hidden=move || !awake.get() on:click=copy>
+                {move || if copied.get() { "Copied" } else { "Copy link" }}
+            </button>
+            <a class="share-link" href=path>"Open"</a>
+        </span>
+    }
+}
+
 #[component]
 pub fn SharedAlbumPage() -> impl IntoView {
     let params = use_params_map();
@@ -306,7 +369,14 @@ pub fn SharedAlbumPage() -> impl IntoView {
         // A share link is a secret: keep it out of search engines and other sites' logs.
         <Meta name="robots" content="noindex" />
         <Meta name="referrer" content="no-referrer" />
-        {album_or_error(album, |view| view! { <SharedAlbum view /> }.into_any())}
+        {album_or_error(
+            album,
+            |view| view! { <SharedAlbum view /> }.into_any(),
+            (
+                "This share link no longer works",
+                "The owner stopped sharing this album, or the link is incomplete. Ask them for a new link.",
+            ),
+        )}
     }
 }
 

@@ -132,24 +132,25 @@ pub fn rfc3339(unix_seconds: i64) -> String {
     )
 }
 
-/// `3 November 2026, 14:05 UTC`.
+/// `3 November 2026, 14:05 UTC`, the time and its zone held together (a no-break space), so a
+/// narrow column breaks the line after the comma.
 pub fn moment_label(unix_seconds: i64) -> String {
     let seconds_of_day = unix_seconds.rem_euclid(86_400);
     format!(
-        "{}, {:02}:{:02} UTC",
+        "{}, {:02}:{:02}\u{a0}UTC",
         day_label(unix_seconds),
         seconds_of_day / 3600,
         seconds_of_day % 3600 / 60
     )
 }
 
-/// `4.2 MB`, `830 KB`.
+/// `4.2 MB`, `830 KB`: the number and its unit held together by a no-break space.
 pub fn byte_size(bytes: u64) -> String {
     match bytes {
-        0..1_000 => format!("{bytes} B"),
-        1_000..1_000_000 => format!("{:.0} KB", bytes as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", bytes as f64 / 1e6),
-        _ => format!("{:.2} GB", bytes as f64 / 1e9),
+        0..1_000 => format!("{bytes}\u{a0}B"),
+        1_000..1_000_000 => format!("{:.0}\u{a0}KB", bytes as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}\u{a0}MB", bytes as f64 / 1e6),
+        _ => format!("{:.2}\u{a0}GB", bytes as f64 / 1e9),
     }
 }
 
@@ -247,10 +248,10 @@ mod tests {
         }
         assert_eq!(
             moment_label(1_793_491_200 + 3_600 * 14 + 300),
-            "1 November 2026, 14:05 UTC"
+            "1 November 2026, 14:05\u{a0}UTC"
         );
-        assert_eq!(byte_size(4_200_000), "4.2 MB");
-        assert_eq!(byte_size(999), "999 B");
+        assert_eq!(byte_size(4_200_000), "4.2\u{a0}MB");
+        assert_eq!(byte_size(999), "999\u{a0}B");
     }
 
     #[test]

@@ -155,7 +155,7 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
             <dl class="facts">
                 {row("Taken", Some(moment_label(cell.taken_at)))}
                 {row("Size", Some(format!(
-                    "{} × {} ({megapixels:.1} MP), {}",
+                    "{}\u{a0}×\u{a0}{} ({megapixels:.1}\u{a0}MP), {}",
                     cell.width, cell.height, byte_size(size)
                 )))}
                 {row("Type", mime_type)}

@@ -107,6 +107,13 @@ pub fn Uploader() -> impl IntoView {
                         }
                     />
                 </ul>
+                // Files are followed by their place in the list: it empties only once every
+                // one of them is done.
+                <Show when=move || files.read().iter().all(|file| file.state.is_final())>
+                    <button type="button" class="link-button upload-dismiss" on:click=move |_| files.set(Vec::new())>
+                        "Dismiss"
+                    </button>
+                </Show>
             </Show>
         </form>
     }

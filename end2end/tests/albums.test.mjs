@@ -39,6 +39,14 @@ test('an album is created, filled, shared, seen by a visitor and downloaded', as
   await page.locator('a.share-link').waitFor();
   const shareLink = await page.locator('a.share-link').getAttribute('href');
   assert.match(shareLink, /^\/s\/[0-9a-f]{32}$/);
+  // The whole address, as people pass it on, and a button that copies it.
+  const field = page.getByLabel('Shared at');
+  await page.waitForFunction(() => document.querySelector('.share-url')?.value.startsWith('http'));
+  assert.equal(await field.inputValue(), `${baseUrl}${shareLink}`);
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl });
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  await page.getByRole('button', { name: 'Copied' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${baseUrl}${shareLink}`);
   await page.screenshot({ path: `${resultsDir}/album.png` });
   await page.goto(`${baseUrl}/albums`);
   await page.screenshot({ path: `${resultsDir}/albums.png` });

@@ -113,8 +113,8 @@ for (const javaScriptEnabled of [false, true]) {
       page.waitForURL(`${baseUrl}/albums`),
       page.getByRole('alertdialog').getByRole('button', { name: 'Delete album' }).click(),
     ]);
-    assert.equal((await page.goto(`${baseUrl}/albums/${albumId}`)).status(), 404);
     assert.deepEqual(errors, []);
+    assert.equal((await page.goto(`${baseUrl}/albums/${albumId}`)).status(), 404);
     await context.close();
   });
 }

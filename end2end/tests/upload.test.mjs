@@ -55,6 +55,9 @@ test('a photo dropped on the timeline appears in it with its thumbnail', async (
   await thumbnail.evaluate((img) => img.complete || new Promise((loaded) => (img.addEventListener('load', loaded, { once: true }), img.addEventListener('error', loaded, { once: true }))));
   assert.ok(await thumbnail.evaluate((img) => img.complete && img.naturalWidth === 256), 'the thumbnail did not load');
   await page.screenshot({ path: `${resultsDir}/upload-done.png` });
+  // Once every file is done, the list can be put away.
+  await page.getByRole('button', { name: 'Dismiss' }).click();
+  await page.locator('.upload-list').waitFor({ state: 'detached' });
 
   const id = await newest.getAttribute('data-photo-id');
   await page.goto(`${baseUrl}/p/${id}`);

@@ -251,12 +251,24 @@ fn EmptyLibrary() -> impl IntoView {
     }
 }
 
+/// Why a page could not be shown. `missing` says, in the page's own words, what a "not found"
+/// means there (a deleted album, a share link that was stopped) instead of the bare code.
 #[component]
 pub(crate) fn LoadFailed(
     error: ApiError,
     #[prop(default = "The timeline could not be loaded")] title: &'static str,
+    #[prop(optional)] missing: Option<(&'static str, &'static str)>,
 ) -> impl IntoView {
     set_error_status(&error);
+    if let (ApiError::NotFound, Some((title, explanation))) = (&error, missing) {
+        return view! {
+            <section class="notice error" role="alert">
+                <h1>{title}</h1>
+                <p>{explanation}</p>
+            </section>
+        }
+        .into_any();
+    }
     let title = if error == ApiError::NotFound {
         "Not found"
     } else {
@@ -268,6 +280,7 @@ pub(crate) fn LoadFailed(
             <p>{error.to_string()} " (" <code>{error.code()}</code> ")"</p>
         </section>
     }
+    .into_any()
 }
 
 /// Gives the page the status its error means: it tells the truth to crawlers and scripts

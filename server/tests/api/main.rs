@@ -827,7 +827,7 @@ async fn the_photo_page_shows_metadata_and_its_neighbours() {
         "1/250 s · f/4.0 · 35 mm · ISO 200",
         &format!("href=\"/p/{newer}\" rel=\"prev\""),
         &format!("href=\"/p/{older}\" rel=\"next\""),
-        "4000 × 3000",
+        "4000\u{a0}×\u{a0}3000",
     ] {
         assert!(html.contains(expected), "{expected:?} missing");
     }
@@ -1303,8 +1303,12 @@ async fn a_share_link_shows_one_album_read_only_until_sharing_stops() {
         &format!("album_id={album}&shared=false"),
     )
     .await;
-    let (status, _) = app.get(&format!("/s/{token}")).await;
+    let (status, page) = app.get(&format!("/s/{token}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the old link still works");
+    assert!(
+        page.contains("The owner stopped sharing this album") && !page.contains("not_found"),
+        "a stopped link explains itself: {page}"
+    );
     let (status, _, _) = app
         .request_bytes(
             Request::get(format!("/api/shared/{token}/zip"))
