@@ -74,9 +74,20 @@ pub fn backend(pool: &Pool) -> Backend {
 /// lock once another writer has committed past its snapshot, and fails at once with "database
 /// is locked" whatever the busy timeout. Taken first, the lock is waited for like a single
 /// statement's, so concurrent writers take turns.
+///
+/// The SQLite begin runs in a task of its own. sqlx checks a custom `BEGIN` after it ran, at an
+/// await point: a caller dropped there (a browser that went away mid-request) would leave the
+/// transaction open on a pooled connection with no `Transaction` to end it, holding the write
+/// lock for good while later writes on that connection are never committed. A task runs to
+/// its end, and a transaction nobody takes is rolled back when it is dropped.
 pub async fn begin_write(pool: &Pool) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
     match backend(pool) {
-        Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Sqlite => {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.begin_with("BEGIN IMMEDIATE").await })
+                .await
+                .map_err(|error| sqlx::Error::Io(std::io::Error::other(error)))?
+        }
         Backend::Postgres => pool.begin().await,
     }
 }

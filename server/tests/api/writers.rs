@@ -162,3 +162,44 @@ async fn concurrent_writers_take_turns_and_none_is_answered_5xx() {
         2
     );
 }
+
+/// A write whose caller goes away while it begins (a browser closing mid-request) must not
+/// leave its transaction open on a pooled connection: that would hold SQLite's write lock for
+/// good, and later writes on that connection would never be committed.
+#[tokio::test]
+async fn a_write_abandoned_while_it_begins_leaves_no_transaction_open() {
+    let app = TestApp::on_sqlite().await.with_photos(3).await;
+    for attempt in 0..1_000u64 {
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_micros(attempt % 100 * 5),
+            flashbulb::db::begin_write(&app.pool),
+        )
+        .await;
+        drop(abandoned);
+    }
+    // Every connection of the pool writes, and commits, at once.
+    let writes = (0..32).map(|round| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query("UPDATE photos SET is_favourite = $1 WHERE id = 1")
+                .bind(round % 2)
+                .execute(&pool)
+                .await
+        }
+    });
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(3), join_all(writes))
+        .await
+        .expect("a connection still holds the write lock");
+    assert!(answered.iter().all(Result::is_ok), "{answered:?}");
+    let mut tx = flashbulb::db::begin_write(&app.pool).await.expect("begin");
+    sqlx::query("UPDATE photos SET file_name = 'kept.jpg' WHERE id = 2")
+        .execute(&mut *tx)
+        .await
+        .expect("write");
+    tx.commit().await.expect("commit");
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM photos WHERE file_name = 'kept.jpg'")
+        .fetch_one(&app.pool)
+        .await
+        .expect("read");
+    assert_eq!(kept, 1);
+}
