@@ -22,12 +22,16 @@ const EMPTIED_LIST: &str = "emptied";
 /// The query that asks to confirm emptying the trash: `/trash?confirm=empty`.
 const CONFIRM_EMPTY: &str = "empty";
 
-/// One of the trash's lists: the photos in it, or (`emptied`) those emptied from it that can
-/// still be restored.
+/// One of the trash's lists: the photos in it, or (`emptied`, false when left out) those
+/// emptied from it that can still be restored.
 #[server(prefix = "/api", endpoint = "trash")]
-pub async fn load_trash(after: Option<String>, emptied: bool) -> Result<TrashView, ApiError> {
+pub async fn load_trash(
+    after: Option<String>,
+    emptied: Option<bool>,
+) -> Result<TrashView, ApiError> {
     let after = crate::model::Cursor::parse_argument(after.as_deref())?;
     let (library, owner) = crate::backend::owner_library().await?;
+    let emptied = emptied.unwrap_or(false);
     library
         .trash(owner, emptied, after, TRASH_PAGE_PHOTOS)
         .await
@@ -54,7 +58,7 @@ pub fn TrashPage() -> impl IntoView {
                 query.get("list").as_deref() == Some(EMPTIED_LIST),
             )
         },
-        |(after, emptied)| load_trash(after, emptied),
+        |(after, emptied)| load_trash(after, Some(emptied)),
     );
     let confirming = move || query.read().get("confirm").as_deref() == Some(CONFIRM_EMPTY);
     view! {

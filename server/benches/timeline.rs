@@ -97,6 +97,7 @@ async fn main() {
             years: 12,
             random_seed: 1,
             only_if_empty: false,
+            without_pictures: true,
         },
     )
     .await

@@ -106,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
-            let report = seed::run(&pool, &args).await?;
+            let report = seed::run_with_pictures(&pool, &args, &config.data_dir).await?;
             println!("{report}");
             Ok(())
         }

@@ -31,17 +31,17 @@ async fn derivative(
     let key = parse_key(&key_hex).ok_or(ServerError::NotFound)?;
     let owner = state.media.verify(&access).await?;
     // Only the owner's photos are served. The key is a prefix of the hash: a range of the
-    // UNIQUE (owner_id, sha256) index finds it.
+    // UNIQUE (owner_id, sha256) index finds it. A demo photo shows its shared picture's files.
     let query = match next_prefix(key) {
         Some(upper) => sqlx::query_scalar(
-            "SELECT sha256 FROM photos
+            "SELECT coalesce(derivatives_of, sha256) FROM photos
              WHERE owner_id = $1 AND sha256 >= $2 AND sha256 < $3 AND media_key = $4 LIMIT 1",
         )
         .bind(owner)
         .bind(key.to_vec())
         .bind(upper.to_vec()),
         None => sqlx::query_scalar(
-            "SELECT sha256 FROM photos
+            "SELECT coalesce(derivatives_of, sha256) FROM photos
              WHERE owner_id = $1 AND sha256 >= $2 AND $3 IS NOT NULL AND media_key = $4 LIMIT 1",
         )
         .bind(owner)

@@ -12,6 +12,7 @@ use std::{
 
 use app::model::PhotoId;
 use fast_image_resize::Resizer;
+use image::RgbImage;
 
 use crate::{db::Pool, storage};
 use derive::{DeriveError, Limits};
@@ -19,6 +20,9 @@ use sniff::Format;
 
 /// The files made for every photo, named as their URLs end.
 pub const VARIANTS: [&str; 4] = ["thumb.webp", "thumb.jpg", "preview.webp", "preview.jpg"];
+
+/// `(variant, bytes)` for each of [`VARIANTS`].
+pub type Files = Vec<(&'static str, Vec<u8>)>;
 
 /// Everything one run of the pipeline makes of one original.
 #[derive(Debug)]
@@ -28,8 +32,7 @@ pub struct Derived {
     pub height: u32,
     pub facts: metadata::Facts,
     pub thumbhash: Vec<u8>,
-    /// `(variant, bytes)` for each of [`VARIANTS`].
-    pub files: Vec<(&'static str, Vec<u8>)>,
+    pub files: Files,
 }
 
 /// Where an original is read from: bytes in memory (tests, benchmarks) or its file (the job).
@@ -97,8 +100,21 @@ pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Der
     } else {
         (declared_width, declared_height)
     };
+    let (thumbhash, files) = derive_pixels(&pixels)?;
+    Ok(Derived {
+        width,
+        height,
+        facts,
+        thumbhash,
+        files,
+    })
+}
+
+/// The thumbhash and the files of [`VARIANTS`] made from upright pixels: the preview fitted
+/// within its edge, the square thumbnail cut from it.
+pub fn derive_pixels(pixels: &RgbImage) -> Result<(Vec<u8>, Files), DeriveError> {
     let mut resizer = Resizer::new();
-    let preview = derive::fit(&mut resizer, &pixels, derive::PREVIEW_EDGE)?;
+    let preview = derive::fit(&mut resizer, pixels, derive::PREVIEW_EDGE)?;
     let thumb = derive::square(&mut resizer, &preview, derive::THUMBNAIL_SIDE)?;
     let thumbhash = derive::thumbhash(&mut resizer, &preview)?;
     let files = vec![
@@ -107,13 +123,7 @@ pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Der
         ("preview.webp", derive::encode_webp(&preview)),
         ("preview.jpg", derive::encode_jpeg(&preview)?),
     ];
-    Ok(Derived {
-        width,
-        height,
-        facts,
-        thumbhash,
-        files,
-    })
+    Ok((thumbhash, files))
 }
 
 /// Only the square WebP thumbnail, decoded no larger than it needs: the work the thumbnail

@@ -175,56 +175,62 @@ pub fn parse(body: &Bytes) -> ServerResult<Beacon> {
 /// Counts a beacon's values in `minute` (Unix time / 60). A page view reporting a metric again
 /// moves its earlier count to the new bucket, in the minute and route first counted.
 pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<()> {
+    // Two beacons of one page view can arrive at once (a tab hidden and closed): the page
+    // view's row is claimed by inserting it, and only when it exists already is it read, locked
+    // on PostgreSQL (SQLite's write transaction holds the whole database already).
+    let lock = match crate::db::backend(pool) {
+        crate::db::Backend::Postgres => " FOR UPDATE",
+        crate::db::Backend::Sqlite => "",
+    };
+    let earlier_sql = format!(
+        "SELECT minute, route, bucket FROM vital_page_views WHERE page = $1 AND metric = $2{lock}"
+    );
     let mut transaction = crate::db::begin_write(pool).await?;
     for sample in &beacon.metrics {
         let metric = sample.name.name();
         let bucket = histogram::bucket(sample.name, sample.value);
-        let earlier: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT minute, route, bucket FROM vital_page_views WHERE page = $1 AND metric = $2",
+        let claimed = sqlx::query(
+            "INSERT INTO vital_page_views (page, metric, minute, route, bucket)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (page, metric) DO NOTHING",
         )
         .bind(&beacon.page)
         .bind(metric)
-        .fetch_optional(&mut *transaction)
-        .await?;
-        let (minute, route) = match earlier {
-            Some((earlier_minute, route, earlier_bucket)) => {
-                if earlier_bucket == bucket {
-                    continue;
-                }
-                sqlx::query(
-                    "UPDATE vital_counts SET count = count - 1
-                     WHERE minute = $1 AND route = $2 AND metric = $3 AND bucket = $4 AND count > 0",
-                )
-                .bind(earlier_minute)
-                .bind(&route)
-                .bind(metric)
-                .bind(earlier_bucket)
-                .execute(&mut *transaction)
-                .await?;
-                sqlx::query(
-                    "UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3",
-                )
+        .bind(minute)
+        .bind(&beacon.route)
+        .bind(bucket)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            == 1;
+        let (minute, route) = if claimed {
+            (minute, beacon.route.clone())
+        } else {
+            let (earlier_minute, route, earlier_bucket): (i64, String, i64) =
+                sqlx::query_as(&earlier_sql)
+                    .bind(&beacon.page)
+                    .bind(metric)
+                    .fetch_one(&mut *transaction)
+                    .await?;
+            if earlier_bucket == bucket {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE vital_counts SET count = count - 1
+                 WHERE minute = $1 AND route = $2 AND metric = $3 AND bucket = $4 AND count > 0",
+            )
+            .bind(earlier_minute)
+            .bind(&route)
+            .bind(metric)
+            .bind(earlier_bucket)
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query("UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3")
                 .bind(bucket)
                 .bind(&beacon.page)
                 .bind(metric)
                 .execute(&mut *transaction)
                 .await?;
-                (earlier_minute, route)
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO vital_page_views (page, metric, minute, route, bucket)
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(&beacon.page)
-                .bind(metric)
-                .bind(minute)
-                .bind(&beacon.route)
-                .bind(bucket)
-                .execute(&mut *transaction)
-                .await?;
-                (minute, beacon.route.clone())
-            }
+            (earlier_minute, route)
         };
         sqlx::query(
             "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES ($1, $2, $3, $4, 1)

@@ -261,6 +261,7 @@ fn seed_args(owner: &str, photos: u64) -> seed::SeedArgs {
         years: 3,
         random_seed: 7,
         only_if_empty: false,
+        without_pictures: true,
     }
 }
 
@@ -319,6 +320,68 @@ async fn the_schema_rejects_rows_that_break_its_rules() {
         duplicate.is_err(),
         "the same content twice for one owner was accepted"
     );
+}
+
+#[tokio::test]
+async fn a_demo_library_shows_pictures_whose_files_its_rows_share() {
+    let app = TestApp::new().await;
+    let args = seed::SeedArgs {
+        without_pictures: false,
+        ..seed_args("demo", 300)
+    };
+    seed::run_with_pictures(&app.pool, &args, app.dir.path())
+        .await
+        .expect("seed");
+    // Every row shows a picture: its own media key, a shared picture's files.
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM photos WHERE media_key IS NULL OR derivatives_of IS NULL")
+            .await,
+        0
+    );
+    let pictures = app
+        .scalar("SELECT count(DISTINCT derivatives_of) FROM photos")
+        .await;
+    assert!(pictures > 12, "{pictures} pictures");
+    let (_, page) = app.get("/").await;
+    let thumbnails = page.matches("/thumb.webp\"").count();
+    assert!(
+        thumbnails >= 100,
+        "{thumbnails} thumbnails on the first screen"
+    );
+
+    let (id, key, shared): (i64, Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT id, media_key, derivatives_of FROM photos ORDER BY id LIMIT 1")
+            .fetch_one(&app.pool)
+            .await
+            .expect("a row");
+    let owner = app
+        .scalar(&format!("SELECT owner_id FROM photos WHERE id = {id}"))
+        .await;
+    let access = app.state.media.access(owner).await.expect("access");
+    for variant in ["thumb.webp", "preview.jpg"] {
+        let (status, headers, bytes) = app
+            .request_bytes(
+                Request::get(format!(
+                    "/media/{access}/{}/{variant}",
+                    app::format::hex(&key)
+                ))
+                .body(Body::empty())
+                .expect("request"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{variant}");
+        assert!(headers[header::CONTENT_TYPE]
+            .to_str()
+            .expect("ASCII")
+            .starts_with("image/"));
+        let stored = std::fs::read(flashbulb::storage::derivative_path(
+            app.dir.path(),
+            &shared,
+            variant,
+        ))
+        .expect("the shared file");
+        assert_eq!(bytes, stored, "{variant}");
+    }
 }
 
 #[tokio::test]

@@ -121,10 +121,22 @@ async fn postgres_serves_the_timeline_from_its_indexes_without_sorting() {
             "photos_favourites",
         ),
         (
-            "SELECT id FROM photos WHERE owner_id = 1 AND trashed_at IS NOT NULL
-             ORDER BY trashed_at DESC, id DESC LIMIT 61"
-                .to_string(),
+            flashbulb::photos::TrashList::InTrash
+                .page_sql()
+                .replace("$1", "1")
+                .replace("$2", "9223372036854775807")
+                .replace("$3", "9223372036854775807")
+                .replace("$4", "61"),
             "photos_trash",
+        ),
+        (
+            flashbulb::photos::TrashList::Emptied
+                .page_sql()
+                .replace("$1", "1")
+                .replace("$2", "9223372036854775807")
+                .replace("$3", "9223372036854775807")
+                .replace("$4", "61"),
+            "photos_emptied",
         ),
         (
             format!(

@@ -1,6 +1,9 @@
-//! `flashbulb seed`: a synthetic library (rows, thumbhashes, camera data) for demos and benchmarks.
+//! `flashbulb seed`: a synthetic library (rows, thumbhashes, camera data, and pictures to look
+//! at) for demos and benchmarks.
 
-use std::{fmt, time::Instant};
+pub mod pictures;
+
+use std::{fmt, path::Path, time::Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,6 +28,9 @@ pub struct SeedArgs {
     /// Do nothing if the owner already has photos (so a demo can be restarted safely).
     #[arg(long)]
     pub only_if_empty: bool,
+    /// Colour placeholders only, without the demo pictures and their thumbnails.
+    #[arg(long)]
+    pub without_pictures: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -55,7 +61,7 @@ impl fmt::Display for SeedReport {
     }
 }
 
-/// Rows per INSERT statement: 14 bound values each stays under SQLite's 32,766 variables.
+/// Rows per INSERT statement: 16 bound values each stays under SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 2_000;
 /// Page cache of the seeding connection, in KiB.
 const SEED_CACHE_KIB: u32 = 256 * 1024;
@@ -84,8 +90,32 @@ const SHAPES: &[(u32, u32)] = &[
     (3000, 3000),
 ];
 
+/// Seeds the rows with colour placeholders only.
 pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
+    seed(pool, args, &[], Instant::now()).await
+}
+
+/// Seeds the rows, each showing one of the demo pictures (drawn and derived into `data_dir`
+/// first) unless `args` asks for colour placeholders only.
+pub async fn run_with_pictures(
+    pool: &Pool,
+    args: &SeedArgs,
+    data_dir: &Path,
+) -> anyhow::Result<SeedReport> {
+    if args.without_pictures {
+        return run(pool, args).await;
+    }
     let started = Instant::now();
+    let pictures = pictures::prepare(data_dir).await?;
+    seed(pool, args, &pictures, started).await
+}
+
+async fn seed(
+    pool: &Pool,
+    args: &SeedArgs,
+    pictures: &[pictures::DemoPicture],
+    started: Instant,
+) -> anyhow::Result<SeedReport> {
     let owner = users::find_or_create(pool, &args.owner, true).await?;
     let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1")
         .bind(owner)
@@ -135,6 +165,7 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
         now,
         span,
         palette: &palette,
+        pictures,
     };
     let inserted = batches.insert(&mut connection, &mut rng, &progress).await?;
     sqlx::Connection::close(connection).await?;
@@ -157,6 +188,8 @@ struct Batches<'a> {
     now: i64,
     span: i64,
     palette: &'a [Vec<u8>],
+    /// Shown by the rows when there are any; colour placeholders otherwise.
+    pictures: &'a [pictures::DemoPicture],
 }
 
 impl Batches<'_> {
@@ -182,14 +215,29 @@ impl Batches<'_> {
             let mut insert = crate::db::Statement::new(
                 self.backend,
                 "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
-                 mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at) \
-                 VALUES ",
+                 mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at, \
+                 media_key, derivatives_of) VALUES ",
             );
             let serial_base = self.existing + inserted;
             for index in 0..rows {
                 let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
-                let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
                 let sha: [u8; 32] = rng.random();
+                // A picture's own size, placeholder and files; or a sensor's size and a colour.
+                let (width, height, thumbhash, media_key, derivatives_of) =
+                    if self.pictures.is_empty() {
+                        let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
+                        let palette = &self.palette[rng.random_range(0..self.palette.len())];
+                        (width, height, palette.clone(), None, None)
+                    } else {
+                        let picture = &self.pictures[rng.random_range(0..self.pictures.len())];
+                        (
+                            picture.width,
+                            picture.height,
+                            picture.thumbhash.clone(),
+                            Some(sha[..8].to_vec()),
+                            Some(picture.sha256.clone()),
+                        )
+                    };
                 insert
                     .push(if index == 0 { "(" } else { ", (" })
                     .push_bind(self.owner)
@@ -210,7 +258,7 @@ impl Batches<'_> {
                     .push(", ")
                     .push_bind("ready")
                     .push(", ")
-                    .push_bind(self.palette[rng.random_range(0..self.palette.len())].clone())
+                    .push_bind(thumbhash)
                     .push(", ")
                     .push_bind(make)
                     .push(", ")
@@ -219,6 +267,10 @@ impl Batches<'_> {
                     .push_bind(lens)
                     .push(", ")
                     .push_bind(self.now)
+                    .push(", ")
+                    .push_bind(media_key)
+                    .push(", ")
+                    .push_bind(derivatives_of)
                     .push(")");
             }
             insert
