@@ -42,6 +42,9 @@ const REBASE: f64 = 1_000_000.0;
 const SETTLE_AFTER: Duration = Duration::from_millis(150);
 /// Faster than this (px/s) is flicking through, not looking: thumbnails wait.
 const CALM_SPEED: f64 = 2_500.0;
+
+/// How far beyond the screen, in screens, calm rows are drawn with thumbnails.
+const IMAGE_REACH: f64 = 0.5;
 /// Years closer than this on the rail (a fraction of its height) keep only the first label.
 const RAIL_LABEL_GAP: f64 = 0.045;
 
@@ -336,7 +339,10 @@ pub fn VirtualTimeline(
                             cache,
                             &adopted,
                             (top - reach * height, top + (1.0 + reach) * height),
-                            calm,
+                            calm.then_some((
+                                top - IMAGE_REACH * height,
+                                top + (1.0 + IMAGE_REACH) * height,
+                            )),
                             with_images,
                         )
                     })
@@ -833,14 +839,18 @@ fn landing(
 }
 
 /// The items of the window `[top, bottom)`: month headings and rows, leaving out what the
-/// server's first screen still draws. Rows drawn with thumbnails keep them (`with_images`).
+/// server's first screen still draws. Once scrolling is calm, rows starting within
+/// `images_within` get thumbnails; rows drawn with thumbnails keep them (`with_images`).
+/// Only the band near the screen, not the whole window: turning every row of the window into
+/// thumbnails at once was one long task on a slow phone, where rows entering the band as the
+/// page moves cost a row or two a frame.
 fn window_items(
     layout: &Layout,
     months: &[MonthBucket],
     cache: &SegmentCache,
     adopted: &Adopted,
     (top, bottom): (f64, f64),
-    calm: bool,
+    images_within: Option<(f64, f64)>,
     with_images: &HashSet<RowId>,
 ) -> Vec<Item> {
     let mut items = Vec::new();
@@ -869,12 +879,14 @@ fn window_items(
                     row,
                     serials: (cache.serial(month, first), cache.serial(month, end - 1)),
                 };
+                let row_top = layout.cell_origin(visible.month, row * columns).1;
+                let near = images_within.is_some_and(|(from, to)| row_top >= from && row_top < to);
                 items.push(Item::Row {
                     id,
-                    top: layout.cell_origin(visible.month, row * columns).1,
+                    top: row_top,
                     first,
                     end,
-                    images: calm || with_images.contains(&id),
+                    images: near || with_images.contains(&id),
                 });
             }
             start = end;
@@ -1518,7 +1530,7 @@ mod tests {
             &cache,
             &adopted,
             (0.0, 1000.0),
-            true,
+            Some((0.0, 1000.0)),
             &none,
         );
         let rows: Vec<(MonthId, u64, u64, u64, bool)> = items
@@ -1559,13 +1571,31 @@ mod tests {
             &cache,
             &Adopted::default(),
             (0.0, 1000.0),
-            false,
+            None,
             &none,
         );
         assert_eq!(all.len(), 2 + 3 + 1);
         assert!(all
             .iter()
             .all(|item| !matches!(item, Item::Row { images: true, .. })));
+        // Calm, only the rows starting within the band near the screen get thumbnails.
+        let near = window_items(
+            &layout,
+            &months,
+            &cache,
+            &Adopted::default(),
+            (0.0, 1000.0),
+            Some((0.0, 200.0)),
+            &none,
+        );
+        let images: Vec<bool> = near
+            .iter()
+            .filter_map(|item| match item {
+                Item::Row { images, .. } => Some(*images),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(images, [true, true, false, false]);
     }
 
     #[test]

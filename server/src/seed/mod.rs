@@ -212,11 +212,18 @@ impl Batches<'_> {
         let mut inserted = 0u64;
         while inserted < self.photos {
             let rows = ((self.photos - inserted) as usize).min(ROWS_PER_STATEMENT);
+            let with_pictures = !self.pictures.is_empty();
             let mut insert = crate::db::Statement::new(
                 self.backend,
-                "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
-                 mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, created_at, \
-                 media_key, derivatives_of) VALUES ",
+                if with_pictures {
+                    "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
+                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, \
+                     created_at, media_key, derivatives_of) VALUES "
+                } else {
+                    "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
+                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, \
+                     created_at) VALUES "
+                },
             );
             let serial_base = self.existing + inserted;
             for index in 0..rows {
@@ -266,12 +273,15 @@ impl Batches<'_> {
                     .push(", ")
                     .push_bind(lens)
                     .push(", ")
-                    .push_bind(self.now)
-                    .push(", ")
-                    .push_bind(media_key)
-                    .push(", ")
-                    .push_bind(derivatives_of)
-                    .push(")");
+                    .push_bind(self.now);
+                if with_pictures {
+                    insert
+                        .push(", ")
+                        .push_bind(media_key)
+                        .push(", ")
+                        .push_bind(derivatives_of);
+                }
+                insert.push(")");
             }
             insert
                 .query()?
