@@ -132,13 +132,64 @@ pub fn rfc3339(unix_seconds: i64) -> String {
     )
 }
 
-/// `3 November 2026, 14:05 UTC`, the time and its zone held together (a no-break space), so a
-/// narrow column breaks the line after the comma.
-pub fn moment_label(unix_seconds: i64) -> String {
-    let seconds_of_day = unix_seconds.rem_euclid(86_400);
+/// `2026-11-03T14:05:09+05:30`: when a photo was taken, by the place's clock (see
+/// [`taken_label`]), with the offset when the camera recorded it and none when it did not.
+pub fn taken_iso(local_seconds: i64, offset_minutes: Option<i64>) -> String {
+    let clock = rfc3339(local_seconds);
+    let clock = clock.trim_end_matches('Z');
+    match offset_minutes {
+        Some(0) => format!("{clock}Z"),
+        Some(offset) => format!(
+            "{clock}{}{:02}:{:02}",
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 60,
+            offset.abs() % 60
+        ),
+        None => clock.to_string(),
+    }
+}
+
+/// `3 November 2026, 15:05` in the viewer's zone; `3 November 2026, 14:05 UTC` until the
+/// browser has named it. The time and `UTC` are held together (a no-break space), so a narrow
+/// column breaks the line after the comma.
+pub fn moment_label(unix_seconds: i64, zone: &crate::zone::ViewerZone) -> String {
+    match zone.offset_seconds(unix_seconds) {
+        Some(offset) => clock_label(unix_seconds + i64::from(offset)),
+        None => format!("{}\u{a0}UTC", clock_label(unix_seconds)),
+    }
+}
+
+/// When a photo was taken, by the clock of the place: `3 November 2026, 14:05` and, when the
+/// camera recorded how far that clock was from UTC, `(UTC+2)`. `local_seconds` is that clock's
+/// reading counted as if it were UTC.
+pub fn taken_label(local_seconds: i64, offset_minutes: Option<i32>) -> String {
+    match offset_minutes {
+        Some(offset) => format!(
+            "{} ({})",
+            clock_label(local_seconds),
+            utc_offset_label(offset)
+        ),
+        None => clock_label(local_seconds),
+    }
+}
+
+/// `UTC+2`, `UTC+5:30`, `UTC−3` (a minus sign), `UTC`.
+pub fn utc_offset_label(offset_minutes: i32) -> String {
+    let sign = if offset_minutes < 0 { '\u{2212}' } else { '+' };
+    let (hours, minutes) = (offset_minutes.abs() / 60, offset_minutes.abs() % 60);
+    match (hours, minutes) {
+        (0, 0) => "UTC".to_string(),
+        (hours, 0) => format!("UTC{sign}{hours}"),
+        (hours, minutes) => format!("UTC{sign}{hours}:{minutes:02}"),
+    }
+}
+
+/// `3 November 2026, 14:05` of a clock reading counted in seconds since 1970.
+fn clock_label(seconds: i64) -> String {
+    let seconds_of_day = seconds.rem_euclid(86_400);
     format!(
-        "{}, {:02}:{:02}\u{a0}UTC",
-        day_label(unix_seconds),
+        "{}, {:02}:{:02}",
+        day_label(seconds),
         seconds_of_day / 3600,
         seconds_of_day % 3600 / 60
     )
@@ -247,9 +298,25 @@ mod tests {
             assert_eq!(parse_day(bad), None, "{bad:?} accepted");
         }
         assert_eq!(
-            moment_label(1_793_491_200 + 3_600 * 14 + 300),
+            moment_label(
+                1_793_491_200 + 3_600 * 14 + 300,
+                &crate::zone::ViewerZone::default()
+            ),
             "1 November 2026, 14:05\u{a0}UTC"
         );
+        assert_eq!(
+            taken_label(1_793_491_200 + 3_600 * 14 + 300, None),
+            "1 November 2026, 14:05"
+        );
+        assert_eq!(
+            taken_label(1_793_491_200, Some(330)),
+            "1 November 2026, 00:00 (UTC+5:30)"
+        );
+        assert_eq!(utc_offset_label(-180), "UTC\u{2212}3");
+        assert_eq!(taken_iso(0, None), "1970-01-01T00:00:00");
+        assert_eq!(taken_iso(0, Some(-90)), "1970-01-01T00:00:00-01:30");
+        assert_eq!(taken_iso(0, Some(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_offset_label(0), "UTC");
         assert_eq!(byte_size(4_200_000), "4.2\u{a0}MB");
         assert_eq!(byte_size(999), "999\u{a0}B");
     }

@@ -19,6 +19,7 @@ pub mod timeline;
 pub mod trash;
 pub mod upload;
 pub mod vitals;
+pub mod zone;
 
 #[cfg(feature = "ssr")]
 pub mod backend;
@@ -45,6 +46,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // Named after its content when the site was built with hashed names.
                 <HashedStylesheet options=options.clone() id="flashbulb" />
                 <HydrationScripts options islands=true />
+                <script nonce=leptos::nonce::use_nonce()>{zone::ViewerZone::SCRIPT}</script>
                 <MetaTags />
             </head>
             <body>

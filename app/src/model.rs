@@ -175,6 +175,9 @@ pub struct PhotoDetail {
     pub aperture: Option<f64>,
     pub exposure_time: Option<String>,
     pub iso: Option<i64>,
+    /// How far the clock of the place where it was taken (`cell.taken_at`) was from UTC, in
+    /// minutes east, when the camera recorded it.
+    pub taken_offset_minutes: Option<i32>,
     /// When the photo was moved to the trash; `None` while it is in the library.
     pub trashed_at: Option<i64>,
     /// Whether this server stores the original file (demo photos have none).

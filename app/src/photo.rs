@@ -7,7 +7,7 @@ use leptos_router::hooks::use_params_map;
 use crate::{
     albums::{SetAlbumCover, SetInAlbum},
     error::ApiError,
-    format::{byte_size, moment_label},
+    format::{byte_size, moment_label, taken_label},
     model::{media_url, PhotoDetail, PhotoId},
     timeline::{photo_href, LoadFailed, SetFavourite, HEART_PATH},
 };
@@ -114,6 +114,7 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
         aperture,
         exposure_time,
         iso,
+        taken_offset_minutes,
         trashed_at,
         has_original,
         status,
@@ -123,6 +124,7 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
         ..
     } = photo;
     let exposure = exposure_summary(exposure_time, aperture, focal_length_mm, iso);
+    let zone = use_context::<crate::zone::ViewerZone>().unwrap_or_default();
     let megapixels = f64::from(cell.width) * f64::from(cell.height) / 1e6;
     let photo_id = cell.id;
     let has_albums = !all_albums.is_empty();
@@ -149,11 +151,11 @@ fn PhotoInfo(photo: PhotoDetail) -> impl IntoView {
             })}
             {trashed_at.map(|at| view! {
                 <p class="in-trash" role="status">
-                    "In the trash since " {moment_label(at)} "."
+                    "In the trash since " {moment_label(at, &zone)} "."
                 </p>
             })}
             <dl class="facts">
-                {row("Taken", Some(moment_label(cell.taken_at)))}
+                {row("Taken", Some(taken_label(cell.taken_at, taken_offset_minutes)))}
                 {row("Size", Some(format!(
                     "{}\u{a0}×\u{a0}{} ({megapixels:.1}\u{a0}MP), {}",
                     cell.width, cell.height, byte_size(size)

@@ -1,6 +1,6 @@
 //! The HTTP surface: page routes, server functions, static files and the layers around them.
 
-use app::{model::Viewer, shell, ApiError, App};
+use app::{model::Viewer, shell, zone::ViewerZone, ApiError, App};
 use axum::{
     body::Body,
     http::{header, request::Parts, HeaderValue, Response, StatusCode},
@@ -126,11 +126,14 @@ pub fn build_app(state: AppState) -> Router {
 /// guard) and the nonce of its scripts, which the Content-Security-Policy sent with the page
 /// names.
 fn provide_request_context() {
-    if let Some(viewer) =
-        use_context::<Parts>().and_then(|parts| parts.extensions.get::<Viewer>().cloned())
+    let parts = use_context::<Parts>();
+    if let Some(viewer) = parts
+        .as_ref()
+        .and_then(|parts| parts.extensions.get::<Viewer>().cloned())
     {
         provide_context(viewer);
     }
+    provide_context(parts.map_or_else(ViewerZone::default, |parts| viewer_zone(&parts.headers)));
     if let (Some(nonce), Some(response)) =
         (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
     {
@@ -138,6 +141,17 @@ fn provide_request_context() {
             response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
         }
     }
+}
+
+/// The time zone the request's `tz` cookie names; UTC without one.
+pub fn viewer_zone(headers: &axum::http::HeaderMap) -> ViewerZone {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .map(ViewerZone::from_cookie_header)
+        .find(|zone| zone.name().is_some())
+        .unwrap_or_default()
 }
 
 /// Scripts run only from this site and only inline with the page's nonce (the hydration

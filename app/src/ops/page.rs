@@ -10,6 +10,7 @@ use crate::{
     format::{byte_size, moment_label, thousands},
     live::{LiveUpdates, Topic},
     timeline::LoadFailed,
+    zone::ViewerZone,
 };
 
 #[server(prefix = "/api", endpoint = "ops")]
@@ -25,10 +26,13 @@ pub async fn load_diagnostics() -> Result<Diagnostics, ApiError> {
 #[component]
 pub fn OpsPage() -> impl IntoView {
     let snapshot = Resource::new_blocking(|| (), |()| load_ops());
+    let zone = use_context::<ViewerZone>().unwrap_or_default();
     view! {
         <Title text="Operations" />
         <Suspense fallback=|| view! { <p class="notice">"Reading the server's figures…"</p> }>
-            {move || Suspend::new(async move {
+            {move || Suspend::new({
+                let zone = zone.clone();
+                async move {
                 match snapshot.await {
                     Ok(snapshot) => view! {
                         <div class="ops">
@@ -40,7 +44,7 @@ pub fn OpsPage() -> impl IntoView {
                                 </p>
                                 <LiveUpdates topics=vec![Topic::Ops] notice=false />
                             </div>
-                            <OpsConsole snapshot />
+                            <OpsConsole snapshot zone />
                         </div>
                     }
                         .into_any(),
@@ -49,14 +53,15 @@ pub fn OpsPage() -> impl IntoView {
                     }
                         .into_any(),
                 }
+                }
             })}
         </Suspense>
     }
 }
 
-/// The console's figures, replaced whenever the hub sends a newer snapshot.
+/// The console's figures, replaced whenever the hub sends a newer snapshot; times in `zone`.
 #[island(lazy)]
-fn OpsConsole(snapshot: OpsSnapshot) -> impl IntoView {
+fn OpsConsole(snapshot: OpsSnapshot, zone: ViewerZone) -> impl IntoView {
     let current = RwSignal::new(snapshot);
     #[cfg(feature = "hydrate")]
     crate::live::on_message(move |message| {
@@ -73,11 +78,11 @@ fn OpsConsole(snapshot: OpsSnapshot) -> impl IntoView {
             }
         }
     });
-    move || view! { <Console snapshot=current.get() /> }
+    move || view! { <Console snapshot=current.get() zone=zone.clone() /> }
 }
 
 #[component]
-fn Console(snapshot: OpsSnapshot) -> impl IntoView {
+fn Console(snapshot: OpsSnapshot, zone: ViewerZone) -> impl IntoView {
     let OpsSnapshot {
         at_ms,
         version,
@@ -204,7 +209,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                                     <td>{alert.rule}</td>
                                     <td><span class=format!("badge alert-{}", alert.state.label())>{alert.state.label()}</span></td>
                                     <td>{alert.shown.unwrap_or_else(|| "–".into())}</td>
-                                    <td>{alert.since.map_or("–".into(), moment_label)}</td>
+                                    <td>{alert.since.map_or("–".into(), |since| moment_label(since, &zone))}</td>
                                 </tr>
                             }
                         })
@@ -220,7 +225,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                             <li>
                                 <span class=format!("badge alert-{}", event.state.label())>{event.state.label()}</span>
                                 " " {event.rule} " · " {event.shown.unwrap_or_default()}
-                                " · " {moment_label(event.at)}
+                                " · " {moment_label(event.at, &zone)}
                             </li>
                         })
                         .collect_view()}
@@ -285,7 +290,7 @@ fn Console(snapshot: OpsSnapshot) -> impl IntoView {
                             .map(|failure| view! {
                                 <li>
                                     <a href=format!("/p/{}", failure.photo)>{format!("Photo {}", failure.photo)}</a>
-                                    " · " {failure.kind} " · " {failure.error} " · " {moment_label(failure.at)}
+                                    " · " {failure.kind} " · " {failure.error} " · " {moment_label(failure.at, &zone)}
                                 </li>
                             })
                             .collect_view()}
@@ -409,6 +414,7 @@ fn DiagnosticsView(diagnostics: Diagnostics) -> impl IntoView {
         slow_queries,
         slow_query_ms,
     } = diagnostics;
+    let zone = use_context::<ViewerZone>().unwrap_or_default();
     view! {
         <div class="ops">
             <div class="timeline-head">
@@ -447,7 +453,7 @@ fn DiagnosticsView(diagnostics: Diagnostics) -> impl IntoView {
                                             <td>{format!("{:.0} ms", query.millis)}</td>
                                             <td>{query.rows}</td>
                                             <td><code class="statement">{query.statement}</code></td>
-                                            <td>{moment_label(query.at)}</td>
+                                            <td>{moment_label(query.at, &zone)}</td>
                                         </tr>
                                     })
                                     .collect_view()}

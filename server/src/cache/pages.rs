@@ -92,8 +92,11 @@ pub async fn serve(State(state): State<PageCache>, request: Request, next: Next)
         // Visitors are sent to sign in before they get here; nothing of theirs is cached.
         return next.run(request).await;
     };
+    // Pages show times in the viewer's zone: one stored page per zone.
+    let zone = crate::web::viewer_zone(request.headers());
     let name = format!(
-        "page {}",
+        "page {} {}",
+        zone.name().unwrap_or("UTC"),
         request
             .uri()
             .path_and_query()

@@ -87,7 +87,7 @@ pub async fn detail(
     let row: Option<DetailRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS}, byte_size, mime_type, camera_make, camera_model, lens,
                 focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256,
-                failure
+                failure, taken_offset_minutes
          FROM photos WHERE id = $1 AND owner_id = $2"
     ))
     .bind(photo)
@@ -136,6 +136,9 @@ pub async fn detail(
         aperture: row.aperture,
         exposure_time: row.exposure_time,
         iso: row.iso,
+        taken_offset_minutes: row
+            .taken_offset_minutes
+            .and_then(|minutes| i32::try_from(minutes).ok()),
         trashed_at: row.trashed_at,
         has_original,
         status: row.status,
@@ -189,6 +192,7 @@ struct DetailRow {
     status: String,
     sha256: Vec<u8>,
     failure: Option<String>,
+    taken_offset_minutes: Option<i64>,
 }
 
 /// Moves one of `owner`'s photos to the trash or back. Trashing twice keeps the first time,

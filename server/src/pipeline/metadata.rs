@@ -5,9 +5,11 @@ use exif::{In, Tag, Value};
 /// The EXIF facts Flashbulb keeps; every one is optional, cameras record what they like.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Facts {
-    /// When the photo was taken, Unix seconds; local time taken as UTC unless the camera
-    /// recorded its offset.
+    /// When the photo was taken: the clock of the place, in seconds since 1970 as if it were
+    /// UTC (so the photo belongs to the day it was taken there).
     pub taken_at: Option<i64>,
+    /// How far that clock was from UTC, in minutes east, when the camera recorded it.
+    pub taken_offset_minutes: Option<i64>,
     /// 1 to 8, as EXIF defines; 1 is "upright".
     pub orientation: u8,
     pub camera_make: Option<String>,
@@ -87,8 +89,10 @@ pub fn read_from<R: std::io::BufRead + std::io::Seek>(mut reader: R) -> Facts {
     let iso = field(Tag::PhotographicSensitivity)
         .and_then(|field| field.value.get_uint(0))
         .map(i64::from);
+    let taken = taken_at(&exif);
     Facts {
-        taken_at: taken_at(&exif),
+        taken_at: taken.map(|(at, _)| at),
+        taken_offset_minutes: taken.and_then(|(_, offset)| offset),
         orientation,
         camera_make: text(Tag::Make),
         camera_model: text(Tag::Model),
@@ -101,8 +105,9 @@ pub fn read_from<R: std::io::BufRead + std::io::Seek>(mut reader: R) -> Facts {
     }
 }
 
-/// DateTimeOriginal (else DateTime), with OffsetTimeOriginal when the camera wrote it.
-fn taken_at(exif: &exif::Exif) -> Option<i64> {
+/// DateTimeOriginal (else DateTime) as the place's clock read it, with OffsetTimeOriginal when
+/// the camera wrote it.
+fn taken_at(exif: &exif::Exif) -> Option<(i64, Option<i64>)> {
     let (tag, offset_tag) = [
         (Tag::DateTimeOriginal, Tag::OffsetTimeOriginal),
         (Tag::DateTimeDigitized, Tag::OffsetTimeDigitized),
@@ -128,7 +133,11 @@ fn taken_at(exif: &exif::Exif) -> Option<i64> {
         + i64::from(moment.hour.min(23)) * 3600
         + i64::from(moment.minute.min(59)) * 60
         + i64::from(moment.second.min(59));
-    Some(local - i64::from(moment.offset.unwrap_or(0)) * 60)
+    let offset = moment
+        .offset
+        .map(i64::from)
+        .filter(|minutes| minutes.abs() <= 1440);
+    Some((local, offset))
 }
 
 fn gps(exif: &exif::Exif) -> Option<(f64, f64)> {
@@ -163,5 +172,42 @@ mod tests {
             read(&[0xFF, 0xD8, 0xFF, 0xE1, 0, 4, b'E', b'x']).taken_at,
             None
         );
+    }
+
+    /// A TIFF holding only the given EXIF text fields.
+    fn tiff_with(fields: &[(Tag, &str)]) -> Vec<u8> {
+        let fields: Vec<exif::Field> = fields
+            .iter()
+            .map(|(tag, text)| exif::Field {
+                tag: *tag,
+                ifd_num: In::PRIMARY,
+                value: Value::Ascii(vec![text.as_bytes().to_vec()]),
+            })
+            .collect();
+        let mut writer = exif::experimental::Writer::new();
+        for field in &fields {
+            writer.push_field(field);
+        }
+        let mut out = std::io::Cursor::new(Vec::new());
+        writer.write(&mut out, false).expect("a TIFF");
+        out.into_inner()
+    }
+
+    #[test]
+    fn the_place_clock_is_kept_with_the_offset_the_camera_recorded() {
+        let facts = read(&tiff_with(&[
+            (Tag::DateTimeOriginal, "2024:07:08 23:30:00"),
+            (Tag::OffsetTimeOriginal, "+05:30"),
+        ]));
+        // 8 July 2024, 23:30 where it was taken, whatever that was in UTC.
+        assert_eq!(facts.taken_at, Some(1_720_481_400));
+        assert_eq!(facts.taken_offset_minutes, Some(330));
+
+        let facts = read(&tiff_with(&[(
+            Tag::DateTimeOriginal,
+            "2024:07:08 23:30:00",
+        )]));
+        assert_eq!(facts.taken_at, Some(1_720_481_400));
+        assert_eq!(facts.taken_offset_minutes, None);
     }
 }

@@ -214,6 +214,7 @@ pub async fn make_derivatives(
         "UPDATE photos SET
              width = $1, height = $2, orientation = $3, thumbhash = $4,
              taken_at = coalesce($5, taken_at),
+             taken_offset_minutes = CASE WHEN $5 IS NULL THEN taken_offset_minutes ELSE $16 END,
              camera_make = $6, camera_model = $7, lens = $8, exposure_time = $9, aperture = $10,
              iso = $11, focal_length_mm = $12, gps_latitude = $13, gps_longitude = $14,
              status = 'ready', failure = NULL, media_key = substr(sha256, 1, 8)
@@ -234,6 +235,7 @@ pub async fn make_derivatives(
     .bind(facts.gps.map(|(latitude, _)| latitude))
     .bind(facts.gps.map(|(_, longitude)| longitude))
     .bind(photo)
+    .bind(facts.taken_offset_minutes)
     .execute(pool)
     .await?;
     Ok(())

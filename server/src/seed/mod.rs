@@ -63,8 +63,6 @@ impl fmt::Display for SeedReport {
 
 /// Rows per INSERT statement: 16 bound values each stays under SQLite's 32,766 variables.
 const ROWS_PER_STATEMENT: usize = 2_000;
-/// Page cache of the seeding connection, in KiB.
-const SEED_CACHE_KIB: u32 = 256 * 1024;
 
 const CAMERAS: &[(&str, &str, &str)] = &[
     ("Canon", "Canon EOS R6", "RF24-105mm F4 L IS USM"),
@@ -139,16 +137,14 @@ async fn seed(
     let span = i64::from(args.years) * 365 * 86_400;
     let progress = progress_bar(args.photos);
 
-    // Rows arrive in random order for six indexes (the content hash, the timeline, camera,
-    // lens, file-name trigrams): a page cache large enough for their hot pages turns most
-    // random reads into memory hits. Only this connection, which ends with the seeding, gets
-    // it. (PostgreSQL's shared buffers are the server's to size.)
+    // Rows arrive in the order of every index they touch: taken times ascending (the timeline,
+    // camera and lens indexes), content hashes ascending within the run, file names numbered.
+    // Each insert lands beside the last, so the pages it changes are already in the default
+    // page cache: a million rows need no large cache (in random order, six indexes took a
+    // 256 MiB one to stay fast).
     let backend = crate::db::backend(pool);
     let mut connection = crate::db::bulk_connection(pool).await?;
     if backend == crate::db::Backend::Sqlite {
-        sqlx::query(&format!("PRAGMA cache_size = -{SEED_CACHE_KIB}"))
-            .execute(&mut connection)
-            .await?;
         // Each multi-row insert inside the transaction keeps a statement journal (the pages it
         // changes, so that it alone can be undone). In a temporary file that journal cost 1.5
         // writes per row (77,284 `pwrite` calls for 50,000 rows); in memory, no system call.
@@ -210,6 +206,8 @@ impl Batches<'_> {
             .await
             .context("starting the seed transaction")?;
         let mut inserted = 0u64;
+        let mut times = TakenTimes::new(rng, self.now, self.span, self.photos);
+        let mut hashes = AscendingHashes::new(rng);
         while inserted < self.photos {
             let rows = ((self.photos - inserted) as usize).min(ROWS_PER_STATEMENT);
             let with_pictures = !self.pictures.is_empty();
@@ -228,7 +226,7 @@ impl Batches<'_> {
             let serial_base = self.existing + inserted;
             for index in 0..rows {
                 let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
-                let sha: [u8; 32] = rng.random();
+                let sha = hashes.next(rng);
                 // A picture's own size, placeholder and files; or a sensor's size and a colour.
                 let (width, height, thumbhash, media_key, derivatives_of) =
                     if self.pictures.is_empty() {
@@ -251,7 +249,7 @@ impl Batches<'_> {
                     .push(", ")
                     .push_bind(format!("IMG_{:07}.JPG", serial_base + index as u64 + 1))
                     .push(", ")
-                    .push_bind(self.now - rng.random_range(0..self.span))
+                    .push_bind(times.next(rng))
                     .push(", ")
                     .push_bind(i64::from(width))
                     .push(", ")
@@ -296,6 +294,101 @@ impl Batches<'_> {
     }
 }
 
+/// Taken times in ascending order, spread over `span` seconds up to `now` the way a real
+/// library is: some months busy (a holiday, a new baby), some quiet. Each month-long slice gets
+/// a random share of the photos, spaced evenly across it with jitter, so the times come out
+/// sorted without holding them all.
+struct TakenTimes {
+    /// Cumulative weights of the slices, the last one the total.
+    cumulative: Vec<f64>,
+    start: i64,
+    slice_secs: i64,
+    photos: u64,
+    slice: usize,
+    /// Photos given to the slices before `slice`, and how many of `slice`'s are out.
+    before: u64,
+    taken_in_slice: u64,
+}
+
+impl TakenTimes {
+    /// Thirty days per slice: the timeline's months, near enough.
+    const SLICE_SECS: i64 = 30 * 86_400;
+
+    fn new(rng: &mut SmallRng, now: i64, span: i64, photos: u64) -> Self {
+        let slices = (span / Self::SLICE_SECS).max(1) as usize;
+        let mut total = 0.0;
+        let cumulative = (0..slices)
+            .map(|_| {
+                // Cubed: most slices are ordinary, a few hold several times their share.
+                let busy: f64 = rng.random();
+                total += 0.25 + 4.0 * busy * busy * busy;
+                total
+            })
+            .collect();
+        Self {
+            cumulative,
+            start: now - span,
+            slice_secs: span / slices as i64,
+            photos,
+            slice: 0,
+            before: 0,
+            taken_in_slice: 0,
+        }
+    }
+
+    /// Photos given to the slices up to and including `slice`.
+    fn through(&self, slice: usize) -> u64 {
+        let total = *self.cumulative.last().unwrap_or(&1.0);
+        if slice + 1 >= self.cumulative.len() {
+            return self.photos;
+        }
+        (self.photos as f64 * self.cumulative[slice] / total).round() as u64
+    }
+
+    fn next(&mut self, rng: &mut SmallRng) -> i64 {
+        while self.slice + 1 < self.cumulative.len()
+            && self.before + self.taken_in_slice >= self.through(self.slice)
+        {
+            self.before = self.through(self.slice);
+            self.slice += 1;
+            self.taken_in_slice = 0;
+        }
+        let in_slice = self.through(self.slice).saturating_sub(self.before).max(1) as i64;
+        let step = (self.slice_secs / in_slice).max(1);
+        let slice_start = self.start + self.slice as i64 * self.slice_secs;
+        // More photos than seconds in a slice share seconds rather than spill into the next.
+        let at = (slice_start + self.taken_in_slice as i64 * step + rng.random_range(0..step))
+            .min(slice_start + self.slice_secs - 1);
+        self.taken_in_slice += 1;
+        at
+    }
+}
+
+/// Content hashes that ascend within one seeding run: eight bytes of a random base plus the
+/// row's number, then random bytes. Consecutive rows sit side by side in the hash index, and
+/// runs (for other owners, or repeated) start at random places, so they do not collide.
+struct AscendingHashes {
+    base: u64,
+    next: u64,
+}
+
+impl AscendingHashes {
+    fn new(rng: &mut SmallRng) -> Self {
+        // The low 32 bits count the rows: four billion per run.
+        Self {
+            base: rng.random::<u64>() & !u64::from(u32::MAX),
+            next: 0,
+        }
+    }
+
+    fn next(&mut self, rng: &mut SmallRng) -> [u8; 32] {
+        let mut hash: [u8; 32] = rng.random();
+        hash[..8].copy_from_slice(&(self.base | self.next).to_be_bytes());
+        self.next += 1;
+        hash
+    }
+}
+
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let style = ProgressStyle::with_template(
@@ -330,4 +423,51 @@ fn thumbhash_palette(rng: &mut SmallRng) -> Vec<Vec<u8>> {
             thumbhash::rgba_to_thumb_hash(SIDE, SIDE, &rgba)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taken_times_ascend_within_the_span_and_vary_by_month() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let (now, span, photos) = (1_800_000_000, 12 * 365 * 86_400, 100_000);
+        let mut times = TakenTimes::new(&mut rng, now, span, photos);
+        let all: Vec<i64> = (0..photos).map(|_| times.next(&mut rng)).collect();
+        assert!(all.windows(2).all(|pair| pair[0] <= pair[1]), "not sorted");
+        assert!(all[0] >= now - span && all[all.len() - 1] < now);
+        let mut per_slice = std::collections::BTreeMap::<i64, u64>::new();
+        for at in &all {
+            *per_slice
+                .entry((at - (now - span)) / TakenTimes::SLICE_SECS)
+                .or_default() += 1;
+        }
+        let busiest = per_slice.values().max().copied().unwrap_or_default();
+        let quietest = per_slice.values().min().copied().unwrap_or_default();
+        assert!(per_slice.len() > 140, "{} slices", per_slice.len());
+        assert!(
+            busiest > 3 * quietest,
+            "{quietest} to {busiest}: every month alike"
+        );
+    }
+
+    #[test]
+    fn taken_times_hold_more_photos_than_seconds() {
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut times = TakenTimes::new(&mut rng, 1_000, 100, 1_000);
+        let all: Vec<i64> = (0..1_000).map(|_| times.next(&mut rng)).collect();
+        assert!(all.windows(2).all(|pair| pair[0] <= pair[1]));
+        assert!(all.iter().all(|at| (900..1_000).contains(at)));
+    }
+
+    #[test]
+    fn hashes_ascend_within_a_run_and_runs_differ() {
+        let mut rng = SmallRng::seed_from_u64(3);
+        let mut first = AscendingHashes::new(&mut rng);
+        let mut second = AscendingHashes::new(&mut rng);
+        let run: Vec<[u8; 32]> = (0..1_000).map(|_| first.next(&mut rng)).collect();
+        assert!(run.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_ne!(run[0][..4], second.next(&mut rng)[..4]);
+    }
 }

@@ -2010,18 +2010,22 @@ async fn the_csv_export_lists_every_photo_of_the_owner_once_across_batches() {
 
     // Text that CSV must quote survives the round trip; trash and favourites are told.
     let odd = insert_photo(&app, 1, 1_793_491_200 + 2 * 86_400 + 50_709, "ready").await;
-    sqlx::query("UPDATE photos SET file_name = $1, is_favourite = 1, trashed_at = 0 WHERE id = $2")
-        .bind("comma, \"quote\"\nnew line.jpg")
-        .bind(odd)
-        .execute(&app.pool)
-        .await
-        .expect("rename a photo");
+    sqlx::query(
+        "UPDATE photos SET file_name = $1, is_favourite = 1, trashed_at = 0,
+                           taken_offset_minutes = 330 WHERE id = $2",
+    )
+    .bind("comma, \"quote\"\nnew line.jpg")
+    .bind(odd)
+    .execute(&app.pool)
+    .await
+    .expect("rename a photo");
     let (_, records) = export_csv(&app).await;
     assert_eq!(records.len(), 4_001);
     let last = records.last().expect("at least one record");
     assert_eq!(last[0].parse::<i64>().expect("the id is a number"), odd);
     assert_eq!(&last[1], "comma, \"quote\"\nnew line.jpg");
-    assert_eq!(&last[2], "2026-11-03T14:05:09Z");
+    // Taken by the place's clock, with the offset its camera recorded.
+    assert_eq!(&last[2], "2026-11-03T14:05:09+05:30");
     assert_eq!(&last[17], "true");
     assert_eq!(&last[18], "1970-01-01T00:00:00Z");
     assert_eq!(last[19].len(), 64, "the content hash in hex");

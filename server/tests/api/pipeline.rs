@@ -46,8 +46,9 @@ fn a_camera_photo_gives_its_exif_and_derivatives() {
     assert_eq!(facts.aperture, Some(8.0));
     assert_eq!(facts.iso, Some(100));
     assert_eq!(facts.focal_length_mm, Some(22.0));
-    // 2014-04-18 20:33:53, no offset recorded: read as UTC.
+    // 2014-04-18 20:33:53 by the place's clock, whose offset the camera did not record.
     assert_eq!(facts.taken_at, Some(1_397_853_233));
+    assert_eq!(facts.taken_offset_minutes, None);
     assert_eq!(facts.gps, None);
     let sizes: Vec<(&str, (u32, u32))> = derived
         .files
