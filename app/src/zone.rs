@@ -36,7 +36,7 @@ impl ViewerZone {
             return Self(None);
         }
         #[cfg(feature = "ssr")]
-        if jiff::tz::TimeZone::get(name).is_err() {
+        if lookup(name).is_none() {
             return Self(None);
         }
         Self(Some(name.to_string()))
@@ -53,7 +53,7 @@ impl ViewerZone {
         let name = self.0.as_deref()?;
         #[cfg(feature = "ssr")]
         {
-            let zone = jiff::tz::TimeZone::get(name).ok()?;
+            let zone = lookup(name)?;
             let at = jiff::Timestamp::from_second(unix_seconds).ok()?;
             Some(zone.to_offset(at).seconds())
         }
@@ -81,6 +81,22 @@ impl ViewerZone {
         if(zone){if(document.cookie.split('; ').indexOf('tz='+zone)==-1){\
         document.cookie='tz='+zone+'; path=/; max-age=31536000; samesite=lax'}}\
         }catch(error){}})()";
+}
+
+/// The zone's rules from the system's database, else from the bundled one: browsers still
+/// report old names (Chromium says `Asia/Calcutta`) that slim systems ship without.
+#[cfg(feature = "ssr")]
+fn lookup(name: &str) -> Option<jiff::tz::TimeZone> {
+    jiff::tz::db()
+        .get(name)
+        .or_else(|_| {
+            static BUNDLED: std::sync::OnceLock<jiff::tz::TimeZoneDatabase> =
+                std::sync::OnceLock::new();
+            BUNDLED
+                .get_or_init(jiff::tz::TimeZoneDatabase::bundled)
+                .get(name)
+        })
+        .ok()
 }
 
 #[cfg(test)]

@@ -57,9 +57,11 @@ test("a photo's trash time shows in the browser's zone once it has said which, a
   assert.equal(status, 200);
   await setup.close();
 
+  // The session alone: signing in, the browser already named the machine's own zone.
+  const session = { ...storageState, cookies: storageState.cookies.filter((cookie) => cookie.name !== 'tz') };
   const taken = {};
   for (const timezoneId of ['Asia/Kolkata', 'America/New_York']) {
-    const context = await browser.newContext({ storageState, timezoneId });
+    const context = await browser.newContext({ storageState: session, timezoneId });
     const page = await context.newPage();
     const errors = watchErrors(page);
     // The first page: the server has not been told the zone yet.
@@ -68,7 +70,9 @@ test("a photo's trash time shows in the browser's zone once it has said which, a
     assert.match(first, /\sUTC\.$/, `before the browser said: ${first}`);
     assert.ok(momentsBetween(from, to, 'UTC').some((label) => first.includes(label)), first);
     const cookies = await context.cookies();
-    assert.equal(cookies.find((cookie) => cookie.name === 'tz')?.value, timezoneId);
+    // Chromium may name the zone by an older alias (Asia/Calcutta): whatever it says is sent.
+    const named = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    assert.equal(cookies.find((cookie) => cookie.name === 'tz')?.value, named);
 
     await page.reload();
     const local = await page.locator('.in-trash').innerText();
@@ -89,7 +93,7 @@ test("a photo's trash time shows in the browser's zone once it has said which, a
   // knows is ignored: UTC, said so.
   const url = new URL(baseUrl);
   for (const value of [null, '../../etc/passwd', 'Mars/Olympus_Mons']) {
-    const context = await browser.newContext({ storageState, javaScriptEnabled: false, timezoneId: 'Asia/Kolkata' });
+    const context = await browser.newContext({ storageState: session, javaScriptEnabled: false, timezoneId: 'Asia/Kolkata' });
     if (value) await context.addCookies([{ name: 'tz', value, domain: url.hostname, path: '/' }]);
     const page = await context.newPage();
     for (let visit = 0; visit < 2; visit += 1) {

@@ -36,8 +36,12 @@ pub struct Config {
     pub max_image_pixels: u64,
     /// Derivative jobs run at once by this process; 0 means one per CPU core.
     pub derivative_workers: usize,
-    /// Seconds a worker holds a job before another may take it over.
+    /// Seconds a worker holds a job before another may take it over; a running job renews
+    /// its lease every third of this.
     pub job_lease_secs: u64,
+    /// Seconds one photo's job may take; past this its decoding stops and the attempt fails
+    /// (retried like any other, until the job is out of attempts).
+    pub job_timeout_secs: u64,
     /// After SIGTERM (or Ctrl-C): seconds in-flight requests get to finish, and then again
     /// running jobs; what is unfinished then is cut (jobs go back to the queue).
     pub shutdown_grace_secs: u64,
@@ -108,6 +112,7 @@ const KEYS: &[&str] = &[
     "max_image_pixels",
     "derivative_workers",
     "job_lease_secs",
+    "job_timeout_secs",
     "shutdown_grace_secs",
     "live_frame_ms",
     "live_heartbeat_secs",
@@ -144,6 +149,7 @@ impl Default for Config {
             max_image_pixels: 100_000_000,
             derivative_workers: 0,
             job_lease_secs: 120,
+            job_timeout_secs: 60,
             shutdown_grace_secs: 30,
             live_frame_ms: 50,
             live_heartbeat_secs: 20,
@@ -225,9 +231,15 @@ impl Config {
                 "database_max_connections must be at least 1".into(),
             ));
         }
-        if self.max_upload_bytes == 0 || self.max_image_pixels == 0 || self.job_lease_secs == 0 {
+        if self.max_upload_bytes == 0
+            || self.max_image_pixels == 0
+            || self.job_lease_secs == 0
+            || self.job_timeout_secs == 0
+        {
             return Err(ConfigError::Rejected(
-                "max_upload_bytes, max_image_pixels and job_lease_secs must be at least 1".into(),
+                "max_upload_bytes, max_image_pixels, job_lease_secs and job_timeout_secs must be at \
+                 least 1"
+                    .into(),
             ));
         }
         if self.live_frame_ms == 0
@@ -322,6 +334,7 @@ impl Config {
             shutdown_grace: self.shutdown_grace(),
             limits: crate::pipeline::derive::Limits {
                 max_pixels: self.max_image_pixels,
+                time_limit: std::time::Duration::from_secs(self.job_timeout_secs),
             },
         }
     }

@@ -33,6 +33,7 @@ pub fn upload_sniffing(data: &[u8]) {
     }
     let limits = Limits {
         max_pixels: 50_000_000,
+        ..Limits::default()
     };
     if let Ok((width, height)) = declared_size_of(std::io::Cursor::new(data), format, limits) {
         assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);

@@ -64,7 +64,8 @@ pub async fn enqueue(
 }
 
 /// Takes the next due job of `kind` for `worker`, also one whose previous holder let its
-/// lease run out; `None` when there is nothing to do.
+/// lease run out (which counts as an attempt: taking a job always does) while attempts remain;
+/// `None` when there is nothing to do. Jobs out of attempts are ended by [`fail_exhausted`].
 pub async fn lease(
     pool: &Pool,
     kind: JobKind,
@@ -82,7 +83,8 @@ pub async fn lease(
          WHERE id = (
              SELECT id FROM jobs
              WHERE kind = $3 AND state IN ('queued', 'running')
-               AND ((state = 'queued' AND run_at <= $4) OR (state = 'running' AND lease_until < $5))
+               AND ((state = 'queued' AND run_at <= $4)
+                    OR (state = 'running' AND lease_until < $5 AND attempts < max_attempts))
              ORDER BY priority DESC, run_at, id
              LIMIT 1
              {skip_locked}
@@ -96,6 +98,59 @@ pub async fn lease(
     .bind(now)
     .fetch_optional(pool)
     .await?)
+}
+
+/// Extends `worker`'s lease on a job it is still running, so that a long but healthy job is
+/// never handed to a second worker; `false` when the lease was already lost.
+pub async fn renew(pool: &Pool, job: i64, worker: &str, lease: Duration) -> ServerResult<bool> {
+    let renewed = sqlx::query(
+        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND leased_by = $3 AND state = 'running'",
+    )
+    .bind(crate::db::now() + lease.as_secs() as i64)
+    .bind(job)
+    .bind(worker)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(renewed == 1)
+}
+
+/// Ends the jobs whose lease ran out on their last allowed attempt (their worker hung, was
+/// killed, or lost its host each time): `failed` with the reason, their photos marked failed,
+/// so the queue moves on. Returns the photos it failed.
+pub async fn fail_exhausted(pool: &Pool) -> ServerResult<Vec<PhotoId>> {
+    let exhausted: Vec<(i64, Option<PhotoId>, i64, Option<String>)> = sqlx::query_as(
+        "SELECT id, photo_id, attempts, leased_by FROM jobs
+         WHERE state = 'running' AND lease_until < $1 AND attempts >= max_attempts",
+    )
+    .bind(crate::db::now())
+    .fetch_all(pool)
+    .await?;
+    let mut failed = Vec::new();
+    for (job, photo, attempts, holder) in exhausted {
+        let reason = format!(
+            "it was not finished within its lease in any of its {attempts} attempts \
+             (its worker stopped or hung)"
+        );
+        let ended = sqlx::query(
+            "UPDATE jobs SET state = 'failed', finished_at = $1, last_error = $2,
+                             leased_by = NULL, lease_until = NULL
+             WHERE id = $3 AND leased_by = $4 AND state = 'running' AND lease_until < $5",
+        )
+        .bind(crate::db::now())
+        .bind(&reason)
+        .bind(job)
+        .bind(&holder)
+        .bind(crate::db::now())
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if let (1, Some(photo)) = (ended, photo) {
+            crate::pipeline::mark_failed(pool, photo, &reason).await?;
+            failed.push(photo);
+        }
+    }
+    Ok(failed)
 }
 
 /// Finishes a job, if `worker` still holds it: the row goes (only failures are kept, with

@@ -92,6 +92,30 @@ impl Workers {
     }
 }
 
+/// Runs `work` while renewing the job's lease every third of it, so that a job that runs
+/// longer than one lease (within its time limit) is never handed to a second worker.
+async fn with_lease_renewed<T>(
+    pool: &Pool,
+    worker: &str,
+    job: i64,
+    lease: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    let period = (lease / 3).max(Duration::from_millis(100));
+    let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    loop {
+        tokio::select! {
+            outcome = &mut work => return outcome,
+            _ = renewal.tick() => match super::renew(pool, job, worker, lease).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(job, "lost the lease of a running job"),
+                Err(error) => tracing::warn!(%error, job, "could not renew a job's lease"),
+            },
+        }
+    }
+}
+
 /// `host-pid-random`: unique among every process that shares the database, and telling
 /// which process of which host holds a lease ([`super::reclaim_abandoned`]).
 fn worker_identity() -> String {
@@ -106,7 +130,22 @@ async fn run(
     wake: Arc<tokio::sync::Notify>,
     events: LiveEvents,
 ) {
+    let mut swept_at: Option<tokio::time::Instant> = None;
     while !*stopped.borrow() {
+        // Jobs whose lease ran out on their last attempt are taken by nobody: end them, at
+        // most twice a lease period per worker.
+        if swept_at.is_none_or(|at| at.elapsed() >= config.lease / 2) {
+            swept_at = Some(tokio::time::Instant::now());
+            match super::fail_exhausted(&pool).await {
+                Ok(photos) => {
+                    for photo in photos {
+                        tracing::warn!(photo, "job out of attempts after its leases ran out");
+                        events.photo_changed(photo, false).await;
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "could not end exhausted jobs"),
+            }
+        }
         match super::lease(&pool, JobKind::MakeDerivatives, &id, config.lease).await {
             Ok(Some(job)) => work_on(&pool, &config, &id, job, &events).await,
             Ok(None) => {
@@ -139,7 +178,14 @@ async fn work_on(
         let _ = super::fail(pool, &job, id, "a derivatives job without a photo", false).await;
         return;
     };
-    let outcome = pipeline::make_derivatives(pool, &config.data_dir, photo, config.limits).await;
+    let outcome = with_lease_renewed(
+        pool,
+        id,
+        job.id,
+        config.lease,
+        pipeline::make_derivatives(pool, &config.data_dir, photo, config.limits),
+    )
+    .await;
     let outcome_ready = outcome.is_ok();
     let recorded = match outcome {
         Ok(()) => super::complete(pool, job.id, id).await.map(|held| {

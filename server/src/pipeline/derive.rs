@@ -29,6 +29,10 @@ pub enum DeriveError {
     Corrupt(String),
     #[error("encoding failed: {0}")]
     Encode(String),
+    /// Reading the file took longer than the time limit (thousands of progressive scans, a
+    /// decompression bomb): retried, since a busy machine slows healthy files too.
+    #[error("reading it took longer than the {0} seconds allowed")]
+    TimedOut(u64),
     /// The file could not be read (storage, not the photo): worth another try.
     #[error("reading the original failed: {0}")]
     Read(std::io::Error),
@@ -39,12 +43,15 @@ pub enum DeriveError {
 pub struct Limits {
     /// Declared pixels above this are refused before any decoding (decompression bombs).
     pub max_pixels: u64,
+    /// Time one photo may take; its readers fail once it has passed.
+    pub time_limit: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_pixels: 100_000_000,
+            time_limit: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -379,7 +386,10 @@ mod tests {
     #[test]
     fn bombs_are_refused_before_decoding() {
         let jpeg = encode_jpeg(&gradient(200, 100)).expect("jpeg");
-        let tiny = Limits { max_pixels: 10_000 };
+        let tiny = Limits {
+            max_pixels: 10_000,
+            ..Limits::default()
+        };
         assert!(matches!(
             decode(jpeg.as_slice(), Format::Jpeg, 1440, tiny),
             Err(DeriveError::TooManyPixels { .. })

@@ -8,6 +8,7 @@ use std::{
     fs::File,
     io::{BufRead, BufReader, Cursor, Read, Seek},
     path::Path,
+    time::Instant,
 };
 
 use app::model::PhotoId;
@@ -63,6 +64,75 @@ impl Source for Path {
     }
 }
 
+/// `source` whose readers fail once `deadline` has passed. Every decoder pulls its input as
+/// it goes (a progressive JPEG scan by scan, a PNG row by row), so a file that would keep one
+/// busy for minutes stops at its next read; the work after decoding is bounded by the preview's
+/// size.
+struct Timed<'s, S: ?Sized> {
+    source: &'s S,
+    deadline: Instant,
+}
+
+impl<S: Source + ?Sized> Source for Timed<'_, S> {
+    type Reader<'a>
+        = TimedReader<S::Reader<'a>>
+    where
+        Self: 'a;
+
+    fn open(&self) -> std::io::Result<Self::Reader<'_>> {
+        Ok(TimedReader {
+            inner: self.source.open()?,
+            deadline: self.deadline,
+            reads: 0,
+        })
+    }
+}
+
+struct TimedReader<R> {
+    inner: R,
+    deadline: Instant,
+    reads: u32,
+}
+
+impl<R> TimedReader<R> {
+    /// Decoders read a byte at a time in places: the clock is read every 256th call, about
+    /// once per scan of a progressive JPEG, for a few nanoseconds per byte.
+    fn check(&mut self) -> std::io::Result<()> {
+        self.reads = self.reads.wrapping_add(1);
+        if self.reads.is_multiple_of(256) && Instant::now() >= self.deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the time limit passed",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for TimedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<R: BufRead> BufRead for TimedReader<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.check()?;
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
+    }
+}
+
+impl<R: Seek> Seek for TimedReader<R> {
+    fn seek(&mut self, position: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(position)
+    }
+}
+
 /// The format of `source`, told by its first bytes.
 fn sniff<S: Source + ?Sized>(source: &S) -> Result<Format, DeriveError> {
     let mut head = Vec::with_capacity(sniff::SNIFF_BYTES);
@@ -86,6 +156,21 @@ pub fn derive_all(bytes: &[u8], limits: Limits) -> Result<Derived, DeriveError> 
 /// square thumbnail, the preview, both in WebP and JPEG, and the thumbhash. Pure CPU work: run
 /// it on a blocking thread.
 pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Derived, DeriveError> {
+    let started = Instant::now();
+    let timed = Timed {
+        source,
+        deadline: started + limits.time_limit,
+    };
+    match derive_within(&timed, limits) {
+        // Whatever a decoder made of its reader failing, the reason is the time.
+        Err(_) if started.elapsed() >= limits.time_limit => {
+            Err(DeriveError::TimedOut(limits.time_limit.as_secs()))
+        }
+        derived => derived,
+    }
+}
+
+fn derive_within<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Derived, DeriveError> {
     let format = sniff(source)?;
     if !format.is_supported() {
         return Err(DeriveError::Unsupported(format.mime_type()));
@@ -163,6 +248,7 @@ impl PipelineError {
             PipelineError::Io(_)
                 | PipelineError::Database(_)
                 | PipelineError::Photo(DeriveError::Read(_))
+                | PipelineError::Photo(DeriveError::TimedOut(_))
         )
     }
 }

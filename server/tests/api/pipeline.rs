@@ -108,6 +108,24 @@ fn orientation_is_applied_and_gps_never_reaches_a_derivative() {
 }
 
 #[test]
+fn a_photo_that_takes_longer_than_its_time_limit_stops_with_that_reason() {
+    let photo = fixture("photos/sony-alpha-6000.jpg");
+    let hurried = Limits {
+        time_limit: Duration::from_millis(1),
+        ..Limits::default()
+    };
+    let error = pipeline::derive_all(&photo, hurried).expect_err("24 MP in a millisecond");
+    assert!(
+        matches!(error, flashbulb::pipeline::derive::DeriveError::TimedOut(_)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("longer than"), "{error}");
+    assert!(flashbulb::pipeline::PipelineError::Photo(error).is_retryable());
+    // Within its time, the same file is fine.
+    pipeline::derive_all(&photo, Limits::default()).expect("24 MP in a minute");
+}
+
+#[test]
 fn malformed_and_hostile_images_are_refused_with_a_reason() {
     for (file, expect) in [
         ("pillow/truncated_jpeg.jpg", "damaged"),
@@ -137,6 +155,7 @@ fn malformed_and_hostile_images_are_refused_with_a_reason() {
     }
     let tiny = Limits {
         max_pixels: 1_000_000,
+        ..Limits::default()
     };
     let error = pipeline::derive_all(&fixture("photos/sony-alpha-6000.jpg"), tiny)
         .expect_err("24 MP over a 1 MP limit");
@@ -565,6 +584,69 @@ async fn a_job_whose_worker_died_is_finished_once_by_another_with_identical_deri
         .expect("derivative on disk");
         assert!(stored == *bytes, "{variant} differs from a fresh run");
     }
+}
+
+#[tokio::test]
+async fn a_renewed_lease_keeps_a_long_job_and_a_job_out_of_attempts_fails_with_its_reason() {
+    let app = TestApp::new().await;
+    let (_, json) = upload(&app, &[("long.jpg", &fixture("photos/test3.jpg"))]).await;
+    let id = json["files"][0]["photo_id"].as_i64().expect("id");
+    sqlx::query("UPDATE jobs SET max_attempts = 2")
+        .execute(&app.pool)
+        .await
+        .expect("two attempts");
+
+    // A worker busy for three leases renews its one-second lease as it goes: nobody else
+    // takes the job meanwhile.
+    let first = lease(&app, "busy", 1).await.expect("a job");
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            jobs::renew(&app.pool, first.id, "busy", Duration::from_secs(1))
+                .await
+                .expect("renew")
+        );
+        assert_eq!(lease(&app, "other", 60).await, None, "taken while renewed");
+    }
+    // It stops renewing (hung, killed): the lease runs out and the next take is attempt 2.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let second = lease(&app, "other", 1).await.expect("taken over");
+    assert_eq!((second.id, second.attempts), (first.id, 2));
+    assert!(
+        !jobs::renew(&app.pool, first.id, "busy", Duration::from_secs(1))
+            .await
+            .expect("renew")
+    );
+
+    // That was its last attempt: once its lease runs out too, nobody takes it again, and the
+    // sweep fails it and its photo with the reason.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(
+        lease(&app, "third", 60).await,
+        None,
+        "out of attempts, taken again"
+    );
+    assert_eq!(jobs::fail_exhausted(&app.pool).await.expect("sweep"), [id]);
+    let (state, error): (String, String) =
+        sqlx::query_as("SELECT state, last_error FROM jobs WHERE id = $1")
+            .bind(first.id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("job");
+    assert_eq!(state, "failed");
+    assert!(error.contains("2 attempts"), "{error}");
+    let (status, failure): (String, Option<String>) =
+        sqlx::query_as("SELECT status, failure FROM photos WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("photo");
+    assert_eq!(status, "failed");
+    assert!(failure.unwrap_or_default().contains("within its lease"));
+    assert!(jobs::fail_exhausted(&app.pool)
+        .await
+        .expect("sweep again")
+        .is_empty());
 }
 
 #[tokio::test]
