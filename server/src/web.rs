@@ -123,8 +123,8 @@ pub fn build_app(state: AppState) -> Router {
 }
 
 /// What every page and server function may know of its request: the signed-in user (from the
-/// guard) and the nonce of its scripts, which the Content-Security-Policy sent with the page
-/// names.
+/// guard), the viewer's time zone (from its cookie) and the nonce of its scripts, which the
+/// Content-Security-Policy sent with the page names.
 fn provide_request_context() {
     let parts = use_context::<Parts>();
     if let Some(viewer) = parts

@@ -92,11 +92,12 @@ pub async fn serve(State(state): State<PageCache>, request: Request, next: Next)
         // Visitors are sent to sign in before they get here; nothing of theirs is cached.
         return next.run(request).await;
     };
-    // Pages show times in the viewer's zone: one stored page per zone.
+    // Pages show times in the viewer's zone: one stored page per zone, and one for viewers
+    // whose zone is not known yet (whose times say "UTC", unlike those of the zone `UTC`).
     let zone = crate::web::viewer_zone(request.headers());
     let name = format!(
         "page {} {}",
-        zone.name().unwrap_or("UTC"),
+        zone.name().unwrap_or("?"),
         request
             .uri()
             .path_and_query()
