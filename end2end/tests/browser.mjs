@@ -90,6 +90,21 @@ export async function fastScroll(page, speed, seconds) {
 
 /** A new user, added by the administrator and signed in: the saved state of their browser, for
  * tests that change a library as a whole (emptying its trash, exporting it). */
+/** Posts a form from `page`, as its user, asking for JSON; the status and the body's text. */
+export async function postForm(page, path, body) {
+  return page.evaluate(
+    async ({ path, body }) => {
+      const response = await fetch(path, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+        body,
+      });
+      return { status: response.status, body: await response.text() };
+    },
+    { path, body },
+  );
+}
+
 export async function newUser(browser) {
   const admin = await signedIn(browser);
   const page = await admin.newPage();

@@ -3,7 +3,7 @@
 // from "Recently emptied". Each run has a user of its own, so no other test's trash is touched.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, newUser, resultsDir, signedIn, uploadPhotos, watchErrors } from './browser.mjs';
+import { baseUrl, launch, newUser, postForm, resultsDir, signedIn, uploadPhotos, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -12,20 +12,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-async function post(page, path, body) {
-  return page.evaluate(
-    async ({ path, body }) => {
-      const response = await fetch(path, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-        body,
-      });
-      return { status: response.status, body: await response.text() };
-    },
-    { path, body },
-  );
-}
 
 async function total(page, path) {
   await page.goto(`${baseUrl}${path}`);
@@ -42,7 +28,7 @@ for (const javaScriptEnabled of [false, true]) {
     await helper.goto(baseUrl);
     const ids = await uploadPhotos(helper, ['test1.jpg', 'test2.jpg', 'test3.jpg']);
     for (const id of ids) {
-      assert.equal((await post(helper, '/api/set_trashed', `photo_id=${id}&trashed=true`)).status, 200);
+      assert.equal((await postForm(helper, '/api/set_trashed', `photo_id=${id}&trashed=true`)).status, 200);
     }
     await setup.close();
 
@@ -92,7 +78,7 @@ for (const javaScriptEnabled of [false, true]) {
     const owner = await signedIn(browser);
     const helper = await owner.newPage();
     await helper.goto(`${baseUrl}/albums`);
-    const album = await post(helper, '/api/create_album', `title=Keep%20or%20not%20${javaScriptEnabled}`);
+    const album = await postForm(helper, '/api/create_album', `title=Keep%20or%20not%20${javaScriptEnabled}`);
     assert.equal(album.status, 200, album.body);
     const albumId = JSON.parse(album.body);
     await owner.close();

@@ -2,7 +2,7 @@
 // uploaded in one appears in the other's timeline, with its count, without a reload.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
+import { baseUrl, launch, postForm, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -163,14 +163,7 @@ test('photos arriving keep an older month painted and in place, to the pixel', a
   await page.screenshot({ path: `${resultsDir}/live-arrivals-older-month.png` });
   // The eight go to the trash again, so later tests meet the timeline they expect on top.
   for (const id of ids) {
-    const status = await other.page.evaluate(async (id) => {
-      const response = await fetch('/api/set_trashed', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-        body: `photo_id=${id}&trashed=true`,
-      });
-      return response.status;
-    }, id);
+    const { status } = await postForm(other.page, '/api/set_trashed', `photo_id=${id}&trashed=true`);
     assert.equal(status, 200);
   }
   assert.deepEqual(watcher.errors, []);

@@ -3,7 +3,7 @@
 // are UTC and say so. When a photo was taken is the place's clock, in every zone alike.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, newUser, uploadPhotos, watchErrors } from './browser.mjs';
+import { baseUrl, launch, newUser, postForm, uploadPhotos, watchErrors } from './browser.mjs';
 
 let browser;
 before(async () => {
@@ -45,14 +45,7 @@ test("a photo's trash time shows in the browser's zone once it has said which, a
   await helper.goto(baseUrl);
   const [id] = await uploadPhotos(helper, ['test1.jpg']);
   const from = Date.now();
-  const status = await helper.evaluate(async (id) => {
-    const response = await fetch('/api/set_trashed', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
-      body: `photo_id=${id}&trashed=true`,
-    });
-    return response.status;
-  }, id);
+  const { status } = await postForm(helper, '/api/set_trashed', `photo_id=${id}&trashed=true`);
   const to = Date.now();
   assert.equal(status, 200);
   await setup.close();
