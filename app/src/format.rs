@@ -205,6 +205,22 @@ pub fn byte_size(bytes: u64) -> String {
     }
 }
 
+/// A configured limit in bytes, said in the unit it is a whole number of: `200 MiB`,
+/// `64 KiB`, `1,000 bytes`. Limits are set in bytes, so their messages must not round
+/// 209,715,200 to "209 MB".
+pub fn limit_size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    match bytes {
+        0 => "0 bytes".to_string(),
+        _ if bytes.is_multiple_of(KIB * KIB * KIB) => {
+            format!("{}\u{a0}GiB", thousands(bytes >> 30))
+        }
+        _ if bytes.is_multiple_of(KIB * KIB) => format!("{}\u{a0}MiB", thousands(bytes >> 20)),
+        _ if bytes.is_multiple_of(KIB) => format!("{}\u{a0}KiB", thousands(bytes >> 10)),
+        _ => format!("{}\u{a0}bytes", thousands(bytes)),
+    }
+}
+
 /// `3 November 2026`.
 pub fn day_label(unix_seconds: i64) -> String {
     let (year, month, day) = civil_date(unix_seconds);
@@ -236,6 +252,15 @@ mod tests {
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(2_000_000), "2,000,000");
         assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+    }
+
+    #[test]
+    fn limits_are_said_in_the_unit_they_are_whole_in() {
+        assert_eq!(limit_size(200 * 1024 * 1024), "200\u{a0}MiB");
+        assert_eq!(limit_size(2 << 30), "2\u{a0}GiB");
+        assert_eq!(limit_size(64 * 1024), "64\u{a0}KiB");
+        assert_eq!(limit_size(100_000), "100,000\u{a0}bytes");
+        assert_eq!(limit_size(0), "0 bytes");
     }
 
     #[test]

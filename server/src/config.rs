@@ -42,6 +42,12 @@ pub struct Config {
     /// Seconds one photo's job may take; past this its decoding stops and the attempt fails
     /// (retried like any other, until the job is out of attempts).
     pub job_timeout_secs: u64,
+    /// Memory one photo's job may use, in MiB (at least 64): decoding is planned from the
+    /// header to fit, and a file that cannot fit is refused with the sizes.
+    pub job_memory_mib: u64,
+    /// Memory all of this process's jobs together may use, in MiB: fewer workers run than
+    /// `derivative_workers` asks when that many budgets would not fit.
+    pub jobs_memory_mib: u64,
     /// After SIGTERM (or Ctrl-C): seconds in-flight requests get to finish, and then again
     /// running jobs; what is unfinished then is cut (jobs go back to the queue).
     pub shutdown_grace_secs: u64,
@@ -113,6 +119,8 @@ const KEYS: &[&str] = &[
     "derivative_workers",
     "job_lease_secs",
     "job_timeout_secs",
+    "job_memory_mib",
+    "jobs_memory_mib",
     "shutdown_grace_secs",
     "live_frame_ms",
     "live_heartbeat_secs",
@@ -150,6 +158,8 @@ impl Default for Config {
             derivative_workers: 0,
             job_lease_secs: 120,
             job_timeout_secs: 60,
+            job_memory_mib: 256,
+            jobs_memory_mib: 1024,
             shutdown_grace_secs: 30,
             live_frame_ms: 50,
             live_heartbeat_secs: 20,
@@ -242,6 +252,12 @@ impl Config {
                     .into(),
             ));
         }
+        if self.job_memory_mib < 64 || self.jobs_memory_mib < self.job_memory_mib {
+            return Err(ConfigError::Rejected(
+                "job_memory_mib must be at least 64, and jobs_memory_mib at least job_memory_mib"
+                    .into(),
+            ));
+        }
         if self.live_frame_ms == 0
             || self.live_frame_ms > 10_000
             || self.live_heartbeat_secs == 0
@@ -316,12 +332,17 @@ impl Config {
         Ok(())
     }
 
-    /// Derivative workers in force: as configured, or one per core.
+    /// Derivative workers in force: as configured, or one per core, and no more than
+    /// `jobs_memory_mib` holds budgets of `job_memory_mib`.
     pub fn effective_derivative_workers(&self) -> usize {
-        match self.derivative_workers {
+        let wanted = match self.derivative_workers {
             0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
             workers => workers,
-        }
+        };
+        let fit = usize::try_from(self.jobs_memory_mib / self.job_memory_mib.max(1))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        wanted.min(fit)
     }
 
     /// The workers' settings that follow from this configuration.
@@ -335,6 +356,7 @@ impl Config {
             limits: crate::pipeline::derive::Limits {
                 max_pixels: self.max_image_pixels,
                 time_limit: std::time::Duration::from_secs(self.job_timeout_secs),
+                memory_bytes: self.job_memory_mib << 20,
             },
         }
     }

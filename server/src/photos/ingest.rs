@@ -184,15 +184,26 @@ async fn insert_row(
     Ok(id)
 }
 
-/// The last path component, without control characters, at most 255 characters; a name
-/// that is nothing after that becomes `photo`.
+/// The last path component, without control characters or bidirectional formatting ones, at
+/// most 255 characters; a name that is nothing after that becomes `photo`. Bidirectional
+/// overrides would let `gpj.exe` read as `exe.jpg` wherever the name is shown.
 pub fn clean_file_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).take(255).collect();
+    let cleaned: String = last
+        .chars()
+        .filter(|&c| !c.is_control() && !is_bidirectional_control(c))
+        .take(255)
+        .collect();
     match cleaned.trim() {
         "" | "." | ".." => "photo".to_string(),
         trimmed => trimmed.to_string(),
     }
+}
+
+/// Unicode's explicit bidirectional formatting characters (UAX #9): marks, embeddings,
+/// overrides and isolates.
+fn is_bidirectional_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -201,6 +212,8 @@ mod tests {
 
     #[test]
     fn file_names_keep_only_their_last_part() {
+        assert_eq!(clean_file_name("photo\u{202E}gpj.exe"), "photogpj.exe");
+        assert_eq!(clean_file_name("\u{2067}a\u{2069}\u{200F}.jpg"), "a.jpg");
         assert_eq!(clean_file_name("IMG_1.JPG"), "IMG_1.JPG");
         assert_eq!(clean_file_name("C:\\photos\\IMG_2.JPG"), "IMG_2.JPG");
         assert_eq!(clean_file_name("../../etc/passwd"), "passwd");

@@ -288,8 +288,8 @@ async fn receive_file(
                             name: name.clone(),
                             code: 413,
                             reason: format!(
-                                "the file is larger than the {} MB allowed",
-                                limit / 1_000_000
+                                "the file is larger than the {} allowed",
+                                app::format::limit_size(limit)
                             ),
                         }));
                     }

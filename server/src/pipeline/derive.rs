@@ -4,8 +4,11 @@
 //! Derivatives are encoded from pixels alone: no EXIF block, so no GPS position, ever leaves
 //! the original.
 
-use fast_image_resize::{images::Image, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::{codecs::jpeg::JpegEncoder, DynamicImage, ExtendedColorType, RgbImage};
+use fast_image_resize::{
+    images::{Image, ImageRef},
+    FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+};
+use image::{codecs::jpeg::JpegEncoder, ExtendedColorType, RgbImage};
 
 use super::{sniff::Format, Source};
 
@@ -25,17 +28,39 @@ pub enum DeriveError {
         "the image declares {width} × {height} pixels, more than the {limit} megapixels allowed"
     )]
     TooManyPixels { width: u64, height: u64, limit: u64 },
+    /// A valid file using a feature no decoder here reads: "unsupported: 12-bit JPEG".
+    #[error("unsupported: {0}")]
+    UnsupportedKind(String),
+    /// Decoding would take more memory than one photo may use, known from the header.
+    #[error(
+        "decoding this {what} would take about {needed_mib} MiB, more than the {budget_mib} MiB \
+         one photo may use"
+    )]
+    OverBudget {
+        what: String,
+        needed_mib: u64,
+        budget_mib: u64,
+    },
     #[error("the image is damaged or incomplete: {0}")]
     Corrupt(String),
     #[error("encoding failed: {0}")]
     Encode(String),
     /// Reading the file took longer than the time limit (thousands of progressive scans, a
     /// decompression bomb): retried, since a busy machine slows healthy files too.
-    #[error("reading it took longer than the {0} seconds allowed")]
-    TimedOut(u64),
+    #[error("reading it took longer than the {} allowed", seconds(.0))]
+    TimedOut(std::time::Duration),
     /// The file could not be read (storage, not the photo): worth another try.
     #[error("reading the original failed: {0}")]
     Read(std::io::Error),
+}
+
+/// `60 seconds`, `1 second`, `0.3 seconds`.
+fn seconds(duration: &std::time::Duration) -> String {
+    match duration.as_secs_f64() {
+        1.0 => "1 second".into(),
+        whole if whole.fract() == 0.0 => format!("{whole} seconds"),
+        part => format!("{part:.1} seconds"),
+    }
 }
 
 /// Bounds on what one photo may cost to decode.
@@ -45,6 +70,8 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Time one photo may take; its readers fail once it has passed.
     pub time_limit: std::time::Duration,
+    /// Memory one photo may take to decode and derive, in bytes.
+    pub memory_bytes: u64,
 }
 
 impl Default for Limits {
@@ -52,6 +79,7 @@ impl Default for Limits {
         Self {
             max_pixels: 100_000_000,
             time_limit: std::time::Duration::from_secs(60),
+            memory_bytes: 256 << 20,
         }
     }
 }
@@ -66,12 +94,26 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
         // image's JPEG decoder reads the whole file before its header; this one stops at the
         // frame header, skipping what comes before it (a 2 GiB original costs nothing here).
         let mut decoder = jpeg_decoder::Decoder::new(reader);
-        decoder.read_info().map_err(jpeg_error)?;
+        decoder.read_info().map_err(super::decode::jpeg_error)?;
         let info = decoder
             .info()
             .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
         (u32::from(info.width), u32::from(info.height))
+    } else if format == Format::Png {
+        // The IHDR chunk only: image's reader would inflate the ICC profile and text chunks
+        // before it (a 500 MB ICC bomb in a 486 KB file).
+        let mut decoder = png::Decoder::new(reader);
+        decoder.set_ignore_iccp_chunk(true);
+        decoder.set_ignore_text_chunk(true);
+        let info = decoder
+            .read_header_info()
+            .map_err(|error| DeriveError::Corrupt(error.to_string()))?;
+        (info.width, info.height)
     } else {
+        let mut reader = reader;
+        if format == Format::Bmp {
+            bmp_within_decoder_bounds(&mut reader)?;
+        }
         let image_format = format
             .image_format()
             .ok_or(DeriveError::Unsupported(format.mime_type()))?;
@@ -83,7 +125,31 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
     Ok((width, height))
 }
 
-fn check_pixels(width: u32, height: u32, limits: Limits) -> Result<(), DeriveError> {
+/// The BMP decoder refuses sides over 65,535 pixels as "too large", which would read as a
+/// damaged file: say what it is instead.
+fn bmp_within_decoder_bounds<R: std::io::Read + std::io::Seek>(
+    reader: &mut R,
+) -> Result<(), DeriveError> {
+    let mut header = [0u8; 26];
+    let read = reader.read_exact(&mut header);
+    reader.rewind().map_err(DeriveError::Read)?;
+    if read.is_ok() && u32::from_le_bytes([header[14], header[15], header[16], header[17]]) >= 40 {
+        let side = |at: usize| {
+            i32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+                .unsigned_abs()
+        };
+        if side(18) > 65_535 || side(22) > 65_535 {
+            return Err(DeriveError::UnsupportedKind(format!(
+                "BMP of {} × {} pixels (at most 65,535 on a side)",
+                side(18),
+                side(22)
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn check_pixels(width: u32, height: u32, limits: Limits) -> Result<(), DeriveError> {
     let pixels = u64::from(width) * u64::from(height);
     if width == 0 || height == 0 {
         return Err(DeriveError::Corrupt("the image has no pixels".into()));
@@ -107,111 +173,21 @@ pub enum AtLeast {
     ShortEdge(u32),
 }
 
-impl AtLeast {
-    /// The factor the image may shrink by, 1.0 when it is already small enough.
-    fn scale(self, width: u32, height: u32) -> f64 {
-        let (wanted, edge) = match self {
-            AtLeast::LongEdge(wanted) => (wanted, width.max(height)),
-            AtLeast::ShortEdge(wanted) => (wanted, width.min(height)),
-        };
-        if edge <= wanted {
-            1.0
-        } else {
-            f64::from(wanted) / f64::from(edge)
-        }
-    }
-}
-
-/// Decodes to RGB with at least the pixels `at_least` asks for, shrinking JPEGs by 1/2, 1/4
-/// or 1/8 inside the decoder where that still leaves enough.
-pub fn decode<S: Source + ?Sized>(
-    source: &S,
-    format: Format,
-    at_least: impl Into<AtLeast>,
-    limits: Limits,
-) -> Result<RgbImage, DeriveError> {
-    let at_least = at_least.into();
-    let open = || source.open().map_err(DeriveError::Read);
-    if format == Format::Jpeg {
-        return decode_jpeg(open()?, at_least, limits);
-    }
-    let image_format = format
-        .image_format()
-        .ok_or(DeriveError::Unsupported(format.mime_type()))?;
-    declared_size_of(open()?, format, limits)?;
-    let mut reader = image::ImageReader::with_format(open()?, image_format);
-    let mut image_limits = image::Limits::default();
-    image_limits.max_alloc = Some(limits.max_pixels.saturating_mul(4));
-    reader.limits(image_limits);
-    let image = reader
-        .decode()
-        .map_err(|error| DeriveError::Corrupt(error.to_string()))?;
-    Ok(image.into_rgb8())
-}
-
 impl From<u32> for AtLeast {
     fn from(long_edge: u32) -> Self {
         AtLeast::LongEdge(long_edge)
     }
 }
 
-fn decode_jpeg(
-    reader: impl std::io::Read,
-    at_least: AtLeast,
+/// Decodes to RGB with at least the pixels `at_least` asks for, shrunk while decoding and
+/// within the memory budget of `limits` (see [`super::decode`]).
+pub fn decode<S: Source + ?Sized>(
+    source: &S,
+    format: Format,
+    at_least: impl Into<AtLeast>,
     limits: Limits,
 ) -> Result<RgbImage, DeriveError> {
-    let mut decoder = jpeg_decoder::Decoder::new(reader);
-    decoder.set_max_decoding_buffer_size(
-        usize::try_from(limits.max_pixels.saturating_mul(4)).unwrap_or(usize::MAX),
-    );
-    decoder.read_info().map_err(jpeg_error)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    check_pixels(width, height, limits)?;
-    // The decoder picks the smallest of 1/8 … 1/1 that is at least the size asked for.
-    let scale = at_least.scale(width, height);
-    if scale < 1.0 {
-        let wanted = |side: u32| ((f64::from(side) * scale).ceil() as u16).max(1);
-        decoder
-            .scale(wanted(width), wanted(height))
-            .map_err(jpeg_error)?;
-    }
-    let pixels = decoder.decode().map_err(jpeg_error)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let rgb = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => pixels,
-        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        jpeg_decoder::PixelFormat::L16 => pixels
-            .chunks_exact(2)
-            .flat_map(|l| [l[0], l[0], l[0]])
-            .collect(),
-        jpeg_decoder::PixelFormat::CMYK32 => pixels
-            .chunks_exact(4)
-            .flat_map(|p| {
-                // Adobe writes CMYK inverted; this is the common reading of it.
-                let k = u16::from(p[3]);
-                [p[0], p[1], p[2]].map(|c| (u16::from(c) * k / 255) as u8)
-            })
-            .collect(),
-    };
-    RgbImage::from_raw(width, height, rgb)
-        .ok_or_else(|| DeriveError::Corrupt("the decoded image is incomplete".into()))
-}
-
-/// A JPEG decoder's error: the file's fault, unless reading it failed for another reason than
-/// its end coming too soon.
-fn jpeg_error(error: jpeg_decoder::Error) -> DeriveError {
-    match error {
-        jpeg_decoder::Error::Io(error) if error.kind() != std::io::ErrorKind::UnexpectedEof => {
-            DeriveError::Read(error)
-        }
-        error => DeriveError::Corrupt(error.to_string()),
-    }
+    super::decode::decode(source, format, at_least.into(), limits)
 }
 
 /// Turns the pixels the way EXIF orientation `1..=8` says they should be seen.
@@ -254,10 +230,10 @@ fn resize(
     crop_to_fill: bool,
 ) -> Result<RgbImage, DeriveError> {
     let failed = |error: String| DeriveError::Encode(format!("resizing: {error}"));
-    let source = Image::from_vec_u8(
+    let source = ImageRef::new(
         image.width(),
         image.height(),
-        image.as_raw().clone(),
+        image.as_raw(),
         PixelType::U8x3,
     )
     .map_err(|error| failed(error.to_string()))?;
@@ -305,11 +281,6 @@ pub fn thumbhash(resizer: &mut Resizer, image: &RgbImage) -> Result<Vec<u8>, Der
         small.height() as usize,
         &rgba,
     ))
-}
-
-/// A whole decoded image, for the formats the JPEG path does not cover.
-pub fn to_rgb(image: DynamicImage) -> RgbImage {
-    image.into_rgb8()
 }
 
 #[cfg(test)]

@@ -30,8 +30,18 @@ pub fn read(bytes: &[u8]) -> Facts {
     read_from(std::io::Cursor::new(bytes))
 }
 
-/// [`read`] from a reader: only the container's EXIF block is read, wherever it is.
-pub fn read_from<R: std::io::BufRead + std::io::Seek>(mut reader: R) -> Facts {
+/// Bytes of a file the EXIF reader may look at. It reads a whole TIFF into memory, and a PNG's
+/// or WebP's EXIF chunk at whatever size it declares; EXIF itself is at most 64 KiB in a JPEG
+/// and rarely more than a few hundred elsewhere.
+pub const METADATA_BYTES: u64 = 16 << 20;
+
+/// [`read`] from a reader: only the container's EXIF block is read, wherever it is in the
+/// first [`METADATA_BYTES`].
+pub fn read_from<R: std::io::BufRead + std::io::Seek>(reader: R) -> Facts {
+    let mut reader = Capped {
+        inner: reader,
+        left: METADATA_BYTES,
+    };
     let Ok(exif) = exif::Reader::new().read_from_container(&mut reader) else {
         return Facts {
             orientation: 1,
@@ -102,6 +112,42 @@ pub fn read_from<R: std::io::BufRead + std::io::Seek>(mut reader: R) -> Facts {
         iso,
         focal_length_mm: rational(Tag::FocalLength).filter(|mm| mm.is_finite() && *mm > 0.0),
         gps: gps(&exif),
+    }
+}
+
+/// A reader that ends after `left` more bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let most = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let read = self.inner.read(&mut buf[..most])?;
+        self.left -= read as u64;
+        Ok(read)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for Capped<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let left = usize::try_from(self.left).unwrap_or(usize::MAX);
+        let buffer = self.inner.fill_buf()?;
+        Ok(&buffer[..buffer.len().min(left)])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.left -= amount as u64;
+        self.inner.consume(amount);
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for Capped<R> {
+    fn seek(&mut self, position: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(position)
     }
 }
 

@@ -1,7 +1,9 @@
 //! The image pipeline: from an original file to the facts and derivatives the pages show.
 
+pub mod decode;
 pub mod derive;
 pub mod metadata;
+pub mod shrink;
 pub mod sniff;
 
 use std::{
@@ -164,7 +166,7 @@ pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Der
     match derive_within(&timed, limits) {
         // Whatever a decoder made of its reader failing, the reason is the time.
         Err(_) if started.elapsed() >= limits.time_limit => {
-            Err(DeriveError::TimedOut(limits.time_limit.as_secs()))
+            Err(DeriveError::TimedOut(limits.time_limit))
         }
         derived => derived,
     }

@@ -12,6 +12,9 @@ use tower::ServiceExt;
 mod cache;
 mod drills;
 mod encodings;
+#[path = "../support/hostile.rs"]
+#[allow(dead_code)] // this binary takes one crafted file of the set
+mod hostile;
 mod live;
 mod observability;
 mod pipeline;

@@ -649,6 +649,120 @@ async fn a_renewed_lease_keeps_a_long_job_and_a_job_out_of_attempts_fails_with_i
         .is_empty());
 }
 
+/// Workers of two processes (two identities) on one queue, with `lease` and `time_limit`.
+fn two_processes(app: &TestApp, lease: Duration, time_limit: Duration) -> [Workers; 2] {
+    [(), ()].map(|()| {
+        let mut config = app.config.worker_config();
+        config.idle_poll = Duration::from_millis(50);
+        config.derivative_workers = 1;
+        config.lease = lease;
+        config.limits.time_limit = time_limit;
+        Workers::start(
+            app.pool.clone(),
+            config,
+            Default::default(),
+            app.state.events.clone(),
+        )
+    })
+}
+
+/// `(attempts, leased_by)` of the photo's job while it exists.
+async fn job_of(app: &TestApp, photo: i64) -> Option<(i64, Option<String>)> {
+    sqlx::query_as("SELECT attempts, leased_by FROM jobs WHERE photo_id = $1")
+        .bind(photo)
+        .fetch_optional(&app.pool)
+        .await
+        .expect("job")
+}
+
+#[tokio::test]
+async fn a_job_longer_than_its_lease_runs_once_on_one_worker() {
+    let app = TestApp::new().await;
+    // Thousands of progressive scans, each repainting the image: seconds of work.
+    let slow = super::hostile::jpeg_progressive_flat(2048, 1024, 2_000);
+    let (_, json) = upload(&app, &[("slow.jpg", &slow)]).await;
+    let photo = json["files"][0]["photo_id"].as_i64().expect("id");
+    let started = std::time::Instant::now();
+    let workers = two_processes(&app, Duration::from_millis(600), Duration::from_secs(60));
+    let mut holders = std::collections::BTreeSet::new();
+    let mut most_attempts = 0;
+    while let Some((attempts, holder)) = job_of(&app, photo).await {
+        most_attempts = most_attempts.max(attempts);
+        holders.extend(holder);
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never finished"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let took = started.elapsed();
+    for workers in workers {
+        workers.shutdown().await;
+    }
+    assert!(
+        took > Duration::from_millis(1_200),
+        "the job took {took:?}, not longer than two leases: this proves nothing"
+    );
+    assert_eq!(most_attempts, 1, "the job was taken again");
+    assert_eq!(holders.len(), 1, "held by {holders:?}");
+    let status: String = sqlx::query_scalar("SELECT status FROM photos WHERE id = $1")
+        .bind(photo)
+        .fetch_one(&app.pool)
+        .await
+        .expect("photo");
+    assert_eq!(status, "ready");
+}
+
+#[tokio::test]
+async fn a_job_that_always_times_out_fails_after_its_attempts_and_the_queue_goes_on() {
+    let app = TestApp::new().await;
+    let slow = super::hostile::jpeg_progressive_flat(2048, 1024, 2_000);
+    let (_, json) = upload(&app, &[("slow.jpg", &slow)]).await;
+    let photo = json["files"][0]["photo_id"].as_i64().expect("id");
+    sqlx::query("UPDATE jobs SET max_attempts = 2")
+        .execute(&app.pool)
+        .await
+        .expect("two attempts");
+    let workers = two_processes(&app, Duration::from_secs(5), Duration::from_millis(300));
+    // While it waits for its second attempt, another photo goes through.
+    let (_, json) = upload(&app, &[("quick.jpg", &fixture("photos/test3.jpg"))]).await;
+    let quick = json["files"][0]["photo_id"].as_i64().expect("id");
+    let started = std::time::Instant::now();
+    let status = |id: i64| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_as::<_, (String, Option<String>)>(
+                "SELECT status, failure FROM photos WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .expect("photo")
+        }
+    };
+    while status(photo).await.0 == "pending" || status(quick).await.0 == "pending" {
+        assert!(started.elapsed() < Duration::from_secs(60), "never ended");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for workers in workers {
+        workers.shutdown().await;
+    }
+    assert_eq!(status(quick).await.0, "ready");
+    let (state, failure) = status(photo).await;
+    assert_eq!(state, "failed");
+    assert_eq!(
+        failure.as_deref(),
+        Some("reading it took longer than the 0.3 seconds allowed")
+    );
+    let (job_state, attempts): (String, i64) =
+        sqlx::query_as("SELECT state, attempts FROM jobs WHERE photo_id = $1")
+            .bind(photo)
+            .fetch_one(&app.pool)
+            .await
+            .expect("job");
+    assert_eq!((job_state.as_str(), attempts), ("failed", 2));
+}
+
 #[tokio::test]
 async fn shutdown_hands_running_jobs_back_to_the_queue() {
     let app = TestApp::new().await.with_photos(1).await;

@@ -1,0 +1,59 @@
+//! Every class of the hostile set derived as the job does, one file at a time: each ends
+//! `ready` or failed with its reason, within the job's memory budget (the peak of memory
+//! allocated while it runs, counted by this binary's allocator) and its time limit.
+
+#[path = "support/hostile.rs"]
+#[allow(dead_code)] // the benchmark reads what the test does not
+mod hostile;
+
+use std::time::Duration;
+
+use flashbulb::pipeline::derive::Limits;
+
+#[global_allocator]
+static ALLOCATOR: hostile::Counting = hostile::Counting;
+
+#[test]
+fn every_hostile_file_stays_within_its_memory_budget_and_time_limit() {
+    let folder = tempfile::tempdir().expect("a folder");
+    let cases = hostile::build(folder.path(), hostile::Size::Quick);
+    let limits = Limits {
+        time_limit: Duration::from_secs(20),
+        ..Limits::default()
+    };
+    let budget = limits.memory_bytes;
+    let mut problems = Vec::new();
+    for case in &cases {
+        let outcome = hostile::run(case, limits);
+        let result = match &outcome.result {
+            Ok((width, height)) => format!("ready, {width} × {height}"),
+            Err(reason) => format!("failed: {reason}"),
+        };
+        eprintln!(
+            "{:<36} {:>6.1} MiB peak {:>6.2} s  {result}",
+            outcome.name,
+            outcome.peak_bytes as f64 / f64::from(1 << 20),
+            outcome.elapsed.as_secs_f64(),
+        );
+        if outcome.peak_bytes > budget {
+            problems.push(format!(
+                "{}: {} MiB, over the {} MiB budget",
+                outcome.name,
+                outcome.peak_bytes >> 20,
+                budget >> 20
+            ));
+        }
+        // The time limit stops the decoders' reading; what follows it is bounded by the
+        // preview's size.
+        if outcome.elapsed > limits.time_limit + Duration::from_secs(5) {
+            problems.push(format!("{}: ran {:?}", outcome.name, outcome.elapsed));
+        }
+        if !outcome.as_expected() {
+            problems.push(format!(
+                "{}: expected {:?}, got {result}",
+                outcome.name, outcome.expect
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
