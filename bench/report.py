@@ -186,6 +186,7 @@ def main():
     timeline = load(results, "timeline.json")
     timeline_pg = load(results, "timeline_postgres.json")
     thumbs = load(results, "thumbnails.json")
+    hostile = load(results, "hostile.json")
     web = load(results, "web.json")
     held = load(results, "live_held.json")
     live = load(results, "live_latency.json")
@@ -277,6 +278,12 @@ def main():
          timeline_pg["bucket_segment_500_ms"]["p99"] <= budgets_ms["bucket_segment_p99"]),
         ("thumbnails against vipsthumbnail", "≥ 1.0×", f"{thumbs['ratio']:.2f}×",
          thumbs["ratio"] >= thumbs["target_ratio"]),
+        (f"worst job memory across the hostile set ({len(hostile['files'])} files)",
+         f"≤ {hostile['budget_mib']} MiB",
+         f"{hostile['worst_peak_mib']:.0f} MiB ({hostile['worst_file']})"
+         + ("" if hostile["all_as_expected"] else "; an outcome was not the expected one"),
+         hostile["worst_peak_mib"] <= hostile["budget_mib"] and hostile["all_as_expected"]
+         and hostile["slowest_seconds"] <= hostile["time_limit_seconds"] + 5),
         (f"WebSocket hub: RSS holding {held['connections_held']:,} sockets", "< 1 GiB at 20,000",
          f"{held['server_rss_held_mib']:.0f} MiB",
          held["server_rss_held_mib"] < 1024 and held["connections_held"] >= min(20_000, held["connections_wanted"])),
@@ -447,6 +454,21 @@ def main():
         f"| Flashbulb (`pipeline::thumbnail`) | {thumbs['flashbulb_per_second']:.1f} |",
         f"| `vipsthumbnail` (libvips, `VIPS_CONCURRENCY=1`) | {thumbs['vipsthumbnail_per_second']:.1f} |",
         f"| **ratio** | **{thumbs['ratio']:.2f}** |",
+        "",
+        "## The hostile set: one job at a time, peak memory allocated",
+        "",
+        f"Crafted by `server/tests/support/hostile.rs` ({hostile['size']} size), derived as the "
+        f"job does with the default limits: {hostile['budget_mib']} MiB and "
+        f"{hostile['time_limit_seconds']} s per photo. Peak: the most memory allocated at once "
+        "during the job, above what was allocated before it.",
+        "",
+        "| file | class | size on disk | peak | time | outcome |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| `{f['name']}` | {f['class']} | {f['bytes'] / 2**20:.2f} MiB | "
+            f"{f['peak_mib']:.1f} MiB | {f['seconds']:.2f} s | {f['result']} |"
+            for f in hostile["files"]
+        ],
         "",
         "## Live-updates hub (`flashbulb live-load`, same machine)",
         "",

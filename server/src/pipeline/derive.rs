@@ -112,7 +112,7 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
     } else {
         let mut reader = reader;
         if format == Format::Bmp {
-            bmp_within_decoder_bounds(&mut reader)?;
+            bmp_within_decoder_bounds(&mut reader, limits)?;
         }
         let image_format = format
             .image_format()
@@ -129,6 +129,7 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
 /// damaged file: say what it is instead.
 fn bmp_within_decoder_bounds<R: std::io::Read + std::io::Seek>(
     reader: &mut R,
+    limits: Limits,
 ) -> Result<(), DeriveError> {
     let mut header = [0u8; 26];
     let read = reader.read_exact(&mut header);
@@ -138,6 +139,7 @@ fn bmp_within_decoder_bounds<R: std::io::Read + std::io::Seek>(
             i32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
                 .unsigned_abs()
         };
+        check_pixels(side(18), side(22), limits)?;
         if side(18) > 65_535 || side(22) > 65_535 {
             return Err(DeriveError::UnsupportedKind(format!(
                 "BMP of {} × {} pixels (at most 65,535 on a side)",

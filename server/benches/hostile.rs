@@ -1,0 +1,79 @@
+//! The hostile set at full size (1 × 100,000,000 strips, 100-megapixel flat files, metadata
+//! bombs, thousand-scan JPEGs, unusual JPEGs), each derived as the job does with the default
+//! limits, one at a time: the peak of memory allocated during each job (this binary's
+//! counting allocator), its time and its outcome. The report's row is the worst peak.
+//!
+//! `cargo bench -p flashbulb --bench hostile` (or `scripts/bench`). Environment: `BENCH_OUT`;
+//! `BENCH_HOSTILE_SIZE=quick` for the smaller set the test uses, `smoke` for the smoke run.
+
+#[path = "../tests/support/hostile.rs"]
+mod hostile;
+
+use flashbulb::pipeline::derive::Limits;
+
+#[global_allocator]
+static ALLOCATOR: hostile::Counting = hostile::Counting;
+
+fn main() {
+    let size = match std::env::var("BENCH_HOSTILE_SIZE").as_deref() {
+        Ok("quick") => hostile::Size::Quick,
+        Ok("smoke") => hostile::Size::Smoke,
+        _ => hostile::Size::Full,
+    };
+    let folder = tempfile::tempdir().expect("a folder");
+    let cases = hostile::build(folder.path(), size);
+    let limits = Limits::default();
+    let mut files = Vec::new();
+    for case in &cases {
+        let outcome = hostile::run(case, limits);
+        let result = match &outcome.result {
+            Ok((width, height)) => format!("ready, {width} × {height}"),
+            Err(reason) => format!("failed: {reason}"),
+        };
+        eprintln!(
+            "{:<36} {:>6.1} MiB peak {:>6.2} s  {result}",
+            outcome.name,
+            outcome.peak_bytes as f64 / f64::from(1 << 20),
+            outcome.elapsed.as_secs_f64(),
+        );
+        files.push(serde_json::json!({
+            "name": outcome.name,
+            "class": outcome.class,
+            "bytes": outcome.bytes,
+            "peak_mib": outcome.peak_bytes as f64 / f64::from(1 << 20),
+            "seconds": outcome.elapsed.as_secs_f64(),
+            "result": result,
+            "as_expected": outcome.as_expected(),
+        }));
+    }
+    let worst = files
+        .iter()
+        .max_by(|a, b| {
+            a["peak_mib"]
+                .as_f64()
+                .partial_cmp(&b["peak_mib"].as_f64())
+                .expect("numbers")
+        })
+        .cloned()
+        .expect("a file");
+    let slowest = files
+        .iter()
+        .map(|file| file["seconds"].as_f64().unwrap_or_default())
+        .fold(0.0, f64::max);
+    let json = serde_json::json!({
+        "benchmark": "hostile",
+        "size": format!("{size:?}").to_lowercase(),
+        "budget_mib": limits.memory_bytes >> 20,
+        "time_limit_seconds": limits.time_limit.as_secs(),
+        "worst_peak_mib": worst["peak_mib"],
+        "worst_file": worst["name"],
+        "slowest_seconds": slowest,
+        "all_as_expected": files.iter().all(|file| file["as_expected"] == true),
+        "files": files,
+    });
+    let text = serde_json::to_string_pretty(&json).expect("json");
+    println!("{text}");
+    if let Ok(path) = std::env::var("BENCH_OUT") {
+        std::fs::write(path, text).expect("write results");
+    }
+}
