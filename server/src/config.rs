@@ -466,6 +466,28 @@ mod tests {
     }
 
     #[test]
+    fn job_memory_bounds_the_workers_and_each_decode() {
+        Jail::expect_with(|jail| {
+            jail.set_env("FLASHBULB_DERIVATIVE_WORKERS", "8");
+            jail.set_env("FLASHBULB_JOB_MEMORY_MIB", "300");
+            jail.set_env("FLASHBULB_JOBS_MEMORY_MIB", "1000");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            // Three budgets of 300 MiB fit in 1000; eight would not.
+            assert_eq!(config.effective_derivative_workers(), 3);
+            assert_eq!(config.worker_config().limits.memory_bytes, 300 << 20);
+            jail.set_env("FLASHBULB_JOB_MEMORY_MIB", "32");
+            let error = Config::load(None).err().ok_or("accepted 32 MiB")?;
+            assert!(error.to_string().contains("job_memory_mib"), "{error}");
+            jail.set_env("FLASHBULB_JOB_MEMORY_MIB", "2000");
+            let error = Config::load(None)
+                .err()
+                .ok_or("accepted more than the total")?;
+            assert!(error.to_string().contains("jobs_memory_mib"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn alert_rules_come_from_the_file_and_are_checked() {
         Jail::expect_with(|jail| {
             jail.create_file(

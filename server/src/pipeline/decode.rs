@@ -465,6 +465,17 @@ fn decode_tiff(
     )?;
     let chunks_across = width.div_ceil(chunk_width.max(1));
     let chunk_count = chunks_across * height.div_ceil(chunk_height.max(1));
+    // The decoder panics on a chunk it does not have: the file must list every one.
+    let listed = match decoder.get_chunk_type() {
+        tiff::decoder::ChunkType::Strip => decoder.strip_count(),
+        tiff::decoder::ChunkType::Tile => decoder.tile_count(),
+    }
+    .map_err(tiff_error)?;
+    if listed != chunk_count {
+        return Err(Fallback::Failed(DeriveError::Corrupt(format!(
+            "the file lists {listed} pieces of the image where its size needs {chunk_count}"
+        ))));
+    }
     let channels = samples.channels();
     let mut row8 = Vec::new();
     for index in 0..chunk_count {

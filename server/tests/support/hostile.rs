@@ -595,10 +595,14 @@ fn jpeg_with_app_segments(metadata: usize) -> Vec<u8> {
         .encode_image(&pixels)
         .expect("jpeg");
     let mut jpeg = plain[..2].to_vec();
-    let segment = vec![0u8; 65_533];
-    for _ in 0..metadata / segment.len() {
+    // ICC profile pieces, which the decoder keeps to hand back: 255 at most by their numbering,
+    // then plain APP2 segments.
+    let body = 65_533 - 14;
+    for index in 0..metadata / 65_533 {
         jpeg.extend_from_slice(&[0xFF, 0xE2, 0xFF, 0xFF]);
-        jpeg.extend_from_slice(&segment);
+        jpeg.extend_from_slice(b"ICC_PROFILE\0");
+        jpeg.extend_from_slice(&[(index % 255 + 1) as u8, 255]);
+        jpeg.extend(std::iter::repeat_n(0u8, body));
     }
     jpeg.extend_from_slice(&plain[2..]);
     jpeg
