@@ -26,16 +26,8 @@ fn main() {
     let mut files = Vec::new();
     for case in &cases {
         let outcome = hostile::run(case, limits);
-        let result = match &outcome.result {
-            Ok((width, height)) => format!("ready, {width} × {height}"),
-            Err(reason) => format!("failed: {reason}"),
-        };
-        eprintln!(
-            "{:<36} {:>6.1} MiB peak {:>6.2} s  {result}",
-            outcome.name,
-            outcome.peak_bytes as f64 / f64::from(1 << 20),
-            outcome.elapsed.as_secs_f64(),
-        );
+        let result = outcome.result_text();
+        eprintln!("{}", outcome.line());
         files.push(serde_json::json!({
             "name": outcome.name,
             "class": outcome.class,

@@ -25,16 +25,8 @@ fn every_hostile_file_stays_within_its_memory_budget_and_time_limit() {
     let mut problems = Vec::new();
     for case in &cases {
         let outcome = hostile::run(case, limits);
-        let result = match &outcome.result {
-            Ok((width, height)) => format!("ready, {width} × {height}"),
-            Err(reason) => format!("failed: {reason}"),
-        };
-        eprintln!(
-            "{:<36} {:>6.1} MiB peak {:>6.2} s  {result}",
-            outcome.name,
-            outcome.peak_bytes as f64 / f64::from(1 << 20),
-            outcome.elapsed.as_secs_f64(),
-        );
+        let result = outcome.result_text();
+        eprintln!("{}", outcome.line());
         if outcome.peak_bytes > budget {
             problems.push(format!(
                 "{}: {} MiB, over the {} MiB budget",

@@ -90,6 +90,25 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// `ready, W × H` or `failed: reason`.
+    pub fn result_text(&self) -> String {
+        match &self.result {
+            Ok((width, height)) => format!("ready, {width} × {height}"),
+            Err(reason) => format!("failed: {reason}"),
+        }
+    }
+
+    /// One line of a run's log: file, peak, time, outcome.
+    pub fn line(&self) -> String {
+        format!(
+            "{:<36} {:>6.1} MiB peak {:>6.2} s  {}",
+            self.name,
+            self.peak_bytes as f64 / f64::from(1 << 20),
+            self.elapsed.as_secs_f64(),
+            self.result_text()
+        )
+    }
+
     /// Whether the result is the one expected of this class.
     pub fn as_expected(&self) -> bool {
         match (self.expect, &self.result) {
