@@ -19,8 +19,8 @@ use super::{
 const MIB: u64 = 1 << 20;
 
 /// Memory kept back from the decoding for what follows it: the shrunk pixels turned upright,
-/// the preview, the thumbnail, the thumbhash and the encoders' working memory (measured at
-/// about 30 MiB for a 1,440 px preview; the rest is margin).
+/// the preview, the thumbnail, the thumbhash and the encoders' working memory (a whole
+/// 100-megapixel PNG's job peaks at 21 MiB, its shrunk image included; the rest is margin).
 pub const AFTER_DECODE: u64 = 48 * MIB;
 
 /// Largest shrunk image: what the decoders may hand on, whatever `at_least` asks.
