@@ -9,6 +9,7 @@ use crate::{
     db::Pool,
     jobs::{self, JobKind},
     pipeline::{
+        decode,
         derive::{self, DeriveError, Limits},
         sniff::Format,
     },
@@ -91,12 +92,15 @@ async fn add_inner(
             return Err(Refusal::Image(DeriveError::Unsupported(format.mime_type())));
         }
         reader.rewind().map_err(ServerError::from_io)?;
-        let size =
-            derive::declared_size_of(reader, format, limits).map_err(|error| match error {
-                // Our own temporary file failing to read is the server's fault, not the photo's.
-                DeriveError::Read(error) => Refusal::Server(ServerError::from_io(error)),
-                other => Refusal::Image(other),
-            })?;
+        // Our own temporary file failing to read is the server's fault, not the photo's.
+        let refusal = |error| match error {
+            DeriveError::Read(error) => Refusal::Server(ServerError::from_io(error)),
+            other => Refusal::Image(other),
+        };
+        let size = derive::declared_size_of(reader, format, limits).map_err(refusal)?;
+        // A file whose decoding cannot fit a job's memory is refused now, with the sizes,
+        // rather than failing in its job later.
+        decode::price(temporary.as_path(), format, limits).map_err(refusal)?;
         Ok((format, size))
     })
     .await

@@ -65,22 +65,58 @@ pub fn decode<S: Source + ?Sized>(
     at_least: AtLeast,
     limits: Limits,
 ) -> Result<RgbImage, DeriveError> {
+    run(source, format, at_least, limits, Mode::Decode)?
+        .ok_or_else(|| DeriveError::Corrupt("the image could not be decoded".into()))
+}
+
+/// Whether decoding `source` for a preview fits `limits`, from its headers alone (the first
+/// frame's, for a GIF): what a decode would refuse before decoding, said at upload.
+pub fn price<S: Source + ?Sized>(
+    source: &S,
+    format: Format,
+    limits: Limits,
+) -> Result<(), DeriveError> {
+    run(
+        source,
+        format,
+        AtLeast::LongEdge(super::derive::PREVIEW_EDGE),
+        limits,
+        Mode::Price,
+    )
+    .map(|_| ())
+}
+
+/// What a run of the decoders is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Decode,
+    /// Stop after the checks made from the headers, before the first pixel.
+    Price,
+}
+
+fn run<S: Source + ?Sized>(
+    source: &S,
+    format: Format,
+    at_least: AtLeast,
+    limits: Limits,
+    mode: Mode,
+) -> Result<Option<RgbImage>, DeriveError> {
     let open = || source.open().map_err(DeriveError::Read);
     match format {
-        Format::Jpeg => decode_jpeg(open()?, at_least, limits),
-        Format::Png => decode_png(open()?, at_least, limits),
-        Format::Tiff => decode_tiff(open()?, at_least, limits).or_else(|error| match error {
+        Format::Jpeg => decode_jpeg(open()?, at_least, limits, mode),
+        Format::Png => decode_png(open()?, at_least, limits, mode),
+        Format::Tiff => decode_tiff(open()?, at_least, limits, mode).or_else(|error| match error {
             // Layouts the strip reader does not take (palette, YCbCr, planes, Lab):
             // whole, when that fits.
-            Fallback::Whole => decode_whole(open()?, Format::Tiff, at_least, limits),
+            Fallback::Whole => decode_whole(open()?, Format::Tiff, at_least, limits, mode),
             Fallback::Failed(error) => Err(error),
         }),
-        Format::Gif => decode_gif(open()?, at_least, limits),
-        Format::Webp => decode_whole(open()?, format, at_least, limits),
+        Format::Gif => decode_gif(open()?, at_least, limits, mode),
+        Format::Webp => decode_whole(open()?, format, at_least, limits, mode),
         Format::Bmp => {
             // Its header, checked for what the decoder refuses.
             super::derive::declared_size_of(open()?, format, limits)?;
-            decode_whole(open()?, format, at_least, limits)
+            decode_whole(open()?, format, at_least, limits, mode)
         }
         Format::Heif | Format::Avif => Err(DeriveError::Unsupported(format.mime_type())),
     }
@@ -199,7 +235,8 @@ fn decode_jpeg(
     mut reader: impl BufRead + Seek,
     at_least: AtLeast,
     limits: Limits,
-) -> Result<RgbImage, DeriveError> {
+    mode: Mode,
+) -> Result<Option<RgbImage>, DeriveError> {
     if let Some(frame) = JpegFrame::read(&mut reader) {
         check_pixels(frame.width, frame.height, limits)?;
         let factor = jpeg_factor(frame.width, frame.height, at_least);
@@ -219,6 +256,9 @@ fn decode_jpeg(
             },
             limits,
         )?;
+    }
+    if mode == Mode::Price {
+        return Ok(None);
     }
     reader.rewind().map_err(DeriveError::Read)?;
     let mut decoder = jpeg_decoder::Decoder::new(reader);
@@ -259,6 +299,7 @@ fn decode_jpeg(
             .collect(),
     };
     RgbImage::from_raw(width, height, rgb)
+        .map(Some)
         .ok_or_else(|| DeriveError::Corrupt("the decoded image is incomplete".into()))
 }
 
@@ -302,7 +343,8 @@ fn decode_png(
     reader: impl BufRead + Seek,
     at_least: AtLeast,
     limits: Limits,
-) -> Result<RgbImage, DeriveError> {
+    mode: Mode,
+) -> Result<Option<RgbImage>, DeriveError> {
     let budget = decode_budget(limits);
     let mut decoder = png::Decoder::new_with_limits(
         reader,
@@ -354,6 +396,9 @@ fn decode_png(
             || format!("{} interlaced PNG", megapixels(width, height)),
             limits,
         )?;
+        if mode == Mode::Price {
+            return Ok(None);
+        }
         let mut frame = vec![0u8; frame_bytes];
         let output = reader.next_frame(&mut frame).map_err(png_error)?;
         for (y, row) in frame.chunks_exact(output.line_size).enumerate() {
@@ -361,6 +406,9 @@ fn decode_png(
             shrinker.rows_done(y as u32 + 1);
         }
     } else {
+        if mode == Mode::Price {
+            return Ok(None);
+        }
         let mut y = 0;
         while let Some(row) = reader.next_row().map_err(png_error)? {
             shrinker.add(0, y, row.data(), samples);
@@ -371,7 +419,7 @@ fn decode_png(
             return Err(DeriveError::Corrupt("the image data ends early".into()));
         }
     }
-    shrinker.finish()
+    shrinker.finish().map(Some)
 }
 
 fn png_error(error: png::DecodingError) -> DeriveError {
@@ -420,7 +468,8 @@ fn decode_tiff(
     reader: impl BufRead + Seek,
     at_least: AtLeast,
     limits: Limits,
-) -> Result<RgbImage, Fallback> {
+    mode: Mode,
+) -> Result<Option<RgbImage>, Fallback> {
     use tiff::{decoder::DecodingResult, tags::Tag, ColorType};
     let budget = decode_budget(limits);
     let mut tiff_limits = tiff::decoder::Limits::default();
@@ -455,14 +504,12 @@ fn decode_tiff(
     within_budget(
         // The chunk as stored (compressed, at most as large) and decoded.
         chunk_bytes * 2 + shrinker.output_bytes(),
-        || {
-            format!(
-                "TIFF stored in pieces of {} × {chunk_height} pixels",
-                chunk_width
-            )
-        },
+        || format!("TIFF stored in pieces of {chunk_width} × {chunk_height} pixels"),
         limits,
     )?;
+    if mode == Mode::Price {
+        return Ok(None);
+    }
     let chunks_across = width.div_ceil(chunk_width.max(1));
     let chunk_count = chunks_across * height.div_ceil(chunk_height.max(1));
     // The decoder panics on a chunk it does not have: the file must list every one.
@@ -505,7 +552,7 @@ fn decode_tiff(
             shrinker.rows_done(y0 + data_height);
         }
     }
-    Ok(shrinker.finish()?)
+    Ok(Some(shrinker.finish()?))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -515,7 +562,8 @@ fn decode_gif(
     reader: impl BufRead + Seek,
     at_least: AtLeast,
     limits: Limits,
-) -> Result<RgbImage, DeriveError> {
+    mode: Mode,
+) -> Result<Option<RgbImage>, DeriveError> {
     let gif_error = |error: gif::DecodingError| match error {
         gif::DecodingError::Io(error) if error.kind() != std::io::ErrorKind::UnexpectedEof => {
             DeriveError::Read(error)
@@ -552,6 +600,9 @@ fn decode_gif(
         || format!("{} interlaced GIF", megapixels(frame_width, frame_height)),
         limits,
     )?;
+    if mode == Mode::Price {
+        return Ok(None);
+    }
     let palette = decoder.palette().map_err(gif_error)?.to_vec();
     // All 256 entries, missing and transparent ones black: one lookup per pixel.
     let mut colours = [0u8; 256 * 3];
@@ -586,7 +637,7 @@ fn decode_gif(
             shrinker.rows_done(top + y + 1);
         }
     }
-    shrinker.finish()
+    shrinker.finish().map(Some)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -597,7 +648,8 @@ fn decode_whole(
     format: Format,
     at_least: AtLeast,
     limits: Limits,
-) -> Result<RgbImage, DeriveError> {
+    mode: Mode,
+) -> Result<Option<RgbImage>, DeriveError> {
     let image_format = format
         .image_format()
         .ok_or(DeriveError::Unsupported(format.mime_type()))?;
@@ -638,6 +690,9 @@ fn decode_whole(
         },
         limits,
     )?;
+    if mode == Mode::Price {
+        return Ok(None);
+    }
     let mut image_limits = image::Limits::default();
     image_limits.max_alloc = Some(decode_budget(limits));
     decoder.set_limits(image_limits).map_err(corrupt)?;
@@ -673,7 +728,7 @@ fn decode_whole(
         shrinker.rows_done(y as u32 + 1);
     }
     drop(buffer);
-    shrinker.finish()
+    shrinker.finish().map(Some)
 }
 
 #[cfg(test)]

@@ -33,8 +33,7 @@ impl Shrinker {
         let factor = factor_for(width, height, at_least, max_out_bytes);
         let out_width = width.div_ceil(factor);
         let out_height = height.div_ceil(factor);
-        let out_bytes = u64::from(out_width) * u64::from(out_height) * 3;
-        let out_bytes = usize::try_from(out_bytes)
+        usize::try_from(u64::from(out_width) * u64::from(out_height) * 3)
             .map_err(|_| DeriveError::Corrupt("the image is too large to shrink".into()))?;
         Ok(Shrinker {
             width,
@@ -42,7 +41,9 @@ impl Shrinker {
             factor,
             out_width,
             out_height,
-            out: Vec::with_capacity(out_bytes),
+            // Reserved when the first row is done: a shrinker made only to price a file
+            // costs nothing.
+            out: Vec::new(),
             sums: Vec::new(),
             first_open: 0,
         })
@@ -104,6 +105,9 @@ impl Shrinker {
     /// Every input row above `y` has been added whole: the output rows they make are final.
     pub fn rows_done(&mut self, y: u32) {
         let row_len = self.out_width as usize * 3;
+        if self.out.capacity() == 0 {
+            self.out.reserve_exact(row_len * self.out_height as usize);
+        }
         while self.first_open < self.out_height {
             let block_end = ((self.first_open + 1) * self.factor).min(self.height);
             if block_end > y {

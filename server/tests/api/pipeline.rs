@@ -459,6 +459,12 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
             422,
             "megapixels",
         ),
+        (
+            "too-much-to-decode.webp",
+            &super::hostile::webp_lossless_header(10_000, 10_000)[..],
+            422,
+            "more than the 256 MiB one photo may use",
+        ),
         ("empty.jpg", &b""[..], 422, "empty"),
         ("huge.jpg", &big[..], 413, "larger than"),
     ] {

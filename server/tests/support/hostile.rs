@@ -555,7 +555,7 @@ fn webp_flat(width: u32, height: u32) -> Vec<u8> {
 }
 
 /// A lossless WebP header declaring `width` × `height` and no image data after it.
-fn webp_lossless_header(width: u32, height: u32) -> Vec<u8> {
+pub fn webp_lossless_header(width: u32, height: u32) -> Vec<u8> {
     let bits: u32 = (width - 1) | ((height - 1) << 14);
     let mut vp8l = vec![0x2F];
     vp8l.extend_from_slice(&bits.to_le_bytes());
