@@ -588,12 +588,12 @@ fn decode_gif(
     let interlaced = frame.interlaced;
     let transparent = frame.transparent;
     check_pixels(frame_width, frame_height, limits)?;
-    // One index per pixel: a whole frame only when interlaced (its rows come in four passes),
-    // and the decoder's own copy of it while it puts them in order (measured).
+    // One index per pixel: a whole frame only when interlaced (its rows come in four passes);
+    // else a row, and its colours.
     let frame_bytes = u64::from(frame_width) * u64::from(frame_height);
     within_budget(
         if interlaced {
-            frame_bytes * 2
+            frame_bytes
         } else {
             u64::from(frame_width) * 4
         } + shrinker.output_bytes(),
@@ -619,7 +619,11 @@ fn decode_gif(
             rgb[at * 3..at * 3 + 3].copy_from_slice(&colours[from..from + 3]);
         }
         shrinker.add(left, top + y, &rgb, Samples::Rgb);
+        // Rows above the frame are background; below it, nothing more comes.
+        shrinker.rows_done(top + y + 1);
     };
+    // Background down to the frame: done before its first row, so no sums wait for it.
+    shrinker.rows_done(top);
     if interlaced {
         let mut frame = vec![0u8; frame_bytes as usize];
         decoder.read_into_buffer(&mut frame).map_err(gif_error)?;
@@ -633,8 +637,6 @@ fn decode_gif(
                 return Err(DeriveError::Corrupt("the image data ends early".into()));
             }
             add_row(&mut shrinker, y, &row);
-            // Rows above the frame are background; below it, nothing more comes.
-            shrinker.rows_done(top + y + 1);
         }
     }
     shrinker.finish().map(Some)

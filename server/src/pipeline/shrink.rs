@@ -56,8 +56,9 @@ impl Shrinker {
 
     /// Adds the pixels of input row `y` starting at column `x`, laid out as `layout` says
     /// (8 bits a sample). Rows may come in pieces (tiles) and in any order within the band not
-    /// yet [finished](Self::rows_done). Written as one plain loop: it runs once per pixel of
-    /// every original.
+    /// yet [finished](Self::rows_done); sums are held for every output row from the first
+    /// unfinished one to `y`'s, so callers finish rows as soon as they can. Written as one
+    /// plain loop: it runs once per pixel of every original.
     pub fn add(&mut self, x: u32, y: u32, samples: &[u8], layout: Samples) {
         let out_row = y / self.factor;
         if y >= self.height || out_row < self.first_open || x >= self.width {
