@@ -700,32 +700,44 @@ fn decode_whole(
     decoder.set_limits(image_limits).map_err(corrupt)?;
     let mut buffer = vec![0u8; total as usize];
     decoder.read_image(&mut buffer).map_err(corrupt)?;
-    let (samples, wide) = match colour {
-        image::ColorType::L8 => (Samples::Gray, false),
-        image::ColorType::La8 => (Samples::GrayAlpha, false),
-        image::ColorType::Rgb8 => (Samples::Rgb, false),
-        image::ColorType::Rgba8 => (Samples::Rgba, false),
-        image::ColorType::L16 => (Samples::Gray, true),
-        image::ColorType::La16 => (Samples::GrayAlpha, true),
-        image::ColorType::Rgb16 => (Samples::Rgb, true),
-        image::ColorType::Rgba16 => (Samples::Rgba, true),
+    // Bytes a sample: 1, 2 (16-bit, native order) or 4 (float, 0.0 to 1.0).
+    let (samples, sample_bytes) = match colour {
+        image::ColorType::L8 => (Samples::Gray, 1),
+        image::ColorType::La8 => (Samples::GrayAlpha, 1),
+        image::ColorType::Rgb8 => (Samples::Rgb, 1),
+        image::ColorType::Rgba8 => (Samples::Rgba, 1),
+        image::ColorType::L16 => (Samples::Gray, 2),
+        image::ColorType::La16 => (Samples::GrayAlpha, 2),
+        image::ColorType::Rgb16 => (Samples::Rgb, 2),
+        image::ColorType::Rgba16 => (Samples::Rgba, 2),
+        image::ColorType::Rgb32F => (Samples::Rgb, 4),
+        image::ColorType::Rgba32F => (Samples::Rgba, 4),
         other => {
             return Err(DeriveError::UnsupportedKind(format!(
                 "{other:?} pixels in this format"
             )))
         }
     };
-    let row_bytes = width as usize * samples.channels() * if wide { 2 } else { 1 };
+    let row_bytes = width as usize * samples.channels() * sample_bytes;
     let mut row8 = Vec::new();
     for (y, row) in buffer.chunks_exact(row_bytes.max(1)).enumerate() {
-        if wide {
-            let samples16 = row
-                .chunks_exact(2)
-                .map(|sample| u16::from_ne_bytes([sample[0], sample[1]]));
-            narrow(samples16, &mut row8);
-            shrinker.add(0, y as u32, &row8, samples);
-        } else {
-            shrinker.add(0, y as u32, row, samples);
+        match sample_bytes {
+            1 => shrinker.add(0, y as u32, row, samples),
+            2 => {
+                let samples16 = row
+                    .chunks_exact(2)
+                    .map(|sample| u16::from_ne_bytes([sample[0], sample[1]]));
+                narrow(samples16, &mut row8);
+                shrinker.add(0, y as u32, &row8, samples);
+            }
+            _ => {
+                row8.clear();
+                row8.extend(row.chunks_exact(4).map(|sample| {
+                    let value = f32::from_ne_bytes([sample[0], sample[1], sample[2], sample[3]]);
+                    (value.clamp(0.0, 1.0) * 255.0).round() as u8
+                }));
+                shrinker.add(0, y as u32, &row8, samples);
+            }
         }
         shrinker.rows_done(y as u32 + 1);
     }

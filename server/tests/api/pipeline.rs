@@ -126,6 +126,20 @@ fn a_photo_that_takes_longer_than_its_time_limit_stops_with_that_reason() {
 }
 
 #[test]
+fn unusual_but_valid_pixel_formats_make_derivatives() {
+    for file in [
+        "pillow/hopper_unknown_pixel_mode.tif", // 32-bit float RGB, decoded whole
+        "pillow/16bit.deflate.tif",             // 16-bit grey, strip by strip
+        "pillow/tiff_adobe_deflate.tif",
+        "pillow/hopper_lzw.tif",
+    ] {
+        let derived = pipeline::derive_all(&fixture(file), Limits::default())
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert!(derived.width > 0 && !derived.files.is_empty(), "{file}");
+    }
+}
+
+#[test]
 fn malformed_and_hostile_images_are_refused_with_a_reason() {
     for (file, expect) in [
         ("pillow/truncated_jpeg.jpg", "damaged"),
