@@ -5,7 +5,10 @@
 //! take is checked before any pixel is decoded, so a file that cannot fit is refused with
 //! the sizes, not halfway through.
 
-use std::io::{BufRead, Read, Seek};
+use std::{
+    io::{BufRead, Read, Seek},
+    time::Instant,
+};
 
 use image::{ImageDecoder, RgbImage};
 
@@ -103,7 +106,7 @@ fn run<S: Source + ?Sized>(
 ) -> Result<Option<RgbImage>, DeriveError> {
     let open = || source.open().map_err(DeriveError::Read);
     match format {
-        Format::Jpeg => decode_jpeg(open()?, at_least, limits, mode),
+        Format::Jpeg => decode_jpeg(open()?, at_least, limits, mode, source.deadline()),
         Format::Png => decode_png(open()?, at_least, limits, mode),
         Format::Tiff => decode_tiff(open()?, at_least, limits, mode).or_else(|error| match error {
             // Layouts the strip reader does not take (palette, YCbCr, planes, Lab):
@@ -130,6 +133,10 @@ fn run<S: Source + ?Sized>(
 pub struct JpegFrame {
     pub width: u32,
     pub height: u32,
+    /// The start-of-frame marker's code: `0xC0` baseline, `0xC2` progressive, and so on.
+    pub marker: u8,
+    /// Bits per sample.
+    pub precision: u8,
     pub progressive: bool,
     /// Sampling factors `(horizontal, vertical)` of each component.
     pub components: Vec<(u8, u8)>,
@@ -148,11 +155,11 @@ impl JpegFrame {
         }
         let mut metadata_bytes = 0u64;
         loop {
-            // A marker: 0xFF, any fill bytes, then its code.
+            // A marker: 0xFF, any fill bytes, then its code. Bytes before it are skipped, as
+            // libjpeg skips them (with a warning some cameras' files earn).
             let mut byte = [0u8; 1];
-            reader.read_exact(&mut byte).ok()?;
-            if byte[0] != 0xFF {
-                return None;
+            while byte[0] != 0xFF {
+                reader.read_exact(&mut byte).ok()?;
             }
             let mut code = 0xFF;
             while code == 0xFF {
@@ -190,11 +197,29 @@ impl JpegFrame {
             return Some(JpegFrame {
                 width: u32::from(u16::from_be_bytes([header[3], header[4]])),
                 height: u32::from(u16::from_be_bytes([header[1], header[2]])),
+                marker: code,
+                precision: header[0],
                 progressive: matches!(code, 0xC2 | 0xC6 | 0xCA | 0xCE),
                 components,
                 metadata_bytes,
             });
         }
+    }
+
+    /// What in this frame the decoder does not read, named: valid files, not damaged ones.
+    pub fn unsupported(&self) -> Option<String> {
+        let kind = match self.marker {
+            0xC3 | 0xC7 | 0xCB | 0xCF => "lossless JPEG".to_string(),
+            0xC5 | 0xC6 | 0xCD | 0xCE => "hierarchical JPEG".to_string(),
+            0xC9 | 0xCA => "arithmetic-coded JPEG".to_string(),
+            _ if self.precision != 8 => format!("{}-bit JPEG", self.precision),
+            _ if self.height == 0 => "JPEG whose height comes after its first scan (DNL)".into(),
+            _ if !matches!(self.components.len(), 1 | 3 | 4) => {
+                format!("JPEG with {} colour components", self.components.len())
+            }
+            _ => return None,
+        };
+        Some(kind)
     }
 
     /// Bytes the decoder holds for a decode shrunk to `out_width` × `out_height`: every
@@ -236,71 +261,40 @@ fn decode_jpeg(
     at_least: AtLeast,
     limits: Limits,
     mode: Mode,
+    deadline: Option<Instant>,
 ) -> Result<Option<RgbImage>, DeriveError> {
-    if let Some(frame) = JpegFrame::read(&mut reader) {
-        check_pixels(frame.width, frame.height, limits)?;
-        let factor = jpeg_factor(frame.width, frame.height, at_least);
-        let (out_width, out_height) = (frame.width.div_ceil(factor), frame.height.div_ceil(factor));
-        within_budget(
-            frame.decoding_bytes(out_width, out_height),
-            || {
-                format!(
-                    "{} {}JPEG",
-                    megapixels(frame.width, frame.height),
-                    if frame.progressive {
-                        "progressive "
-                    } else {
-                        ""
-                    }
-                )
-            },
-            limits,
-        )?;
+    let frame = JpegFrame::read(&mut reader).ok_or_else(no_jpeg_frame)?;
+    if let Some(kind) = frame.unsupported() {
+        return Err(DeriveError::UnsupportedKind(kind));
     }
+    check_pixels(frame.width, frame.height, limits)?;
+    let factor = jpeg_factor(frame.width, frame.height, at_least);
+    let (out_width, out_height) = (frame.width.div_ceil(factor), frame.height.div_ceil(factor));
+    within_budget(
+        frame.decoding_bytes(out_width, out_height),
+        || {
+            format!(
+                "{} {}JPEG",
+                megapixels(frame.width, frame.height),
+                if frame.progressive {
+                    "progressive "
+                } else {
+                    ""
+                }
+            )
+        },
+        limits,
+    )?;
     if mode == Mode::Price {
         return Ok(None);
     }
     reader.rewind().map_err(DeriveError::Read)?;
-    let mut decoder = jpeg_decoder::Decoder::new(reader);
-    decoder
-        .set_max_decoding_buffer_size(usize::try_from(decode_budget(limits)).unwrap_or(usize::MAX));
-    decoder.read_info().map_err(jpeg_error)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    check_pixels(width, height, limits)?;
-    let factor = jpeg_factor(width, height, at_least);
-    if factor > 1 {
-        let wanted = |side: u32| side.div_ceil(factor).min(u32::from(u16::MAX)) as u16;
-        decoder
-            .scale(wanted(width), wanted(height))
-            .map_err(jpeg_error)?;
-    }
-    let pixels = decoder.decode().map_err(jpeg_error)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    let rgb = match info.pixel_format {
-        jpeg_decoder::PixelFormat::RGB24 => pixels,
-        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        jpeg_decoder::PixelFormat::L16 => pixels
-            .chunks_exact(2)
-            .flat_map(|l| [l[0], l[0], l[0]])
-            .collect(),
-        jpeg_decoder::PixelFormat::CMYK32 => pixels
-            .chunks_exact(4)
-            .flat_map(|p| {
-                // Adobe writes CMYK inverted; this is the common reading of it.
-                let k = u16::from(p[3]);
-                [p[0], p[1], p[2]].map(|c| (u16::from(c) * k / 255) as u8)
-            })
-            .collect(),
-    };
-    RgbImage::from_raw(width, height, rgb)
-        .map(Some)
-        .ok_or_else(|| DeriveError::Corrupt("the decoded image is incomplete".into()))
+    super::jpeg::decode(reader, factor, deadline).map(Some)
+}
+
+/// A JPEG without a frame header before its first scan: nothing says what its pixels are.
+pub fn no_jpeg_frame() -> DeriveError {
+    DeriveError::Corrupt("no JPEG frame header before its first scan".into())
 }
 
 /// 1, 2, 4 or 8: the largest the decoder's scaling offers that still keeps what `at_least`
@@ -311,29 +305,6 @@ fn jpeg_factor(width: u32, height: u32, at_least: AtLeast) -> u32 {
         .into_iter()
         .find(|&factor| factor <= wanted)
         .unwrap_or(1)
-}
-
-/// A JPEG decoder's error: the file's fault, unless reading it failed for another reason than
-/// its end coming too soon; features it does not decode are named.
-pub fn jpeg_error(error: jpeg_decoder::Error) -> DeriveError {
-    use jpeg_decoder::UnsupportedFeature as Feature;
-    match error {
-        jpeg_decoder::Error::Io(error) if error.kind() != std::io::ErrorKind::UnexpectedEof => {
-            DeriveError::Read(error)
-        }
-        jpeg_decoder::Error::Unsupported(feature) => DeriveError::UnsupportedKind(match feature {
-            Feature::SamplePrecision(bits) => format!("{bits}-bit JPEG"),
-            Feature::ArithmeticEntropyCoding => "arithmetic-coded JPEG".into(),
-            Feature::Hierarchical => "hierarchical JPEG".into(),
-            Feature::ComponentCount(count) => format!("JPEG with {count} colour components"),
-            Feature::DNL => "JPEG whose height comes after its first scan (DNL)".into(),
-            Feature::SubsamplingRatio | Feature::NonIntegerSubsamplingRatio => {
-                "JPEG with this chroma subsampling".into()
-            }
-            Feature::ColorTransform(transform) => format!("JPEG colour transform {transform:?}"),
-        }),
-        error => DeriveError::Corrupt(error.to_string()),
-    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -801,7 +772,9 @@ mod tests {
         let frame = JpegFrame::read(jpeg.as_slice()).expect("frame");
         assert_eq!((frame.width, frame.height), (100, 60));
         assert!(!frame.progressive);
+        assert_eq!((frame.marker, frame.precision), (0xC0, 8));
         assert_eq!(frame.components.len(), 3);
+        assert_eq!(frame.unsupported(), None);
         assert_eq!(JpegFrame::read(&b"\xFF\xD8\xFF\xD9"[..]), None);
         assert_eq!(JpegFrame::read(&b"GIF89a"[..]), None);
 
@@ -809,6 +782,8 @@ mod tests {
         let progressive = JpegFrame {
             width: 10_000,
             height: 10_000,
+            marker: 0xC2,
+            precision: 8,
             progressive: true,
             components: vec![(2, 2), (1, 1), (1, 1)],
             metadata_bytes: 0,
@@ -816,9 +791,39 @@ mod tests {
         let bytes = progressive.decoding_bytes(1250, 1250);
         assert!((300_000_000..320_000_000).contains(&bytes), "{bytes}");
         let baseline = JpegFrame {
+            marker: 0xC0,
             progressive: false,
-            ..progressive
+            ..progressive.clone()
         };
         assert!(baseline.decoding_bytes(1250, 1250) < 20_000_000);
+
+        // Valid frames the decoder does not read are named.
+        let named = |frame: JpegFrame| frame.unsupported().unwrap_or_default();
+        let twelve_bit = JpegFrame {
+            marker: 0xC1,
+            precision: 12,
+            ..baseline.clone()
+        };
+        assert_eq!(named(twelve_bit), "12-bit JPEG");
+        let arithmetic = JpegFrame {
+            marker: 0xC9,
+            ..baseline.clone()
+        };
+        assert_eq!(named(arithmetic), "arithmetic-coded JPEG");
+        let lossless = JpegFrame {
+            marker: 0xC3,
+            ..baseline.clone()
+        };
+        assert_eq!(named(lossless), "lossless JPEG");
+        let two_components = JpegFrame {
+            components: vec![(1, 1), (1, 1)],
+            ..baseline.clone()
+        };
+        assert_eq!(named(two_components), "JPEG with 2 colour components");
+        let height_later = JpegFrame {
+            height: 0,
+            ..baseline
+        };
+        assert!(named(height_later).contains("DNL"));
     }
 }

@@ -91,14 +91,11 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
     limits: Limits,
 ) -> Result<(u32, u32), DeriveError> {
     let (width, height) = if format == Format::Jpeg {
-        // image's JPEG decoder reads the whole file before its header; this one stops at the
+        // image's JPEG decoder reads the whole file before its header; this stops at the
         // frame header, skipping what comes before it (a 2 GiB original costs nothing here).
-        let mut decoder = jpeg_decoder::Decoder::new(reader);
-        decoder.read_info().map_err(super::decode::jpeg_error)?;
-        let info = decoder
-            .info()
-            .ok_or_else(|| DeriveError::Corrupt("no JPEG header".into()))?;
-        (u32::from(info.width), u32::from(info.height))
+        let frame =
+            super::decode::JpegFrame::read(reader).ok_or_else(super::decode::no_jpeg_frame)?;
+        (frame.width, frame.height)
     } else if format == Format::Png {
         // The IHDR chunk only: image's reader would inflate the ICC profile and text chunks
         // before it (a 500 MB ICC bomb in a 486 KB file).

@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod derive;
+mod jpeg;
 pub mod metadata;
 pub mod shrink;
 pub mod sniff;
@@ -47,6 +48,11 @@ pub trait Source {
         Self: 'a;
 
     fn open(&self) -> std::io::Result<Self::Reader<'_>>;
+
+    /// When reading it stops: for decoders that also read the clock between reads.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 impl Source for [u8] {
@@ -67,9 +73,9 @@ impl Source for Path {
 }
 
 /// `source` whose readers fail once `deadline` has passed. Every decoder pulls its input as
-/// it goes (a progressive JPEG scan by scan, a PNG row by row), so a file that would keep one
-/// busy for minutes stops at its next read; the work after decoding is bounded by the preview's
-/// size.
+/// it goes (a PNG row by row), so a file that would keep one busy for minutes stops at its next
+/// read; libjpeg, which may hold thousands of scans in one read, also reads the clock at each
+/// marker. The work after decoding is bounded by the preview's size.
 struct Timed<'s, S: ?Sized> {
     source: &'s S,
     deadline: Instant,
@@ -87,6 +93,10 @@ impl<S: Source + ?Sized> Source for Timed<'_, S> {
             deadline: self.deadline,
             reads: 0,
         })
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        Some(self.deadline)
     }
 }
 

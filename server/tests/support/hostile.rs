@@ -83,6 +83,8 @@ pub struct Outcome {
     pub bytes: u64,
     /// Peak of memory allocated during the job, above what was live before it.
     pub peak_bytes: u64,
+    /// Peak growth of what malloc has handed out during the job, sampled: sees C libraries too.
+    pub malloc_peak_bytes: u64,
     pub elapsed: Duration,
     /// `ready` or the failure's reason.
     pub result: Result<(u32, u32), String>,
@@ -101,9 +103,10 @@ impl Outcome {
     /// One line of a run's log: file, peak, time, outcome.
     pub fn line(&self) -> String {
         format!(
-            "{:<36} {:>6.1} MiB peak {:>6.2} s  {}",
+            "{:<36} {:>6.1} MiB peak {:>6.1} MiB malloc {:>6.2} s  {}",
             self.name,
             self.peak_bytes as f64 / f64::from(1 << 20),
+            self.malloc_peak_bytes as f64 / f64::from(1 << 20),
             self.elapsed.as_secs_f64(),
             self.result_text()
         )
@@ -127,9 +130,11 @@ pub fn run(case: &Case, limits: Limits) -> Outcome {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let started = Instant::now();
-    let result = pipeline::derive_from(case.path.as_path(), limits)
-        .map(|derived| (derived.width, derived.height))
-        .map_err(|error| error.to_string());
+    let (result, malloc_peak_bytes) = sampling_malloc(|| {
+        pipeline::derive_from(case.path.as_path(), limits)
+            .map(|derived| (derived.width, derived.height))
+            .map_err(|error| error.to_string())
+    });
     let elapsed = started.elapsed();
     let peak_bytes = PEAK.load(Ordering::Relaxed).saturating_sub(before) as u64;
     Outcome {
@@ -137,10 +142,41 @@ pub fn run(case: &Case, limits: Limits) -> Outcome {
         class: case.class,
         bytes,
         peak_bytes,
+        malloc_peak_bytes,
         elapsed,
         result,
         expect: case.expect,
     }
+}
+
+/// Bytes malloc has handed out and not had back (glibc's `mallinfo2`): Rust's allocations and
+/// C libraries' (libjpeg's), which pass by the counting allocator.
+fn malloc_in_use() -> u64 {
+    // SAFETY: mallinfo2 only reads malloc's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd) as u64
+}
+
+/// Runs `job` while another thread samples [`malloc_in_use`] every millisecond; returns its
+/// result and the peak growth seen. A sample can miss a short spike, not the buffers a decoder
+/// holds while it decodes.
+fn sampling_malloc<T>(job: impl FnOnce() -> T) -> (T, u64) {
+    let before = malloc_in_use();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0;
+            while !done.load(Ordering::Relaxed) {
+                peak = peak.max(malloc_in_use().saturating_sub(before));
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            peak
+        });
+        let result = job();
+        done.store(true, Ordering::Relaxed);
+        let peak = sampler.join().expect("the sampler");
+        (result, peak)
+    })
 }
 
 /// How large the set's files are: `Full` is what the library meets in the wild (the
