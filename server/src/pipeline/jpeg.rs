@@ -1,6 +1,6 @@
 //! JPEG decoding through libjpeg-turbo (the decoder browsers and libvips use, as the `mozjpeg`
 //! crate builds it): shrunk inside the inverse DCT, with its errors turned into values and the
-//! job's clock read at every marker. What it allocates is priced from the frame header before
+//! job's clock read at every marker and every few rows. What it allocates is priced from the frame header before
 //! it starts (`decode::JpegFrame`).
 //!
 //! libjpeg reports errors by calling back into the application, which must not return. The
@@ -98,13 +98,26 @@ fn decode_unguarded(reader: impl BufRead, factor: u32) -> Result<RgbImage, Deriv
     }
     .map_err(corrupt)?;
     let (width, height) = (started.width() as u32, started.height() as u32);
-    let pixels: Vec<u8> = started.read_scanlines().map_err(|error| {
-        if error.kind() == std::io::ErrorKind::UnexpectedEof {
-            DeriveError::Corrupt("the file ends before its image does".into())
-        } else {
-            corrupt(error)
+    let row_bytes = started.width() * if cmyk { 4 } else { 3 };
+    let mut pixels = Vec::new();
+    pixels
+        .try_reserve_exact(row_bytes * started.height())
+        .map_err(|_| DeriveError::Corrupt("the decoded image does not fit in memory".into()))?;
+    pixels.resize(row_bytes * started.height(), 0);
+    // A single-scan file is decoded as its rows are read, with no marker in between for the
+    // clock: it is read here, every few rows.
+    for rows in pixels.chunks_mut(row_bytes * ROWS_BETWEEN_CLOCKS) {
+        if past_deadline() {
+            panic::resume_unwind(Box::new(Stop::TimedOut));
         }
-    })?;
+        started.read_scanlines_into(rows).map_err(|error| {
+            if error.kind() == std::io::ErrorKind::UnexpectedEof {
+                DeriveError::Corrupt("the file ends before its image does".into())
+            } else {
+                corrupt(error)
+            }
+        })?;
+    }
     let rgb = if cmyk {
         pixels
             .chunks_exact(4)
@@ -135,12 +148,19 @@ unsafe extern "C-unwind" fn emit_message(cinfo: &mut jpeg_common_struct, level: 
     if level < 0 && code == JWRN_JPEG_EOF as c_int {
         panic::resume_unwind(Box::new(Stop::Truncated));
     }
-    if DEADLINE
-        .get()
-        .is_some_and(|deadline| Instant::now() >= deadline)
-    {
+    if past_deadline() {
         panic::resume_unwind(Box::new(Stop::TimedOut));
     }
+}
+
+/// Output rows decoded between two readings of the clock: at 1/8 scale, 16 rows are 128 of
+/// the file's, a few milliseconds of work.
+const ROWS_BETWEEN_CLOCKS: usize = 16;
+
+fn past_deadline() -> bool {
+    DEADLINE
+        .get()
+        .is_some_and(|deadline| Instant::now() >= deadline)
 }
 
 /// The message of libjpeg's current error, in its words.

@@ -686,6 +686,12 @@ fn two_processes(app: &TestApp, lease: Duration, time_limit: Duration) -> [Worke
     })
 }
 
+/// A valid JPEG that takes seconds to decode: thousands of progressive scans over 16 MP, each
+/// of which libjpeg runs over every block.
+fn slow_jpeg() -> Vec<u8> {
+    super::hostile::jpeg_progressive_flat(4096, 4096, 3_000)
+}
+
 /// `(attempts, leased_by)` of the photo's job while it exists.
 async fn job_of(app: &TestApp, photo: i64) -> Option<(i64, Option<String>)> {
     sqlx::query_as("SELECT attempts, leased_by FROM jobs WHERE photo_id = $1")
@@ -698,8 +704,7 @@ async fn job_of(app: &TestApp, photo: i64) -> Option<(i64, Option<String>)> {
 #[tokio::test]
 async fn a_job_longer_than_its_lease_runs_once_on_one_worker() {
     let app = TestApp::new().await;
-    // Thousands of progressive scans, each repainting the image: seconds of work.
-    let slow = super::hostile::jpeg_progressive_flat(2048, 1024, 2_000);
+    let slow = slow_jpeg();
     let (_, json) = upload(&app, &[("slow.jpg", &slow)]).await;
     let photo = json["files"][0]["photo_id"].as_i64().expect("id");
     let started = std::time::Instant::now();
@@ -737,7 +742,7 @@ async fn a_job_longer_than_its_lease_runs_once_on_one_worker() {
 #[tokio::test]
 async fn a_job_that_always_times_out_fails_after_its_attempts_and_the_queue_goes_on() {
     let app = TestApp::new().await;
-    let slow = super::hostile::jpeg_progressive_flat(2048, 1024, 2_000);
+    let slow = slow_jpeg();
     let (_, json) = upload(&app, &[("slow.jpg", &slow)]).await;
     let photo = json["files"][0]["photo_id"].as_i64().expect("id");
     sqlx::query("UPDATE jobs SET max_attempts = 2")

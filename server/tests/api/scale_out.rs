@@ -97,6 +97,22 @@ impl Nginx {
     }
 }
 
+impl Drop for Nginx {
+    /// A fast shutdown through the master, which stops its worker and cache processes: killed
+    /// outright, the master would leave them running, holding the port and the test's output.
+    fn drop(&mut self) {
+        let Some(pid) = self.process.id() else {
+            return;
+        };
+        // SAFETY: a signal to the process this test started and has not yet reaped.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while matches!(self.process.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 /// `GET base + path` over a real socket: status, one header's value, and the body.
 async fn fetch(site: &Site, path: &str, header: &str) -> (StatusCode, Option<String>, String) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -256,7 +272,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     let (status, _, _) = fetch(&through_edge, "/p/999999", "etag").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    drop(nginx.process);
+    drop(nginx);
     served_a.stop().await;
     served_b.stop().await;
 }
