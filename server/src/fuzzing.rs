@@ -15,6 +15,7 @@ pub type Target = (&'static str, fn(&[u8]));
 /// Every fuzz target, in the order `scripts/fuzz` runs them.
 pub const TARGETS: &[Target] = &[
     ("upload_sniffing", upload_sniffing),
+    ("image_decoding", image_decoding),
     ("exif_extraction", exif_extraction),
     ("vitals_beacon", vitals_beacon),
     ("websocket_message", websocket_message),
@@ -37,6 +38,24 @@ pub fn upload_sniffing(data: &[u8]) {
     };
     if let Ok((width, height)) = declared_size_of(std::io::Cursor::new(data), format, limits) {
         assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);
+        // The pricing uploads run next, from the same headers.
+        let _ = crate::pipeline::decode::price(data, format, limits);
+    }
+}
+
+/// A file decoded as its job decodes it, through every decoder (libjpeg's C code among them),
+/// up to a megapixel (what libFuzzer's small inputs reach, and what keeps the replay of the
+/// test photographs quick): derivatives, or a reason, never a panic.
+pub fn image_decoding(data: &[u8]) {
+    let limits = Limits {
+        max_pixels: 1_000_000,
+        time_limit: std::time::Duration::from_secs(10),
+        ..Limits::default()
+    };
+    if let Ok(derived) = crate::pipeline::derive_all(data, limits) {
+        assert!(derived.width > 0 && derived.height > 0);
+        assert!(u64::from(derived.width) * u64::from(derived.height) <= limits.max_pixels);
+        assert!(derived.files.iter().all(|(_, bytes)| !bytes.is_empty()));
     }
 }
 
@@ -108,7 +127,7 @@ mod tests {
             root.join("target/fuzz/corpus").join(target),
         ];
         match target {
-            "upload_sniffing" => {
+            "upload_sniffing" | "image_decoding" => {
                 folders.push(root.join(".fixtures/photos"));
                 folders.push(root.join(".fixtures/pillow"));
             }
@@ -146,21 +165,36 @@ mod tests {
             "{} is missing: run scripts/fixtures first",
             fixtures.display()
         );
-        let mut failures = Vec::new();
-        for (target, check) in TARGETS {
-            let inputs: Vec<PathBuf> = corpus_folders(&root, target)
+        // One thread per target: deriving a thousand test images in a debug build takes
+        // half a minute, which the other targets need not wait for.
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let replays: Vec<_> = TARGETS
                 .iter()
-                .flat_map(|folder| files_under(folder))
+                .map(|&(target, check)| {
+                    let root = &root;
+                    scope.spawn(move || {
+                        let inputs: Vec<PathBuf> = corpus_folders(root, target)
+                            .iter()
+                            .flat_map(|folder| files_under(folder))
+                            .collect();
+                        assert!(!inputs.is_empty(), "{target} has no input to replay");
+                        let mut failures = Vec::new();
+                        for input in &inputs {
+                            let data = std::fs::read(input).expect("read a fuzz input");
+                            if std::panic::catch_unwind(|| check(&data)).is_err() {
+                                failures.push(format!("{target}: {}", input.display()));
+                            }
+                        }
+                        println!("fuzz inputs replayed: {target} {}", inputs.len());
+                        failures
+                    })
+                })
                 .collect();
-            assert!(!inputs.is_empty(), "{target} has no input to replay");
-            for input in &inputs {
-                let data = std::fs::read(input).expect("read a fuzz input");
-                if std::panic::catch_unwind(|| check(&data)).is_err() {
-                    failures.push(format!("{target}: {}", input.display()));
-                }
-            }
-            println!("fuzz inputs replayed: {target} {}", inputs.len());
-        }
+            replays
+                .into_iter()
+                .flat_map(|replay| replay.join().expect("a replay"))
+                .collect()
+        });
         assert!(failures.is_empty(), "inputs that fail: {failures:#?}");
     }
 }

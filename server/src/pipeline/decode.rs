@@ -463,6 +463,12 @@ fn decode_tiff(
         .find_tag_unsigned::<u16>(Tag::PlanarConfiguration)
         .map_err(tiff_error)?
         .unwrap_or(1);
+    if planar != 1 && decoder.get_chunk_type() == tiff::decoder::ChunkType::Tile {
+        // The tiff crate asserts on these (0.11.3), whichever way they are read.
+        return Err(Fallback::Failed(DeriveError::UnsupportedKind(
+            "TIFF with separate colour planes in tiles".into(),
+        )));
+    }
     if !matches!(bits, 8 | 16) || planar != 1 {
         return Err(Fallback::Whole);
     }

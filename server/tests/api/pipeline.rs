@@ -151,6 +151,11 @@ fn malformed_and_hostile_images_are_refused_with_a_reason() {
         ("pillow/png_decompression_dos.png", ""),
         ("pillow/avif/hopper.heif", "not supported"),
         ("pillow/avif/hopper.avif", "not supported"),
+        // Valid, but the TIFF decoder asserts on them: named rather than crashing it.
+        (
+            "pillow/tiff_tiled_planar_raw.tif",
+            "unsupported: TIFF with separate colour planes in tiles",
+        ),
     ] {
         let bytes = fixture(file);
         let outcome = std::panic::catch_unwind(|| pipeline::derive_all(&bytes, Limits::default()));

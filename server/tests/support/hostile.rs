@@ -371,6 +371,19 @@ pub fn build(folder: &Path, size: Size) -> Vec<Case> {
         jpeg_progressive_flat(1024, 1024, 2_000),
         Expect::ReadyOrFails("longer than"),
     );
+    // A progressive JPEG large enough that libjpeg holds over 100 MiB of coefficients in C
+    // (64 MP of grey) and still within the budget: what the malloc column must see.
+    let progressive_side: u16 = match size {
+        Size::Full => 8_000,
+        Size::Quick => 4_000,
+        Size::Smoke => 1_000,
+    };
+    add(
+        "scans",
+        format!("progressive-{progressive_side}x{progressive_side}.jpg"),
+        jpeg_progressive_flat(progressive_side, progressive_side, 4),
+        Expect::Ready,
+    );
 
     // Valid JPEGs of kinds the decoder does not read: named, not called damaged.
     add(
