@@ -448,7 +448,8 @@ def main():
         "",
         f"{thumbs['photos']} real photographs ({thumbs['megapixels']:.1f} MP in all, from `scripts/fixtures`), "
         f"256 × 256 centre crop, WebP quality 80, {thumbs['rounds']} rounds, each side's alternating; "
-        "per second: the median round.",
+        "per second: the median round. Both decode with libjpeg-turbo's DCT scaling; the "
+        "difference is everything around the decoder.",
         "",
         "| tool | thumbnails / s |",
         "|---|---|",
