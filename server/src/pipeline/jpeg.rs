@@ -1,7 +1,7 @@
 //! JPEG decoding through libjpeg-turbo (the decoder browsers and libvips use, as the `mozjpeg`
 //! crate builds it): shrunk inside the inverse DCT, with its errors turned into values and the
-//! job's clock read at every marker and every few rows. What it allocates is priced from the frame header before
-//! it starts (`decode::JpegFrame`).
+//! job's clock read at every marker and every few rows. What it allocates is priced from the
+//! frame header before it starts (`decode::JpegFrame`).
 //!
 //! libjpeg reports errors by calling back into the application, which must not return. The
 //! callbacks here unwind instead (the crate builds the C code to let unwinding through it), and
@@ -118,19 +118,18 @@ fn decode_unguarded(reader: impl BufRead, factor: u32) -> Result<RgbImage, Deriv
             }
         })?;
     }
-    let rgb = if cmyk {
-        pixels
-            .chunks_exact(4)
-            .flat_map(|p| {
-                // Adobe writes CMYK inverted; this is the common reading of it.
-                let k = u16::from(p[3]);
-                [p[0], p[1], p[2]].map(|c| (u16::from(c) * k / 255) as u8)
-            })
-            .collect()
-    } else {
-        pixels
-    };
-    RgbImage::from_raw(width, height, rgb)
+    if cmyk {
+        // In place, so the pixels are never held twice: pixel `i` moves from 4i to 3i.
+        let count = pixels.len() / 4;
+        for i in 0..count {
+            let [c, m, y, k] = [0, 1, 2, 3].map(|at| u16::from(pixels[4 * i + at]));
+            // Adobe writes CMYK inverted; this is the common reading of it.
+            let rgb = [c, m, y].map(|value| (value * k / 255) as u8);
+            pixels[3 * i..3 * i + 3].copy_from_slice(&rgb);
+        }
+        pixels.truncate(count * 3);
+    }
+    RgbImage::from_raw(width, height, pixels)
         .ok_or_else(|| DeriveError::Corrupt("the decoded image is incomplete".into()))
 }
 

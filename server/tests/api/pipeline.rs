@@ -137,6 +137,31 @@ fn unusual_but_valid_pixel_formats_make_derivatives() {
             .unwrap_or_else(|error| panic!("{file}: {error}"));
         assert!(derived.width > 0 && !derived.files.is_empty(), "{file}");
     }
+
+    // A CMYK JPEG (Adobe's inverted samples) comes out in the colours another decoder sees.
+    let cmyk = fixture("pillow/pil_sample_cmyk.jpg");
+    let derived = pipeline::derive_all(&cmyk, Limits::default()).expect("CMYK JPEG");
+    let reference = image::load_from_memory(&cmyk).expect("decode").to_rgb8();
+    assert_eq!((derived.width, derived.height), reference.dimensions());
+    let mean = |image: &image::RgbImage| {
+        let mut sums = [0u64; 3];
+        for pixel in image.pixels() {
+            for (sum, value) in sums.iter_mut().zip(pixel.0) {
+                *sum += u64::from(value);
+            }
+        }
+        sums.map(|sum| sum / u64::from(image.width() * image.height()))
+    };
+    let preview = image::load_from_memory(&derived.files[2].1)
+        .expect("preview")
+        .to_rgb8();
+    let (ours, theirs) = (mean(&preview), mean(&reference));
+    for (a, b) in ours.iter().zip(theirs) {
+        assert!(
+            a.abs_diff(b) <= 8,
+            "mean colour {ours:?}, another decoder {theirs:?}"
+        );
+    }
 }
 
 #[test]
