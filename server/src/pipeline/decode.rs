@@ -140,8 +140,6 @@ pub struct JpegFrame {
     pub progressive: bool,
     /// Sampling factors `(horizontal, vertical)` of each component.
     pub components: Vec<(u8, u8)>,
-    /// Bytes of the segments before the frame (EXIF, ICC, XMP, comments): held by the decoder.
-    pub metadata_bytes: u64,
 }
 
 impl JpegFrame {
@@ -153,7 +151,6 @@ impl JpegFrame {
         if two != [0xFF, 0xD8] {
             return None;
         }
-        let mut metadata_bytes = 0u64;
         loop {
             // A marker: 0xFF, any fill bytes, then its code. Bytes before it are skipped, as
             // libjpeg skips them (with a warning some cameras' files earn).
@@ -176,7 +173,6 @@ impl JpegFrame {
             let length = u16::from_be_bytes(two).checked_sub(2)? as usize;
             let is_frame = matches!(code, 0xC0..=0xCF) && !matches!(code, 0xC4 | 0xC8 | 0xCC);
             if !is_frame {
-                metadata_bytes += length as u64;
                 std::io::copy(
                     &mut reader.by_ref().take(length as u64),
                     &mut std::io::sink(),
@@ -201,7 +197,6 @@ impl JpegFrame {
                 precision: header[0],
                 progressive: matches!(code, 0xC2 | 0xC6 | 0xCA | 0xCE),
                 components,
-                metadata_bytes,
             });
         }
     }
@@ -224,7 +219,9 @@ impl JpegFrame {
 
     /// Bytes the decoder holds for a decode shrunk to `out_width` × `out_height`: every
     /// coefficient of a progressive frame (scans refine them all until the last), one plane
-    /// per component at the shrunk size, and the interleaved result with our copy of it.
+    /// per component at the shrunk size, and the interleaved result (four bytes a pixel for
+    /// CMYK) with room for libjpeg's row buffers. Segments before the frame (EXIF, ICC, 64 MiB
+    /// of them in the hostile set) cost nothing: libjpeg skips what it is not asked to keep.
     pub fn decoding_bytes(&self, out_width: u32, out_height: u32) -> u64 {
         let max_h = self
             .components
@@ -252,7 +249,7 @@ impl JpegFrame {
         };
         let out = u64::from(out_width + 16) * u64::from(out_height + 16);
         let planes = out * self.components.len() as u64;
-        coefficients + planes + out * 3 * 2 + self.metadata_bytes
+        coefficients + planes + out * 3 * 2
     }
 }
 
@@ -792,7 +789,6 @@ mod tests {
             precision: 8,
             progressive: true,
             components: vec![(2, 2), (1, 1), (1, 1)],
-            metadata_bytes: 0,
         };
         let bytes = progressive.decoding_bytes(1250, 1250);
         assert!((300_000_000..320_000_000).contains(&bytes), "{bytes}");
