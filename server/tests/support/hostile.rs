@@ -100,7 +100,7 @@ impl Outcome {
         }
     }
 
-    /// One line of a run's log: file, peak, time, outcome.
+    /// One line of a run's log: file, peaks (allocated, malloc), time, outcome.
     pub fn line(&self) -> String {
         format!(
             "{:<36} {:>6.1} MiB peak {:>6.1} MiB malloc {:>6.2} s  {}",
