@@ -29,8 +29,11 @@ if (!Number.isInteger(runs) || runs < 1) {
 const brotliSize = (bytes) =>
   brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
 
-/** The hydration script, the main WASM and the split loader arrive with every page. */
-const isFirstLoad = (name) => /^(flashbulb.*\.(js|wasm)|__wasm_split.*\.js)$/.test(name);
+/**
+ * The Web Vitals reporter arrives with every page; the hydration script, the main WASM and the
+ * split loader with every page that shows an island.
+ */
+const isFirstLoad = (name) => /^(vitals\..*\.js|flashbulb.*\.(js|wasm)|__wasm_split.*\.js)$/.test(name);
 
 /** A page whose script fails (a hydration error, say) would measure something else: stop. */
 function failOnErrors(page, path) {

@@ -33,8 +33,33 @@ use leptos_router::{
 
 pub use error::ApiError;
 
+/// Where `scripts/build-site` left the Web Vitals reporter (`/pkg/vitals.<hash>.js`), which
+/// every page loads; the server provides it to the shell when the built site has one.
+#[derive(Debug, Clone)]
+pub struct VitalsReporter(pub String);
+
+/// Whether the page of `route` (a template, as [`vitals::route_template`] names it) shows
+/// islands. Only those pages load the WebAssembly and its hydration script: a page without
+/// islands has nothing to wake, and the browser test of each page's chunks keeps this list
+/// true.
+pub fn route_has_islands(route: &str) -> bool {
+    matches!(route, "/" | "/p/:id" | "/albums/:id" | "/ops")
+}
+
 /// The document around every page; the server renders it once per request.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let path = use_context::<http::request::Parts>()
+        .map(|parts| parts.uri.path().to_owned())
+        .unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    let path = String::from("/");
+    let route = vitals::route_template(&path);
+    let hydration = route_has_islands(route)
+        .then(|| view! { <HydrationScripts options=options.clone() islands=true /> });
+    let reporter = use_context::<VitalsReporter>().map(|VitalsReporter(src)| {
+        view! { <script src=src defer data-route=route nonce=leptos::nonce::use_nonce()></script> }
+    });
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -45,7 +70,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 // Named after its content when the site was built with hashed names.
                 <HashedStylesheet options=options.clone() id="flashbulb" />
-                <HydrationScripts options islands=true />
+                {hydration}
+                {reporter}
                 <script nonce=leptos::nonce::use_nonce()>{zone::ViewerZone::SCRIPT}</script>
                 <MetaTags />
             </head>

@@ -1,11 +1,9 @@
 //! Web Vitals: the beacon every page sends when it is hidden, the route templates it is
 //! tagged with, and Google's thresholds that sort a value into good, needs improvement or
-//! poor. Shared by the browser (which measures and sends) and the server (which validates,
-//! aggregates and shows).
+//! poor. The browser measures with Google's `web-vitals` library (`frontend/vitals/`, a
+//! small script apart from the WebAssembly); the server validates, aggregates and shows.
 
 use serde::{Deserialize, Serialize};
-
-pub mod measures;
 
 /// Where the browser posts its beacon.
 pub const BEACON_PATH: &str = "/api/vitals";
@@ -167,7 +165,7 @@ pub struct Sample {
 /// and hidden again sends again with the same `page`; the server keeps the latest value of
 /// each metric per page view, so nothing is counted twice.
 ///
-/// On the wire (the browser writes it by hand, without a JSON library in the first chunk):
+/// On the wire (`frontend/vitals/report.js` writes it):
 /// `{"page":"9f…","route":"/p/:id","nav":"navigate","metrics":[{"name":"LCP","value":812.4}]}`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +179,7 @@ pub struct Beacon {
 }
 
 /// The route templates pages are reported under; everything else is [`NOT_FOUND_ROUTE`].
-pub const ROUTES: [&str; 11] = [
+pub const ROUTES: [&str; 14] = [
     "/",
     "/favourites",
     "/p/:id",
@@ -192,6 +190,9 @@ pub const ROUTES: [&str; 11] = [
     "/trash",
     "/ops",
     "/ops/diagnostics",
+    "/signin",
+    "/setup",
+    "/users",
     NOT_FOUND_ROUTE,
 ];
 
@@ -220,6 +221,9 @@ pub fn route_template(path: &str) -> &'static str {
         ("trash", None, false) => "/trash",
         ("ops", None, false) => "/ops",
         ("ops", Some("diagnostics"), false) => "/ops/diagnostics",
+        ("signin", None, false) => "/signin",
+        ("setup", None, false) => "/setup",
+        ("users", None, false) => "/users",
         _ => NOT_FOUND_ROUTE,
     }
 }
@@ -247,6 +251,7 @@ mod tests {
         assert_eq!(route_template("/albums/9"), "/albums/:id");
         assert_eq!(route_template("/s/abc"), "/s/:token");
         assert_eq!(route_template("/ops/diagnostics"), "/ops/diagnostics");
+        assert_eq!(route_template("/signin"), "/signin");
         assert_eq!(route_template("/p"), NOT_FOUND_ROUTE);
         assert_eq!(route_template("/p/1/2"), NOT_FOUND_ROUTE);
         assert_eq!(route_template("/nothing"), NOT_FOUND_ROUTE);

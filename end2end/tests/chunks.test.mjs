@@ -1,5 +1,6 @@
-// Each page loads only the island code it uses: the first WASM chunk (hydration and the Web
-// Vitals reporter) everywhere, and the lazy chunk of each island the page shows, nothing else.
+// Each page loads only the island code it uses: the Web Vitals reporter everywhere; the first
+// WASM chunk (hydration) and the lazy chunk of each island the page shows where it shows one;
+// no WebAssembly at all where it shows none.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { baseUrl, launch, signedIn, watchErrors } from './browser.mjs';
@@ -12,14 +13,19 @@ after(async () => {
   await browser?.close();
 });
 
-/** The islands whose chunks a page fetched, by name, and whether the first chunk came. */
+/**
+ * The islands whose chunks a page fetched, by name, whether the first chunk came, and whether
+ * the Web Vitals reporter did.
+ */
 async function islandsLoaded(context, path) {
   const page = await context.newPage();
   const errors = watchErrors(page);
   const wasm = [];
+  const scripts = [];
   page.on('request', (request) => {
     const name = new URL(request.url()).pathname.split('/').pop();
     if (name.endsWith('.wasm')) wasm.push(name);
+    if (name.endsWith('.js')) scripts.push(name);
   });
   await page.goto(`${baseUrl}${path}`);
   await page.waitForLoadState('networkidle');
@@ -31,7 +37,13 @@ async function islandsLoaded(context, path) {
     .map((name) => name.match(/^split_(.+?)_loader_/)?.[1])
     .filter(Boolean)
     .sort();
-  return { first: wasm.some((name) => name.startsWith('flashbulb.')), islands: [...new Set(islands)], errors };
+  return {
+    first: wasm.some((name) => name.startsWith('flashbulb.')),
+    hydration: scripts.some((name) => name.startsWith('flashbulb.')),
+    vitals: scripts.some((name) => /^vitals\.[\w-]{22}\.js$/.test(name)),
+    islands: [...new Set(islands)],
+    errors,
+  };
 }
 
 test('every page loads the chunks of its own islands and no others', async () => {
@@ -61,7 +73,10 @@ test('every page loads the chunks of its own islands and no others', async () =>
   };
   for (const [path, islands] of Object.entries(expected)) {
     const loaded = await islandsLoaded(context, path);
-    assert.ok(loaded.first, `${path} did not load the first chunk`);
+    const wakes = islands.length > 0;
+    assert.equal(loaded.first, wakes, `${path}: the first WASM chunk loaded (${loaded.first})`);
+    assert.equal(loaded.hydration, wakes, `${path}: the hydration script loaded (${loaded.hydration})`);
+    assert.ok(loaded.vitals, `${path} did not load the Web Vitals reporter`);
     assert.deepEqual(loaded.islands, islands, `island chunks of ${path}`);
     assert.deepEqual(loaded.errors, [], `errors on ${path}`);
   }
@@ -71,5 +86,6 @@ test('every page loads the chunks of its own islands and no others', async () =>
   const stranger = await browser.newContext();
   const signin = await islandsLoaded(stranger, '/signin');
   assert.deepEqual(signin.islands, []);
+  assert.ok(!signin.first && !signin.hydration && signin.vitals, '/signin loads only the reporter');
   await stranger.close();
 });

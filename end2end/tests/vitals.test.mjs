@@ -1,6 +1,7 @@
 // Web Vitals: every page view reports LCP, INP, CLS, FCP and TTFB in a beacon when it is
-// hidden, tagged with its route template, navigation type and page-view id, and the values
-// agree with Google's `web-vitals` library, loaded into the same page as the referee.
+// hidden, tagged with its route template, navigation type and page-view id. The reporter
+// measures with Google's `web-vitals` library; a second copy of it, loaded into the same page
+// as the referee, checks that what reaches the server is what the library measured.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';

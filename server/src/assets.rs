@@ -38,6 +38,25 @@ pub fn site_files_hashed() -> bool {
         .is_some_and(|path| path.is_file())
 }
 
+/// The Web Vitals reporter `scripts/build-site` bundles into the site (`vitals.<hash>.js`), as
+/// pages name it; none in a site built otherwise (`cargo leptos watch`), whose pages then
+/// report no vitals, which the log says once.
+pub fn vitals_reporter(site_root: &Path) -> Option<String> {
+    let found = std::fs::read_dir(site_root.join("pkg"))
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("vitals.") && name.ends_with(".js"))
+        .filter(|name| is_content_named(name))
+        .max();
+    if found.is_none() {
+        tracing::warn!(
+            site = %site_root.display(),
+            "the site has no Web Vitals reporter (scripts/build-site bundles it): pages will report no vitals"
+        );
+    }
+    found.map(|name| format!("/pkg/{name}"))
+}
+
 /// `name.<hash>.ext`, the hash being cargo-leptos' 22 base64url characters (an MD5).
 fn is_content_named(file_name: &str) -> bool {
     let mut parts = file_name.rsplit('.');

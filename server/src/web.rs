@@ -47,9 +47,13 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::const_new("application/wasm"))
         .and(NotForContentType::const_new("application/zip"));
+    let vitals = crate::assets::vitals_reporter(&state.config.site_root).map(app::VitalsReporter);
     let context = move || {
         provide_context(library.clone());
         provide_context(operations.clone());
+        if let Some(vitals) = &vitals {
+            provide_context(vitals.clone());
+        }
         provide_request_context();
     };
     let pages = Router::new()
