@@ -58,7 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let hydration = route_has_islands(route)
         .then(|| view! { <HydrationScripts options=options.clone() islands=true /> });
     let reporter = use_context::<VitalsReporter>().map(|VitalsReporter(src)| {
-        view! { <script src=src defer data-route=route nonce=leptos::nonce::use_nonce()></script> }
+        view! { <script src=src async data-route=route nonce=leptos::nonce::use_nonce()></script> }
     });
     view! {
         <!DOCTYPE html>
