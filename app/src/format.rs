@@ -197,11 +197,38 @@ fn clock_label(seconds: i64) -> String {
 
 /// `4.2 MB`, `830 KB`: the number and its unit held together by a no-break space.
 pub fn byte_size(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes}\u{a0}B"),
-        1_000..1_000_000 => format!("{:.0}\u{a0}KB", bytes as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1}\u{a0}MB", bytes as f64 / 1e6),
-        _ => format!("{:.2}\u{a0}GB", bytes as f64 / 1e9),
+    let (value, places, unit) = match bytes {
+        0..1_000 => return format!("{bytes}\u{a0}B"),
+        1_000..1_000_000 => (bytes as f64 / 1e3, 0, "KB"),
+        1_000_000..1_000_000_000 => (bytes as f64 / 1e6, 1, "MB"),
+        _ => (bytes as f64 / 1e9, 2, "GB"),
+    };
+    format!("{}\u{a0}{unit}", decimal(value, places))
+}
+
+/// `value` to `places` decimals (at most 6), rounded half away from zero: `12.35`, `-0.5`,
+/// `3`. Written with integer arithmetic because Rust's float formatting (`{:.1}`, `{}` of an
+/// `f64`) would bring its algorithms and tables, some 20 KB, into the WASM of every island
+/// that formats a number, and its tables into the first chunk. Beyond 10^15 the decimals are
+/// noise and only the whole number is written.
+pub fn decimal(value: f64, places: u32) -> String {
+    if !value.is_finite() {
+        return if value.is_nan() { "NaN" } else if value > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let places = places.min(6);
+    let scale = 10u64.pow(places);
+    let magnitude = value.abs();
+    let (whole, fraction) = if magnitude >= 1e15 {
+        (magnitude.round() as u64, None)
+    } else {
+        let scaled = (magnitude * scale as f64).round() as u64;
+        (scaled / scale, (places > 0).then_some(scaled % scale))
+    };
+    let negative = value < 0.0 && (whole > 0 || fraction.is_some_and(|f| f > 0));
+    let sign = if negative { "-" } else { "" };
+    match fraction {
+        Some(fraction) => format!("{sign}{whole}.{fraction:0width$}", width = places as usize),
+        None => format!("{sign}{whole}"),
     }
 }
 
@@ -244,6 +271,42 @@ pub fn encode_component(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_written_as_float_formatting_would() {
+        for (value, places) in [
+            (0.0, 0),
+            (0.0, 2),
+            (1.5, 0),
+            (2.675, 1),
+            (12.345678, 3),
+            (-3.25, 1),
+            (-0.04, 1),
+            (99.96, 1),
+            (1234567.891, 2),
+            (1e14 + 0.25, 2),
+            (0.000_4, 3),
+        ] {
+            let ours = decimal(value, places);
+            let theirs = format!("{value:.*}", places as usize);
+            // Ties may round differently (float formatting rounds the exact binary value to
+            // even); anything else must agree to the digit.
+            let tie = ((value.abs() * 10f64.powi(places as i32)).fract() - 0.5).abs() < 1e-9;
+            if !tie {
+                assert_eq!(ours, theirs, "{value} to {places}");
+            }
+        }
+        assert_eq!(decimal(2.5, 0), "3");
+        assert_eq!(decimal(-2.5, 0), "-3");
+        assert_eq!(decimal(-0.004, 2), "0.00");
+        assert_eq!(decimal(7.0, 3), "7.000");
+        assert_eq!(decimal(3e16, 2), "30000000000000000");
+        assert_eq!(decimal(f64::NAN, 1), "NaN");
+        assert_eq!(decimal(f64::NEG_INFINITY, 1), "-inf");
+        assert_eq!(byte_size(4_200_000), "4.2\u{a0}MB");
+        assert_eq!(byte_size(830_400), "830\u{a0}KB");
+        assert_eq!(byte_size(1_234_567_890), "1.23\u{a0}GB");
+    }
 
     #[test]
     fn thousands_groups_digits() {

@@ -88,12 +88,13 @@ impl Metric {
 
     /// `value` for people: "1.24 s", "180 ms", "0.043".
     pub fn format(self, value: f64) -> String {
+        use crate::format::decimal;
         if !self.is_duration() {
-            format!("{value:.3}")
+            decimal(value, 3)
         } else if value >= 1000.0 {
-            format!("{:.2} s", value / 1000.0)
+            format!("{} s", decimal(value / 1000.0, 2))
         } else {
-            format!("{value:.0} ms")
+            format!("{} ms", decimal(value, 0))
         }
     }
 }

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use super::{AlertState, Diagnostics, OpsSnapshot, TrafficPoint};
 use crate::{
     error::ApiError,
-    format::{byte_size, moment_label, thousands},
+    format::{byte_size, decimal, moment_label, thousands},
     live::{LiveUpdates, Topic},
     timeline::LoadFailed,
     zone::ViewerZone,
@@ -124,23 +124,23 @@ fn Console(snapshot: OpsSnapshot, zone: ViewerZone) -> impl IntoView {
         <section class="ops-tiles" aria-label="Server">
             <Tile
                 label="Requests"
-                value=format!("{:.1}/s", latest.requests_per_sec)
+                value=format!("{}/s", decimal(latest.requests_per_sec, 1))
                 chart=requests
             />
             <Tile
                 label="p99 latency"
-                value=latest.p99_ms.map_or("–".into(), |ms| format!("≤ {ms:.0} ms"))
+                value=latest.p99_ms.map_or("–".into(), |ms| format!("≤ {} ms", decimal(ms, 0)))
                 chart=p99
             />
             <Tile
                 label="Server errors"
-                value=format!("{:.2} %", latest.error_ratio * 100.0)
+                value=format!("{} %", decimal(latest.error_ratio * 100.0, 2))
                 chart=errors
             />
             <Tile
                 label="Memory"
                 value=byte_size(resources.rss_bytes)
-                detail=format!("CPU {:.0} % of a core", resources.cpu_percent)
+                detail=format!("CPU {} % of a core", decimal(resources.cpu_percent, 0))
             />
             <Tile
                 label="Database pool"
@@ -161,8 +161,8 @@ fn Console(snapshot: OpsSnapshot, zone: ViewerZone) -> impl IntoView {
                 label="Live sockets"
                 value=thousands(hub.connections)
                 detail=format!(
-                    "{:.1} frames/s · {} resyncs · {} dropped",
-                    hub.frames_per_sec,
+                    "{} frames/s · {} resyncs · {} dropped",
+                    decimal(hub.frames_per_sec, 1),
                     hub.resyncs,
                     hub.peers_dropped,
                 )
@@ -171,7 +171,7 @@ fn Console(snapshot: OpsSnapshot, zone: ViewerZone) -> impl IntoView {
                 label="Page cache"
                 value=latest
                     .cache_hit_ratio
-                    .map_or("–".into(), |ratio| format!("{:.0} % hits", ratio * 100.0))
+                    .map_or("–".into(), |ratio| format!("{} % hits", decimal(ratio * 100.0, 0)))
                 detail=format!(
                     "{} entries · {} · {} evicted · {}",
                     thousands(cache.entries),
@@ -350,21 +350,22 @@ fn Sparkline(values: Vec<Option<f64>>, threshold: Option<f64>) -> impl IntoView 
         .filter(|run| !run.is_empty())
         .map(|run| match run.as_slice() {
             [(x, y)] => format!(
-                "{:.1},{y:.1} {:.1},{y:.1}",
-                (x - 2.0).max(0.0),
-                (x + 2.0).min(WIDTH)
+                "{},{y} {},{y}",
+                decimal((x - 2.0).max(0.0), 1),
+                decimal((x + 2.0).min(WIDTH), 1),
+                y = decimal(*y, 1),
             ),
             _ => run
                 .iter()
-                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .map(|(x, y)| format!("{},{}", decimal(*x, 1), decimal(*y, 1)))
                 .collect::<Vec<_>>()
                 .join(" "),
         })
         .collect();
     view! {
-        <svg class="sparkline" viewBox=format!("0 0 {WIDTH} {HEIGHT}") preserveAspectRatio="none" aria-hidden="true">
+        <svg class="sparkline" viewBox=format!("0 0 {} {}", WIDTH as u32, HEIGHT as u32) preserveAspectRatio="none" aria-hidden="true">
             {threshold.map(|threshold| view! {
-                <line class="sparkline-threshold" x1="0" x2=WIDTH y1=y(threshold) y2=y(threshold) />
+                <line class="sparkline-threshold" x1="0" x2=decimal(WIDTH, 0) y1=decimal(y(threshold), 1) y2=decimal(y(threshold), 1) />
             })}
             {runs
                 .into_iter()
@@ -450,7 +451,7 @@ fn DiagnosticsView(diagnostics: Diagnostics) -> impl IntoView {
                                     .into_iter()
                                     .map(|query| view! {
                                         <tr>
-                                            <td>{format!("{:.0} ms", query.millis)}</td>
+                                            <td>{format!("{} ms", decimal(query.millis, 0))}</td>
                                             <td>{query.rows}</td>
                                             <td><code class="statement">{query.statement}</code></td>
                                             <td>{moment_label(query.at, &zone)}</td>

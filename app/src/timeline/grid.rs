@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     codec::{thumbhash_rgb, Segment},
-    format::month_label,
+    format::{decimal, month_label},
     model::{media_url, MonthBucket, PhotoId},
 };
 
@@ -582,23 +582,33 @@ pub fn VirtualTimeline(
 
     // Runs once, in the browser: take over below the server's first screen.
     Effect::new(move |_| {
-        measure();
-        active.set(true);
-        on_frame();
         let scroll = window_event_listener(leptos::ev::scroll, move |_| {
-            if !frame_pending.get_value() {
+            if active.get_untracked() && !frame_pending.get_value() {
                 frame_pending.set_value(true);
                 request_animation_frame(on_frame);
             }
         });
         let resize = window_event_listener(leptos::ev::resize, move |_| {
-            measure();
-            request_animation_frame(on_frame);
+            if active.get_untracked() {
+                measure();
+                request_animation_frame(on_frame);
+            }
         });
         on_cleanup(move || {
             scroll.remove();
             resize.remove();
         });
+        // Taking over (measuring, drawing the rows around the server's screen, fetching their
+        // segments) is a task of its own after hydration's: together they were one long task
+        // on a phone's CPU. Until then the server's grid is the page, as it was before.
+        set_timeout(
+            move || {
+                measure();
+                active.set(true);
+                on_frame();
+            },
+            Duration::ZERO,
+        );
     });
 
     // One listener for every heart: the server's are plain forms, which with the island
@@ -626,13 +636,13 @@ pub fn VirtualTimeline(
             node_ref=root
             data-active=move || active.get().then_some("true")
             data-total-height=move || {
-                active.get().then(|| layout.with(|l| l.total_height()).round().to_string())
+                active.get().then(|| (layout.with(|l| l.total_height()).round() as i64).to_string())
             }
             on:submit=on_submit
             on:click=on_click
         >
             {children()}
-            <div class="vt-layer" style:top=move || format!("{}px", base.get() - drift.get())>
+            <div class="vt-layer" style:top=move || format!("{}px", decimal(base.get() - drift.get(), 2))>
                 <For
                     each=move || items.get()
                     key=move |item| item.key(base.get_untracked())
@@ -1068,14 +1078,14 @@ fn Rail(
                         .into_iter()
                         .map(|(year, share)| {
                             view! {
-                                <span class="vt-year" style=format!("top:{:.3}%", share * 100.0)>
+                                <span class="vt-year" style=format!("top:{}%", decimal(share * 100.0, 3))>
                                     {year}
                                 </span>
                             }
                         })
                         .collect_view()
                 }}
-                <span class="vt-thumb" style:top=move || format!("{:.3}%", position.get() * 100.0)>
+                <span class="vt-thumb" style:top=move || format!("{}%", decimal(position.get() * 100.0, 3))>
                     <span class="vt-tip">{label}</span>
                 </span>
             </div>
@@ -1153,7 +1163,7 @@ fn render_item(item: Item, context: ItemContext) -> AnyView {
     } = context;
     match item {
         Item::Header { bucket, top } => view! {
-            <h2 class="vt-month" style=format!("top:{}px", top - base)>
+            <h2 class="vt-month" style=format!("top:{}px", decimal(top - base, 2))>
                 {month_label(bucket.year, bucket.month)}
                 <span class="count">{crate::format::photo_count(bucket.count)}</span>
             </h2>
@@ -1184,7 +1194,7 @@ fn render_item(item: Item, context: ItemContext) -> AnyView {
                     row_html(photos, column, images.then_some(access.as_str()))
                 })
             });
-            view! { <ul class="grid vt-row" style=format!("top:{}px", top - base) inner_html=html></ul> }
+            view! { <ul class="grid vt-row" style=format!("top:{}px", decimal(top - base, 2)) inner_html=html></ul> }
                 .into_any()
         }
     }
@@ -1362,7 +1372,7 @@ mod client {
         if let Some(element) = root.get_untracked() {
             // The DOM's own `style`, not the view builder's method of the same name.
             let _ = web_sys::HtmlElement::style(&element)
-                .set_property("min-height", &format!("{height}px"));
+                .set_property("min-height", &format!("{}px", crate::format::decimal(height, 2)));
         }
     }
 
