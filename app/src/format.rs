@@ -213,7 +213,14 @@ pub fn byte_size(bytes: u64) -> String {
 /// noise and only the whole number is written.
 pub fn decimal(value: f64, places: u32) -> String {
     if !value.is_finite() {
-        return if value.is_nan() { "NaN" } else if value > 0.0 { "inf" } else { "-inf" }.into();
+        return if value.is_nan() {
+            "NaN"
+        } else if value > 0.0 {
+            "inf"
+        } else {
+            "-inf"
+        }
+        .into();
     }
     let places = places.min(6);
     let scale = 10u64.pow(places);

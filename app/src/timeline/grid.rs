@@ -1371,8 +1371,10 @@ mod client {
     pub fn set_min_height(root: NodeRef<leptos::html::Div>, height: f64) {
         if let Some(element) = root.get_untracked() {
             // The DOM's own `style`, not the view builder's method of the same name.
-            let _ = web_sys::HtmlElement::style(&element)
-                .set_property("min-height", &format!("{}px", crate::format::decimal(height, 2)));
+            let _ = web_sys::HtmlElement::style(&element).set_property(
+                "min-height",
+                &format!("{}px", crate::format::decimal(height, 2)),
+            );
         }
     }
 
