@@ -57,6 +57,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let route = vitals::route_template(&path);
     let hydration = route_has_islands(route)
         .then(|| view! { <HydrationScripts options=options.clone() islands=true /> });
+    // Islands are given their props, never the page's resources: `HydrationScripts` tells the
+    // render so in islands mode, and a page without it must too, or every resource it read
+    // would be written into the HTML a second time as a script.
+    if hydration.is_none() {
+        if let Some(context) = Owner::current_shared_context() {
+            context.set_is_hydrating(false);
+        }
+    }
     let reporter = use_context::<VitalsReporter>().map(|VitalsReporter(src)| {
         view! { <script src=src async data-route=route nonce=leptos::nonce::use_nonce()></script> }
     });

@@ -179,6 +179,31 @@ mod tests {
     }
 
     #[test]
+    fn the_vitals_reporter_is_found_by_its_content_name() {
+        let site = tempfile::tempdir().unwrap();
+        assert_eq!(vitals_reporter(site.path()), None, "no pkg folder");
+        let pkg = site.path().join("pkg");
+        std::fs::create_dir(&pkg).unwrap();
+        for other in [
+            "vitals.js",
+            "flashbulb.DMF1ucDxtqgxw5niaXcmYQ.js",
+            "vitals.DMF1ucDxtqgxw5niaXcmYQ.js.br",
+        ] {
+            std::fs::write(pkg.join(other), "x").unwrap();
+        }
+        assert_eq!(
+            vitals_reporter(site.path()),
+            None,
+            "only unnamed or other files"
+        );
+        std::fs::write(pkg.join("vitals.kutf_uauL-w61xx3dTFXjw.js"), "x").unwrap();
+        assert_eq!(
+            vitals_reporter(site.path()).as_deref(),
+            Some("/pkg/vitals.kutf_uauL-w61xx3dTFXjw.js")
+        );
+    }
+
+    #[test]
     fn paths_stay_inside_the_site() {
         let root = Path::new("/site");
         assert_eq!(

@@ -497,6 +497,30 @@ async fn the_timeline_page_is_server_rendered_with_a_grid() {
 }
 
 #[tokio::test]
+async fn only_pages_with_islands_load_the_webassembly_and_none_carries_its_resources() {
+    let app = TestApp::new().await.with_photos(20).await;
+    let (_, timeline) = app.get("/").await;
+    assert!(
+        timeline.contains("rel=\"modulepreload\"") && timeline.contains(".wasm"),
+        "the timeline does not load its hydration script:\n{timeline}"
+    );
+    for path in ["/albums", "/search", "/favourites", "/trash", "/users"] {
+        let (status, html) = app.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!html.contains("<leptos-island"), "{path} shows an island");
+        assert!(
+            !html.contains("modulepreload") && !html.contains(".wasm"),
+            "{path} has no island, yet loads the WebAssembly:\n{html}"
+        );
+        // Islands take props, never the page's resources: their data is in the HTML once.
+        assert!(
+            !html.contains("__RESOLVED_RESOURCES["),
+            "{path} writes its resources again as a script:\n{html}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_empty_library_explains_how_to_fill_it() {
     let app = TestApp::new().await;
     let (status, html) = app.get("/").await;
