@@ -180,23 +180,23 @@ mod tests {
 
     #[test]
     fn the_vitals_reporter_is_found_by_its_content_name() {
-        let site = tempfile::tempdir().unwrap();
+        let site = tempfile::tempdir().expect("a scratch folder");
         assert_eq!(vitals_reporter(site.path()), None, "no pkg folder");
         let pkg = site.path().join("pkg");
-        std::fs::create_dir(&pkg).unwrap();
+        std::fs::create_dir(&pkg).expect("the pkg folder");
         for other in [
             "vitals.js",
             "flashbulb.DMF1ucDxtqgxw5niaXcmYQ.js",
             "vitals.DMF1ucDxtqgxw5niaXcmYQ.js.br",
         ] {
-            std::fs::write(pkg.join(other), "x").unwrap();
+            std::fs::write(pkg.join(other), "x").expect("a file");
         }
         assert_eq!(
             vitals_reporter(site.path()),
             None,
             "only unnamed or other files"
         );
-        std::fs::write(pkg.join("vitals.kutf_uauL-w61xx3dTFXjw.js"), "x").unwrap();
+        std::fs::write(pkg.join("vitals.kutf_uauL-w61xx3dTFXjw.js"), "x").expect("a file");
         assert_eq!(
             vitals_reporter(site.path()).as_deref(),
             Some("/pkg/vitals.kutf_uauL-w61xx3dTFXjw.js")
