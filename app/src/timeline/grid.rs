@@ -43,8 +43,12 @@ const SETTLE_AFTER: Duration = Duration::from_millis(150);
 /// Faster than this (px/s) is flicking through, not looking: thumbnails wait.
 const CALM_SPEED: f64 = 2_500.0;
 
-/// How far beyond the screen, in screens, calm rows are drawn with thumbnails.
-const IMAGE_REACH: f64 = 0.5;
+/// How far beyond the screen, in screens, calm rows are drawn in full (link, heart, thumbnail).
+const FULL_REACH: f64 = 0.5;
+/// Rows turned from colours to full cells in one frame, nearest the screen first. A row costs
+/// its DOM and seven thumbnail requests, each a few milliseconds on a phone's CPU: a screen
+/// of full rows at once was a long task there.
+const ROWS_COMPLETED_PER_FRAME: usize = 1;
 /// Years closer than this on the rail (a fraction of its height) keep only the first label.
 const RAIL_LABEL_GAP: f64 = 0.045;
 
@@ -90,6 +94,8 @@ impl CellData {
 
 /// A month as `(year, month)`: stable when months are added or emptied, unlike its index.
 type MonthId = (i32, u8);
+/// A row of a month, whatever photos it holds.
+type RowPlace = (MonthId, u64);
 type SegmentKey = (MonthId, u64);
 
 /// Segments by (month, segment index), evicted oldest first.
@@ -209,7 +215,8 @@ enum Item {
         /// Photos `first .. end` of the month; earlier ones of the row are the server's.
         first: u64,
         end: u64,
-        images: bool,
+        /// Link, heart and thumbnail in every cell; otherwise only its placeholder colour.
+        full: bool,
     },
 }
 
@@ -233,7 +240,7 @@ impl Item {
                 id,
                 top,
                 first,
-                images,
+                full,
                 ..
             } => (
                 Some(*id),
@@ -241,7 +248,7 @@ impl Item {
                 *first,
                 (*top * 64.0) as i64,
                 base,
-                *images,
+                *full,
             ),
         }
     }
@@ -310,10 +317,14 @@ pub fn VirtualTimeline(
     let cache = StoredValue::new(SegmentCache::default());
     let scroller = StoredValue::new(Scroller::new(0.0, 1.0));
     let frame_pending = StoredValue::new(false);
+    // Set by a jump the person asked for (a key on the rail), until the frame that draws it.
+    let landing = StoredValue::new(false);
     let settle_timer = StoredValue::new(None::<TimeoutHandle>);
     let last_frame = StoredValue::new((0.0f64, 0.0f64));
     let root = NodeRef::<leptos::html::Div>::new();
-    let with_images = StoredValue::new(HashSet::<RowId>::new());
+    // Rows drawn in full, by month and row: they stay full when their photos change.
+    let full_rows = StoredValue::new(HashSet::<RowPlace>::new());
+    let completed = RwSignal::new(0u64);
 
     let layout = Memo::new(move |_| {
         buckets.with(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
@@ -324,31 +335,58 @@ pub fn VirtualTimeline(
             return Vec::new();
         }
         revision.track();
+        completed.track();
         let top = view_top.get();
         let height = viewport.get();
         let reach = reach.get();
         let adopted = adopted.get();
-        let calm = calm.get();
         layout.with(|layout| {
             buckets.with(|months| {
                 cache.with_value(|cache| {
-                    with_images.with_value(|with_images| {
+                    full_rows.with_value(|full_rows| {
                         window_items(
                             layout,
                             months,
                             cache,
                             &adopted,
                             (top - reach * height, top + (1.0 + reach) * height),
-                            calm.then_some((
-                                top - IMAGE_REACH * height,
-                                top + (1.0 + IMAGE_REACH) * height,
-                            )),
-                            with_images,
+                            full_rows,
                         )
                     })
                 })
             })
         })
+    });
+
+    // Calm, the rows near the screen become full cells a few a frame, nearest first; while
+    // the page flies past, rows are only their colours, a fraction of the work to draw.
+    let completing = StoredValue::new(false);
+    Effect::new(move |_| {
+        items.track();
+        if !calm.get() || completing.get_value() {
+            return;
+        }
+        completing.set_value(true);
+        request_animation_frame(move || {
+            completing.set_value(false);
+            if !calm.get_untracked() {
+                return;
+            }
+            let top = view_top.get_untracked();
+            let height = viewport.get_untracked();
+            let next = items.with_untracked(|items| {
+                rows_to_complete(
+                    items,
+                    (top - FULL_REACH * height, top + (1.0 + FULL_REACH) * height),
+                    top + height / 2.0,
+                    ROWS_COMPLETED_PER_FRAME,
+                )
+            });
+            if !next.is_empty() {
+                full_rows.update_value(|rows| rows.extend(next));
+                completed.update(|n| *n += 1);
+            }
+        });
     });
 
     // Fetch the segments near the view that are not loaded yet.
@@ -415,29 +453,38 @@ pub fn VirtualTimeline(
         last_frame.set_value((now, top));
         let elapsed = (now - last_time).max(1.0);
         let speed = moved_by.abs() * 1000.0 / elapsed;
-        let jumped = moved_by.abs() > viewport.get_untracked();
+        // A jump lands past everything drawn, the screen and its overscan: nothing on the
+        // page can be kept. Smaller moves are scrolling, however fast: on a slow phone a
+        // frame of a fast scroll moves more than a screen, and treating that as a jump made
+        // every frame drop the overscan and draw it again.
+        let jumped = moved_by.abs() > (1.0 + 2.0 * OVERSCAN) * viewport.get_untracked();
         if jumped {
             // Draw the screen now and the rows around it next frame: half the work each.
             reach.set(0.0);
             request_animation_frame(move || reach.set(OVERSCAN));
         }
-        if calm.get_untracked() != (speed < CALM_SPEED && !jumped) {
-            calm.set(speed < CALM_SPEED && !jumped);
+        // Where a key or a click on the rail lands, the person stops to look: thumbnails come
+        // with the rows' first drawing there, instead of a second one once scrolling settles.
+        let landed = landing.get_value();
+        landing.set_value(false);
+        let now_calm = landed || (speed < CALM_SPEED && !jumped);
+        if calm.get_untracked() != now_calm {
+            calm.set(now_calm);
         }
         view_top.set(top);
         drift.set(scroller.with_value(Scroller::drift));
         // Rows that left the window need not be remembered.
-        if with_images.with_value(HashSet::len) > 1_000 {
-            let drawn: HashSet<RowId> = items.with_untracked(|items| {
+        if full_rows.with_value(HashSet::len) > 1_000 {
+            let drawn: HashSet<RowPlace> = items.with_untracked(|items| {
                 items
                     .iter()
                     .filter_map(|item| match item {
-                        Item::Row { id, .. } => Some(*id),
+                        Item::Row { id, .. } => Some((id.month, id.row)),
                         Item::Header { .. } => None,
                     })
                     .collect()
             });
-            with_images.update_value(|rows| rows.retain(|row| drawn.contains(row)));
+            full_rows.update_value(|rows| rows.retain(|row| drawn.contains(row)));
         }
         // The server's grid leaves once it is out of reach; the same rows, drawn by the
         // island, are identical should the person scroll back.
@@ -625,9 +672,12 @@ pub fn VirtualTimeline(
         }
     };
 
-    let jump_to = move |top: f64| {
+    let jump_to = move |top: f64, to_stay: bool| {
         let native = scroller.try_update_value(|s| s.anchor(top)).unwrap_or(0.0);
-        client::scroll_to(client::document_top(root) - TOP_BAR + native);
+        let target = client::document_top(root) - TOP_BAR + native;
+        // A jump to where the page already is scrolls nothing and draws no frame.
+        landing.set_value(to_stay && (target.max(0.0) - client::scroll_y()).abs() >= 1.0);
+        client::scroll_to(target);
     };
 
     view! {
@@ -654,7 +704,6 @@ pub fn VirtualTimeline(
                                 base: base.get_untracked(),
                                 cache,
                                 media_access,
-                                with_images,
                             },
                         )
                     }
@@ -849,19 +898,15 @@ fn landing(
 }
 
 /// The items of the window `[top, bottom)`: month headings and rows, leaving out what the
-/// server's first screen still draws. Once scrolling is calm, rows starting within
-/// `images_within` get thumbnails; rows drawn with thumbnails keep them (`with_images`).
-/// Only the band near the screen, not the whole window: turning every row of the window into
-/// thumbnails at once was one long task on a slow phone, where rows entering the band as the
-/// page moves cost a row or two a frame.
+/// server's first screen still draws. Rows in `full_rows` are drawn in full, the others as
+/// their colours until `rows_to_complete` picks them.
 fn window_items(
     layout: &Layout,
     months: &[MonthBucket],
     cache: &SegmentCache,
     adopted: &Adopted,
     (top, bottom): (f64, f64),
-    images_within: Option<(f64, f64)>,
-    with_images: &HashSet<RowId>,
+    full_rows: &HashSet<RowPlace>,
 ) -> Vec<Item> {
     let mut items = Vec::new();
     let columns = layout.columns;
@@ -889,20 +934,44 @@ fn window_items(
                     row,
                     serials: (cache.serial(month, first), cache.serial(month, end - 1)),
                 };
-                let row_top = layout.cell_origin(visible.month, row * columns).1;
-                let near = images_within.is_some_and(|(from, to)| row_top >= from && row_top < to);
                 items.push(Item::Row {
                     id,
-                    top: row_top,
+                    top: layout.cell_origin(visible.month, row * columns).1,
                     first,
                     end,
-                    images: near || with_images.contains(&id),
+                    full: full_rows.contains(&(month, row)),
                 });
             }
             start = end;
         }
     }
     items
+}
+
+/// The next rows to draw in full: loaded rows of `items` starting within `band`, not full
+/// yet, at most `limit`, nearest to `centre` first.
+fn rows_to_complete(
+    items: &[Item],
+    (from, to): (f64, f64),
+    centre: f64,
+    limit: usize,
+) -> Vec<RowPlace> {
+    let mut waiting: Vec<(f64, RowPlace)> = items
+        .iter()
+        .filter_map(|item| match item {
+            Item::Row {
+                id,
+                top,
+                full: false,
+                ..
+            } if *top >= from && *top < to && id.serials.0 > 0 && id.serials.1 > 0 => {
+                Some(((top - centre).abs(), (id.month, id.row)))
+            }
+            _ => None,
+        })
+        .collect();
+    waiting.sort_by(|a, b| a.0.total_cmp(&b.0));
+    waiting.into_iter().take(limit).map(|(_, row)| row).collect()
 }
 
 /// The segments holding the photos of `[top, bottom)`.
@@ -931,7 +1000,8 @@ fn Rail(
     layout: Memo<Layout>,
     view_top: RwSignal<f64>,
     viewport: RwSignal<f64>,
-    jump_to: impl Fn(f64) + Copy + Send + Sync + 'static,
+    // The top to show, and whether the view stays there (a key) or moves on (a drag).
+    jump_to: impl Fn(f64, bool) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     // Positions on the rail follow photo counts, which the server knows too.
     let starts = Memo::new(move |_| buckets.with(|b| month_starts(b)));
@@ -975,7 +1045,7 @@ fn Rail(
     };
     let go_to_month = move |month: usize| {
         let top = layout.with_untracked(|l| l.month_top(month));
-        jump_to(top);
+        jump_to(top, true);
     };
     // A point on the rail, as a share of its height, to a place in the library.
     let go_to_share = move |share: f64| {
@@ -997,7 +1067,7 @@ fn Rail(
         let top = layout.with_untracked(|l| {
             l.month_top(month) + (l.month_top(month + 1) - l.month_top(month)) * within
         });
-        jump_to(top);
+        jump_to(top, false);
     };
     // Pointer moves come faster than frames: only the latest is followed, once a frame.
     let pending_share = StoredValue::new(None::<f64>);
@@ -1150,7 +1220,6 @@ struct ItemContext {
     base: f64,
     cache: StoredValue<SegmentCache>,
     media_access: StoredValue<String>,
-    with_images: StoredValue<HashSet<RowId>>,
 }
 
 fn render_item(item: Item, context: ItemContext) -> AnyView {
@@ -1159,7 +1228,6 @@ fn render_item(item: Item, context: ItemContext) -> AnyView {
         base,
         cache,
         media_access,
-        with_images,
     } = context;
     match item {
         Item::Header { bucket, top } => view! {
@@ -1174,14 +1242,9 @@ fn render_item(item: Item, context: ItemContext) -> AnyView {
             top,
             first,
             end,
-            images,
+            full,
             ..
         } => {
-            if images {
-                with_images.update_value(|rows| {
-                    rows.insert(id);
-                });
-            }
             let column = first - id.row * layout.with_untracked(|l| l.columns);
             let html = cache.with_value(|cache| {
                 media_access.with_value(|access| {
@@ -1191,18 +1254,27 @@ fn render_item(item: Item, context: ItemContext) -> AnyView {
                             (photo, favourite)
                         })
                     });
-                    row_html(photos, column, images.then_some(access.as_str()))
+                    row_html(photos, column, full.then_some(access.as_str()))
                 })
             });
-            view! { <ul class="grid vt-row" style=format!("top:{}px", decimal(top - base, 2)) inner_html=html></ul> }
-                .into_any()
+            // Colours alone say nothing to a screen reader; the full row names its photos.
+            view! {
+                <ul
+                    class="grid vt-row"
+                    style=format!("top:{}px", decimal(top - base, 2))
+                    aria-hidden=(!full).then_some("true")
+                    inner_html=html
+                ></ul>
+            }
+            .into_any()
         }
     }
 }
 
-/// The cells of one row as HTML, the same markup as the server's cells (but for a plain
-/// button where the server has a form). `column` is where the first one goes; thumbnails
-/// only with `media_access`. Every text is escaped: file names are whatever was uploaded.
+/// The cells of one row as HTML. In full (with `media_access`), the same markup as the
+/// server's cells but for a plain button where the server has a form; otherwise each cell is
+/// its placeholder colour alone. `column` is where the first one goes. Every text is escaped:
+/// file names are whatever was uploaded.
 fn row_html(
     photos: impl Iterator<Item = Option<(ShownPhoto, bool)>>,
     column: u64,
@@ -1230,13 +1302,17 @@ fn row_html(
                 column + 1
             )
         };
+        let Some(access) = media_access else {
+            let _ = write!(html, "<li class=\"cell vt-cell\" data-photo-id=\"{id}\"{place}></li>");
+            continue;
+        };
         let _ = write!(
             html,
             "<li class=\"cell vt-cell\" data-photo-id=\"{id}\"{place}><a class=\"cell-link\" href=\"{}\" aria-label=\"{}\">",
             super::photo_href(id),
             escape_html(&cell_name(&photo.name, photo.taken_at)),
         );
-        if let (Some(access), Some(key)) = (media_access, photo.media) {
+        if let Some(key) = photo.media {
             let url = media_url(
                 &format!("{access}/{}", crate::format::hex(&key)),
                 "thumb.webp",
@@ -1535,16 +1611,8 @@ mod tests {
         let adopted = Adopted {
             months: vec![((2026, 11), 12)],
         };
-        let none = HashSet::new();
-        let items = window_items(
-            &layout,
-            &months,
-            &cache,
-            &adopted,
-            (0.0, 1000.0),
-            Some((0.0, 1000.0)),
-            &none,
-        );
+        let full = HashSet::from([((2026, 11), 1), ((2026, 11), 2)]);
+        let items = window_items(&layout, &months, &cache, &adopted, (0.0, 1000.0), &full);
         let rows: Vec<(MonthId, u64, u64, u64, bool)> = items
             .iter()
             .filter_map(|item| match item {
@@ -1552,9 +1620,9 @@ mod tests {
                     id,
                     first,
                     end,
-                    images,
+                    full,
                     ..
-                } => Some((id.month, id.row, *first, *end, id.serials.0 > 0 && *images)),
+                } => Some((id.month, id.row, *first, *end, id.serials.0 > 0 && *full)),
                 _ => None,
             })
             .collect();
@@ -1577,37 +1645,59 @@ mod tests {
         assert_eq!(headers, [months[1]]);
         // The server's grid ends with the row holding its last cell: 50 + 2 rows of 100.
         assert_eq!(adopted.bottom(&layout, &months), 250.0);
+        let none = HashSet::new();
         let all = window_items(
             &layout,
             &months,
             &cache,
             &Adopted::default(),
             (0.0, 1000.0),
-            None,
             &none,
         );
         assert_eq!(all.len(), 2 + 3 + 1);
         assert!(all
             .iter()
-            .all(|item| !matches!(item, Item::Row { images: true, .. })));
-        // Calm, only the rows starting within the band near the screen get thumbnails.
-        let near = window_items(
+            .all(|item| !matches!(item, Item::Row { full: true, .. })));
+    }
+
+    #[test]
+    fn rows_near_the_screen_are_completed_a_few_at_a_time_nearest_first() {
+        // Ten columns, rows of 100 px: November's three rows, then October's one.
+        let months = [bucket(2026, 11, 25), bucket(2026, 10, 10)];
+        let layout = Layout::new(&months, 1000.0, WIDE);
+        let mut cache = SegmentCache::default();
+        cache.insert(((2026, 11), 0), segment(&(0..25).collect::<Vec<_>>()));
+        let none = HashSet::new();
+        let items = window_items(
             &layout,
             &months,
             &cache,
             &Adopted::default(),
             (0.0, 1000.0),
-            Some((0.0, 200.0)),
             &none,
         );
-        let images: Vec<bool> = near
-            .iter()
-            .filter_map(|item| match item {
-                Item::Row { images, .. } => Some(*images),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(images, [true, true, false, false]);
+        // The middle row first, then the one above; October is not loaded yet.
+        let centre = layout.cell_origin(0, 10).1 - 10.0;
+        let first = rows_to_complete(&items, (0.0, 1000.0), centre, 2);
+        assert_eq!(first, [((2026, 11), 1), ((2026, 11), 0)]);
+        let full: HashSet<RowPlace> = first.into_iter().collect();
+        let items = window_items(
+            &layout,
+            &months,
+            &cache,
+            &Adopted::default(),
+            (0.0, 1000.0),
+            &full,
+        );
+        assert_eq!(
+            rows_to_complete(&items, (0.0, 1000.0), centre, 2),
+            [((2026, 11), 2)]
+        );
+        // Rows starting outside the band wait.
+        assert_eq!(
+            rows_to_complete(&items, (0.0, layout.cell_origin(0, 20).1), centre, 2),
+            []
+        );
     }
 
     #[test]
@@ -1634,9 +1724,12 @@ mod tests {
         assert!(html.contains("src=\"/media/1-2-sig/abababababababab/thumb.webp\""));
         assert!(html.contains("aria-pressed=\"true\" aria-label=\"Remove from favourites\""));
         assert!(html.ends_with("<li class=\"cell vt-cell vt-loading\"></li>"));
-        // Without the media access (flicking past), no thumbnail is asked for.
+        // Not in full (flicking past): the colour alone, no link, heart or thumbnail.
         let quick = row_html([Some((photo, false))].into_iter(), 0, None);
-        assert!(!quick.contains("<img") && !quick.contains("grid-column-start"));
+        assert_eq!(
+            quick,
+            "<li class=\"cell vt-cell\" data-photo-id=\"7\" style=\"background-color:rgb(1,2,3)\"></li>"
+        );
     }
 
     #[test]
