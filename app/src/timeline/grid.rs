@@ -330,7 +330,11 @@ pub fn VirtualTimeline(
         buckets.with(|b| Layout::new(b, width.get(), Metrics::for_width(window_width.get())))
     });
     let base = Memo::new(move |_| (view_top.get() / REBASE).floor() * REBASE);
-    let items = Memo::new(move |_| {
+    // The base the drawn items were placed against, and whether they still hold the rows a
+    // jump left behind.
+    let drawn_base = StoredValue::new(0.0f64);
+    let holding_left_rows = StoredValue::new(false);
+    let items = Memo::new(move |previous: Option<&Vec<Item>>| {
         if !active.get() {
             return Vec::new();
         }
@@ -340,7 +344,7 @@ pub fn VirtualTimeline(
         let height = viewport.get();
         let reach = reach.get();
         let adopted = adopted.get();
-        layout.with(|layout| {
+        let window = layout.with(|layout| {
             buckets.with(|months| {
                 cache.with_value(|cache| {
                     full_rows.with_value(|full_rows| {
@@ -355,7 +359,30 @@ pub fn VirtualTimeline(
                     })
                 })
             })
-        })
+        });
+        // A jump draws the screen it lands on first. The rows it left are far off screen
+        // now: they go with the next frame's drawing, so that the paint answering a key
+        // waits for the new rows only (removing a screen of full rows was a third of it).
+        let base_now = base.get_untracked();
+        let keep_left =
+            reach == 0.0 && !holding_left_rows.get_value() && drawn_base.get_value() == base_now;
+        drawn_base.set_value(base_now);
+        holding_left_rows.set_value(false);
+        match previous {
+            Some(previous) if keep_left => {
+                let drawn: HashSet<ItemKey> =
+                    window.iter().map(|item| item.key(base_now)).collect();
+                let mut kept: Vec<Item> = previous
+                    .iter()
+                    .filter(|item| !drawn.contains(&item.key(base_now)))
+                    .cloned()
+                    .collect();
+                holding_left_rows.set_value(!kept.is_empty());
+                kept.extend(window);
+                kept
+            }
+            _ => window,
+        }
     });
 
     // Calm, the rows near the screen become full cells a few a frame, nearest first; while
@@ -407,35 +434,27 @@ pub fn VirtualTimeline(
                 )
             })
         });
-        for key in wanted {
-            let start = cache
-                .try_update_value(|c| !c.loaded.contains_key(&key) && c.in_flight.insert(key))
-                .unwrap_or(false);
-            if start {
-                leptos::task::spawn_local(async move {
-                    let fetched = client::fetch_segment(key).await;
-                    // A live refresh may have dropped this request meanwhile: its answer
-                    // may predate the change, so it is not kept.
-                    let kept = cache
-                        .try_update_value(|c| match fetched {
-                            Ok(segment) if c.in_flight.contains(&key) => {
-                                c.insert(key, segment.into());
-                                true
-                            }
-                            Ok(_) => false,
-                            Err(error) => {
-                                leptos::logging::warn!("timeline segment {key:?}: {error}");
-                                c.in_flight.remove(&key);
-                                false
-                            }
-                        })
-                        .unwrap_or(false);
-                    if kept {
-                        revision.update(|n| *n += 1);
-                    }
-                });
-            }
+        let starting: Vec<SegmentKey> = wanted
+            .into_iter()
+            .filter(|&key| {
+                cache
+                    .try_update_value(|c| !c.loaded.contains_key(&key) && c.in_flight.insert(key))
+                    .unwrap_or(false)
+            })
+            .collect();
+        if starting.is_empty() {
+            return;
         }
+        // Requests start in a task of their own: after a jump, the frame that draws the new
+        // screen need not wait for them.
+        set_timeout(
+            move || {
+                for key in starting {
+                    fetch_into_cache(key, cache, revision);
+                }
+            },
+            Duration::ZERO,
+        );
     });
 
     let on_frame = move || {
@@ -971,7 +990,37 @@ fn rows_to_complete(
         })
         .collect();
     waiting.sort_by(|a, b| a.0.total_cmp(&b.0));
-    waiting.into_iter().take(limit).map(|(_, row)| row).collect()
+    waiting
+        .into_iter()
+        .take(limit)
+        .map(|(_, row)| row)
+        .collect()
+}
+
+/// Fetches a segment into the cache; the drawing follows its arrival (`revision`).
+fn fetch_into_cache(key: SegmentKey, cache: StoredValue<SegmentCache>, revision: RwSignal<u64>) {
+    leptos::task::spawn_local(async move {
+        let fetched = client::fetch_segment(key).await;
+        // A live refresh may have dropped this request meanwhile: its answer may predate the
+        // change, so it is not kept.
+        let kept = cache
+            .try_update_value(|c| match fetched {
+                Ok(segment) if c.in_flight.contains(&key) => {
+                    c.insert(key, segment.into());
+                    true
+                }
+                Ok(_) => false,
+                Err(error) => {
+                    leptos::logging::warn!("timeline segment {key:?}: {error}");
+                    c.in_flight.remove(&key);
+                    false
+                }
+            })
+            .unwrap_or(false);
+        if kept {
+            revision.update(|n| *n += 1);
+        }
+    });
 }
 
 /// The segments holding the photos of `[top, bottom)`.
@@ -1303,7 +1352,10 @@ fn row_html(
             )
         };
         let Some(access) = media_access else {
-            let _ = write!(html, "<li class=\"cell vt-cell\" data-photo-id=\"{id}\"{place}></li>");
+            let _ = write!(
+                html,
+                "<li class=\"cell vt-cell\" data-photo-id=\"{id}\"{place}></li>"
+            );
             continue;
         };
         let _ = write!(
