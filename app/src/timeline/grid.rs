@@ -1,7 +1,8 @@
 //! The virtual timeline island. It adopts the server's first screen as it stands (hydration
-//! changes no pixel), draws every other row from bucket segments as it comes near, keeps only
-//! those rows in the DOM, patches live arrivals in without blanking or moving what is on
-//! screen, and offers a rail that jumps to any month.
+//! changes no pixel), draws every other row from bucket segments as it comes near (as its
+//! colours, completed to full cells once the view rests there), keeps only those rows in the
+//! DOM, patches live arrivals in without blanking or moving what is on screen, and offers a
+//! rail that jumps to any month.
 //!
 //! Cells scroll natively: the browser moves them between frames, and the island only adds and
 //! removes rows at the edges of the window it keeps drawn.
@@ -385,8 +386,8 @@ pub fn VirtualTimeline(
         }
     });
 
-    // Calm, the rows near the screen become full cells a few a frame, nearest first; while
-    // the page flies past, rows are only their colours, a fraction of the work to draw.
+    // Calm, the rows near the screen become full cells one a frame, nearest first; while the
+    // page flies past, rows are only their colours, a fraction of the work to draw.
     let completing = StoredValue::new(false);
     Effect::new(move |_| {
         items.track();
@@ -559,10 +560,23 @@ pub fn VirtualTimeline(
         });
         client::show_favourite(root, id, favourite);
     };
+    // Hearts with a request of this page in flight: the live news of an earlier click may
+    // arrive after a later one and would flip the heart back until its own news came.
+    let favourites_in_flight = StoredValue::new(HashMap::<PhotoId, u32>::new());
     let toggle_favourite = move |id: PhotoId, favourite: bool| {
         show_favourite(id, favourite);
+        favourites_in_flight.update_value(|pending| *pending.entry(id).or_default() += 1);
         leptos::task::spawn_local(async move {
-            match set_favourite(id, favourite).await {
+            let answer = set_favourite(id, favourite).await;
+            favourites_in_flight.update_value(|pending| {
+                if let Some(count) = pending.get_mut(&id) {
+                    *count -= 1;
+                    if *count == 0 {
+                        pending.remove(&id);
+                    }
+                }
+            });
+            match answer {
                 Ok(stored) if stored != favourite => show_favourite(id, stored),
                 Ok(_) => {}
                 Err(error) => {
@@ -637,7 +651,12 @@ pub fn VirtualTimeline(
             match news {
                 Some(TimelineNews::Moved) => refresh(false),
                 Some(TimelineNews::Resync) => refresh(true),
-                Some(TimelineNews::Favourite { id, favourite }) => show_favourite(id, favourite),
+                Some(TimelineNews::Favourite { id, favourite })
+                    if !favourites_in_flight.with_value(|pending| pending.contains_key(&id)) =>
+                {
+                    show_favourite(id, favourite)
+                }
+                Some(TimelineNews::Favourite { .. }) => {}
                 None => {}
             }
         });
