@@ -483,8 +483,8 @@ pub fn VirtualTimeline(
             reach.set(0.0);
             request_animation_frame(move || reach.set(OVERSCAN));
         }
-        // Where a key or a click on the rail lands, the person stops to look: thumbnails come
-        // with the rows' first drawing there, instead of a second one once scrolling settles.
+        // Where a key on the rail lands, the person stops to look: the rows there start
+        // becoming full cells at once, not once scrolling has settled.
         let landed = landing.get_value();
         landing.set_value(false);
         let now_calm = landed || (speed < CALM_SPEED && !jumped);
