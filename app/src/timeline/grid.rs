@@ -1672,13 +1672,19 @@ mod tests {
         assert!(!cache.set_favourite(1, true));
     }
 
-    #[test]
-    fn the_window_leaves_the_server_grid_alone_while_it_is_there() {
-        // Ten columns; the server drew twelve November photos: a row and two cells.
+    /// Ten columns, rows of 100 px: November's 25 photos (loaded), then October's 10.
+    fn november_loaded_october_not() -> ([MonthBucket; 2], Layout, SegmentCache) {
         let months = [bucket(2026, 11, 25), bucket(2026, 10, 10)];
         let layout = Layout::new(&months, 1000.0, WIDE);
         let mut cache = SegmentCache::default();
         cache.insert(((2026, 11), 0), segment(&(0..25).collect::<Vec<_>>()));
+        (months, layout, cache)
+    }
+
+    #[test]
+    fn the_window_leaves_the_server_grid_alone_while_it_is_there() {
+        // Ten columns; the server drew twelve November photos: a row and two cells.
+        let (months, layout, cache) = november_loaded_october_not();
         let adopted = Adopted {
             months: vec![((2026, 11), 12)],
         };
@@ -1732,34 +1738,23 @@ mod tests {
     }
 
     #[test]
-    fn rows_near_the_screen_are_completed_a_few_at_a_time_nearest_first() {
-        // Ten columns, rows of 100 px: November's three rows, then October's one.
-        let months = [bucket(2026, 11, 25), bucket(2026, 10, 10)];
-        let layout = Layout::new(&months, 1000.0, WIDE);
-        let mut cache = SegmentCache::default();
-        cache.insert(((2026, 11), 0), segment(&(0..25).collect::<Vec<_>>()));
-        let none = HashSet::new();
-        let items = window_items(
-            &layout,
-            &months,
-            &cache,
-            &Adopted::default(),
-            (0.0, 1000.0),
-            &none,
-        );
+    fn rows_near_the_screen_are_completed_a_few_a_frame_nearest_first() {
+        let (months, layout, cache) = november_loaded_october_not();
+        let draw = |full: &HashSet<RowPlace>| {
+            window_items(
+                &layout,
+                &months,
+                &cache,
+                &Adopted::default(),
+                (0.0, 1000.0),
+                full,
+            )
+        };
         // The middle row first, then the one above; October is not loaded yet.
         let centre = layout.cell_origin(0, 10).1 - 10.0;
-        let first = rows_to_complete(&items, (0.0, 1000.0), centre, 2);
+        let first = rows_to_complete(&draw(&HashSet::new()), (0.0, 1000.0), centre, 2);
         assert_eq!(first, [((2026, 11), 1), ((2026, 11), 0)]);
-        let full: HashSet<RowPlace> = first.into_iter().collect();
-        let items = window_items(
-            &layout,
-            &months,
-            &cache,
-            &Adopted::default(),
-            (0.0, 1000.0),
-            &full,
-        );
+        let items = draw(&first.into_iter().collect());
         assert_eq!(
             rows_to_complete(&items, (0.0, 1000.0), centre, 2),
             [((2026, 11), 2)]
