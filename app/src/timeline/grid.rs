@@ -36,8 +36,10 @@ const PREFETCH: f64 = 4.0;
 /// Height of the sticky top bar (style/main.css `.topbar`).
 const TOP_BAR: f64 = 52.0;
 /// Cell positions are relative to a base re-chosen in steps of this size, so that CSS
-/// positions stay small numbers whatever the library's height.
-const REBASE: f64 = 1_000_000.0;
+/// positions stay within what every browser lays out exactly (Firefox's limit is 17.9 million
+/// px) whatever the library's height. A new base redraws every row, so steps are as long as
+/// the scroll range itself: a key on the rail seldom crosses one.
+const REBASE: f64 = super::layout::MAX_SCROLL_HEIGHT;
 /// Scrolling idle for this long folds the scroll correction back into the native position
 /// and lets thumbnails load.
 const SETTLE_AFTER: Duration = Duration::from_millis(150);
@@ -321,6 +323,8 @@ pub fn VirtualTimeline(
     // Set by a jump the person asked for (a key on the rail), until the frame that draws it.
     let landing = StoredValue::new(false);
     let settle_timer = StoredValue::new(None::<TimeoutHandle>);
+    // Set once the server's first screen is on its way out.
+    let leaving = StoredValue::new(false);
     let last_frame = StoredValue::new((0.0f64, 0.0f64));
     let root = NodeRef::<leptos::html::Div>::new();
     // Rows drawn in full, by month and row: they stay full when their photos change.
@@ -461,13 +465,12 @@ pub fn VirtualTimeline(
     let on_frame = move || {
         frame_pending.set_value(false);
         let native = (client::scroll_y() - client::document_top(root) + TOP_BAR).max(0.0);
-        let (top, moved_by) = scroller
-            .try_update_value(|s| {
-                let before = s.virtual_top();
-                let top = s.on_scroll(native);
-                (top, top - before)
-            })
-            .unwrap_or((0.0, 0.0));
+        let top = scroller
+            .try_update_value(|s| s.on_scroll(native))
+            .unwrap_or(0.0);
+        // Measured from what is drawn: a key on the rail anchors the scroller at its target
+        // before the page scrolls there, and was never taken for a jump.
+        let moved_by = top - view_top.get_untracked();
         let now = client::now();
         let (last_time, _) = last_frame.get_value();
         last_frame.set_value((now, top));
@@ -508,13 +511,23 @@ pub fn VirtualTimeline(
         }
         // The server's grid leaves once it is out of reach; the same rows, drawn by the
         // island, are identical should the person scroll back.
-        if adopted.with_untracked(|a| !a.months.is_empty()) {
+        if !leaving.get_value() && adopted.with_untracked(|a| !a.months.is_empty()) {
             let bottom = layout.with_untracked(|l| {
                 buckets.with_untracked(|b| adopted.with_untracked(|a| a.bottom(l, b)))
             });
+            // It leaves in a task of its own: removing it was a fifth of the frame that
+            // answers the first key on the rail.
             if top - OVERSCAN * viewport.get_untracked() > bottom {
-                client::remove_first_screen(root);
-                adopted.set(Adopted::default());
+                leaving.set_value(true);
+                set_timeout(
+                    move || {
+                        if adopted.with_untracked(|a| !a.months.is_empty()) {
+                            client::remove_first_screen(root);
+                            adopted.set(Adopted::default());
+                        }
+                    },
+                    Duration::ZERO,
+                );
             }
         }
         if let Some(handle) = settle_timer.get_value() {
