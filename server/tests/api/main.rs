@@ -501,15 +501,21 @@ async fn only_pages_with_islands_load_the_webassembly_and_none_carries_its_resou
     let app = TestApp::new().await.with_photos(20).await;
     let (_, timeline) = app.get("/").await;
     assert!(
-        timeline.contains("rel=\"modulepreload\"") && timeline.contains(".wasm"),
+        timeline.contains("<script type=\"module\"") && timeline.contains(".wasm"),
         "the timeline does not load its hydration script:\n{timeline}"
+    );
+    // The first screen's thumbnails come first: the script fetches its code when idle, and no
+    // hint asks for it earlier at high priority.
+    assert!(
+        !timeline.contains("rel=\"modulepreload\"") && !timeline.contains("rel=\"preload\""),
+        "the timeline preloads its code ahead of its pictures:\n{timeline}"
     );
     for path in ["/albums", "/search", "/favourites", "/trash", "/users"] {
         let (status, html) = app.get(path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(!html.contains("<leptos-island"), "{path} shows an island");
         assert!(
-            !html.contains("modulepreload") && !html.contains(".wasm"),
+            !html.contains("<script type=\"module\"") && !html.contains(".wasm"),
             "{path} has no island, yet loads the WebAssembly:\n{html}"
         );
         // Islands take props, never the page's resources: their data is in the HTML once.
