@@ -162,8 +162,8 @@ test('with the CPU slowed four times, waking and jumping stay free of long tasks
   if (rounds[0].longest > 150) rounds.push(await jumpAndScroll());
   const jumped = Math.min(...rounds.map((round) => round.longest));
   console.log(`4× CPU: longest task waking ${longest(woke).toFixed(0)} ms, jumping and scrolling ${rounds.map((round) => `${round.longest.toFixed(0)} ms`).join(' then ')}, ${rounds[0].fps.toFixed(1)} fps`);
-  // The budget is 50 ms, measured on the release build by the benchmarks (51 ms waking there,
-  // and no task over 50 ms in a scroll since rows in motion are drawn as their colours). These tests run the debug profile's WASM (no wasm-opt) beside the server on a
+  // The budget is 50 ms, measured on the release build by the benchmarks (no task over 50 ms
+  // there, waking or scrolling). These tests run the debug profile's WASM (no wasm-opt) beside the server on a
   // shared two-core machine, where waking took 76 to 124 ms in repeated runs: the margins
   // catch the old redraw (tasks of 142 to 334 ms) without flaking.
   assert.ok(longest(woke) <= 200, `a ${longest(woke).toFixed(0)} ms task while waking`);
