@@ -325,7 +325,7 @@ pub fn VirtualTimeline(
     let settle_timer = StoredValue::new(None::<TimeoutHandle>);
     // Set once the server's first screen is on its way out.
     let leaving = StoredValue::new(false);
-    let last_frame = StoredValue::new((0.0f64, 0.0f64));
+    let last_frame_at = StoredValue::new(0.0f64);
     let root = NodeRef::<leptos::html::Div>::new();
     // Rows drawn in full, by month and row: they stay full when their photos change.
     let full_rows = StoredValue::new(HashSet::<RowPlace>::new());
@@ -472,8 +472,8 @@ pub fn VirtualTimeline(
         // before the page scrolls there, and was never taken for a jump.
         let moved_by = top - view_top.get_untracked();
         let now = client::now();
-        let (last_time, _) = last_frame.get_value();
-        last_frame.set_value((now, top));
+        let last_time = last_frame_at.get_value();
+        last_frame_at.set_value(now);
         let elapsed = (now - last_time).max(1.0);
         let speed = moved_by.abs() * 1000.0 / elapsed;
         // A jump lands past everything drawn, the screen and its overscan: nothing on the
