@@ -5,20 +5,16 @@
 
 pub mod account;
 pub mod albums;
-pub mod codec;
-pub mod error;
 pub mod favourites;
 pub mod format;
 pub mod listing;
 pub mod live;
-pub mod model;
 pub mod ops;
 pub mod photo;
 pub mod search;
 pub mod timeline;
 pub mod trash;
 pub mod upload;
-pub mod vitals;
 pub mod zone;
 
 #[cfg(feature = "ssr")]
@@ -31,7 +27,8 @@ use leptos_router::{
     ParamSegment, SsrMode, StaticSegment,
 };
 
-pub use error::ApiError;
+// What pages share with the server lives in `flashbulb_types`; pages name it as before.
+pub use flashbulb_types::{codec, error, model, vitals, ApiError};
 
 /// Where `scripts/build-site` left the Web Vitals reporter (`/pkg/vitals.<hash>.js`), which
 /// every page loads; the server provides it to the shell when the built site has one.

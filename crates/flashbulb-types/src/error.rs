@@ -1,6 +1,5 @@
 //! The error every server function returns: stable codes, safe messages, one JSON encoding.
 
-use leptos::server_fn::{codec::JsonEncoding, error::FromServerFnError, error::ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -84,10 +83,13 @@ impl ApiError {
     }
 }
 
-impl FromServerFnError for ApiError {
-    type Encoder = JsonEncoding;
+/// Server functions (Leptos' `server_fn`) return it as their error, encoded as JSON.
+#[cfg(feature = "server-fn")]
+impl server_fn::error::FromServerFnError for ApiError {
+    type Encoder = server_fn::codec::JsonEncoding;
 
-    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+    fn from_server_fn_error(value: server_fn::error::ServerFnErrorErr) -> Self {
+        use server_fn::error::ServerFnErrorErr;
         match value {
             ServerFnErrorErr::Args(message) | ServerFnErrorErr::MissingArg(message) => {
                 ApiError::BadRequest(message)
@@ -120,12 +122,8 @@ mod tests {
             ApiError::Transport(String::new()),
         ];
         for error in all {
-            let json = serde_json_like(&error);
+            let json = serde_json::to_string(&error).unwrap_or_default();
             assert!(json.contains(error.code()), "{json} lacks {}", error.code());
         }
-    }
-
-    fn serde_json_like(error: &ApiError) -> String {
-        String::from_utf8(error.ser().to_vec()).unwrap_or_default()
     }
 }
