@@ -405,6 +405,16 @@ impl Config {
             None => format!("sqlite://{}", self.data_dir.join("flashbulb.db").display()),
         }
     }
+
+    /// The store's section of the configuration.
+    pub fn store(&self) -> flashbulb_store::StoreOptions {
+        flashbulb_store::StoreOptions {
+            url: self.effective_database_url(),
+            max_connections: self.database_max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.database_acquire_timeout_secs),
+            slow_statement: std::time::Duration::from_millis(self.slow_query_ms),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use flashbulb_store::StoreError;
 
 pub type ServerResult<T> = Result<T, ServerError>;
 
@@ -36,10 +37,9 @@ pub enum ServerError {
     /// The disk (or the database's) has no room: nothing of the request was kept.
     #[error("no space left")]
     StorageFull,
+    /// Sorted by the store where it happened.
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
-    #[error(transparent)]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Database(#[from] StoreError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -57,44 +57,9 @@ impl ServerError {
         }
     }
 
-    /// True when the database could not write for lack of room: SQLite's `SQLITE_FULL` (13)
-    /// and PostgreSQL's class 53100 (`disk_full`).
-    fn is_storage_full(&self) -> bool {
-        match self {
-            ServerError::StorageFull => true,
-            ServerError::Database(sqlx::Error::Database(error)) => error
-                .code()
-                .is_some_and(|code| code == "13" || code == "53100"),
-            ServerError::Database(sqlx::Error::Io(error)) => matches!(
-                error.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            ),
-            _ => false,
-        }
-    }
-
     /// True when the database is unreachable or saturated rather than wrong: retry may help.
-    /// PostgreSQL's classes 08 (connection) and 57 (operator intervention: a restart) count.
     pub fn is_unavailable(&self) -> bool {
-        match self {
-            ServerError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
-            ) => true,
-            ServerError::Database(sqlx::Error::Database(error)) => error
-                .code()
-                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
-            _ => false,
-        }
-    }
-
-    /// True when PostgreSQL refused text it cannot store: a NUL character (SQLite keeps it).
-    fn is_unstorable_text(&self) -> bool {
-        match self {
-            ServerError::Database(sqlx::Error::Database(error)) => {
-                error.code().is_some_and(|code| code == "22021")
-            }
-            _ => false,
-        }
+        matches!(self, ServerError::Database(error) if error.is_unavailable())
     }
 
     /// The same error in the form pages and server functions see.
@@ -111,14 +76,15 @@ impl ServerError {
                 ApiError::UnsupportedMediaType(message.clone())
             }
             ServerError::RateLimited => ApiError::RateLimited,
-            _ if self.is_storage_full() => {
+            ServerError::StorageFull => ApiError::StorageFull,
+            ServerError::Database(StoreError::StorageFull(_)) => {
                 tracing::error!(error = %self, "no space left for a write");
                 ApiError::StorageFull
             }
-            _ if self.is_unstorable_text() => {
+            ServerError::Database(StoreError::UnstorableText(_)) => {
                 ApiError::BadRequest("text may not contain NUL characters".into())
             }
-            _ if self.is_unavailable() => {
+            ServerError::Database(StoreError::Unavailable(_)) => {
                 tracing::warn!(error = %self, "database unavailable");
                 ApiError::Unavailable
             }
@@ -127,6 +93,18 @@ impl ServerError {
                 ApiError::Internal
             }
         }
+    }
+}
+
+impl From<sqlx::Error> for ServerError {
+    fn from(error: sqlx::Error) -> Self {
+        ServerError::Database(error.into())
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for ServerError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        ServerError::Database(error.into())
     }
 }
 
@@ -178,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_saturated_pool_is_a_503() {
-        let response = ServerError::Database(sqlx::Error::PoolTimedOut).into_response();
+        let response = ServerError::from(sqlx::Error::PoolTimedOut).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let response = ServerError::NotFound.into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

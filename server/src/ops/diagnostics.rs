@@ -59,7 +59,7 @@ pub fn settings(config: &crate::Config) -> Vec<(String, String)> {
             let shown = match (&value, SECRET_KEYS.contains(&key.as_str())) {
                 (serde_json::Value::Null, _) => "(not set)".to_string(),
                 (serde_json::Value::String(url), true) if key == "database_url" => {
-                    hide_credentials(url)
+                    crate::db::hide_credentials(url)
                 }
                 (_, true) => "(hidden)".to_string(),
                 (serde_json::Value::Array(items), false) => format!("{} entries", items.len()),
@@ -68,18 +68,6 @@ pub fn settings(config: &crate::Config) -> Vec<(String, String)> {
             (key, shown)
         })
         .collect()
-}
-
-/// `postgres://me:secret@db/x` → `postgres://me:(hidden)@db/x`.
-pub fn hide_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let Some((credentials, host)) = rest.split_once('@') else {
-        return url.to_string();
-    };
-    let user = credentials.split(':').next().unwrap_or("");
-    format!("{scheme}://{user}:(hidden)@{host}")
 }
 
 #[cfg(test)]
@@ -98,10 +86,5 @@ mod tests {
         assert!(!text.contains("T0K3N"), "{text}");
         assert!(text.contains("sqlite://data/flashbulb.db"));
         assert!(shown.iter().any(|(key, _)| key == "listen"));
-        assert_eq!(
-            hide_credentials("postgres://me:secret@db:5432/x"),
-            "postgres://me:(hidden)@db:5432/x"
-        );
-        assert_eq!(hide_credentials("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use app::model::{PhotoId, UserId};
+use flashbulb_store::StoreError;
 
 use crate::{
     db::Pool,
@@ -140,18 +141,15 @@ async fn add_inner(
                     storage::remove_original_unless_used(pool, data_dir, &candidate.sha256).await;
             }
             // Two uploads of the same bytes at once: the other one won.
-            if let ServerError::Database(sqlx::Error::Database(database)) = &error {
-                if database.is_unique_violation() {
-                    let id: PhotoId = sqlx::query_scalar(
-                        "SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2",
-                    )
-                    .bind(candidate.owner)
-                    .bind(&candidate.sha256[..])
-                    .fetch_one(pool)
-                    .await
-                    .map_err(ServerError::from)?;
-                    return Ok(Outcome::Duplicate(id));
-                }
+            if let ServerError::Database(StoreError::Conflict(_)) = &error {
+                let id: PhotoId =
+                    sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2")
+                        .bind(candidate.owner)
+                        .bind(&candidate.sha256[..])
+                        .fetch_one(pool)
+                        .await
+                        .map_err(ServerError::from)?;
+                return Ok(Outcome::Duplicate(id));
             }
             Err(error.into())
         }

@@ -95,7 +95,7 @@ impl Sessions {
                 // Requests that waited on the same lookup share its error: keep its class, so an
                 // unreachable database stays a 503 for each of them.
                 Err(shared) if shared.is_unavailable() => {
-                    crate::ServerError::Database(sqlx::Error::PoolTimedOut)
+                    crate::ServerError::from(sqlx::Error::PoolTimedOut)
                 }
                 Err(shared) => crate::ServerError::Internal(anyhow::anyhow!("{shared}")),
             })
