@@ -115,6 +115,16 @@ impl Library for DbLibrary {
         photos::set_trashed(&self.pool, owner, photo, trashed).await?;
         // Restored, the photo is back in the timeline: an addition as well as a change.
         self.events.photo_changed(photo, !trashed).await;
+        // The albums holding it count it only outside the trash. Like every publication, a
+        // failure here is logged and never fails the change that was made.
+        match albums::holding(&self.pool, owner, photo).await {
+            Ok(holding) => {
+                for album in holding {
+                    self.events.album_changed(owner, album).await;
+                }
+            }
+            Err(error) => tracing::warn!(%error, photo, "could not tell its albums of a photo"),
+        }
         Ok(())
     }
 
@@ -151,7 +161,10 @@ impl Library for DbLibrary {
     }
 
     async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError> {
-        Ok(photos::empty_trash(&self.pool, &self.data_dir, owner, self.trash_grace_days).await?)
+        let emptied =
+            photos::empty_trash(&self.pool, &self.data_dir, owner, self.trash_grace_days).await?;
+        self.events.library_changed(owner).await;
+        Ok(emptied)
     }
 
     async fn albums(&self, owner: UserId) -> Result<Vec<AlbumSummary>, ApiError> {
@@ -160,7 +173,9 @@ impl Library for DbLibrary {
     }
 
     async fn create_album(&self, owner: UserId, title: &str) -> Result<AlbumId, ApiError> {
-        Ok(albums::create(&self.pool, owner, title).await?)
+        let album = albums::create(&self.pool, owner, title).await?;
+        self.events.album_changed(owner, album).await;
+        Ok(album)
     }
 
     async fn rename_album(
@@ -220,7 +235,11 @@ impl Library for DbLibrary {
         album: AlbumId,
         shared: bool,
     ) -> Result<Option<String>, ApiError> {
-        Ok(albums::share(&self.pool, owner, album, shared).await?)
+        let secret = albums::share(&self.pool, owner, album, shared).await?;
+        // The album's page shows whether it is shared: its followers hear of it, and its share
+        // link's cached pages go with the owner's.
+        self.events.album_changed(owner, album).await;
+        Ok(secret)
     }
 
     async fn shared_album(

@@ -34,6 +34,22 @@ pub async fn album_refs(pool: &Pool, owner: UserId) -> Result<Vec<AlbumRef>, sql
         .collect())
 }
 
+/// The albums of `owner` that hold `photo`: their counts change when it leaves or returns.
+pub async fn holding(
+    pool: &Pool,
+    owner: UserId,
+    photo: PhotoId,
+) -> Result<Vec<AlbumId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT a.id FROM album_photos ap JOIN albums a ON a.id = ap.album_id
+         WHERE ap.photo_id = $1 AND a.owner_id = $2",
+    )
+    .bind(photo)
+    .bind(owner)
+    .fetch_all(pool)
+    .await
+}
+
 #[derive(sqlx::FromRow)]
 struct AlbumRow {
     id: i64,

@@ -179,6 +179,13 @@ impl LiveEvents {
         self.relay.change(channel, &change).await;
     }
 
+    /// Something of `owner`'s library changed that no open page follows photo by photo (the
+    /// trash was emptied): their cached pages go, and the library's followers get its counters.
+    pub async fn library_changed(&self, owner: UserId) {
+        self.cache.invalidate_owner(owner).await;
+        self.counters_changed(owner);
+    }
+
     /// The counters of `owner`'s library changed (photos added or trashed, jobs queued or
     /// done); they are recomputed and sent with the next frame.
     pub fn counters_changed(&self, owner: UserId) {

@@ -709,6 +709,172 @@ async fn uploads_favourites_and_album_changes_reach_their_followers() {
     served.stop().await;
 }
 
+/// Reads frames from `socket` until one carries a change that `wanted` accepts.
+async fn until_change(socket: &mut Follower, what: &str, wanted: impl Fn(&Change) -> bool) {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.receive()).await {
+            Ok(Some(Ok(ServerMessage::Frame { state, .. }))) => {
+                if state.iter().any(&wanted) {
+                    return;
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("{what}: no frame with the change its followers expect ({other:?})"),
+        }
+    }
+}
+
+/// Every write of the library, made through its port as the server functions make it (without
+/// the HTTP layer's own invalidation of each write), makes its owner's cached pages stale and
+/// reaches the followers of what it changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_library_write_publishes_what_it_changed() {
+    let app = live_app(Config::default()).await;
+    let photo = app
+        .scalar("SELECT min(id) FROM photos WHERE owner_id = 1")
+        .await;
+    let served = Served::start(&app).await;
+    let mut timeline = following(&served.site, Topic::Library).await;
+    let port = app.state.library.clone();
+    let invalidations = || app.state.cache.stats().invalidations;
+
+    let before = invalidations();
+    let album = port.create_album(1, "Porto").await.expect("create");
+    assert!(
+        invalidations() > before,
+        "creating an album left the cache as it was"
+    );
+    let mut album_socket = following(&served.site, Topic::Album(album)).await;
+    let is_album = |title: &'static str, photos: u64, deleted: bool| {
+        move |change: &Change| {
+            *change
+                == Change::Album {
+                    id: album,
+                    title: title.into(),
+                    photos,
+                    deleted,
+                }
+        }
+    };
+
+    let before = invalidations();
+    port.set_favourite(1, photo, true).await.expect("favourite");
+    assert!(
+        invalidations() > before,
+        "a favourite left the cache as it was"
+    );
+    until_change(
+        &mut timeline,
+        "set_favourite",
+        |change| matches!(change, Change::Photo { id, favourite: true, .. } if *id == photo),
+    )
+    .await;
+
+    let before = invalidations();
+    port.rename_album(1, album, "Porto 2026")
+        .await
+        .expect("rename");
+    assert!(
+        invalidations() > before,
+        "renaming left the cache as it was"
+    );
+    until_change(
+        &mut album_socket,
+        "rename_album",
+        is_album("Porto 2026", 0, false),
+    )
+    .await;
+
+    let before = invalidations();
+    port.set_in_album(1, album, photo, true).await.expect("add");
+    assert!(
+        invalidations() > before,
+        "adding to an album left the cache as it was"
+    );
+    until_change(
+        &mut album_socket,
+        "set_in_album",
+        is_album("Porto 2026", 1, false),
+    )
+    .await;
+
+    // The cover and the share link change no title or count: followers still hear of them (the
+    // album's page shows both), as the same change again.
+    let before = invalidations();
+    port.set_album_cover(1, album, photo).await.expect("cover");
+    assert!(
+        invalidations() > before,
+        "a new cover left the cache as it was"
+    );
+    until_change(
+        &mut album_socket,
+        "set_album_cover",
+        is_album("Porto 2026", 1, false),
+    )
+    .await;
+
+    for shared in [true, false] {
+        let before = invalidations();
+        port.share_album(1, album, shared).await.expect("share");
+        assert!(
+            invalidations() > before,
+            "sharing ({shared}) left the cache as it was"
+        );
+        until_change(
+            &mut album_socket,
+            "share_album",
+            is_album("Porto 2026", 1, false),
+        )
+        .await;
+    }
+
+    let before = invalidations();
+    port.set_trashed(1, photo, true).await.expect("trash");
+    assert!(
+        invalidations() > before,
+        "trashing left the cache as it was"
+    );
+    until_change(
+        &mut timeline,
+        "set_trashed",
+        |change| matches!(change, Change::Photo { id, trashed: true, .. } if *id == photo),
+    )
+    .await;
+    until_change(
+        &mut album_socket,
+        "set_trashed",
+        is_album("Porto 2026", 0, false),
+    )
+    .await;
+
+    let before = invalidations();
+    let emptied = port.empty_trash(1).await.expect("empty");
+    assert_eq!(emptied, 1);
+    assert!(
+        invalidations() > before,
+        "emptying the trash left the cache as it was"
+    );
+    until_change(&mut timeline, "empty_trash", |change| {
+        matches!(
+            change,
+            Change::Count {
+                counter: Counter::Photos,
+                value: 49
+            }
+        )
+    })
+    .await;
+
+    let before = invalidations();
+    port.delete_album(1, album).await.expect("delete");
+    assert!(
+        invalidations() > before,
+        "deleting an album left the cache as it was"
+    );
+    until_change(&mut album_socket, "delete_album", is_album("", 0, true)).await;
+    served.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_load_tool_reports_what_arrived_over_real_sockets() {
     let app = live_app(Config::default()).await;
