@@ -112,7 +112,7 @@ async fn main() {
             .await
             .expect("vacuum");
     }
-    let buckets = flashbulb::timeline::month_buckets(&pool, 1)
+    let buckets = flashbulb_store::timeline::month_buckets(&pool, 1)
         .await
         .expect("buckets");
     let session = flashbulb::users::sessions::Sessions::new(pool.clone(), 1)

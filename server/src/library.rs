@@ -19,7 +19,7 @@ use crate::{
         self,
         signing::{MediaSigner, SignMedia},
     },
-    search, timeline, users,
+    search, users, ServerError,
 };
 
 pub struct DbLibrary {
@@ -66,9 +66,10 @@ impl Library for DbLibrary {
         limit: u32,
     ) -> Result<TimelineFirstScreen, ApiError> {
         let (buckets, photos) = tokio::try_join!(
-            timeline::month_buckets(&self.pool, owner),
-            timeline::newest_photos(&self.pool, owner, limit),
-        )?;
+            flashbulb_store::timeline::month_buckets(&self.pool, owner),
+            flashbulb_store::timeline::newest_photos(&self.pool, owner, limit),
+        )
+        .map_err(ServerError::from)?;
         let total = buckets.iter().map(|bucket| bucket.count).sum();
         let screen = TimelineFirstScreen {
             buckets,

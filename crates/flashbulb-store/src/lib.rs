@@ -7,9 +7,11 @@
 //! differ ask [`backend`] which one to send. This crate names sqlx and nothing of the web:
 //! no axum, no Leptos.
 
+pub mod cells;
 mod error;
 mod pool;
 mod statement;
+pub mod timeline;
 
 pub use error::StoreError;
 pub use pool::{

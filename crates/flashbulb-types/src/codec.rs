@@ -283,6 +283,13 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn thumbhash_colour_survives_garbage() {
+        assert_eq!(thumbhash_rgb(&[]), None);
+        assert_eq!(thumbhash_rgb(&[1, 2]), None);
+        let _ = thumbhash_rgb(&[0xff; 64]);
+    }
+
     fn sample(count: usize) -> Segment {
         let mut segment = Segment::default();
         for index in 0..count {

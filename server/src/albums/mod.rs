@@ -7,18 +7,13 @@ use app::model::{
 };
 use rand::Rng;
 
-use crate::{
-    db::Pool,
-    error::ServerResult,
-    photos::into_page,
-    timeline::{PhotoRow, CELL_COLUMNS},
-    ServerError,
+use crate::{db::Pool, error::ServerResult, photos::into_page, ServerError};
+use flashbulb_store::{
+    cells::{PhotoRow, CELL_COLUMNS},
+    visible,
 };
 
 pub use zip::router;
-
-/// Photos an album shows: in it, and visible in the library (trashed ones wait in the trash).
-const MEMBER_VISIBLE: &str = "p.status = 'ready' AND p.trashed_at IS NULL";
 
 /// Every album of `owner` as a name, sorted for a menu.
 pub async fn album_refs(pool: &Pool, owner: UserId) -> Result<Vec<AlbumRef>, sqlx::Error> {
@@ -60,9 +55,13 @@ struct AlbumRow {
     count: i64,
 }
 
-const ALBUM_COLUMNS: &str = "a.id, a.title, a.share_token, a.created_at, a.cover_photo_id,
+const ALBUM_COLUMNS: &str = concat!(
+    "a.id, a.title, a.share_token, a.created_at, a.cover_photo_id,
     (SELECT count(*) FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-     WHERE ap.album_id = a.id AND p.status = 'ready' AND p.trashed_at IS NULL) AS count";
+     WHERE ap.album_id = a.id AND ",
+    visible!("p"),
+    ") AS count"
+);
 
 /// `owner`'s albums, newest first, each with its count and cover.
 pub async fn list(pool: &Pool, owner: UserId) -> ServerResult<Vec<AlbumSummary>> {
@@ -100,10 +99,13 @@ async fn cover(
     let row: Option<PhotoRow> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS} FROM (
              SELECT p.*, p.id = $1 AS chosen FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-             WHERE ap.album_id = $2 AND {MEMBER_VISIBLE}
+             WHERE ap.album_id = $2 AND {}
          ) AS members
          ORDER BY chosen DESC, taken_at DESC, id DESC
-         LIMIT 1"
+         LIMIT 1",
+        // Photos an album shows: in it, and visible in the library (trashed ones wait in the
+        // trash).
+        visible!("p")
     ))
     .bind(chosen.unwrap_or(-1))
     .bind(album)
@@ -176,9 +178,10 @@ pub async fn page(
     let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
         "SELECT p.id, p.file_name, p.taken_at, p.width, p.height, p.is_favourite, p.thumbhash, p.media_key
          FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-         WHERE ap.album_id = $1 AND {MEMBER_VISIBLE} AND (p.taken_at, p.id) < ($2, $3)
+         WHERE ap.album_id = $1 AND {} AND (p.taken_at, p.id) < ($2, $3)
          ORDER BY p.taken_at DESC, p.id DESC
-         LIMIT $4"
+         LIMIT $4",
+        visible!("p")
     ))
     .bind(album)
     .bind(after.key)

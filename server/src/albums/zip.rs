@@ -143,14 +143,14 @@ fn write_album<W: Write>(
     let mut after = 0i64;
     loop {
         let rows: Vec<EntryRow> = runtime.block_on(
-            sqlx::query_as(
+            sqlx::query_as(concat!(
                 "SELECT p.id, p.file_name, p.taken_at, p.sha256
                  FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-                 WHERE ap.album_id = $1 AND ap.photo_id > $2
-                   AND p.status = 'ready' AND p.trashed_at IS NULL
-                 ORDER BY ap.photo_id
-                 LIMIT $3",
-            )
+                 WHERE ap.album_id = $1 AND ap.photo_id > $2 AND ",
+                flashbulb_store::visible!("p"),
+                " ORDER BY ap.photo_id
+                 LIMIT $3"
+            ))
             .bind(album)
             .bind(after)
             .bind(ROWS_PER_QUERY)

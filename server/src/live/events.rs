@@ -10,6 +10,10 @@ use app::{
     live::{Addition, Change, Counter, PhotoStatus, Topic},
     model::{AlbumId, PhotoId, UserId},
 };
+use flashbulb_store::{
+    cells::{PhotoRow, CELL_COLUMNS},
+    visible,
+};
 use tokio::sync::Notify;
 
 use super::{
@@ -20,7 +24,6 @@ use crate::{
     cache::Cache,
     db::Pool,
     photos::signing::{MediaSigner, SignMedia},
-    timeline::{PhotoRow, CELL_COLUMNS},
     ServerResult,
 };
 
@@ -148,12 +151,13 @@ impl LiveEvents {
         if !self.relay.is_watched(channel) {
             return;
         }
-        let summary: Result<Option<(String, i64)>, sqlx::Error> = sqlx::query_as(
+        let summary: Result<Option<(String, i64)>, sqlx::Error> = sqlx::query_as(concat!(
             "SELECT a.title,
                     (SELECT count(*) FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-                     WHERE ap.album_id = a.id AND p.status = 'ready' AND p.trashed_at IS NULL)
-             FROM albums a WHERE a.id = $1 AND a.owner_id = $2",
-        )
+                     WHERE ap.album_id = a.id AND ",
+            visible!("p"),
+            ") FROM albums a WHERE a.id = $1 AND a.owner_id = $2"
+        ))
         .bind(album)
         .bind(owner)
         .fetch_optional(&self.pool)

@@ -10,18 +10,15 @@ pub mod upload;
 use std::path::Path;
 
 use app::model::{AlbumRef, Cursor, PhotoDetail, PhotoId, PhotoPage, UserId};
-
-use crate::{
-    db::Pool,
-    error::ServerResult,
-    storage,
-    timeline::{PhotoRow, CELL_COLUMNS},
-    ServerError,
+use flashbulb_store::{
+    cells::{PhotoRow, CELL_COLUMNS},
+    visible,
 };
 
+use crate::{db::Pool, error::ServerResult, storage, ServerError};
+
 /// Visible favourites of one owner; matches the `photos_favourites` partial index.
-const FAVOURITE: &str =
-    "owner_id = $1 AND is_favourite = 1 AND status = 'ready' AND trashed_at IS NULL";
+const FAVOURITE: &str = concat!("owner_id = $1 AND is_favourite = 1 AND ", visible!());
 
 /// One page of `owner`'s favourites, newest first, continuing after `after`.
 pub async fn favourites(
@@ -153,12 +150,16 @@ pub async fn detail(
     })
 }
 
-const NEWER: &str = "SELECT id FROM photos
-    WHERE owner_id = $1 AND status = 'ready' AND trashed_at IS NULL AND (taken_at, id) > ($2, $3)
-    ORDER BY taken_at ASC, id ASC LIMIT 1";
-const OLDER: &str = "SELECT id FROM photos
-    WHERE owner_id = $1 AND status = 'ready' AND trashed_at IS NULL AND (taken_at, id) < ($2, $3)
-    ORDER BY taken_at DESC, id DESC LIMIT 1";
+const NEWER: &str = concat!(
+    "SELECT id FROM photos WHERE owner_id = $1 AND ",
+    visible!(),
+    " AND (taken_at, id) > ($2, $3) ORDER BY taken_at ASC, id ASC LIMIT 1"
+);
+const OLDER: &str = concat!(
+    "SELECT id FROM photos WHERE owner_id = $1 AND ",
+    visible!(),
+    " AND (taken_at, id) < ($2, $3) ORDER BY taken_at DESC, id DESC LIMIT 1"
+);
 
 async fn neighbour(
     pool: &Pool,

@@ -4,9 +4,9 @@ use crate::{
     db::{self, Backend, Pool, Statement},
     error::ServerResult,
     photos::into_page,
-    timeline::PhotoRow,
 };
 use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
+use flashbulb_store::{cells::PhotoRow, visible};
 
 /// Which rows a search starts from; the rest of the criteria filter them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,7 @@ fn push_matches(
     builder
         .push("p.owner_id = ")
         .push_bind(owner)
-        .push(" AND p.status = 'ready' AND p.trashed_at IS NULL");
+        .push(concat!(" AND ", visible!("p")));
     if let Some(phrase) = text.filter(|_| drive != Drive::NameIndex) {
         // One lookup of this photo in the name index, with the text to match.
         builder
@@ -223,7 +223,7 @@ fn push_matches_postgres(builder: &mut Statement, owner: UserId, query: &SearchQ
     builder
         .push("FROM photos p WHERE p.owner_id = ")
         .push_bind(owner)
-        .push(" AND p.status = 'ready' AND p.trashed_at IS NULL");
+        .push(concat!(" AND ", visible!("p")));
     if let Some(text) = &query.text {
         builder
             .push(" AND p.file_name ILIKE ")
@@ -277,7 +277,7 @@ async fn distinct_values(
     owner: UserId,
     column: &'static str,
 ) -> Result<Vec<String>, sqlx::Error> {
-    let visible = "owner_id = $1 AND status = 'ready' AND trashed_at IS NULL";
+    let visible = concat!("owner_id = $1 AND ", visible!());
     // PostgreSQL refuses LIMIT inside a recursive query but evaluates it lazily, so the
     // outer LIMIT stops the walk there; SQLite needs it inside.
     let (inner_limit, outer_limit) = match db::backend(pool) {

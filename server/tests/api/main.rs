@@ -451,7 +451,7 @@ async fn timeline_shows_only_the_owners_visible_photos_newest_first() {
     app.execute("UPDATE photos SET status = 'pending' WHERE owner_id = 1 AND id % 10 = 1")
         .await;
 
-    let photos = flashbulb::timeline::newest_photos(&app.pool, 1, 1000)
+    let photos = flashbulb_store::timeline::newest_photos(&app.pool, 1, 1000)
         .await
         .expect("photos");
     assert_eq!(photos.len(), 240);
@@ -465,7 +465,7 @@ async fn timeline_shows_only_the_owners_visible_photos_newest_first() {
         .iter()
         .all(|photo| photo.id <= owned && photo.id % 10 > 1));
 
-    let buckets = flashbulb::timeline::month_buckets(&app.pool, 1)
+    let buckets = flashbulb_store::timeline::month_buckets(&app.pool, 1)
         .await
         .expect("buckets");
     assert_eq!(buckets.iter().map(|bucket| bucket.count).sum::<u64>(), 240);
