@@ -77,18 +77,8 @@ impl ServerError {
             }
             ServerError::RateLimited => ApiError::RateLimited,
             ServerError::StorageFull => ApiError::StorageFull,
-            ServerError::Database(StoreError::StorageFull(_)) => {
-                tracing::error!(error = %self, "no space left for a write");
-                ApiError::StorageFull
-            }
-            ServerError::Database(StoreError::UnstorableText(_)) => {
-                ApiError::BadRequest("text may not contain NUL characters".into())
-            }
-            ServerError::Database(StoreError::Unavailable(_)) => {
-                tracing::warn!(error = %self, "database unavailable");
-                ApiError::Unavailable
-            }
-            _ => {
+            ServerError::Database(error) => error.to_api(),
+            ServerError::Internal(_) => {
                 tracing::error!(error = ?self, "internal error");
                 ApiError::Internal
             }

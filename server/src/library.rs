@@ -12,7 +12,6 @@ use app::{
 };
 
 use crate::{
-    albums,
     db::Pool,
     live::LiveEvents,
     photos::{
@@ -118,7 +117,7 @@ impl Library for DbLibrary {
         self.events.photo_changed(photo, !trashed).await;
         // The albums holding it count it only outside the trash. Like every publication, a
         // failure here is logged and never fails the change that was made.
-        match albums::holding(&self.pool, owner, photo).await {
+        match flashbulb_store::albums::holding(&self.pool, owner, photo).await {
             Ok(holding) => {
                 for album in holding {
                     self.events.album_changed(owner, album).await;
@@ -169,12 +168,12 @@ impl Library for DbLibrary {
     }
 
     async fn albums(&self, owner: UserId) -> Result<Vec<AlbumSummary>, ApiError> {
-        let albums = albums::list(&self.pool, owner).await?;
+        let albums = flashbulb_store::albums::list(&self.pool, owner).await?;
         self.signed(owner, albums).await
     }
 
     async fn create_album(&self, owner: UserId, title: &str) -> Result<AlbumId, ApiError> {
-        let album = albums::create(&self.pool, owner, title).await?;
+        let album = flashbulb_store::albums::create(&self.pool, owner, title).await?;
         self.events.album_changed(owner, album).await;
         Ok(album)
     }
@@ -185,13 +184,13 @@ impl Library for DbLibrary {
         album: AlbumId,
         title: &str,
     ) -> Result<(), ApiError> {
-        albums::rename(&self.pool, owner, album, title).await?;
+        flashbulb_store::albums::rename(&self.pool, owner, album, title).await?;
         self.events.album_changed(owner, album).await;
         Ok(())
     }
 
     async fn delete_album(&self, owner: UserId, album: AlbumId) -> Result<(), ApiError> {
-        albums::delete(&self.pool, owner, album).await?;
+        flashbulb_store::albums::delete(&self.pool, owner, album).await?;
         self.events.album_changed(owner, album).await;
         Ok(())
     }
@@ -203,7 +202,7 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<AlbumView, ApiError> {
-        let view = albums::view(&self.pool, owner, album, after, limit).await?;
+        let view = flashbulb_store::albums::view(&self.pool, owner, album, after, limit).await?;
         self.signed(owner, view).await
     }
 
@@ -214,7 +213,7 @@ impl Library for DbLibrary {
         photo: PhotoId,
         member: bool,
     ) -> Result<(), ApiError> {
-        albums::set_member(&self.pool, owner, album, photo, member).await?;
+        flashbulb_store::albums::set_member(&self.pool, owner, album, photo, member).await?;
         self.events.album_changed(owner, album).await;
         Ok(())
     }
@@ -225,7 +224,7 @@ impl Library for DbLibrary {
         album: AlbumId,
         photo: PhotoId,
     ) -> Result<(), ApiError> {
-        albums::set_cover(&self.pool, owner, album, photo).await?;
+        flashbulb_store::albums::set_cover(&self.pool, owner, album, photo).await?;
         self.events.album_changed(owner, album).await;
         Ok(())
     }
@@ -236,7 +235,7 @@ impl Library for DbLibrary {
         album: AlbumId,
         shared: bool,
     ) -> Result<Option<String>, ApiError> {
-        let secret = albums::share(&self.pool, owner, album, shared).await?;
+        let secret = flashbulb_store::albums::share(&self.pool, owner, album, shared).await?;
         // The album's page shows whether it is shared: its followers hear of it, and its share
         // link's cached pages go with the owner's.
         self.events.album_changed(owner, album).await;
@@ -249,8 +248,8 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<AlbumView, ApiError> {
-        let view = albums::shared_view(&self.pool, token, after, limit).await?;
-        let owner = albums::owner_of(&self.pool, view.album.id).await?;
+        let view = flashbulb_store::albums::shared_view(&self.pool, token, after, limit).await?;
+        let owner = flashbulb_store::albums::owner_of(&self.pool, view.album.id).await?;
         self.signed(owner, view).await
     }
 

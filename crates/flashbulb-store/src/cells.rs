@@ -4,7 +4,7 @@
 use flashbulb_types::{
     codec::thumbhash_rgb,
     format::hex,
-    model::{PhotoCell, PhotoId},
+    model::{Cursor, PhotoCell, PhotoId, PhotoPage},
 };
 
 /// The condition of a photo the library shows: processed, and not in the trash. Every list,
@@ -71,6 +71,31 @@ impl PhotoRow {
                 .unwrap_or([128, 128, 128]),
             media: self.media_key.as_deref().and_then(media_key),
         }
+    }
+}
+
+/// A page from `limit + 1` fetched photos: the extra one only says that more follow, and
+/// `cursor_of` turns the last shown photo into the position the next page starts after.
+pub fn into_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    total: i64,
+    cursor_of: impl Fn(&T) -> Cursor,
+) -> PhotoPage
+where
+    T: Into<PhotoCell>,
+{
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = if more {
+        rows.last().map(cursor_of)
+    } else {
+        None
+    };
+    PhotoPage {
+        photos: rows.into_iter().map(Into::into).collect(),
+        next,
+        total: total.max(0) as u64,
     }
 }
 

@@ -1,6 +1,8 @@
 //! The store's one error: database failures sorted once, where they are born, into the kinds
 //! the layers above answer differently.
 
+use flashbulb_types::ApiError;
+
 /// A database failure, by what it means for the caller. The HTTP layer turns each kind into
 /// its status; nothing above the store looks at driver error codes.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,36 @@ impl StoreError {
     /// True when retrying later can succeed.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// The error as pages, server functions and the HTTP API see it: the kinds a person can
+    /// act on say so, everything else is logged here and shown as an internal error.
+    pub fn to_api(&self) -> ApiError {
+        match self {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::StorageFull(_) => {
+                tracing::error!(error = %self, "no space left for a write");
+                ApiError::StorageFull
+            }
+            StoreError::UnstorableText(_) => {
+                ApiError::BadRequest("text may not contain NUL characters".into())
+            }
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %self, "database unavailable");
+                ApiError::Unavailable
+            }
+            StoreError::Conflict(_) => ApiError::Conflict("it exists already".into()),
+            StoreError::Migration(_) | StoreError::Other(_) => {
+                tracing::error!(error = ?self, "internal error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        error.to_api()
     }
 }
 

@@ -7,6 +7,7 @@
 //! differ ask [`backend`] which one to send. This crate names sqlx and nothing of the web:
 //! no axum, no Leptos.
 
+pub mod albums;
 pub mod cells;
 mod error;
 mod pool;
@@ -14,6 +15,8 @@ mod statement;
 pub mod timeline;
 
 pub use error::StoreError;
+
+pub type StoreResult<T> = Result<T, StoreError>;
 pub use pool::{
     backend, begin_write, bulk_connection, hide_credentials, migrate, open, Backend, Pool,
     StoreOptions, POSTGRES_MIGRATOR, SQLITE_MIGRATOR,

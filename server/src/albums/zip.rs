@@ -61,7 +61,7 @@ async fn shared_zip(
     State(state): State<AppState>,
     UrlPath(token): UrlPath<String>,
 ) -> ServerResult<Response> {
-    if !super::is_share_token(&token) {
+    if !flashbulb_store::albums::is_share_token(&token) {
         return Err(ServerError::NotFound);
     }
     let album: Option<(i64, String)> =

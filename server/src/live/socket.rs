@@ -20,7 +20,6 @@ use axum::{
 
 use super::hub::{resync_frame, Channel, Connection};
 use crate::{
-    albums,
     state::AppState,
     users::access::{names_this_host, SignedIn},
     ServerError, ServerResult,
@@ -205,11 +204,13 @@ async fn authorize(state: &AppState, viewer: &Viewer, topic: Topic) -> Result<()
         Topic::Library => Ok(()),
         Topic::Ops if viewer.admin => Ok(()),
         Topic::Ops => Err("the operations console is for administrators".into()),
-        Topic::Album(album) => match albums::exists(&state.db, viewer.id, album).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!("there is no album {album} in this library")),
-            Err(error) => Err(error.to_api().to_string()),
-        },
+        Topic::Album(album) => {
+            match flashbulb_store::albums::exists(&state.db, viewer.id, album).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("there is no album {album} in this library")),
+                Err(error) => Err(error.to_api().to_string()),
+            }
+        }
     }
 }
 

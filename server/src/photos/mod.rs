@@ -9,9 +9,9 @@ pub mod upload;
 
 use std::path::Path;
 
-use app::model::{AlbumRef, Cursor, PhotoDetail, PhotoId, PhotoPage, UserId};
+use app::model::{Cursor, PhotoDetail, PhotoId, PhotoPage, UserId};
 use flashbulb_store::{
-    cells::{PhotoRow, CELL_COLUMNS},
+    cells::{into_page, PhotoRow, CELL_COLUMNS},
     visible,
 };
 
@@ -49,31 +49,6 @@ pub async fn favourites(
     Ok(into_page(photos, limit, total, Cursor::after))
 }
 
-/// A page from `limit + 1` fetched photos: the extra one only says that more follow, and
-/// `cursor_of` turns the last shown photo into the position the next page starts after.
-pub(crate) fn into_page<T>(
-    mut rows: Vec<T>,
-    limit: u32,
-    total: i64,
-    cursor_of: impl Fn(&T) -> Cursor,
-) -> PhotoPage
-where
-    T: Into<app::model::PhotoCell>,
-{
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    let next = if more {
-        rows.last().map(cursor_of)
-    } else {
-        None
-    };
-    PhotoPage {
-        photos: rows.into_iter().map(Into::into).collect(),
-        next,
-        total: total.max(0) as u64,
-    }
-}
-
 /// Everything the photo page shows about one of `owner`'s photos.
 pub async fn detail(
     pool: &Pool,
@@ -107,15 +82,8 @@ pub async fn detail(
         (None, None)
     };
     let (albums, all_albums) = tokio::try_join!(
-        sqlx::query_as::<_, (i64, String)>(
-            "SELECT a.id, a.title FROM album_photos ap JOIN albums a ON a.id = ap.album_id
-             WHERE ap.photo_id = $1 AND a.owner_id = $2
-             ORDER BY lower(a.title), a.id"
-        )
-        .bind(photo)
-        .bind(owner)
-        .fetch_all(pool),
-        crate::albums::album_refs(pool, owner),
+        flashbulb_store::albums::refs_holding(pool, owner, photo),
+        flashbulb_store::albums::album_refs(pool, owner),
     )?;
     let camera = match (row.camera_make, row.camera_model) {
         // Many makers repeat their name in the model ("Canon EOS R6"); say it once.
@@ -142,10 +110,7 @@ pub async fn detail(
         failure: row.failure,
         newer,
         older,
-        albums: albums
-            .into_iter()
-            .map(|(id, title)| AlbumRef { id, title })
-            .collect(),
+        albums,
         all_albums,
     })
 }

@@ -3,10 +3,12 @@
 use crate::{
     db::{self, Backend, Pool, Statement},
     error::ServerResult,
-    photos::into_page,
 };
 use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
-use flashbulb_store::{cells::PhotoRow, visible};
+use flashbulb_store::{
+    cells::{into_page, PhotoRow},
+    visible,
+};
 
 /// Which rows a search starts from; the rest of the criteria filter them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -261,7 +263,7 @@ pub async fn facets(pool: &Pool, owner: UserId) -> ServerResult<SearchFacets> {
     let (cameras, lenses, albums) = tokio::try_join!(
         distinct_values(pool, owner, "camera_model"),
         distinct_values(pool, owner, "lens"),
-        crate::albums::album_refs(pool, owner),
+        flashbulb_store::albums::album_refs(pool, owner),
     )?;
     Ok(SearchFacets {
         cameras,
@@ -276,7 +278,7 @@ async fn distinct_values(
     pool: &Pool,
     owner: UserId,
     column: &'static str,
-) -> Result<Vec<String>, sqlx::Error> {
+) -> Result<Vec<String>, flashbulb_store::StoreError> {
     let visible = concat!("owner_id = $1 AND ", visible!());
     // PostgreSQL refuses LIMIT inside a recursive query but evaluates it lazily, so the
     // outer LIMIT stops the walk there; SQLite needs it inside.
@@ -297,6 +299,7 @@ async fn distinct_values(
     .bind(owner)
     .fetch_all(pool)
     .await
+    .map_err(Into::into)
 }
 
 #[cfg(test)]
