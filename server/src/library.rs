@@ -86,7 +86,7 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<PhotoPage, ApiError> {
-        let page = photos::favourites(&self.pool, owner, after, limit).await?;
+        let page = flashbulb_store::photos::favourites(&self.pool, owner, after, limit).await?;
         self.signed(owner, page).await
     }
 
@@ -96,7 +96,8 @@ impl Library for DbLibrary {
         photo: PhotoId,
         favourite: bool,
     ) -> Result<bool, ApiError> {
-        let stored = photos::set_favourite(&self.pool, owner, photo, favourite).await?;
+        let stored =
+            flashbulb_store::photos::set_favourite(&self.pool, owner, photo, favourite).await?;
         self.events.photo_changed(photo, false).await;
         Ok(stored)
     }
@@ -112,7 +113,7 @@ impl Library for DbLibrary {
         photo: PhotoId,
         trashed: bool,
     ) -> Result<(), ApiError> {
-        photos::set_trashed(&self.pool, owner, photo, trashed).await?;
+        flashbulb_store::photos::set_trashed(&self.pool, owner, photo, trashed).await?;
         // Restored, the photo is back in the timeline: an addition as well as a change.
         self.events.photo_changed(photo, !trashed).await;
         // The albums holding it count it only outside the trash. Like every publication, a
@@ -135,15 +136,15 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<TrashView, ApiError> {
-        use photos::TrashList;
+        use flashbulb_store::photos::TrashList;
         let (list, other) = if emptied {
             (TrashList::Emptied, TrashList::InTrash)
         } else {
             (TrashList::InTrash, TrashList::Emptied)
         };
         let (page, other_count) = tokio::try_join!(
-            photos::trash(&self.pool, owner, list, after, limit),
-            photos::trash_count(&self.pool, owner, other),
+            flashbulb_store::photos::trash(&self.pool, owner, list, after, limit),
+            flashbulb_store::photos::trash_count(&self.pool, owner, other),
         )?;
         let (in_trash, recently_emptied) = if emptied {
             (other_count, page.total)

@@ -10,6 +10,7 @@
 pub mod albums;
 pub mod cells;
 mod error;
+pub mod photos;
 mod pool;
 mod statement;
 pub mod timeline;

@@ -5,7 +5,8 @@ use axum::{
     http::{header, Request, StatusCode},
     Router,
 };
-use flashbulb::{config::Config, db, photos::TrashList, seed, AppState};
+use flashbulb::{config::Config, db, seed, AppState};
+use flashbulb_store::photos::TrashList;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -840,7 +841,7 @@ async fn favourites_list_only_the_owners_favourites_newest_first_page_by_page() 
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = flashbulb::photos::favourites(&app.pool, 1, after, 50)
+        let page = flashbulb_store::photos::favourites(&app.pool, 1, after, 50)
             .await
             .expect("page");
         assert_eq!(page.total, 134);

@@ -121,7 +121,7 @@ async fn postgres_serves_the_timeline_from_its_indexes_without_sorting() {
             "photos_favourites",
         ),
         (
-            flashbulb::photos::TrashList::InTrash
+            flashbulb_store::photos::TrashList::InTrash
                 .page_sql()
                 .replace("$1", "1")
                 .replace("$2", "9223372036854775807")
@@ -130,7 +130,7 @@ async fn postgres_serves_the_timeline_from_its_indexes_without_sorting() {
             "photos_trash",
         ),
         (
-            flashbulb::photos::TrashList::Emptied
+            flashbulb_store::photos::TrashList::Emptied
                 .page_sql()
                 .replace("$1", "1")
                 .replace("$2", "9223372036854775807")

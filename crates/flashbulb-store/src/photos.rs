@@ -1,0 +1,292 @@
+//! Single photos and their lists outside the timeline: one photo's record and neighbours,
+//! favourites, the trash and its emptying, and the per-photo flags.
+
+use flashbulb_types::model::{Cursor, PhotoCell, PhotoId, PhotoPage, UserId};
+
+use crate::{
+    cells::{into_page, PhotoRow, CELL_COLUMNS},
+    visible, Pool, StoreError, StoreResult,
+};
+
+/// Visible favourites of one owner; matches the `photos_favourites` partial index.
+const FAVOURITE: &str = concat!("owner_id = $1 AND is_favourite = 1 AND ", visible!());
+
+/// One page of `owner`'s favourites, newest first, continuing after `after`.
+pub async fn favourites(
+    pool: &Pool,
+    owner: UserId,
+    after: Option<Cursor>,
+    limit: u32,
+) -> StoreResult<PhotoPage> {
+    // Keyset paging: `(taken_at, id) < (after)` seeks in the index instead of counting rows.
+    let after = after.unwrap_or(Cursor::START);
+    let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
+        "SELECT {CELL_COLUMNS} FROM photos
+         WHERE {FAVOURITE} AND (taken_at, id) < ($2, $3)
+         ORDER BY taken_at DESC, id DESC
+         LIMIT $4"
+    ))
+    .bind(owner)
+    .bind(after.key)
+    .bind(after.id)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM photos WHERE {FAVOURITE}"))
+        .bind(owner)
+        .fetch_one(pool)
+        .await?;
+    let photos: Vec<_> = rows.into_iter().map(PhotoRow::into_cell).collect();
+    Ok(into_page(photos, limit, total, Cursor::after))
+}
+
+/// Everything stored about one of `owner`'s photos, for its page.
+pub async fn record(pool: &Pool, owner: UserId, photo: PhotoId) -> StoreResult<PhotoRecord> {
+    let row: Option<PhotoRecord> = sqlx::query_as(&format!(
+        "SELECT {CELL_COLUMNS}, byte_size, mime_type, camera_make, camera_model, lens,
+                focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256,
+                failure, taken_offset_minutes
+         FROM photos WHERE id = $1 AND owner_id = $2"
+    ))
+    .bind(photo)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    row.ok_or(StoreError::NotFound)
+}
+
+/// The visible photos just newer and just older than one taken at `taken_at`, in timeline
+/// order, through the timeline index.
+pub async fn neighbours(
+    pool: &Pool,
+    owner: UserId,
+    taken_at: i64,
+    photo: PhotoId,
+) -> StoreResult<(Option<PhotoId>, Option<PhotoId>)> {
+    Ok(tokio::try_join!(
+        neighbour(pool, NEWER, owner, taken_at, photo),
+        neighbour(pool, OLDER, owner, taken_at, photo),
+    )?)
+}
+
+const NEWER: &str = concat!(
+    "SELECT id FROM photos WHERE owner_id = $1 AND ",
+    visible!(),
+    " AND (taken_at, id) > ($2, $3) ORDER BY taken_at ASC, id ASC LIMIT 1"
+);
+const OLDER: &str = concat!(
+    "SELECT id FROM photos WHERE owner_id = $1 AND ",
+    visible!(),
+    " AND (taken_at, id) < ($2, $3) ORDER BY taken_at DESC, id DESC LIMIT 1"
+);
+
+async fn neighbour(
+    pool: &Pool,
+    sql: &'static str,
+    owner: UserId,
+    taken_at: i64,
+    photo: PhotoId,
+) -> Result<Option<PhotoId>, sqlx::Error> {
+    sqlx::query_scalar(sql)
+        .bind(owner)
+        .bind(taken_at)
+        .bind(photo)
+        .fetch_optional(pool)
+        .await
+}
+
+/// One photo as its page needs it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct PhotoRecord {
+    #[sqlx(flatten)]
+    pub cell: PhotoRow,
+    pub byte_size: i64,
+    pub mime_type: Option<String>,
+    pub camera_make: Option<String>,
+    pub camera_model: Option<String>,
+    pub lens: Option<String>,
+    pub focal_length_mm: Option<f64>,
+    pub aperture: Option<f64>,
+    pub exposure_time: Option<String>,
+    pub iso: Option<i64>,
+    pub trashed_at: Option<i64>,
+    pub status: String,
+    pub sha256: Vec<u8>,
+    pub failure: Option<String>,
+    pub taken_offset_minutes: Option<i64>,
+}
+
+/// Moves one of `owner`'s photos to the trash or back. Trashing twice keeps the first time,
+/// so the trash's order does not change under a repeated click.
+pub async fn set_trashed(
+    pool: &Pool,
+    owner: UserId,
+    photo: PhotoId,
+    trashed: bool,
+) -> StoreResult<()> {
+    let updated = sqlx::query(
+        "UPDATE photos
+         SET trashed_at = CASE WHEN $1 THEN coalesce(trashed_at, $2) ELSE NULL END,
+             emptied_at = CASE WHEN $3 THEN emptied_at ELSE NULL END
+         WHERE id = $4 AND owner_id = $5",
+    )
+    .bind(trashed)
+    .bind(crate::now())
+    .bind(trashed)
+    .bind(photo)
+    .bind(owner)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Which list of the trash page: photos in the trash, or those emptied from it that can still
+/// be restored. Each reads its own partial index in its own order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrashList {
+    /// Most recently trashed first (`photos_trash`).
+    InTrash,
+    /// Most recently emptied first (`photos_emptied`).
+    Emptied,
+}
+
+impl TrashList {
+    /// The list's condition and the column it is ordered by.
+    fn parts(self) -> (&'static str, &'static str) {
+        match self {
+            TrashList::InTrash => (
+                "trashed_at IS NOT NULL AND emptied_at IS NULL",
+                "trashed_at",
+            ),
+            TrashList::Emptied => ("emptied_at IS NOT NULL", "emptied_at"),
+        }
+    }
+
+    /// One page of the list: owner `$1`, after `($2, $3)`, at most `$4` rows.
+    pub fn page_sql(self) -> String {
+        let (condition, order) = self.parts();
+        format!(
+            "SELECT {CELL_COLUMNS}, {order} AS listed_at FROM photos
+             WHERE owner_id = $1 AND {condition} AND ({order}, id) < ($2, $3)
+             ORDER BY {order} DESC, id DESC
+             LIMIT $4"
+        )
+    }
+}
+
+/// One page of one of `owner`'s trash lists.
+pub async fn trash(
+    pool: &Pool,
+    owner: UserId,
+    list: TrashList,
+    after: Option<Cursor>,
+    limit: u32,
+) -> StoreResult<PhotoPage> {
+    let after = after.unwrap_or(Cursor::START);
+    let rows: Vec<TrashRow> = sqlx::query_as(&list.page_sql())
+        .bind(owner)
+        .bind(after.key)
+        .bind(after.id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    let total = trash_count(pool, owner, list).await?;
+    Ok(into_page(rows, limit, total as i64, |row| Cursor {
+        key: row.listed_at,
+        id: row.cell.id(),
+    }))
+}
+
+/// How many photos one of `owner`'s trash lists holds.
+pub async fn trash_count(pool: &Pool, owner: UserId, list: TrashList) -> StoreResult<u64> {
+    let (condition, _) = list.parts();
+    let count: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM photos WHERE owner_id = $1 AND {condition}"
+    ))
+    .bind(owner)
+    .fetch_one(pool)
+    .await?;
+    Ok(count.max(0) as u64)
+}
+
+#[derive(sqlx::FromRow)]
+struct TrashRow {
+    #[sqlx(flatten)]
+    cell: PhotoRow,
+    listed_at: i64,
+}
+
+impl From<TrashRow> for PhotoCell {
+    fn from(row: TrashRow) -> Self {
+        row.cell.into_cell()
+    }
+}
+
+/// Deletes every photo in `owner`'s trash at once; returns the content hashes of their
+/// originals, whose files the caller removes unless another photo shares them.
+pub async fn delete_trashed(pool: &Pool, owner: UserId) -> StoreResult<Vec<Vec<u8>>> {
+    Ok(sqlx::query_scalar(
+        "DELETE FROM photos WHERE owner_id = $1 AND trashed_at IS NOT NULL RETURNING sha256",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Marks every photo in `owner`'s trash emptied: they leave the trash for its "recently
+/// emptied" list, where they can still be restored. Returns how many.
+pub async fn mark_emptied(pool: &Pool, owner: UserId) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE photos SET emptied_at = $1
+         WHERE owner_id = $2 AND trashed_at IS NOT NULL AND emptied_at IS NULL",
+    )
+    .bind(crate::now())
+    .bind(owner)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes up to `limit` photos (of any owner) emptied from the trash before `before` (Unix
+/// seconds); returns each one's owner and original's content hash.
+pub async fn delete_emptied(
+    pool: &Pool,
+    before: i64,
+    limit: i64,
+) -> StoreResult<Vec<(UserId, Vec<u8>)>> {
+    Ok(sqlx::query_as(
+        "DELETE FROM photos WHERE id IN (
+             SELECT id FROM photos WHERE emptied_at IS NOT NULL AND emptied_at < $1 LIMIT $2
+         ) RETURNING owner_id, sha256",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Sets the favourite flag of one of `owner`'s photos; another owner's photo is "not found".
+pub async fn set_favourite(
+    pool: &Pool,
+    owner: UserId,
+    photo: PhotoId,
+    favourite: bool,
+) -> StoreResult<bool> {
+    let updated = sqlx::query(
+        "UPDATE photos SET is_favourite = $1 WHERE id = $2 AND owner_id = $3 AND trashed_at IS NULL",
+    )
+    .bind(i64::from(favourite))
+    .bind(photo)
+    .bind(owner)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(favourite)
+}
