@@ -22,7 +22,6 @@ pub mod ops;
 pub mod photos;
 pub mod pipeline;
 pub mod redis_link;
-pub mod search;
 pub mod seed;
 pub mod shutdown;
 pub mod state;

@@ -18,7 +18,7 @@ use crate::{
         self,
         signing::{MediaSigner, SignMedia},
     },
-    search, users, ServerError,
+    users, ServerError,
 };
 
 pub struct DbLibrary {
@@ -261,12 +261,13 @@ impl Library for DbLibrary {
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<SearchResults, ApiError> {
-        let results = search::search(&self.pool, owner, query, after, limit).await?;
+        let results =
+            flashbulb_store::search::search(&self.pool, owner, query, after, limit).await?;
         self.signed(owner, results).await
     }
 
     async fn search_facets(&self, owner: UserId) -> Result<SearchFacets, ApiError> {
-        Ok(search::facets(&self.pool, owner).await?)
+        Ok(flashbulb_store::search::facets(&self.pool, owner).await?)
     }
 
     async fn users(&self) -> Result<Vec<UserSummary>, ApiError> {

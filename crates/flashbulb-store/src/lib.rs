@@ -12,6 +12,7 @@ pub mod cells;
 mod error;
 pub mod photos;
 mod pool;
+pub mod search;
 mod statement;
 pub mod timeline;
 

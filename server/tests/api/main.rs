@@ -1677,9 +1677,9 @@ async fn search_explains_bad_criteria_and_treats_text_literally() {
 #[tokio::test]
 async fn search_queries_use_their_indexes() {
     use app::model::SearchQuery;
-    use flashbulb::{
-        db::Backend,
+    use flashbulb_store::{
         search::{page_sql, Drive},
+        Backend,
     };
     let app = TestApp::on_sqlite().await.with_photos(50).await;
     let text = || SearchQuery {
@@ -1768,7 +1768,7 @@ async fn search_queries_use_their_indexes() {
 async fn narrow_and_broad_file_name_searches_find_the_same_photos_as_a_full_scan() {
     let app = TestApp::new()
         .await
-        .with_photos(flashbulb::search::BROAD_TEXT as u64 + 100)
+        .with_photos(flashbulb_store::search::BROAD_TEXT as u64 + 100)
         .await;
     app.execute("UPDATE photos SET trashed_at = 1 WHERE id % 7 = 0")
         .await;

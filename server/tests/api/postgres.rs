@@ -171,13 +171,13 @@ async fn postgres_finds_file_names_through_the_trigram_index() {
         .execute(&app.pool)
         .await
         .expect("vacuum");
-    let sql = flashbulb::search::page_sql(
+    let sql = flashbulb_store::search::page_sql(
         db::Backend::Postgres,
         &app::model::SearchQuery {
             text: Some("IMG_00001".into()),
             ..Default::default()
         },
-        flashbulb::search::Drive::NameIndex,
+        flashbulb_store::search::Drive::NameIndex,
     );
     assert!(sql.contains("p.file_name ILIKE $2"), "{sql}");
     // With a page limit the planner may rather walk the timeline and filter; the name

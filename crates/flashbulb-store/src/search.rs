@@ -1,13 +1,11 @@
 //! Search: one owner's photos by file name, camera, lens, days and album, newest first.
 
+use flashbulb_types::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
+
 use crate::{
-    db::{self, Backend, Pool, Statement},
-    error::ServerResult,
-};
-use app::model::{Cursor, PhotoPage, SearchFacets, SearchQuery, SearchResults, UserId};
-use flashbulb_store::{
+    backend,
     cells::{into_page, PhotoRow},
-    visible,
+    visible, Backend, Pool, Statement, StoreError, StoreResult,
 };
 
 /// Which rows a search starts from; the rest of the criteria filter them.
@@ -38,7 +36,7 @@ pub async fn search(
     query: &SearchQuery,
     after: Option<Cursor>,
     limit: u32,
-) -> ServerResult<SearchResults> {
+) -> StoreResult<SearchResults> {
     // No stored name, camera or lens holds a NUL character, and PostgreSQL refuses to be
     // asked about one: such a search finds nothing, on either backend.
     let criteria = [&query.text, &query.camera, &query.lens];
@@ -55,7 +53,7 @@ pub async fn search(
             total_is_lower_bound: false,
         });
     }
-    let backend = db::backend(pool);
+    let backend = backend(pool);
     let drive = choose_drive(pool, backend, query).await?;
     let after = after.unwrap_or(Cursor::START);
     let mut select = select_page(backend, owner, query, drive, after, limit);
@@ -87,7 +85,7 @@ pub async fn search(
 }
 
 /// Starts from the narrowest criterion whose size is known cheaply.
-async fn choose_drive(pool: &Pool, backend: Backend, query: &SearchQuery) -> ServerResult<Drive> {
+async fn choose_drive(pool: &Pool, backend: Backend, query: &SearchQuery) -> StoreResult<Drive> {
     if let (Some(text), Backend::Sqlite) = (&query.text, backend) {
         // Counting at most BROAD_TEXT names reads a prefix of one index entry list.
         let matches: i64 = sqlx::query_scalar(
@@ -213,7 +211,7 @@ fn push_photo_criteria(builder: &mut Statement, query: &SearchQuery) {
 }
 
 /// The photo is in `album`: one lookup in the membership's primary key.
-fn push_album_member(builder: &mut Statement, album: app::model::AlbumId) {
+fn push_album_member(builder: &mut Statement, album: flashbulb_types::model::AlbumId) {
     builder
         .push(" AND EXISTS (SELECT 1 FROM album_photos WHERE album_id = ")
         .push_bind(album)
@@ -259,11 +257,11 @@ pub fn fts_phrase(text: &str) -> String {
 }
 
 /// The cameras, lenses and albums of `owner`'s library, for the search form.
-pub async fn facets(pool: &Pool, owner: UserId) -> ServerResult<SearchFacets> {
+pub async fn facets(pool: &Pool, owner: UserId) -> StoreResult<SearchFacets> {
     let (cameras, lenses, albums) = tokio::try_join!(
         distinct_values(pool, owner, "camera_model"),
         distinct_values(pool, owner, "lens"),
-        flashbulb_store::albums::album_refs(pool, owner),
+        crate::albums::album_refs(pool, owner),
     )?;
     Ok(SearchFacets {
         cameras,
@@ -278,11 +276,11 @@ async fn distinct_values(
     pool: &Pool,
     owner: UserId,
     column: &'static str,
-) -> Result<Vec<String>, flashbulb_store::StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let visible = concat!("owner_id = $1 AND ", visible!());
     // PostgreSQL refuses LIMIT inside a recursive query but evaluates it lazily, so the
     // outer LIMIT stops the walk there; SQLite needs it inside.
-    let (inner_limit, outer_limit) = match db::backend(pool) {
+    let (inner_limit, outer_limit) = match backend(pool) {
         Backend::Sqlite => ("LIMIT 1000", ""),
         Backend::Postgres => ("", "LIMIT 1000"),
     };
