@@ -18,7 +18,7 @@ use crate::{
         self,
         signing::{MediaSigner, SignMedia},
     },
-    users, ServerError,
+    ServerError,
 };
 
 pub struct DbLibrary {
@@ -271,6 +271,6 @@ impl Library for DbLibrary {
     }
 
     async fn users(&self) -> Result<Vec<UserSummary>, ApiError> {
-        Ok(users::list(&self.pool).await?)
+        Ok(flashbulb_store::users::list(&self.pool).await?)
     }
 }

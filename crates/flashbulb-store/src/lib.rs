@@ -15,6 +15,7 @@ mod pool;
 pub mod search;
 mod statement;
 pub mod timeline;
+pub mod users;
 
 pub use error::StoreError;
 

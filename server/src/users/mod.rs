@@ -1,12 +1,14 @@
 //! Users: accounts and their passwords, sessions, the rules of who may reach which route, and
-//! the forms that sign in, set up the first account and add users.
+//! the forms that sign in, set up the first account and add users. The statements are the
+//! store's (`flashbulb_store::users`).
 
 pub mod access;
 pub mod forms;
 pub mod password;
 pub mod sessions;
 
-use app::model::{UserId, UserSummary, Viewer};
+use app::model::{UserId, Viewer};
+use flashbulb_store::users;
 
 use crate::{db::Pool, error::ServerResult, ServerError};
 
@@ -45,32 +47,13 @@ pub fn check_password(password: &str) -> ServerResult<()> {
 pub async fn find_or_create(pool: &Pool, username: &str, is_admin: bool) -> ServerResult<UserId> {
     let username = valid_name(username)?;
     // Looked up first: PostgreSQL spends an id on every insert, even one that conflicts.
-    if let Some(id) = find(pool, username).await? {
+    if let Some(id) = users::find(pool, username).await? {
         return Ok(id);
     }
-    sqlx::query(
-        "INSERT INTO users (username, is_admin, created_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(username)
-    .bind(i64::from(is_admin))
-    .bind(crate::db::now())
-    .execute(pool)
-    .await?;
-    find(pool, username)
+    users::insert_if_missing(pool, username, is_admin).await?;
+    users::find(pool, username)
         .await?
         .ok_or_else(|| ServerError::Internal(anyhow::anyhow!("user {username} vanished")))
-}
-
-/// The id of `username`. Names are unique regardless of case (NOCASE in SQLite, an index on
-/// lower() in PostgreSQL).
-async fn find(pool: &Pool, username: &str) -> ServerResult<Option<UserId>> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM users WHERE lower(username) = lower($1)")
-            .bind(username)
-            .fetch_optional(pool)
-            .await?,
-    )
 }
 
 /// Adds an account that can sign in. A user that exists without a password (made by `seed` or
@@ -86,17 +69,7 @@ pub async fn add(
     check_password(password)?;
     let hash = password::hash(password).await?;
     let id = find_or_create(pool, username, is_admin).await?;
-    let updated = sqlx::query(
-        "UPDATE users SET password_hash = $1, is_admin = CASE WHEN $2 = 1 THEN 1 ELSE is_admin END
-         WHERE id = $3 AND password_hash IS NULL",
-    )
-    .bind(hash)
-    .bind(i64::from(is_admin))
-    .bind(id)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if updated == 0 {
+    if !users::set_first_password(pool, id, &hash, is_admin).await? {
         return Err(ServerError::Conflict(format!(
             "there is already a user called {username}"
         )));
@@ -109,28 +82,16 @@ pub async fn reset_password(pool: &Pool, username: &str, password: &str) -> Serv
     let username = valid_name(username)?;
     check_password(password)?;
     let hash = password::hash(password).await?;
-    let id: Option<UserId> = sqlx::query_scalar(
-        "UPDATE users SET password_hash = $1 WHERE lower(username) = lower($2) RETURNING id",
-    )
-    .bind(hash)
-    .bind(username)
-    .fetch_optional(pool)
-    .await?;
-    let id = id.ok_or(ServerError::NotFound)?;
+    let id = users::replace_password(pool, username, &hash)
+        .await?
+        .ok_or(ServerError::NotFound)?;
     sessions::end_all(pool, id).await?;
     Ok(id)
 }
 
 /// True until some account can sign in: the first visitor is then offered to set one up.
 pub async fn needs_setup(pool: &Pool) -> ServerResult<bool> {
-    let exists: bool = sqlx::query_scalar::<_, i64>(
-        "SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE password_hash IS NOT NULL)
-         THEN 1 ELSE 0 END",
-    )
-    .fetch_one(pool)
-    .await?
-        == 1;
-    Ok(!exists)
+    Ok(!users::any_can_sign_in(pool).await?)
 }
 
 /// The account `username` signs in to with `password`, or `None`. Unknown names cost as much
@@ -143,44 +104,17 @@ pub async fn authenticate(
     if password.len() > MAX_PASSWORD_BYTES || username.len() > MAX_NAME_CHARS * 4 {
         return Ok(None);
     }
-    let row: Option<(UserId, String, String, i64)> = sqlx::query_as(
-        "SELECT id, username, password_hash, is_admin FROM users
-         WHERE lower(username) = lower($1) AND password_hash IS NOT NULL",
-    )
-    .bind(username.trim())
-    .fetch_optional(pool)
-    .await?;
-    let Some((id, name, hash, is_admin)) = row else {
+    let Some(account) = users::credentials(pool, username.trim()).await? else {
         password::verify_decoy(password).await?;
         return Ok(None);
     };
-    Ok(password::verify(password, &hash).await?.then_some(Viewer {
-        id,
-        name,
-        admin: is_admin == 1,
-    }))
-}
-
-/// Every account, oldest first, for the administrators' list.
-pub async fn list(pool: &Pool) -> ServerResult<Vec<UserSummary>> {
-    let rows: Vec<(UserId, String, i64, i64, i64)> = sqlx::query_as(
-        "SELECT u.id, u.username, u.is_admin,
-                CASE WHEN u.password_hash IS NULL THEN 0 ELSE 1 END,
-                (SELECT count(*) FROM photos p WHERE p.owner_id = u.id)
-         FROM users u ORDER BY u.id",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, name, admin, can_sign_in, photos)| UserSummary {
-            id,
-            name,
-            admin: admin == 1,
-            can_sign_in: can_sign_in == 1,
-            photos,
-        })
-        .collect())
+    Ok(password::verify(password, &account.password_hash)
+        .await?
+        .then_some(Viewer {
+            id: account.id,
+            name: account.username,
+            admin: account.is_admin,
+        }))
 }
 
 #[cfg(test)]

@@ -352,7 +352,7 @@ async fn user_b_never_reads_or_changes_user_a_s_library() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(flashbulb::users::list(&world.app.pool)
+    assert!(flashbulb_store::users::list(&world.app.pool)
         .await
         .expect("users")
         .iter()
@@ -733,7 +733,7 @@ async fn the_first_visitor_sets_up_the_administrator_then_everyone_signs_in() {
         (StatusCode::SEE_OTHER, "/signin")
     );
     assert_eq!(
-        flashbulb::users::list(&app.pool)
+        flashbulb_store::users::list(&app.pool)
             .await
             .expect("users")
             .len(),
