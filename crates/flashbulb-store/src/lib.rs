@@ -13,6 +13,7 @@ mod error;
 pub mod photos;
 mod pool;
 pub mod search;
+pub mod sessions;
 mod statement;
 pub mod timeline;
 pub mod users;

@@ -1,10 +1,12 @@
 //! Sessions: a random token in an HttpOnly cookie, its SHA-256 in the database, and a
-//! short-lived memory of recent lookups so a page view does not cost a query.
+//! short-lived memory of recent lookups so a page view does not cost a query. The statements
+//! are the store's (`flashbulb_store::sessions`).
 
 use std::time::Duration;
 
 use app::model::{UserId, Viewer};
 use axum::http::{header, HeaderMap, HeaderValue};
+use flashbulb_store::sessions;
 use sha2::{Digest, Sha256};
 
 use crate::{db::Pool, error::ServerResult, storage};
@@ -48,19 +50,13 @@ impl Sessions {
         let token: [u8; TOKEN_BYTES] = rand::random();
         let token = storage::hex(&token);
         let now = crate::db::now();
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, user_id, created_at, expires_at)
-             VALUES ($1, $2, $3, $4)",
+        sessions::insert(
+            &self.pool,
+            &digest(&token),
+            user,
+            now,
+            now + self.lifetime_secs,
         )
-        .bind(digest(&token).to_vec())
-        .bind(user)
-        .bind(now)
-        .bind(now + self.lifetime_secs)
-        .execute(&self.pool)
         .await?;
         Ok(token)
     }
@@ -74,24 +70,11 @@ impl Sessions {
         let pool = self.pool.clone();
         self.recent
             .try_get_with(key, async move {
-                let row: Option<(UserId, String, i64)> = sqlx::query_as(
-                    "SELECT u.id, u.username, u.is_admin FROM sessions s
-                     JOIN users u ON u.id = s.user_id
-                     WHERE s.token_hash = $1 AND s.expires_at > $2",
-                )
-                .bind(key.to_vec())
-                .bind(crate::db::now())
-                .fetch_optional(&pool)
-                .await?;
-                Ok::<_, crate::ServerError>(row.map(|(id, name, admin)| Viewer {
-                    id,
-                    name,
-                    admin: admin == 1,
-                }))
+                sessions::viewer(&pool, &key, crate::db::now()).await
             })
             .await
             .map_err(|error| match std::sync::Arc::try_unwrap(error) {
-                Ok(error) => error,
+                Ok(error) => error.into(),
                 // Requests that waited on the same lookup share its error: keep its class, so an
                 // unreachable database stays a 503 for each of them.
                 Err(shared) if shared.is_unavailable() => {
@@ -107,10 +90,7 @@ impl Sessions {
             return Ok(());
         }
         let key = digest(token);
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(key.to_vec())
-            .execute(&self.pool)
-            .await?;
+        sessions::delete(&self.pool, &key).await?;
         self.recent.invalidate(&key).await;
         Ok(())
     }
@@ -119,11 +99,7 @@ impl Sessions {
 /// Ends every session of `user` (a new password). Other processes' memories of them last
 /// a few seconds more.
 pub async fn end_all(pool: &Pool, user: UserId) -> ServerResult<()> {
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(user)
-        .execute(pool)
-        .await?;
-    Ok(())
+    Ok(sessions::delete_all(pool, user).await?)
 }
 
 /// The session token the request's cookies carry, if any.
