@@ -142,8 +142,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if swept > 0 {
         tracing::info!(swept, "removed what stopped processes left half-written");
     }
-    let reclaimed = crate::jobs::reclaim_abandoned(&pool).await?;
-    if reclaimed != crate::jobs::Reclaimed::default() {
+    let reclaimed = flashbulb_store::jobs::reclaim_abandoned(&pool, |holder| {
+        crate::instance::is_gone(holder, true)
+    })
+    .await?;
+    if reclaimed != flashbulb_store::jobs::Reclaimed::default() {
         tracing::info!(
             requeued = reclaimed.requeued,
             failed = reclaimed.failed,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     config::Config,
     db::Pool,
-    jobs::{self, worker::Workers, PRIORITY_IMPORT},
+    jobs::worker::Workers,
     photos::ingest::{self, Candidate, Outcome, Refusal},
     pipeline::sniff::{Format, SNIFF_BYTES},
     users,
@@ -104,7 +104,7 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
             file_name: &name,
             sha256,
             byte_size,
-            priority: PRIORITY_IMPORT,
+            priority: flashbulb_store::jobs::PRIORITY_IMPORT,
         };
         match ingest::add(pool, &config.data_dir, candidate, limits).await {
             Ok(Outcome::Added(_)) => report.added += 1,
@@ -129,8 +129,9 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
 
 /// Runs this process's workers until no derivative job is waiting or running.
 async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()> {
-    let waiting = |depth: jobs::QueueDepth| (depth.queued + depth.running).max(0) as u64;
-    let total = waiting(jobs::depth(pool).await?);
+    let waiting =
+        |depth: flashbulb_store::jobs::QueueDepth| (depth.queued + depth.running).max(0) as u64;
+    let total = waiting(flashbulb_store::jobs::depth(pool).await?);
     if total == 0 {
         return Ok(());
     }
@@ -150,7 +151,7 @@ async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()
     );
     let workers = Workers::start(pool.clone(), worker_config, wake, events);
     loop {
-        let left = waiting(jobs::depth(pool).await?);
+        let left = waiting(flashbulb_store::jobs::depth(pool).await?);
         progress.set_position(total.saturating_sub(left));
         if left == 0 {
             break;

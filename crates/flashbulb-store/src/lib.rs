@@ -10,6 +10,7 @@
 pub mod albums;
 pub mod cells;
 mod error;
+pub mod jobs;
 pub mod photos;
 mod pool;
 pub mod search;

@@ -290,3 +290,13 @@ pub async fn set_favourite(
     }
     Ok(favourite)
 }
+
+/// Marks a photo failed for good, keeping the reason for its owner to read.
+pub async fn mark_failed(pool: &Pool, photo: PhotoId, reason: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE photos SET status = 'failed', failure = $1 WHERE id = $2")
+        .bind(reason)
+        .bind(photo)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

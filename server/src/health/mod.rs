@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
 use serde::Serialize;
 
-use crate::{jobs, state::AppState};
+use crate::state::AppState;
+use flashbulb_store::jobs;
 
 /// Below this much free space in the data folder, uploads would fail: not ready.
 pub const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;

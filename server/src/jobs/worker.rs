@@ -5,8 +5,8 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use tokio::{sync::watch, task::JoinSet};
 
-use super::{AfterFailure, JobKind};
 use crate::{db::Pool, live::LiveEvents, pipeline};
+use flashbulb_store::jobs::{self as queue, AfterFailure, JobKind};
 
 /// How the workers of one process run.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ impl Workers {
         if drained.is_err() {
             self.tasks.abort_all();
         }
-        match super::release_all(&self.pool, &self.id).await {
+        match queue::release_all(&self.pool, &self.id).await {
             Ok(0) => {}
             Ok(returned) => tracing::info!(returned, "unfinished jobs returned to the queue"),
             Err(error) => tracing::error!(%error, "could not return unfinished jobs"),
@@ -107,7 +107,7 @@ async fn with_lease_renewed<T>(
     loop {
         tokio::select! {
             outcome = &mut work => return outcome,
-            _ = renewal.tick() => match super::renew(pool, job, worker, lease).await {
+            _ = renewal.tick() => match queue::renew(pool, job, worker, lease).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!(job, "lost the lease of a running job"),
                 Err(error) => tracing::warn!(%error, job, "could not renew a job's lease"),
@@ -117,7 +117,7 @@ async fn with_lease_renewed<T>(
 }
 
 /// `host-pid-random`: unique among every process that shares the database, and telling
-/// which process of which host holds a lease ([`super::reclaim_abandoned`]).
+/// which process of which host holds a lease ([`queue::reclaim_abandoned`]).
 fn worker_identity() -> String {
     format!("{}-{:08x}", crate::instance::name(), rand::random::<u32>())
 }
@@ -136,7 +136,7 @@ async fn run(
         // most twice a lease period per worker.
         if swept_at.is_none_or(|at| at.elapsed() >= config.lease / 2) {
             swept_at = Some(tokio::time::Instant::now());
-            match super::fail_exhausted(&pool).await {
+            match queue::fail_exhausted(&pool).await {
                 Ok(photos) => {
                     for photo in photos {
                         tracing::warn!(photo, "job out of attempts after its leases ran out");
@@ -146,7 +146,7 @@ async fn run(
                 Err(error) => tracing::warn!(%error, "could not end exhausted jobs"),
             }
         }
-        match super::lease(&pool, JobKind::MakeDerivatives, &id, config.lease).await {
+        match queue::lease(&pool, JobKind::MakeDerivatives, &id, config.lease).await {
             Ok(Some(job)) => work_on(&pool, &config, &id, job, &events).await,
             Ok(None) => {
                 tokio::select! {
@@ -171,11 +171,11 @@ async fn work_on(
     pool: &Pool,
     config: &WorkerConfig,
     id: &str,
-    job: super::Leased,
+    job: queue::Leased,
     events: &LiveEvents,
 ) {
     let Some(photo) = job.photo_id else {
-        let _ = super::fail(pool, &job, id, "a derivatives job without a photo", false).await;
+        let _ = queue::fail(pool, &job, id, "a derivatives job without a photo", false).await;
         return;
     };
     let outcome = with_lease_renewed(
@@ -188,7 +188,7 @@ async fn work_on(
     .await;
     let outcome_ready = outcome.is_ok();
     let recorded = match outcome {
-        Ok(()) => super::complete(pool, job.id, id).await.map(|held| {
+        Ok(()) => queue::complete(pool, job.id, id).await.map(|held| {
             if !held {
                 tracing::info!(
                     job = job.id,
@@ -198,14 +198,14 @@ async fn work_on(
         }),
         Err(error) => {
             let reason = error.to_string();
-            match super::fail(pool, &job, id, &reason, error.is_retryable()).await {
+            match queue::fail(pool, &job, id, &reason, error.is_retryable()).await {
                 Ok(AfterFailure::Retry { run_at }) => {
                     tracing::warn!(job = job.id, photo, %reason, run_at, "job failed, will retry");
                     Ok(())
                 }
                 Ok(AfterFailure::Failed) => {
                     tracing::warn!(job = job.id, photo, %reason, "job failed for good");
-                    let marked = pipeline::mark_failed(pool, photo, &reason).await;
+                    let marked = flashbulb_store::photos::mark_failed(pool, photo, &reason).await;
                     if marked.is_ok() {
                         events.photo_changed(photo, false).await;
                     }

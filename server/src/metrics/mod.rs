@@ -292,7 +292,11 @@ impl Metrics {
     }
 
     /// The queue as last read from the database.
-    pub fn set_queue(&self, depth: crate::jobs::QueueDepth, oldest_waiting_secs: Option<u64>) {
+    pub fn set_queue(
+        &self,
+        depth: flashbulb_store::jobs::QueueDepth,
+        oldest_waiting_secs: Option<u64>,
+    ) {
         let queue = &self.inner.queue;
         queue.queued.store(depth.queued, Ordering::Relaxed);
         queue.running.store(depth.running, Ordering::Relaxed);

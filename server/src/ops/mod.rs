@@ -147,8 +147,8 @@ async fn prune(state: &AppState) {
 
 /// Reads the queue into the metrics (it needs the database; everything else is in memory).
 pub async fn refresh_queue_figures(state: &AppState) -> Option<QueueView> {
-    let depth = crate::jobs::depth(&state.db).await.ok()?;
-    let oldest = crate::jobs::oldest_waiting_age(&state.db)
+    let depth = flashbulb_store::jobs::depth(&state.db).await.ok()?;
+    let oldest = flashbulb_store::jobs::oldest_waiting_age(&state.db)
         .await
         .ok()
         .flatten()

@@ -4,11 +4,13 @@
 use std::path::Path;
 
 use app::model::{PhotoId, UserId};
-use flashbulb_store::StoreError;
+use flashbulb_store::{
+    jobs::{self, JobKind},
+    StoreError,
+};
 
 use crate::{
     db::Pool,
-    jobs::{self, JobKind},
     pipeline::{
         decode,
         derive::{self, DeriveError, Limits},

@@ -21,10 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::ingest::{self, Candidate, Outcome, Refusal};
-use crate::{
-    jobs::PRIORITY_UPLOAD, state::AppState, storage::ScratchFile, users::access::SignedIn,
-    ServerError,
-};
+use crate::{state::AppState, storage::ScratchFile, users::access::SignedIn, ServerError};
 
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;
@@ -334,7 +331,7 @@ async fn receive_file(
             file_name: &name,
             sha256,
             byte_size: size,
-            priority: PRIORITY_UPLOAD,
+            priority: flashbulb_store::jobs::PRIORITY_UPLOAD,
         };
         let outcome = ingest::add(&pool, &data_dir, candidate, limits).await;
         (name, outcome)

@@ -338,13 +338,3 @@ pub async fn make_derivatives(
     .await?;
     Ok(())
 }
-
-/// Marks a photo failed for good, keeping the reason for its owner to read.
-pub async fn mark_failed(pool: &Pool, photo: PhotoId, reason: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE photos SET status = 'failed', failure = $1 WHERE id = $2")
-        .bind(reason)
-        .bind(photo)
-        .execute(pool)
-        .await
-        .map(|_| ())
-}

@@ -9,9 +9,10 @@ use axum::{
 };
 use flashbulb::{
     config::Config,
-    jobs::{self, worker::Workers, JobKind},
+    jobs::worker::Workers,
     pipeline::{self, derive::Limits},
 };
+use flashbulb_store::jobs::{self, JobKind};
 
 use super::TestApp;
 
