@@ -18,6 +18,7 @@ pub mod sessions;
 mod statement;
 pub mod timeline;
 pub mod users;
+pub mod vitals;
 
 pub use error::StoreError;
 

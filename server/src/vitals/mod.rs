@@ -25,6 +25,7 @@ use axum::{
     routing::post,
     Router,
 };
+use flashbulb_store::vitals;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::{db::Pool, state::AppState, ServerError, ServerResult};
@@ -175,89 +176,22 @@ pub fn parse(body: &Bytes) -> ServerResult<Beacon> {
 /// Counts a beacon's values in `minute` (Unix time / 60). A page view reporting a metric again
 /// moves its earlier count to the new bucket, in the minute and route first counted.
 pub async fn record(pool: &Pool, beacon: &Beacon, minute: i64) -> ServerResult<()> {
-    // Two beacons of one page view can arrive at once (a tab hidden and closed): the page
-    // view's row is claimed by inserting it, and only when it exists already is it read, locked
-    // on PostgreSQL (SQLite's write transaction holds the whole database already).
-    let lock = match crate::db::backend(pool) {
-        crate::db::Backend::Postgres => " FOR UPDATE",
-        crate::db::Backend::Sqlite => "",
-    };
-    let earlier_sql = format!(
-        "SELECT minute, route, bucket FROM vital_page_views WHERE page = $1 AND metric = $2{lock}"
-    );
-    let mut transaction = crate::db::begin_write(pool).await?;
-    for sample in &beacon.metrics {
-        let metric = sample.name.name();
-        let bucket = histogram::bucket(sample.name, sample.value);
-        let claimed = sqlx::query(
-            "INSERT INTO vital_page_views (page, metric, minute, route, bucket)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (page, metric) DO NOTHING",
-        )
-        .bind(&beacon.page)
-        .bind(metric)
-        .bind(minute)
-        .bind(&beacon.route)
-        .bind(bucket)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected()
-            == 1;
-        let (minute, route) = if claimed {
-            (minute, beacon.route.clone())
-        } else {
-            let (earlier_minute, route, earlier_bucket): (i64, String, i64) =
-                sqlx::query_as(&earlier_sql)
-                    .bind(&beacon.page)
-                    .bind(metric)
-                    .fetch_one(&mut *transaction)
-                    .await?;
-            if earlier_bucket == bucket {
-                continue;
-            }
-            sqlx::query(
-                "UPDATE vital_counts SET count = count - 1
-                 WHERE minute = $1 AND route = $2 AND metric = $3 AND bucket = $4 AND count > 0",
-            )
-            .bind(earlier_minute)
-            .bind(&route)
-            .bind(metric)
-            .bind(earlier_bucket)
-            .execute(&mut *transaction)
-            .await?;
-            sqlx::query("UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3")
-                .bind(bucket)
-                .bind(&beacon.page)
-                .bind(metric)
-                .execute(&mut *transaction)
-                .await?;
-            (earlier_minute, route)
-        };
-        sqlx::query(
-            "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES ($1, $2, $3, $4, 1)
-             ON CONFLICT (minute, route, metric, bucket) DO UPDATE SET count = vital_counts.count + 1",
-        )
-        .bind(minute)
-        .bind(&route)
-        .bind(metric)
-        .bind(bucket)
-        .execute(&mut *transaction)
-        .await?;
-    }
-    transaction.commit().await?;
-    Ok(())
+    let measured: Vec<vitals::Counted> = beacon
+        .metrics
+        .iter()
+        .map(|sample| vitals::Counted {
+            metric: sample.name.name(),
+            bucket: histogram::bucket(sample.name, sample.value),
+        })
+        .collect();
+    Ok(vitals::record(pool, &beacon.page, &beacon.route, minute, &measured).await?)
 }
 
 /// Per route and metric over the `minutes` before `now_minute` (inclusive): p75, p95, how many
 /// page views, and the p75 of each minute for a trend line.
 pub async fn summary(pool: &Pool, now_minute: i64, minutes: i64) -> ServerResult<Vec<VitalsRow>> {
     let first = now_minute - minutes + 1;
-    let rows: Vec<(i64, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT minute, route, metric, bucket, count FROM vital_counts
-         WHERE minute >= $1 AND count > 0 ORDER BY route, metric, minute, bucket",
-    )
-    .bind(first)
-    .fetch_all(pool)
-    .await?;
+    let rows = vitals::counts_since(pool, first).await?;
     type Key = (String, Metric);
     let mut grouped: BTreeMap<Key, BTreeMap<i64, Vec<(i64, u64)>>> = BTreeMap::new();
     for (minute, route, metric, bucket, count) in rows {
@@ -318,37 +252,13 @@ pub async fn quantile_over(
     minutes: i64,
     quantile: f64,
 ) -> ServerResult<Option<f64>> {
-    let counts: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT bucket, CAST(sum(count) AS BIGINT) FROM vital_counts
-         WHERE minute > $1 AND metric = $2 AND ($3 IS NULL OR route = $4)
-         GROUP BY bucket ORDER BY bucket",
-    )
-    .bind(now_minute - minutes)
-    .bind(metric.name())
-    .bind(route)
-    .bind(route)
-    .fetch_all(pool)
-    .await?;
-    let counts: Vec<(i64, u64)> = counts
-        .into_iter()
-        .map(|(bucket, count)| (bucket, count.max(0) as u64))
-        .collect();
+    let counts = vitals::bucket_totals(pool, metric.name(), route, now_minute - minutes).await?;
     Ok(histogram::quantile(metric, &counts, quantile))
 }
 
 /// Drops what is older than `before_minute`; returns the rows removed.
 pub async fn prune(pool: &Pool, before_minute: i64) -> ServerResult<u64> {
-    let counts = sqlx::query("DELETE FROM vital_counts WHERE minute < $1")
-        .bind(before_minute)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    let views = sqlx::query("DELETE FROM vital_page_views WHERE minute < $1")
-        .bind(before_minute)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    Ok(counts + views)
+    Ok(vitals::prune(pool, before_minute).await?)
 }
 
 #[cfg(test)]
