@@ -57,6 +57,26 @@ pub async fn holding(pool: &Pool, owner: UserId, photo: PhotoId) -> StoreResult<
     .await?)
 }
 
+/// An album's title and how many photos it shows, if `owner` has it.
+pub async fn title_and_count(
+    pool: &Pool,
+    owner: UserId,
+    album: AlbumId,
+) -> StoreResult<Option<(String, u64)>> {
+    let row: Option<(String, i64)> = sqlx::query_as(concat!(
+        "SELECT a.title,
+                (SELECT count(*) FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
+                 WHERE ap.album_id = a.id AND ",
+        visible!("p"),
+        ") FROM albums a WHERE a.id = $1 AND a.owner_id = $2"
+    ))
+    .bind(album)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(title, count)| (title, count.max(0) as u64)))
+}
+
 #[derive(sqlx::FromRow)]
 struct AlbumRow {
     id: i64,

@@ -10,10 +10,7 @@ use app::{
     live::{Addition, Change, Counter, PhotoStatus, Topic},
     model::{AlbumId, PhotoId, UserId},
 };
-use flashbulb_store::{
-    cells::{PhotoRow, CELL_COLUMNS},
-    visible,
-};
+use flashbulb_store::{albums, photos};
 use tokio::sync::Notify;
 
 use super::{
@@ -39,17 +36,6 @@ pub struct LiveEvents {
     /// Owners whose counters changed since they were last sent.
     stale_counters: Arc<Mutex<HashSet<UserId>>>,
     counters_changed: Arc<Notify>,
-}
-
-#[derive(sqlx::FromRow)]
-struct PhotoState {
-    owner_id: i64,
-    status: String,
-    #[sqlx(try_from = "crate::db::Flag")]
-    is_favourite: bool,
-    #[sqlx(try_from = "crate::db::Flag")]
-    trashed: bool,
-    failure: Option<String>,
 }
 
 impl LiveEvents {
@@ -91,16 +77,7 @@ impl LiveEvents {
     }
 
     async fn publish_photo(&self, photo: PhotoId, appeared: bool) -> ServerResult<()> {
-        let state: Option<PhotoState> = sqlx::query_as(
-            "SELECT p.owner_id, p.status, p.is_favourite, p.trashed_at IS NOT NULL AS trashed,
-                    (SELECT last_error FROM jobs WHERE photo_id = p.id AND state = 'failed'
-                     ORDER BY id DESC LIMIT 1) AS failure
-             FROM photos p WHERE p.id = $1",
-        )
-        .bind(photo)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(state) = state else {
+        let Some(state) = photos::state(&self.pool, photo).await? else {
             return Ok(());
         };
         let channel = library(state.owner_id);
@@ -115,13 +92,7 @@ impl LiveEvents {
             _ => PhotoStatus::Pending,
         };
         if appeared && status == PhotoStatus::Ready && !state.trashed {
-            let row: Option<PhotoRow> =
-                sqlx::query_as(&format!("SELECT {CELL_COLUMNS} FROM photos WHERE id = $1"))
-                    .bind(photo)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            if let Some(row) = row {
-                let mut cell = row.into_cell();
+            if let Some(mut cell) = photos::cell(&self.pool, photo).await? {
                 cell.sign_media(&self.media.access(state.owner_id).await?);
                 self.relay.add(channel, &Addition::Photo(cell)).await;
             }
@@ -151,22 +122,12 @@ impl LiveEvents {
         if !self.relay.is_watched(channel) {
             return;
         }
-        let summary: Result<Option<(String, i64)>, sqlx::Error> = sqlx::query_as(concat!(
-            "SELECT a.title,
-                    (SELECT count(*) FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-                     WHERE ap.album_id = a.id AND ",
-            visible!("p"),
-            ") FROM albums a WHERE a.id = $1 AND a.owner_id = $2"
-        ))
-        .bind(album)
-        .bind(owner)
-        .fetch_optional(&self.pool)
-        .await;
+        let summary = albums::title_and_count(&self.pool, owner, album).await;
         let change = match summary {
             Ok(Some((title, photos))) => Change::Album {
                 id: album,
                 title,
-                photos: photos.max(0) as u64,
+                photos,
                 deleted: false,
             },
             Ok(None) => Change::Album {
@@ -225,7 +186,7 @@ async fn refresh_counters(
         let owners: Vec<UserId> = lock(&stale).drain().collect();
         drop(stale);
         for owner in owners {
-            match counters(&pool, owner).await {
+            match photos::counters(&pool, owner).await {
                 Ok((photos, queued)) => {
                     for (counter, value) in [(Counter::Photos, photos), (Counter::Queued, queued)] {
                         relay
@@ -238,22 +199,4 @@ async fn refresh_counters(
         }
         tokio::time::sleep(frame).await;
     }
-}
-
-/// An owner's photo count and queued jobs. The queue is walked first (CROSS JOIN fixes the
-/// order in SQLite): it holds a handful of jobs, while starting from the owner's photos read
-/// all of them, 130 ms a frame at a million. (PostgreSQL's sum of integers is a numeric,
-/// hence the cast.)
-pub const COUNTERS_SQL: &str =
-    "SELECT (SELECT CAST(coalesce(sum(photo_count), 0) AS BIGINT) FROM photo_months WHERE owner_id = $1),
-            (SELECT count(*) FROM jobs j CROSS JOIN photos p
-             WHERE p.id = j.photo_id AND p.owner_id = $2 AND j.state IN ('queued', 'running'))";
-
-async fn counters(pool: &Pool, owner: UserId) -> ServerResult<(u64, u64)> {
-    let (photos, queued): (i64, i64) = sqlx::query_as(COUNTERS_SQL)
-        .bind(owner)
-        .bind(owner)
-        .fetch_one(pool)
-        .await?;
-    Ok((photos.max(0) as u64, queued.max(0) as u64))
 }

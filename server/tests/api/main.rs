@@ -1883,7 +1883,7 @@ async fn the_live_counters_walk_the_queue_not_the_library() {
     let app = TestApp::on_sqlite().await.with_photos(50).await;
     let plan = app
         .query_plan(
-            &flashbulb::live::events::COUNTERS_SQL
+            &flashbulb_store::photos::COUNTERS_SQL
                 .replace("$1", "1")
                 .replace("$2", "1"),
         )
@@ -1899,7 +1899,7 @@ async fn the_live_counters_walk_the_queue_not_the_library() {
     .execute(&app.pool)
     .await
     .expect("a job");
-    let (photos, queued): (i64, i64) = sqlx::query_as(flashbulb::live::events::COUNTERS_SQL)
+    let (photos, queued): (i64, i64) = sqlx::query_as(flashbulb_store::photos::COUNTERS_SQL)
         .bind(1)
         .bind(1)
         .fetch_one(&app.pool)
