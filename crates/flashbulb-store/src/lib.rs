@@ -11,6 +11,7 @@ pub mod albums;
 pub mod cells;
 mod error;
 pub mod jobs;
+pub mod ops;
 pub mod photos;
 mod pool;
 pub mod search;

@@ -60,8 +60,7 @@ struct Report {
 /// `GET /readyz`: 200 when ready or degraded, 503 when not ready; the body says why.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let started = Instant::now();
-    let ping =
-        tokio::time::timeout(DATABASE_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db)).await;
+    let ping = tokio::time::timeout(DATABASE_TIMEOUT, flashbulb_store::ops::ping(&state.db)).await;
     let database = match ping {
         Ok(Ok(_)) => Check {
             ok: true,

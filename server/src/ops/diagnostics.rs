@@ -9,22 +9,16 @@ use crate::{metrics::ProcessStats, state::AppState, ServerResult};
 const SECRET_KEYS: [&str; 2] = ["database_url", "alert_webhook"];
 
 pub async fn collect(state: &AppState) -> ServerResult<Diagnostics> {
-    let applied: Vec<(i64, crate::db::Flag)> =
-        // sqlx's Any driver reads no SQLite booleans: the flag comes as an integer.
-        sqlx::query_as(
-            "SELECT version, CAST(success AS INTEGER) FROM _sqlx_migrations ORDER BY version",
-        )
-            .fetch_all(&state.db)
-            .await?;
+    let applied = flashbulb_store::ops::applied_migrations(&state.db).await?;
     let migration_version = applied
         .iter()
-        .filter(|(_, success)| success.0)
+        .filter(|(_, success)| *success)
         .map(|(version, _)| *version)
         .max()
         .unwrap_or(0);
     let backend = crate::db::backend(&state.db);
     let known = backend.migrator().iter().count() as u64;
-    let pending = known.saturating_sub(applied.iter().filter(|(_, ok)| ok.0).count() as u64);
+    let pending = known.saturating_sub(applied.iter().filter(|(_, ok)| *ok).count() as u64);
     Ok(Diagnostics {
         version: env!("CARGO_PKG_VERSION").to_string(),
         uptime_secs: state.started.elapsed().as_secs(),

@@ -17,8 +17,8 @@ use app::{
     backend::Operations,
     live::{Change, Topic},
     ops::{
-        AlertEvent, AlertState, CacheView, Diagnostics, HubView, JobFailure, OpsSnapshot,
-        QueueView, Resources, TrafficPoint, VitalsRow,
+        AlertEvent, AlertState, CacheView, Diagnostics, HubView, OpsSnapshot, QueueView, Resources,
+        TrafficPoint, VitalsRow,
     },
     ApiError,
 };
@@ -136,11 +136,7 @@ async fn prune(state: &AppState) {
         tracing::warn!(%error, "could not prune old vitals");
     }
     let keep_alerts = now - state.config.vitals_retention_days as i64 * 24 * 3600;
-    if let Err(error) = sqlx::query("DELETE FROM alert_events WHERE at < $1")
-        .bind(keep_alerts)
-        .execute(&state.db)
-        .await
-    {
+    if let Err(error) = flashbulb_store::ops::prune_alert_events(&state.db, keep_alerts).await {
         tracing::warn!(%error, "could not prune old alert events");
     }
 }
@@ -345,14 +341,14 @@ async fn record_transition(state: &AppState, transition: Transition) {
         value = ?transition.value,
         "alert"
     );
-    if let Err(error) =
-        sqlx::query("INSERT INTO alert_events (rule, state, value, at) VALUES ($1, $2, $3, $4)")
-            .bind(&transition.rule.name)
-            .bind(transition.state.label())
-            .bind(transition.value)
-            .bind(transition.at)
-            .execute(&state.db)
-            .await
+    if let Err(error) = flashbulb_store::ops::record_alert_event(
+        &state.db,
+        &transition.rule.name,
+        transition.state.label(),
+        transition.value,
+        transition.at,
+    )
+    .await
     {
         tracing::warn!(%error, "could not record an alert event");
     }
@@ -415,37 +411,11 @@ async fn deliver(url: &str, body: Bytes) -> anyhow::Result<()> {
     Err(last_error)
 }
 
-#[derive(sqlx::FromRow)]
-struct FailedJob {
-    photo_id: Option<i64>,
-    kind: String,
-    last_error: Option<String>,
-    finished_at: Option<i64>,
-}
-
 /// Everything the console shows, as of now.
 pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
     let mut queue = refresh_queue_figures(state).await.unwrap_or_default();
-    queue.failures = sqlx::query_as::<_, FailedJob>(
-        "SELECT photo_id, kind, last_error, finished_at FROM jobs WHERE state = 'failed'
-         ORDER BY finished_at DESC LIMIT $1",
-    )
-    .bind(LISTED)
-    .fetch_all(&state.db)
-    .await?
-    .into_iter()
-    .map(|job| JobFailure {
-        photo: job.photo_id.unwrap_or_default(),
-        kind: job.kind,
-        error: job.last_error.unwrap_or_default(),
-        at: job.finished_at.unwrap_or_default(),
-    })
-    .collect();
-    let history: Vec<(String, String, Option<f64>, i64)> =
-        sqlx::query_as("SELECT rule, state, value, at FROM alert_events ORDER BY id DESC LIMIT $1")
-            .bind(LISTED)
-            .fetch_all(&state.db)
-            .await?;
+    queue.failures = flashbulb_store::ops::job_failures(&state.db, LISTED).await?;
+    let history = flashbulb_store::ops::alert_events(&state.db, LISTED).await?;
     let ops = lock(&state.ops.inner);
     let alert_history = history
         .into_iter()
