@@ -355,3 +355,85 @@ pub async fn counters(pool: &Pool, owner: UserId) -> StoreResult<(u64, u64)> {
         .await?;
     Ok((photos.max(0) as u64, queued.max(0) as u64))
 }
+
+/// The EXIF facts Flashbulb keeps (the pipeline reads them); every one is optional, cameras
+/// record what they like.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// When the photo was taken: the clock of the place, in seconds since 1970 as if it were
+    /// UTC (so the photo belongs to the day it was taken there).
+    pub taken_at: Option<i64>,
+    /// How far that clock was from UTC, in minutes east, when the camera recorded it.
+    pub taken_offset_minutes: Option<i64>,
+    /// 1 to 8, as EXIF defines; 1 is "upright".
+    pub orientation: u8,
+    pub camera_make: Option<String>,
+    pub camera_model: Option<String>,
+    pub lens: Option<String>,
+    /// `1/250`, `0.5`.
+    pub exposure_time: Option<String>,
+    pub aperture: Option<f64>,
+    pub iso: Option<i64>,
+    pub focal_length_mm: Option<f64>,
+    /// Degrees, south and west negative.
+    pub gps: Option<(f64, f64)>,
+}
+
+/// What the pipeline made of an original, as its row records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Derivatives<'a> {
+    /// Upright size of the original.
+    pub width: u32,
+    pub height: u32,
+    pub thumbhash: &'a [u8],
+    pub facts: &'a Facts,
+}
+
+/// The content hash of `photo`'s original, if the photo exists.
+pub async fn sha256_of(pool: &Pool, photo: PhotoId) -> StoreResult<Option<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = $1")
+            .bind(photo)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Records what the pipeline made of `photo` and marks it ready, its media key taken from its
+/// content hash.
+pub async fn record_derivatives(
+    pool: &Pool,
+    photo: PhotoId,
+    derived: Derivatives<'_>,
+) -> StoreResult<()> {
+    let facts = derived.facts;
+    sqlx::query(
+        "UPDATE photos SET
+             width = $1, height = $2, orientation = $3, thumbhash = $4,
+             taken_at = coalesce($5, taken_at),
+             taken_offset_minutes = CASE WHEN $5 IS NULL THEN taken_offset_minutes ELSE $16 END,
+             camera_make = $6, camera_model = $7, lens = $8, exposure_time = $9, aperture = $10,
+             iso = $11, focal_length_mm = $12, gps_latitude = $13, gps_longitude = $14,
+             status = 'ready', failure = NULL, media_key = substr(sha256, 1, 8)
+         WHERE id = $15",
+    )
+    .bind(i64::from(derived.width))
+    .bind(i64::from(derived.height))
+    .bind(i64::from(facts.orientation))
+    .bind(derived.thumbhash)
+    .bind(facts.taken_at)
+    .bind(&facts.camera_make)
+    .bind(&facts.camera_model)
+    .bind(&facts.lens)
+    .bind(&facts.exposure_time)
+    .bind(facts.aperture)
+    .bind(facts.iso)
+    .bind(facts.focal_length_mm)
+    .bind(facts.gps.map(|(latitude, _)| latitude))
+    .bind(facts.gps.map(|(_, longitude)| longitude))
+    .bind(photo)
+    .bind(facts.taken_offset_minutes)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

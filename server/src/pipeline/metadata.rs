@@ -1,28 +1,7 @@
 //! What the camera recorded (EXIF): when, with what, how, where, and which way up.
 
 use exif::{In, Tag, Value};
-
-/// The EXIF facts Flashbulb keeps; every one is optional, cameras record what they like.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Facts {
-    /// When the photo was taken: the clock of the place, in seconds since 1970 as if it were
-    /// UTC (so the photo belongs to the day it was taken there).
-    pub taken_at: Option<i64>,
-    /// How far that clock was from UTC, in minutes east, when the camera recorded it.
-    pub taken_offset_minutes: Option<i64>,
-    /// 1 to 8, as EXIF defines; 1 is "upright".
-    pub orientation: u8,
-    pub camera_make: Option<String>,
-    pub camera_model: Option<String>,
-    pub lens: Option<String>,
-    /// `1/250`, `0.5`.
-    pub exposure_time: Option<String>,
-    pub aperture: Option<f64>,
-    pub iso: Option<i64>,
-    pub focal_length_mm: Option<f64>,
-    /// Degrees, south and west negative.
-    pub gps: Option<(f64, f64)>,
-}
+use flashbulb_store::photos::Facts;
 
 /// Reads the EXIF block of a JPEG, PNG, WebP or TIFF; a file without one (or with a broken
 /// one) has no facts, which is not an error: the photo is still a photo.

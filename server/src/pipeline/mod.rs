@@ -16,6 +16,7 @@ use std::{
 
 use app::model::PhotoId;
 use fast_image_resize::Resizer;
+use flashbulb_store::photos;
 use image::RgbImage;
 
 use crate::{db::Pool, storage};
@@ -34,7 +35,7 @@ pub struct Derived {
     /// Upright size of the original.
     pub width: u32,
     pub height: u32,
-    pub facts: metadata::Facts,
+    pub facts: flashbulb_store::photos::Facts,
     pub thumbhash: Vec<u8>,
     pub files: Files,
 }
@@ -250,7 +251,7 @@ pub enum PipelineError {
     #[error("storage: {0}")]
     Io(#[from] std::io::Error),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] flashbulb_store::StoreError),
 }
 
 impl PipelineError {
@@ -274,12 +275,10 @@ pub async fn make_derivatives(
     photo: PhotoId,
     limits: Limits,
 ) -> Result<(), PipelineError> {
-    let sha: Option<Vec<u8>> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = $1")
-        .bind(photo)
-        .fetch_optional(pool)
-        .await?;
     // Deleted since it was queued: nothing left to do.
-    let Some(sha) = sha else { return Ok(()) };
+    let Some(sha) = photos::sha256_of(pool, photo).await? else {
+        return Ok(());
+    };
     let original = storage::original_path(data_dir, &sha);
     match tokio::fs::metadata(&original).await {
         Ok(_) => {}
@@ -307,34 +306,16 @@ pub async fn make_derivatives(
         )
         .await?;
     }
-    let facts = &derived.facts;
-    sqlx::query(
-        "UPDATE photos SET
-             width = $1, height = $2, orientation = $3, thumbhash = $4,
-             taken_at = coalesce($5, taken_at),
-             taken_offset_minutes = CASE WHEN $5 IS NULL THEN taken_offset_minutes ELSE $16 END,
-             camera_make = $6, camera_model = $7, lens = $8, exposure_time = $9, aperture = $10,
-             iso = $11, focal_length_mm = $12, gps_latitude = $13, gps_longitude = $14,
-             status = 'ready', failure = NULL, media_key = substr(sha256, 1, 8)
-         WHERE id = $15",
+    photos::record_derivatives(
+        pool,
+        photo,
+        photos::Derivatives {
+            width: derived.width,
+            height: derived.height,
+            thumbhash: &derived.thumbhash,
+            facts: &derived.facts,
+        },
     )
-    .bind(i64::from(derived.width))
-    .bind(i64::from(derived.height))
-    .bind(i64::from(facts.orientation))
-    .bind(&derived.thumbhash)
-    .bind(facts.taken_at)
-    .bind(&facts.camera_make)
-    .bind(&facts.camera_model)
-    .bind(&facts.lens)
-    .bind(&facts.exposure_time)
-    .bind(facts.aperture)
-    .bind(facts.iso)
-    .bind(facts.focal_length_mm)
-    .bind(facts.gps.map(|(latitude, _)| latitude))
-    .bind(facts.gps.map(|(_, longitude)| longitude))
-    .bind(photo)
-    .bind(facts.taken_offset_minutes)
-    .execute(pool)
     .await?;
     Ok(())
 }
