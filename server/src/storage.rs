@@ -136,12 +136,7 @@ pub async fn remove_original_unless_used(
     data_dir: &Path,
     sha256: &[u8],
 ) -> Result<(), crate::ServerError> {
-    let used: crate::db::Flag =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = $1)")
-            .bind(sha256)
-            .fetch_one(pool)
-            .await?;
-    if !used.0 {
+    if !flashbulb_store::photos::content_in_use(pool, sha256).await? {
         remove_original(data_dir, sha256)
             .await
             .map_err(crate::ServerError::from_io)?;

@@ -437,3 +437,75 @@ pub async fn record_derivatives(
     .await?;
     Ok(())
 }
+
+/// `owner`'s photo with these bytes (its original's content hash), if they have one.
+pub async fn with_content(
+    pool: &Pool,
+    owner: UserId,
+    sha256: &[u8],
+) -> StoreResult<Option<PhotoId>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2")
+            .bind(owner)
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Whether any photo, of any owner, has the original with this content hash.
+pub async fn content_in_use(pool: &Pool, sha256: &[u8]) -> StoreResult<bool> {
+    let used: crate::Flag =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM photos WHERE sha256 = $1)")
+            .bind(sha256)
+            .fetch_one(pool)
+            .await?;
+    Ok(used.0)
+}
+
+/// A new photo as an upload or import stores it, before the pipeline has seen it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewPhoto<'a> {
+    pub owner: UserId,
+    pub file_name: &'a str,
+    pub width: u32,
+    pub height: u32,
+    pub byte_size: u64,
+    pub mime_type: &'a str,
+    pub sha256: &'a [u8],
+    /// Of its derivatives job.
+    pub priority: i64,
+}
+
+/// Stores a new photo, pending, and queues its derivatives job in the same transaction, so
+/// the row and its job exist together or not at all. A photo of the owner with the same bytes
+/// stored meanwhile makes this a [`crate::StoreError::Conflict`].
+pub async fn insert(pool: &Pool, photo: NewPhoto<'_>) -> StoreResult<PhotoId> {
+    let now = crate::now();
+    let mut tx = crate::begin_write(pool).await?;
+    let id: PhotoId = sqlx::query_scalar(
+        "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, mime_type,
+                             sha256, status, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
+    )
+    .bind(photo.owner)
+    .bind(photo.file_name)
+    .bind(now)
+    .bind(i64::from(photo.width))
+    .bind(i64::from(photo.height))
+    .bind(photo.byte_size as i64)
+    .bind(photo.mime_type)
+    .bind(photo.sha256)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    crate::jobs::enqueue(
+        &mut tx,
+        crate::jobs::JobKind::MakeDerivatives,
+        id,
+        photo.priority,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -4,10 +4,7 @@
 use std::path::Path;
 
 use app::model::{PhotoId, UserId};
-use flashbulb_store::{
-    jobs::{self, JobKind},
-    StoreError,
-};
+use flashbulb_store::{photos, StoreError};
 
 use crate::{
     db::Pool,
@@ -109,13 +106,9 @@ async fn add_inner(
     .await
     .map_err(|error| ServerError::Internal(error.into()))??;
 
-    let existing: Option<PhotoId> =
-        sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2")
-            .bind(candidate.owner)
-            .bind(&candidate.sha256[..])
-            .fetch_optional(pool)
-            .await
-            .map_err(ServerError::from)?;
+    let existing = photos::with_content(pool, candidate.owner, &candidate.sha256[..])
+        .await
+        .map_err(ServerError::from)?;
     if let Some(id) = existing {
         return Ok(Outcome::Duplicate(id));
     }
@@ -144,13 +137,10 @@ async fn add_inner(
             }
             // Two uploads of the same bytes at once: the other one won.
             if let ServerError::Database(StoreError::Conflict(_)) = &error {
-                let id: PhotoId =
-                    sqlx::query_scalar("SELECT id FROM photos WHERE owner_id = $1 AND sha256 = $2")
-                        .bind(candidate.owner)
-                        .bind(&candidate.sha256[..])
-                        .fetch_one(pool)
-                        .await
-                        .map_err(ServerError::from)?;
+                let id = photos::with_content(pool, candidate.owner, &candidate.sha256[..])
+                    .await
+                    .map_err(ServerError::from)?
+                    .ok_or(ServerError::NotFound)?;
                 return Ok(Outcome::Duplicate(id));
             }
             Err(error.into())
@@ -165,27 +155,17 @@ async fn insert_row(
     width: u32,
     height: u32,
 ) -> Result<PhotoId, ServerError> {
-    let now = crate::db::now();
-    let mut tx = crate::db::begin_write(pool).await?;
-    let id: PhotoId = sqlx::query_scalar(
-        "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, mime_type,
-                             sha256, status, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9) RETURNING id",
-    )
-    .bind(candidate.owner)
-    .bind(clean_file_name(candidate.file_name))
-    .bind(now)
-    .bind(i64::from(width))
-    .bind(i64::from(height))
-    .bind(candidate.byte_size as i64)
-    .bind(format.mime_type())
-    .bind(&candidate.sha256[..])
-    .bind(now)
-    .fetch_one(&mut *tx)
-    .await?;
-    jobs::enqueue(&mut tx, JobKind::MakeDerivatives, id, candidate.priority).await?;
-    tx.commit().await?;
-    Ok(id)
+    let photo = photos::NewPhoto {
+        owner: candidate.owner,
+        file_name: &clean_file_name(candidate.file_name),
+        width,
+        height,
+        byte_size: candidate.byte_size,
+        mime_type: format.mime_type(),
+        sha256: &candidate.sha256[..],
+        priority: candidate.priority,
+    };
+    Ok(photos::insert(pool, photo).await?)
 }
 
 /// The last path component, without control characters or bidirectional formatting ones, at
