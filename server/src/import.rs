@@ -118,11 +118,7 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
     if !args.no_wait {
         wait_for_derivatives(pool, config).await?;
     }
-    report.failed_derivatives =
-        sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1 AND status = 'failed'")
-            .bind(owner)
-            .fetch_one(pool)
-            .await?;
+    report.failed_derivatives = flashbulb_store::photos::failed_count(pool, owner).await?;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

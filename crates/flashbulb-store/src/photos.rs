@@ -509,3 +509,72 @@ pub async fn insert(pool: &Pool, photo: NewPhoto<'_>) -> StoreResult<PhotoId> {
     tx.commit().await?;
     Ok(id)
 }
+
+/// The content hash whose derivatives show `owner`'s photo of media key `key` (the first 8
+/// bytes of its hash): a range of the UNIQUE (owner_id, sha256) index finds it. A demo photo
+/// shows its shared picture's files.
+pub async fn derivatives_by_media_key(
+    pool: &Pool,
+    owner: UserId,
+    key: [u8; 8],
+) -> StoreResult<Option<Vec<u8>>> {
+    let query = match next_prefix(key) {
+        Some(upper) => sqlx::query_scalar(
+            "SELECT coalesce(derivatives_of, sha256) FROM photos
+             WHERE owner_id = $1 AND sha256 >= $2 AND sha256 < $3 AND media_key = $4 LIMIT 1",
+        )
+        .bind(owner)
+        .bind(key.to_vec())
+        .bind(upper.to_vec()),
+        None => sqlx::query_scalar(
+            "SELECT coalesce(derivatives_of, sha256) FROM photos
+             WHERE owner_id = $1 AND sha256 >= $2 AND $3 IS NOT NULL AND media_key = $4 LIMIT 1",
+        )
+        .bind(owner)
+        .bind(key.to_vec())
+        .bind(key.to_vec()),
+    };
+    Ok(query.bind(key.to_vec()).fetch_optional(pool).await?)
+}
+
+/// The smallest 8-byte prefix above every hash that starts with `key`; `None` past the top.
+fn next_prefix(key: [u8; 8]) -> Option<[u8; 8]> {
+    u64::from_be_bytes(key).checked_add(1).map(u64::to_be_bytes)
+}
+
+/// What downloading `owner`'s original of `photo` needs: its name, type and content hash.
+pub async fn original_of(
+    pool: &Pool,
+    owner: UserId,
+    photo: PhotoId,
+) -> StoreResult<Option<(String, Option<String>, Vec<u8>)>> {
+    Ok(sqlx::query_as(
+        "SELECT file_name, mime_type, sha256 FROM photos WHERE id = $1 AND owner_id = $2",
+    )
+    .bind(photo)
+    .bind(owner)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// How many of `owner`'s photos the pipeline could not process.
+pub async fn failed_count(pool: &Pool, owner: UserId) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1 AND status = 'failed'")
+            .bind(owner)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_next_prefix_carries_and_ends_at_the_top() {
+        assert_eq!(
+            super::next_prefix([0, 0, 0, 0, 0, 0, 0, 0xff]),
+            Some([0, 0, 0, 0, 0, 0, 1, 0])
+        );
+        assert_eq!(super::next_prefix([0xff; 8]), None);
+    }
+}

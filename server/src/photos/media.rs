@@ -30,25 +30,8 @@ async fn derivative(
     }
     let key = parse_key(&key_hex).ok_or(ServerError::NotFound)?;
     let owner = state.media.verify(&access).await?;
-    // Only the owner's photos are served. The key is a prefix of the hash: a range of the
-    // UNIQUE (owner_id, sha256) index finds it. A demo photo shows its shared picture's files.
-    let query = match next_prefix(key) {
-        Some(upper) => sqlx::query_scalar(
-            "SELECT coalesce(derivatives_of, sha256) FROM photos
-             WHERE owner_id = $1 AND sha256 >= $2 AND sha256 < $3 AND media_key = $4 LIMIT 1",
-        )
-        .bind(owner)
-        .bind(key.to_vec())
-        .bind(upper.to_vec()),
-        None => sqlx::query_scalar(
-            "SELECT coalesce(derivatives_of, sha256) FROM photos
-             WHERE owner_id = $1 AND sha256 >= $2 AND $3 IS NOT NULL AND media_key = $4 LIMIT 1",
-        )
-        .bind(owner)
-        .bind(key.to_vec())
-        .bind(key.to_vec()),
-    };
-    let sha: Option<Vec<u8>> = query.bind(key.to_vec()).fetch_optional(&state.db).await?;
+    // Only the owner's photos are served.
+    let sha = flashbulb_store::photos::derivatives_by_media_key(&state.db, owner, key).await?;
     let sha = sha.ok_or(ServerError::NotFound)?;
     let path = storage::derivative_path(&state.config.data_dir, &sha, &variant);
     let mut response = ServeFile::new(path)
@@ -77,11 +60,6 @@ fn parse_key(hex: &str) -> Option<[u8; 8]> {
     (storage::hex(&bytes) == hex).then_some(bytes)
 }
 
-/// The smallest 8-byte string after every hash that starts with `key`; `None` past the end.
-fn next_prefix(key: [u8; 8]) -> Option<[u8; 8]> {
-    u64::from_be_bytes(key).checked_add(1).map(u64::to_be_bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,10 +72,5 @@ mod tests {
         assert_eq!(parse_key(&hex[..14]), None);
         assert_eq!(parse_key(&format!("{}zz", &hex[..14])), None);
         assert_eq!(parse_key("../../etc/passwd"), None);
-        assert_eq!(
-            next_prefix([0, 0, 0, 0, 0, 0, 0, 0xff]),
-            Some([0, 0, 0, 0, 0, 0, 1, 0])
-        );
-        assert_eq!(next_prefix([0xff; 8]), None);
     }
 }

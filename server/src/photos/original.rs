@@ -25,13 +25,7 @@ async fn download_original(
 ) -> ServerResult<Response> {
     let id: i64 = id.parse().map_err(|_| ServerError::NotFound)?;
     let owner = viewer.id;
-    let row: Option<(String, Option<String>, Vec<u8>)> = sqlx::query_as(
-        "SELECT file_name, mime_type, sha256 FROM photos WHERE id = $1 AND owner_id = $2",
-    )
-    .bind(id)
-    .bind(owner)
-    .fetch_optional(&state.db)
-    .await?;
+    let row = flashbulb_store::photos::original_of(&state.db, owner, id).await?;
     let (file_name, mime_type, sha) = row.ok_or(ServerError::NotFound)?;
     let path = storage::original_path(&state.config.data_dir, &sha);
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
