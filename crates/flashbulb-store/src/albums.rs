@@ -77,6 +77,63 @@ pub async fn title_and_count(
     Ok(row.map(|(title, count)| (title, count.max(0) as u64)))
 }
 
+/// The id and title of `owner`'s album `album`, if they have it.
+pub async fn titled(
+    pool: &Pool,
+    owner: UserId,
+    album: AlbumId,
+) -> StoreResult<Option<(AlbumId, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, title FROM albums WHERE id = $1 AND owner_id = $2")
+            .bind(album)
+            .bind(owner)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// The id and title of the album shared with `token`, if any; `token` must be shaped like a
+/// share token ([`is_share_token`]).
+pub async fn titled_by_token(pool: &Pool, token: &str) -> StoreResult<Option<(AlbumId, String)>> {
+    Ok(
+        sqlx::query_as("SELECT id, title FROM albums WHERE share_token = $1")
+            .bind(token)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// One photo of an album's download.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ArchiveEntry {
+    pub id: PhotoId,
+    pub file_name: String,
+    pub taken_at: i64,
+    pub sha256: Vec<u8>,
+}
+
+/// Up to `limit` of the album's visible photos after photo id `after`, by id: the download
+/// walks the album in these batches, so any size of album costs one batch of memory.
+pub async fn archive_entries(
+    pool: &Pool,
+    album: AlbumId,
+    after: PhotoId,
+    limit: i64,
+) -> StoreResult<Vec<ArchiveEntry>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT p.id, p.file_name, p.taken_at, p.sha256
+         FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
+         WHERE ap.album_id = $1 AND ap.photo_id > $2 AND ",
+        visible!("p"),
+        " ORDER BY ap.photo_id LIMIT $3"
+    ))
+    .bind(album)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 #[derive(sqlx::FromRow)]
 struct AlbumRow {
     id: i64,

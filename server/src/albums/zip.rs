@@ -15,6 +15,7 @@ use axum::{
     routing::get,
     Router,
 };
+use flashbulb_store::albums;
 use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
@@ -46,13 +47,9 @@ async fn owner_zip(
 ) -> ServerResult<Response> {
     let id: AlbumId = id.parse().map_err(|_| ServerError::NotFound)?;
     let owner = viewer.id;
-    let album: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, title FROM albums WHERE id = $1 AND owner_id = $2")
-            .bind(id)
-            .bind(owner)
-            .fetch_optional(&state.db)
-            .await?;
-    let (id, title) = album.ok_or(ServerError::NotFound)?;
+    let (id, title) = albums::titled(&state.db, owner, id)
+        .await?
+        .ok_or(ServerError::NotFound)?;
     Ok(stream_album(&state, id, &title))
 }
 
@@ -61,15 +58,12 @@ async fn shared_zip(
     State(state): State<AppState>,
     UrlPath(token): UrlPath<String>,
 ) -> ServerResult<Response> {
-    if !flashbulb_store::albums::is_share_token(&token) {
+    if !albums::is_share_token(&token) {
         return Err(ServerError::NotFound);
     }
-    let album: Option<(i64, String)> =
-        sqlx::query_as("SELECT id, title FROM albums WHERE share_token = $1")
-            .bind(&token)
-            .fetch_optional(&state.db)
-            .await?;
-    let (id, title) = album.ok_or(ServerError::NotFound)?;
+    let (id, title) = albums::titled_by_token(&state.db, &token)
+        .await?
+        .ok_or(ServerError::NotFound)?;
     Ok(stream_album(&state, id, &title))
 }
 
@@ -120,14 +114,6 @@ impl Write for ChannelWriter {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct EntryRow {
-    id: i64,
-    file_name: String,
-    taken_at: i64,
-    sha256: Vec<u8>,
-}
-
 /// Writes the album's visible photos as stored (photos do not compress) entries, named after
 /// their files, plus a list of the photos whose original this server does not have.
 fn write_album<W: Write>(
@@ -142,20 +128,7 @@ fn write_album<W: Write>(
     let mut missing = Vec::new();
     let mut after = 0i64;
     loop {
-        let rows: Vec<EntryRow> = runtime.block_on(
-            sqlx::query_as(concat!(
-                "SELECT p.id, p.file_name, p.taken_at, p.sha256
-                 FROM album_photos ap JOIN photos p ON p.id = ap.photo_id
-                 WHERE ap.album_id = $1 AND ap.photo_id > $2 AND ",
-                flashbulb_store::visible!("p"),
-                " ORDER BY ap.photo_id
-                 LIMIT $3"
-            ))
-            .bind(album)
-            .bind(after)
-            .bind(ROWS_PER_QUERY)
-            .fetch_all(pool),
-        )?;
+        let rows = runtime.block_on(albums::archive_entries(pool, album, after, ROWS_PER_QUERY))?;
         let Some(last) = rows.last() else { break };
         after = last.id;
         for row in rows {
