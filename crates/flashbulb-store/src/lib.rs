@@ -10,6 +10,7 @@
 pub mod albums;
 pub mod cells;
 mod error;
+pub mod export;
 pub mod jobs;
 pub mod ops;
 pub mod photos;

@@ -2087,7 +2087,7 @@ async fn export_batches_walk_the_primary_key_without_sorting() {
     let app = TestApp::on_sqlite().await.with_photos(100).await;
     let plan = app
         .query_plan(
-            &flashbulb::photos::export::BATCH_SQL
+            &flashbulb_store::export::BATCH_SQL
                 .replacen('?', "1", 1)
                 .replacen('?', "0", 1)
                 .replacen('?', "2000", 1),
