@@ -16,6 +16,7 @@ pub mod ops;
 pub mod photos;
 mod pool;
 pub mod search;
+pub mod secrets;
 pub mod sessions;
 mod statement;
 pub mod timeline;

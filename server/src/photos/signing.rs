@@ -13,6 +13,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
 
+use flashbulb_store::secrets;
+
 use crate::{db::Pool, storage, ServerError, ServerResult};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -77,27 +79,14 @@ impl MediaSigner {
 }
 
 async fn load_or_create_key(pool: &Pool) -> ServerResult<[u8; 32]> {
-    let select = || {
-        sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM server_secrets WHERE name = $1")
-            .bind(KEY_NAME)
-            .fetch_optional(pool)
-    };
     // Read first: once the key exists, showing a page never writes (a full disk, a read-only
     // replica, a busy writer cannot stop it).
-    let stored = match select().await? {
+    let stored = match secrets::get(pool, KEY_NAME).await? {
         Some(stored) => stored,
         None => {
             let candidate: [u8; 32] = rand::random();
-            // Two instances starting together both offer a key; the first stored wins for both.
-            sqlx::query(
-                "INSERT INTO server_secrets (name, value) VALUES ($1, $2)
-                 ON CONFLICT (name) DO NOTHING",
-            )
-            .bind(KEY_NAME)
-            .bind(candidate.to_vec())
-            .execute(pool)
-            .await?;
-            select().await?.ok_or_else(|| {
+            secrets::offer(pool, KEY_NAME, &candidate).await?;
+            secrets::get(pool, KEY_NAME).await?.ok_or_else(|| {
                 ServerError::Internal(anyhow::anyhow!("the media URL key was not stored"))
             })?
         }
