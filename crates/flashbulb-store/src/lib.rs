@@ -8,6 +8,7 @@
 //! no axum, no Leptos.
 
 pub mod albums;
+pub mod bulk;
 pub mod cells;
 mod error;
 pub mod export;

@@ -291,6 +291,16 @@ pub async fn set_favourite(
     Ok(favourite)
 }
 
+/// How many photos `owner` has, in any state.
+pub async fn count_of(pool: &Pool, owner: UserId) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1")
+            .bind(owner)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// Marks a photo failed for good, keeping the reason for its owner to read.
 pub async fn mark_failed(pool: &Pool, photo: PhotoId, reason: &str) -> StoreResult<()> {
     sqlx::query("UPDATE photos SET status = 'failed', failure = $1 WHERE id = $2")

@@ -5,9 +5,10 @@ pub mod pictures;
 
 use std::{fmt, path::Path, time::Instant};
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
+
+use flashbulb_store::bulk::GeneratedPhoto;
 
 use crate::{db::Pool, users};
 
@@ -61,9 +62,6 @@ impl fmt::Display for SeedReport {
     }
 }
 
-/// Rows per INSERT statement: 16 bound values each stays under SQLite's 32,766 variables.
-const ROWS_PER_STATEMENT: usize = 2_000;
-
 const CAMERAS: &[(&str, &str, &str)] = &[
     ("Canon", "Canon EOS R6", "RF24-105mm F4 L IS USM"),
     ("FUJIFILM", "X-T5", "XF16-80mmF4 R OIS WR"),
@@ -115,10 +113,7 @@ async fn seed(
     started: Instant,
 ) -> anyhow::Result<SeedReport> {
     let owner = users::find_or_create(pool, &args.owner, true).await?;
-    let existing: i64 = sqlx::query_scalar("SELECT count(*) FROM photos WHERE owner_id = $1")
-        .bind(owner)
-        .fetch_one(pool)
-        .await?;
+    let existing = flashbulb_store::photos::count_of(pool, owner).await?;
     if args.only_if_empty && existing > 0 {
         return Ok(SeedReport {
             owner: args.owner.clone(),
@@ -142,29 +137,25 @@ async fn seed(
     // Each insert lands beside the last, so the pages it changes are already in the default
     // page cache: a million rows need no large cache (in random order, six indexes took a
     // 256 MiB one to stay fast).
-    let backend = crate::db::backend(pool);
-    let mut connection = crate::db::bulk_connection(pool).await?;
-    if backend == crate::db::Backend::Sqlite {
-        // Each multi-row insert inside the transaction keeps a statement journal (the pages it
-        // changes, so that it alone can be undone). In a temporary file that journal cost 1.5
-        // writes per row (77,284 `pwrite` calls for 50,000 rows); in memory, no system call.
-        sqlx::query("PRAGMA temp_store = MEMORY")
-            .execute(&mut connection)
-            .await?;
-    }
-
-    let batches = Batches {
-        backend,
-        owner,
+    let mut rows = Rows {
         existing: existing as u64,
-        photos: args.photos,
-        now,
-        span,
+        made: 0,
+        times: TakenTimes::new(&mut rng, now, span, args.photos),
+        hashes: AscendingHashes::new(&mut rng),
         palette: &palette,
         pictures,
+        rng,
     };
-    let inserted = batches.insert(&mut connection, &mut rng, &progress).await?;
-    sqlx::Connection::close(connection).await?;
+    let inserted = flashbulb_store::bulk::insert_photos(
+        pool,
+        owner,
+        now,
+        args.photos,
+        !pictures.is_empty(),
+        |count| rows.next_batch(count),
+        |count| progress.inc(count),
+    )
+    .await?;
     progress.finish_and_clear();
     Ok(SeedReport {
         owner: args.owner.clone(),
@@ -174,123 +165,56 @@ async fn seed(
     })
 }
 
-/// What one seeding run inserts; `insert` writes it in one transaction of multi-row
-/// statements.
-struct Batches<'a> {
-    backend: crate::db::Backend,
-    owner: i64,
+/// The rows of one seeding run, made batch by batch as the store asks for them.
+struct Rows<'a> {
+    /// The owner's photos before this run: file names number on from there.
     existing: u64,
-    photos: u64,
-    now: i64,
-    span: i64,
+    made: u64,
+    times: TakenTimes,
+    hashes: AscendingHashes,
     palette: &'a [Vec<u8>],
     /// Shown by the rows when there are any; colour placeholders otherwise.
     pictures: &'a [pictures::DemoPicture],
+    rng: SmallRng,
 }
 
-impl Batches<'_> {
-    /// All rows in one transaction. Rows land at random places in six indexes, so every
-    /// commit rewrites most index pages: in SQLite's WAL, a million rows committed 50,000 at a
-    /// time wrote each such page twenty times over (and checkpointed it as often). Generated
-    /// in the sqlite3 shell, such a million took 49 s that way and 17 s in one transaction;
-    /// with this and the in-memory statement journal of `run`, this seed's debug build went
-    /// from 48 s to 36 s. One transaction also leaves nothing half-seeded when interrupted.
-    /// Progress still moves statement by statement.
-    async fn insert(
-        &self,
-        connection: &mut sqlx::AnyConnection,
-        rng: &mut SmallRng,
-        progress: &ProgressBar,
-    ) -> anyhow::Result<u64> {
-        let mut tx = sqlx::Connection::begin(&mut *connection)
-            .await
-            .context("starting the seed transaction")?;
-        let mut inserted = 0u64;
-        let mut times = TakenTimes::new(rng, self.now, self.span, self.photos);
-        let mut hashes = AscendingHashes::new(rng);
-        while inserted < self.photos {
-            let rows = ((self.photos - inserted) as usize).min(ROWS_PER_STATEMENT);
-            let with_pictures = !self.pictures.is_empty();
-            let mut insert = crate::db::Statement::new(
-                self.backend,
-                if with_pictures {
-                    "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
-                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, \
-                     created_at, media_key, derivatives_of) VALUES "
-                } else {
-                    "INSERT INTO photos (owner_id, file_name, taken_at, width, height, byte_size, \
-                     mime_type, sha256, status, thumbhash, camera_make, camera_model, lens, \
-                     created_at) VALUES "
-                },
-            );
-            let serial_base = self.existing + inserted;
-            for index in 0..rows {
-                let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
-                let sha = hashes.next(rng);
-                // A picture's own size, placeholder and files; or a sensor's size and a colour.
-                let (width, height, thumbhash, media_key, derivatives_of) =
-                    if self.pictures.is_empty() {
-                        let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
-                        let palette = &self.palette[rng.random_range(0..self.palette.len())];
-                        (width, height, palette.clone(), None, None)
-                    } else {
-                        let picture = &self.pictures[rng.random_range(0..self.pictures.len())];
-                        (
-                            picture.width,
-                            picture.height,
-                            picture.thumbhash.clone(),
-                            Some(sha[..8].to_vec()),
-                            Some(picture.sha256.clone()),
-                        )
-                    };
-                insert
-                    .push(if index == 0 { "(" } else { ", (" })
-                    .push_bind(self.owner)
-                    .push(", ")
-                    .push_bind(format!("IMG_{:07}.JPG", serial_base + index as u64 + 1))
-                    .push(", ")
-                    .push_bind(times.next(rng))
-                    .push(", ")
-                    .push_bind(i64::from(width))
-                    .push(", ")
-                    .push_bind(i64::from(height))
-                    .push(", ")
-                    .push_bind(rng.random_range(1_500_000i64..12_000_000))
-                    .push(", ")
-                    .push_bind("image/jpeg")
-                    .push(", ")
-                    .push_bind(sha.to_vec())
-                    .push(", ")
-                    .push_bind("ready")
-                    .push(", ")
-                    .push_bind(thumbhash)
-                    .push(", ")
-                    .push_bind(make)
-                    .push(", ")
-                    .push_bind(model)
-                    .push(", ")
-                    .push_bind(lens)
-                    .push(", ")
-                    .push_bind(self.now);
-                if with_pictures {
-                    insert
-                        .push(", ")
-                        .push_bind(media_key)
-                        .push(", ")
-                        .push_bind(derivatives_of);
-                }
-                insert.push(")");
-            }
-            insert
-                .query()?
-                .execute(&mut *tx)
-                .await
-                .context("inserting seed photos")?;
-            inserted += rows as u64;
-            progress.inc(rows as u64);
+impl Rows<'_> {
+    fn next_batch(&mut self, count: usize) -> Vec<GeneratedPhoto> {
+        (0..count).map(|_| self.next_row()).collect()
+    }
+
+    fn next_row(&mut self) -> GeneratedPhoto {
+        let rng = &mut self.rng;
+        let (make, model, lens) = CAMERAS[rng.random_range(0..CAMERAS.len())];
+        let sha = self.hashes.next(rng);
+        // A picture's own size, placeholder and files; or a sensor's size and a colour.
+        let (width, height, thumbhash, shows) = if self.pictures.is_empty() {
+            let (width, height) = SHAPES[rng.random_range(0..SHAPES.len())];
+            let palette = &self.palette[rng.random_range(0..self.palette.len())];
+            (width, height, palette.clone(), None)
+        } else {
+            let picture = &self.pictures[rng.random_range(0..self.pictures.len())];
+            (
+                picture.width,
+                picture.height,
+                picture.thumbhash.clone(),
+                Some((sha[..8].to_vec(), picture.sha256.clone())),
+            )
+        };
+        self.made += 1;
+        GeneratedPhoto {
+            file_name: format!("IMG_{:07}.JPG", self.existing + self.made),
+            taken_at: self.times.next(rng),
+            width,
+            height,
+            byte_size: rng.random_range(1_500_000i64..12_000_000),
+            sha256: sha,
+            thumbhash,
+            camera_make: make,
+            camera_model: model,
+            lens,
+            shows,
         }
-        tx.commit().await.context("committing seed photos")?;
-        Ok(inserted)
     }
 }
 
