@@ -28,7 +28,7 @@ pub use error::StoreError;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 pub use pool::{
-    backend, begin_write, bulk_connection, hide_credentials, migrate, open, Backend, Pool,
+    answers, backend, begin_write, bulk_connection, hide_credentials, migrate, open, Backend, Pool,
     StoreOptions, POSTGRES_MIGRATOR, SQLITE_MIGRATOR,
 };
 pub use statement::{Flag, Statement};

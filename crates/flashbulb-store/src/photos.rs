@@ -291,6 +291,35 @@ pub async fn set_favourite(
     Ok(favourite)
 }
 
+/// Where one of an owner's photos stands in the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct Processing {
+    pub id: PhotoId,
+    /// `pending`, `ready` or `failed`.
+    pub status: String,
+    pub failure: Option<String>,
+}
+
+/// Where each of `ids` stands, for those that are `owner`'s photos; others are not listed.
+pub async fn processing(
+    pool: &Pool,
+    owner: UserId,
+    ids: &[PhotoId],
+) -> StoreResult<Vec<Processing>> {
+    let mut select = crate::Statement::new(
+        crate::backend(pool),
+        "SELECT id, status, failure FROM photos WHERE owner_id = ",
+    );
+    select.push_bind(owner).push(" AND id IN (");
+    for (index, id) in ids.iter().enumerate() {
+        select
+            .push(if index == 0 { "" } else { ", " })
+            .push_bind(*id);
+    }
+    select.push(")");
+    Ok(select.query_as()?.fetch_all(pool).await?)
+}
+
 /// How many photos `owner` has, in any state.
 pub async fn count_of(pool: &Pool, owner: UserId) -> StoreResult<i64> {
     Ok(

@@ -211,6 +211,19 @@ pub fn hide_credentials(url: &str) -> String {
     format!("{scheme}://{user}:(hidden)@{host}")
 }
 
+/// True when a fresh connection (beside the pool) opens and answers a ping within `timeout`:
+/// a pool that is only saturated is not taken for a database that is down.
+pub async fn answers(pool: &Pool, timeout: Duration) -> bool {
+    let options = pool.connect_options();
+    let answered = tokio::time::timeout(timeout, async {
+        let mut connection = options.connect().await?;
+        sqlx::Connection::ping(&mut connection).await?;
+        sqlx::Connection::close(connection).await
+    })
+    .await;
+    matches!(answered, Ok(Ok(())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

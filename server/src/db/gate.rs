@@ -16,7 +16,6 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use sqlx::{ConnectOptions, Connection};
 
 use super::Pool;
 use crate::state::AppState;
@@ -107,7 +106,7 @@ impl Gate {
         let gate = self.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            if !answers(&gate.inner.pool).await {
+            if !flashbulb_store::answers(&gate.inner.pool, PROBE_TIMEOUT).await {
                 gate.shut();
             }
             tokio::time::sleep_until((started + Duration::from_secs(1)).into()).await;
@@ -116,23 +115,11 @@ impl Gate {
     }
 }
 
-/// True when a fresh connection (beside the pool) opens and answers a ping in time.
-async fn answers(pool: &Pool) -> bool {
-    let options = pool.connect_options();
-    let answered = tokio::time::timeout(PROBE_TIMEOUT, async {
-        let mut connection = options.connect().await?;
-        connection.ping().await?;
-        connection.close().await
-    })
-    .await;
-    matches!(answered, Ok(Ok(())))
-}
-
 async fn probe(inner: Arc<Inner>) {
     let started = Instant::now();
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
-        if !answers(&inner.pool).await {
+        if !flashbulb_store::answers(&inner.pool, PROBE_TIMEOUT).await {
             continue;
         }
         inner.shut.store(false, Ordering::Release);

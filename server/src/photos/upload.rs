@@ -48,20 +48,13 @@ struct StatusQuery {
     ids: String,
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct PhotoStatus {
-    id: i64,
-    status: String,
-    failure: Option<String>,
-}
-
 /// `GET /api/photos/status?ids=1,2,3`: where each of the owner's new photos stands
 /// (`pending`, `ready`, `failed` with its reason); others' photos are simply not listed.
 async fn statuses(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<PhotoStatus>>, ServerError> {
+) -> Result<Json<Vec<flashbulb_store::photos::Processing>>, ServerError> {
     let Query(query) = query.map_err(|rejection| ServerError::BadRequest(rejection.body_text()))?;
     let ids: Vec<i64> = query
         .ids
@@ -76,19 +69,9 @@ async fn statuses(
             "ask about 1 to {MAX_STATUS_IDS} photos at a time"
         )));
     }
-    let owner = viewer.id;
-    let mut select = crate::db::Statement::new(
-        crate::db::backend(&state.db),
-        "SELECT id, status, failure FROM photos WHERE owner_id = ",
-    );
-    select.push_bind(owner).push(" AND id IN (");
-    for (index, id) in ids.into_iter().enumerate() {
-        select
-            .push(if index == 0 { "" } else { ", " })
-            .push_bind(id);
-    }
-    select.push(")");
-    Ok(Json(select.query_as()?.fetch_all(&state.db).await?))
+    Ok(Json(
+        flashbulb_store::photos::processing(&state.db, viewer.id, &ids).await?,
+    ))
 }
 
 /// The answer for one file.
