@@ -86,18 +86,6 @@ impl ServerError {
     }
 }
 
-impl From<sqlx::Error> for ServerError {
-    fn from(error: sqlx::Error) -> Self {
-        ServerError::Database(error.into())
-    }
-}
-
-impl From<sqlx::migrate::MigrateError> for ServerError {
-    fn from(error: sqlx::migrate::MigrateError) -> Self {
-        ServerError::Database(error.into())
-    }
-}
-
 impl From<ServerError> for ApiError {
     fn from(error: ServerError) -> Self {
         error.to_api()
@@ -146,7 +134,8 @@ mod tests {
 
     #[test]
     fn a_saturated_pool_is_a_503() {
-        let response = ServerError::from(sqlx::Error::PoolTimedOut).into_response();
+        let timed_out = StoreError::from(sqlx::Error::PoolTimedOut);
+        let response = ServerError::Database(StoreError::again(&timed_out)).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         let response = ServerError::NotFound.into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -69,6 +69,16 @@ impl StoreError {
         matches!(self, StoreError::Unavailable(_))
     }
 
+    /// The same kind of failure, for each of several callers that waited on one shared lookup
+    /// (which saw `shared`): an unreachable database stays unavailable for each of them.
+    pub fn again(shared: &StoreError) -> StoreError {
+        match shared {
+            StoreError::Unavailable(_) => StoreError::Unavailable(sqlx::Error::PoolTimedOut),
+            StoreError::NotFound => StoreError::NotFound,
+            other => StoreError::Other(sqlx::Error::Protocol(other.to_string())),
+        }
+    }
+
     /// The error as pages, server functions and the HTTP API see it: the kinds a person can
     /// act on say so, everything else is logged here and shown as an internal error.
     pub fn to_api(&self) -> ApiError {

@@ -77,10 +77,7 @@ impl Sessions {
                 Ok(error) => error.into(),
                 // Requests that waited on the same lookup share its error: keep its class, so an
                 // unreachable database stays a 503 for each of them.
-                Err(shared) if shared.is_unavailable() => {
-                    crate::ServerError::from(sqlx::Error::PoolTimedOut)
-                }
-                Err(shared) => crate::ServerError::Internal(anyhow::anyhow!("{shared}")),
+                Err(shared) => flashbulb_store::StoreError::again(&shared).into(),
             })
     }
 
