@@ -12,6 +12,9 @@ pub struct Counted<'a> {
     pub bucket: i64,
 }
 
+/// A row of the counts: minute, route, metric and bucket.
+type CountKey<'a> = (i64, String, &'a str, i64);
+
 /// Counts the measurements of page view `page` on `route` in `minute` (Unix time / 60). A
 /// metric the page view reported before moves its earlier count to the new bucket, in the
 /// minute and route first counted.
@@ -32,8 +35,15 @@ pub async fn record(
     let earlier_sql = format!(
         "SELECT minute, route, bucket FROM vital_page_views WHERE page = $1 AND metric = $2{lock}"
     );
+    // Rows are locked in one order by every beacon, so concurrent beacons on PostgreSQL wait
+    // for each other instead of deadlocking: first the page view's rows, by metric; then the
+    // counts, by their key. (Two beacons moving counts between the same buckets in opposite
+    // orders deadlocked, and one was answered 500.)
+    let mut measured = measured.to_vec();
+    measured.sort_by_key(|counted| counted.metric);
+    let mut changes: Vec<(CountKey, i64)> = Vec::with_capacity(measured.len() * 2);
     let mut transaction = begin_write(pool).await?;
-    for &Counted { metric, bucket } in measured {
+    for &Counted { metric, bucket } in &measured {
         let claimed = sqlx::query(
             "INSERT INTO vital_page_views (page, metric, minute, route, bucket)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (page, metric) DO NOTHING",
@@ -47,46 +57,64 @@ pub async fn record(
         .await?
         .rows_affected()
             == 1;
-        let (minute, route) = if claimed {
-            (minute, route.to_string())
-        } else {
-            let (earlier_minute, route, earlier_bucket): (i64, String, i64) =
-                sqlx::query_as(&earlier_sql)
-                    .bind(page)
-                    .bind(metric)
-                    .fetch_one(&mut *transaction)
-                    .await?;
-            if earlier_bucket == bucket {
-                continue;
-            }
+        if claimed {
+            changes.push(((minute, route.to_string(), metric, bucket), 1));
+            continue;
+        }
+        let (earlier_minute, earlier_route, earlier_bucket): (i64, String, i64) =
+            sqlx::query_as(&earlier_sql)
+                .bind(page)
+                .bind(metric)
+                .fetch_one(&mut *transaction)
+                .await?;
+        if earlier_bucket == bucket {
+            continue;
+        }
+        sqlx::query("UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3")
+            .bind(bucket)
+            .bind(page)
+            .bind(metric)
+            .execute(&mut *transaction)
+            .await?;
+        // The move stays in the minute and route first counted.
+        changes.push((
+            (
+                earlier_minute,
+                earlier_route.clone(),
+                metric,
+                earlier_bucket,
+            ),
+            -1,
+        ));
+        changes.push(((earlier_minute, earlier_route, metric, bucket), 1));
+    }
+    changes.sort_by(|(one, _), (other, _)| one.cmp(other));
+    for ((minute, route, metric, bucket), change) in changes {
+        if change < 0 {
             sqlx::query(
                 "UPDATE vital_counts SET count = count - 1
                  WHERE minute = $1 AND route = $2 AND metric = $3 AND bucket = $4 AND count > 0",
             )
-            .bind(earlier_minute)
+            .bind(minute)
             .bind(&route)
             .bind(metric)
-            .bind(earlier_bucket)
+            .bind(bucket)
             .execute(&mut *transaction)
             .await?;
-            sqlx::query("UPDATE vital_page_views SET bucket = $1 WHERE page = $2 AND metric = $3")
-                .bind(bucket)
-                .bind(page)
-                .bind(metric)
-                .execute(&mut *transaction)
-                .await?;
-            (earlier_minute, route)
-        };
-        sqlx::query(
-            "INSERT INTO vital_counts (minute, route, metric, bucket, count) VALUES ($1, $2, $3, $4, 1)
-             ON CONFLICT (minute, route, metric, bucket) DO UPDATE SET count = vital_counts.count + 1",
-        )
-        .bind(minute)
-        .bind(&route)
-        .bind(metric)
-        .bind(bucket)
-        .execute(&mut *transaction)
-        .await?;
+        } else {
+            sqlx::query(
+                "INSERT INTO vital_counts (minute, route, metric, bucket, count)
+                 VALUES ($1, $2, $3, $4, 1)
+                 ON CONFLICT (minute, route, metric, bucket)
+                 DO UPDATE SET count = vital_counts.count + 1",
+            )
+            .bind(minute)
+            .bind(&route)
+            .bind(metric)
+            .bind(bucket)
+            .execute(&mut *transaction)
+            .await?;
+        }
     }
     transaction.commit().await?;
     Ok(())

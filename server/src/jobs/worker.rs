@@ -209,7 +209,7 @@ async fn work_on(
                     if marked.is_ok() {
                         events.photo_changed(photo, false).await;
                     }
-                    marked.map_err(Into::into)
+                    marked
                 }
                 Err(error) => Err(error),
             }
