@@ -11,8 +11,9 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 mod cache;
-mod drills;
 mod encodings;
+#[path = "../support/files.rs"]
+mod files;
 #[path = "../support/hostile.rs"]
 #[allow(dead_code)] // this binary takes one crafted file of the set
 mod hostile;

@@ -1,8 +1,9 @@
 //! The image pipeline and the job queue with real photographs (fetched by `scripts/fixtures`
 //! from Debian's forensics-samples-files, npm's exif and Pillow's test images).
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
+pub(crate) use crate::files::{fixture, multipart};
 use axum::{
     body::Body,
     http::{header, Request, StatusCode},
@@ -15,19 +16,6 @@ use flashbulb::{
 use flashbulb_store::jobs::{self, JobKind};
 
 use super::TestApp;
-
-/// A fixture file; missing fixtures fail the test loudly (run `scripts/fixtures`).
-pub(crate) fn fixture(relative: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../.fixtures")
-        .join(relative);
-    std::fs::read(&path).unwrap_or_else(|error| {
-        panic!(
-            "fixture {} is missing ({error}); run scripts/fixtures first",
-            path.display()
-        )
-    })
-}
 
 fn decode_size(bytes: &[u8]) -> (u32, u32) {
     let image = image::load_from_memory(bytes).expect("a derivative decodes");
@@ -248,24 +236,6 @@ fn png_declaring(width: u32, height: u32) -> Vec<u8> {
     png.extend_from_slice(b"IEND");
     png.extend_from_slice(&crc32(b"IEND").to_be_bytes());
     png
-}
-
-/// A multipart body with one file part per `(name, bytes)`.
-pub(crate) fn multipart(files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "flashbulb-test-boundary-7d1f";
-    let mut body = Vec::new();
-    for (name, bytes) in files {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-            )
-            .as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Posts `body` to the upload endpoint as `content_type`.

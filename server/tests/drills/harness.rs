@@ -529,7 +529,7 @@ pub async fn upload(site: &Site, files: &[(String, Vec<u8>)]) -> Answer {
         .iter()
         .map(|(name, bytes)| (name.as_str(), bytes.as_slice()))
         .collect();
-    let (content_type, body) = crate::pipeline::multipart(&borrowed);
+    let (content_type, body) = crate::files::multipart(&borrowed);
     let request = axum::http::Request::post(format!("{}/api/upload", site.base))
         .header("cookie", site.cookie())
         .header("origin", &site.base)
@@ -542,7 +542,7 @@ pub async fn upload(site: &Site, files: &[(String, Vec<u8>)]) -> Answer {
 /// A real photograph from the fixtures with `n` appended after its end: decoders read the
 /// same picture, but every copy is a photo of its own (its SHA-256 differs).
 pub fn distinct_photo(fixture: &str, n: u64) -> Vec<u8> {
-    let mut bytes = crate::pipeline::fixture(fixture);
+    let mut bytes = crate::files::fixture(fixture);
     bytes.extend_from_slice(format!("drill copy {n:016}").as_bytes());
     bytes
 }

@@ -3,6 +3,8 @@
 //! them — kill -9, SIGTERM, an outage, a full disk, a long steady load — and asserts that
 //! nothing was lost. `scripts/drills` runs them (short versions; `--full` by hand).
 
+#[path = "../support/files.rs"]
+mod files;
 mod harness;
 mod soak;
 
@@ -206,7 +208,7 @@ impl SlowUpload {
     /// Sends the head and the first half of a one-file upload.
     async fn begin(site: &Site, name: &str, bytes: &[u8]) -> Self {
         use tokio::io::AsyncWriteExt;
-        let (content_type, body) = crate::pipeline::multipart(&[(name, bytes)]);
+        let (content_type, body) = crate::files::multipart(&[(name, bytes)]);
         let address = site.base.trim_start_matches("http://");
         let mut stream = tokio::net::TcpStream::connect(address)
             .await
