@@ -138,3 +138,13 @@ async fn building_routers_while_pages_render_never_stalls_a_render() {
     assert!(built > 0, "no router was built while the pages rendered");
     served.stop().await;
 }
+
+#[tokio::test]
+async fn unknown_pages_are_404_with_a_way_back() {
+    let app = TestApp::new().await;
+    let (status, html) = app.get("/no/such/page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Back to the timeline"), "{html}");
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+}
