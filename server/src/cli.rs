@@ -156,6 +156,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let grace = config.shutdown_grace();
     let workers_config = config.worker_config();
+    let jobs = config.jobs(&pool);
     let state = AppState::new(config, pool.clone());
     if let Err(error) = state.media.prepare().await {
         tracing::warn!(%error, "the media URL key is not ready yet; pages will make it");
@@ -163,6 +164,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let workers = crate::jobs::worker::Workers::start(
         pool.clone(),
         workers_config,
+        &jobs,
         state.jobs_queued.clone(),
         state.events.clone(),
     );

@@ -348,17 +348,34 @@ impl Config {
     /// The workers' settings that follow from this configuration.
     pub fn worker_config(&self) -> crate::jobs::worker::WorkerConfig {
         crate::jobs::worker::WorkerConfig {
-            data_dir: self.data_dir.clone(),
-            derivative_workers: self.effective_derivative_workers(),
             lease: std::time::Duration::from_secs(self.job_lease_secs),
             idle_poll: std::time::Duration::from_secs(2),
             shutdown_grace: self.shutdown_grace(),
-            limits: crate::pipeline::derive::Limits {
-                max_pixels: self.max_image_pixels,
-                time_limit: std::time::Duration::from_secs(self.job_timeout_secs),
-                memory_bytes: self.job_memory_mib << 20,
-            },
         }
+    }
+
+    /// The derivatives job as this configuration sizes and bounds it.
+    pub fn derivatives_job(&self, pool: &crate::db::Pool) -> crate::pipeline::DerivativesJob {
+        crate::pipeline::DerivativesJob {
+            pool: pool.clone(),
+            data_dir: self.data_dir.clone(),
+            limits: self.job_limits(),
+            workers: self.effective_derivative_workers(),
+        }
+    }
+
+    /// What one job (and the upload's check of a file) may spend on a photo.
+    pub fn job_limits(&self) -> crate::pipeline::derive::Limits {
+        crate::pipeline::derive::Limits {
+            max_pixels: self.max_image_pixels,
+            time_limit: std::time::Duration::from_secs(self.job_timeout_secs),
+            memory_bytes: self.job_memory_mib << 20,
+        }
+    }
+
+    /// Every kind of job this process runs.
+    pub fn jobs(&self, pool: &crate::db::Pool) -> crate::jobs::Registry {
+        crate::jobs::Registry::default().with(self.derivatives_job(pool))
     }
 
     /// How long in-flight requests, then running jobs, may take after a stop signal.
@@ -484,7 +501,7 @@ mod tests {
             let config = Config::load(None).map_err(|e| e.to_string())?;
             // Three budgets of 300 MiB fit in 1000; eight would not.
             assert_eq!(config.effective_derivative_workers(), 3);
-            assert_eq!(config.worker_config().limits.memory_bytes, 300 << 20);
+            assert_eq!(config.job_limits().memory_bytes, 300 << 20);
             jail.set_env("FLASHBULB_JOB_MEMORY_MIB", "32");
             let error = Config::load(None).err().ok_or("accepted 32 MiB")?;
             assert!(error.to_string().contains("job_memory_mib"), "{error}");

@@ -80,7 +80,7 @@ pub async fn run(pool: &Pool, config: &Config, args: &ImportArgs) -> anyhow::Res
         .collect();
     let progress = bar(files.len() as u64, "adding");
     crate::storage::sweep_scratch(&config.data_dir).await?;
-    let limits = config.worker_config().limits;
+    let limits = config.job_limits();
     let mut report = ImportReport::default();
     for path in files {
         progress.inc(1);
@@ -145,7 +145,13 @@ async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()
         config.cache(redis),
         crate::photos::signing::MediaSigner::new(pool.clone(), config.media_url_window_secs),
     );
-    let workers = Workers::start(pool.clone(), worker_config, wake, events);
+    let workers = Workers::start(
+        pool.clone(),
+        worker_config,
+        &config.jobs(pool),
+        wake,
+        events,
+    );
     loop {
         let left = waiting(flashbulb_store::jobs::depth(pool).await?);
         progress.set_position(total.saturating_sub(left));

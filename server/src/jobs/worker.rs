@@ -1,26 +1,23 @@
-//! Workers: take jobs of one kind, run them, record the outcome; stop on shutdown and hand
-//! back what they could not finish.
+//! Workers: take jobs of the kinds the registry names, run them, record the outcome; stop on
+//! shutdown and hand back what they could not finish.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use tokio::{sync::watch, task::JoinSet};
 
-use crate::{db::Pool, live::LiveEvents, pipeline};
-use flashbulb_store::jobs::{self as queue, AfterFailure, JobKind};
+use super::{Job, Registry};
+use crate::{db::Pool, live::LiveEvents};
+use flashbulb_store::jobs::{self as queue, AfterFailure};
 
 /// How the workers of one process run.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    pub data_dir: PathBuf,
-    /// Derivative jobs run at once; each takes a core while it decodes and encodes.
-    pub derivative_workers: usize,
     /// A job not finished within this time is taken again by another worker.
     pub lease: Duration,
     /// How often an idle worker looks for work when nobody wakes it.
     pub idle_poll: Duration,
     /// On shutdown, how long running jobs may take to finish before they are handed back.
     pub shutdown_grace: Duration,
-    pub limits: pipeline::derive::Limits,
 }
 
 /// The running workers of this process.
@@ -33,32 +30,33 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `derivative_workers` workers sharing one identity (for leases) per process;
-    /// `wake` is notified by whoever queues a job; outcomes are published to `events`.
+    /// Starts, for every kind of job in `jobs`, as many workers as it runs at once, all
+    /// sharing one identity (for leases) per process; `wake` is notified by whoever queues a
+    /// job; outcomes are published to `events`.
     pub fn start(
         pool: Pool,
         config: WorkerConfig,
+        jobs: &Registry,
         wake: Arc<tokio::sync::Notify>,
         events: LiveEvents,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
         let id = worker_identity();
         let mut tasks = JoinSet::new();
-        for _ in 0..config.derivative_workers.max(1) {
-            tasks.spawn(run(
-                pool.clone(),
-                config.clone(),
-                id.clone(),
-                stopped.clone(),
-                wake.clone(),
-                events.clone(),
-            ));
+        for job in jobs.jobs() {
+            for _ in 0..job.concurrency() {
+                tasks.spawn(run(
+                    pool.clone(),
+                    job.clone(),
+                    config.clone(),
+                    id.clone(),
+                    stopped.clone(),
+                    wake.clone(),
+                    events.clone(),
+                ));
+            }
         }
-        tracing::info!(
-            workers = config.derivative_workers,
-            id,
-            "job workers started"
-        );
+        tracing::info!(workers = tasks.len(), ?jobs, id, "job workers started");
         Self {
             stop,
             tasks,
@@ -124,6 +122,7 @@ fn worker_identity() -> String {
 
 async fn run(
     pool: Pool,
+    job: Arc<dyn Job>,
     config: WorkerConfig,
     id: String,
     mut stopped: watch::Receiver<bool>,
@@ -146,8 +145,8 @@ async fn run(
                 Err(error) => tracing::warn!(%error, "could not end exhausted jobs"),
             }
         }
-        match queue::lease(&pool, JobKind::MakeDerivatives, &id, config.lease).await {
-            Ok(Some(job)) => work_on(&pool, &config, &id, job, &events).await,
+        match queue::lease(&pool, job.kind(), &id, config.lease).await {
+            Ok(Some(leased)) => work_on(&pool, job.as_ref(), &config, &id, leased, &events).await,
             Ok(None) => {
                 tokio::select! {
                     _ = stopped.changed() => {}
@@ -169,23 +168,18 @@ async fn run(
 
 async fn work_on(
     pool: &Pool,
+    kind: &dyn Job,
     config: &WorkerConfig,
     id: &str,
     job: queue::Leased,
     events: &LiveEvents,
 ) {
     let Some(photo) = job.photo_id else {
-        let _ = queue::fail(pool, &job, id, "a derivatives job without a photo", false).await;
+        let reason = format!("a {} job without a photo", kind.kind().as_str());
+        let _ = queue::fail(pool, &job, id, &reason, false).await;
         return;
     };
-    let outcome = with_lease_renewed(
-        pool,
-        id,
-        job.id,
-        config.lease,
-        pipeline::make_derivatives(pool, &config.data_dir, photo, config.limits),
-    )
-    .await;
+    let outcome = with_lease_renewed(pool, id, job.id, config.lease, kind.run(photo)).await;
     let outcome_ready = outcome.is_ok();
     let recorded = match outcome {
         Ok(()) => queue::complete(pool, job.id, id).await.map(|held| {
@@ -196,9 +190,9 @@ async fn work_on(
                 );
             }
         }),
-        Err(error) => {
-            let reason = error.to_string();
-            match queue::fail(pool, &job, id, &reason, error.is_retryable()).await {
+        Err(failure) => {
+            let reason = failure.reason;
+            match queue::fail(pool, &job, id, &reason, failure.retryable).await {
                 Ok(AfterFailure::Retry { run_at }) => {
                     tracing::warn!(job = job.id, photo, %reason, run_at, "job failed, will retry");
                     Ok(())

@@ -306,7 +306,7 @@ async fn receive_file(
     let sha256 = hasher.finalize().into();
     let data_dir = state.config.data_dir.clone();
     let pool = state.db.clone();
-    let limits = state.config.worker_config().limits;
+    let limits = state.config.job_limits();
     let adding = tokio::spawn(async move {
         let candidate = Candidate {
             owner,

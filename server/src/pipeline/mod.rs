@@ -266,6 +266,36 @@ impl PipelineError {
     }
 }
 
+/// The `make_derivatives` job as the workers run it.
+#[derive(Debug, Clone)]
+pub struct DerivativesJob {
+    pub pool: Pool,
+    pub data_dir: std::path::PathBuf,
+    pub limits: Limits,
+    /// Jobs run at once; each takes a core while it decodes and encodes.
+    pub workers: usize,
+}
+
+#[async_trait::async_trait]
+impl crate::jobs::Job for DerivativesJob {
+    fn kind(&self) -> flashbulb_store::jobs::JobKind {
+        flashbulb_store::jobs::JobKind::MakeDerivatives
+    }
+
+    fn concurrency(&self) -> usize {
+        self.workers.max(1)
+    }
+
+    async fn run(&self, photo: PhotoId) -> Result<(), crate::jobs::JobFailure> {
+        make_derivatives(&self.pool, &self.data_dir, photo, self.limits)
+            .await
+            .map_err(|error| crate::jobs::JobFailure {
+                reason: error.to_string(),
+                retryable: error.is_retryable(),
+            })
+    }
+}
+
 /// The `make_derivatives` job: reads the original, makes everything, writes the files (each
 /// atomically), then records the facts and marks the photo ready, in that order, so a crash
 /// at any point leaves at worst files that the next attempt rewrites byte for byte.

@@ -10,7 +10,7 @@ use axum::{
 };
 use flashbulb::{
     config::Config,
-    jobs::worker::Workers,
+    jobs::{worker::Workers, Registry},
     pipeline::{self, derive::Limits},
 };
 use flashbulb_store::jobs::{self, JobKind};
@@ -284,10 +284,12 @@ pub(crate) async fn run_jobs_while<T>(
 ) -> T {
     let mut config = app.config.worker_config();
     config.idle_poll = Duration::from_millis(50);
-    config.derivative_workers = 2;
+    let mut derivatives = app.config.derivatives_job(&app.pool);
+    derivatives.workers = 2;
     let workers = Workers::start(
         app.pool.clone(),
         config,
+        &Registry::default().with(derivatives),
         Default::default(),
         app.state.events.clone(),
     );
@@ -675,12 +677,14 @@ fn two_processes(app: &TestApp, lease: Duration, time_limit: Duration) -> [Worke
     [(), ()].map(|()| {
         let mut config = app.config.worker_config();
         config.idle_poll = Duration::from_millis(50);
-        config.derivative_workers = 1;
         config.lease = lease;
-        config.limits.time_limit = time_limit;
+        let mut derivatives = app.config.derivatives_job(&app.pool);
+        derivatives.workers = 1;
+        derivatives.limits.time_limit = time_limit;
         Workers::start(
             app.pool.clone(),
             config,
+            &Registry::default().with(derivatives),
             Default::default(),
             app.state.events.clone(),
         )
