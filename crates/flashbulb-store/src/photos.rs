@@ -11,6 +11,16 @@ use crate::{
 /// Visible favourites of one owner; matches the `photos_favourites` partial index.
 const FAVOURITE: &str = concat!("owner_id = $1 AND is_favourite = 1 AND ", visible!());
 
+/// A page of owner `$1`'s favourites after `($2, $3)`, at most `$4` rows.
+pub fn favourites_page_sql() -> String {
+    format!(
+        "SELECT {CELL_COLUMNS} FROM photos
+         WHERE {FAVOURITE} AND (taken_at, id) < ($2, $3)
+         ORDER BY taken_at DESC, id DESC
+         LIMIT $4"
+    )
+}
+
 /// One page of `owner`'s favourites, newest first, continuing after `after`.
 pub async fn favourites(
     pool: &Pool,
@@ -20,18 +30,13 @@ pub async fn favourites(
 ) -> StoreResult<PhotoPage> {
     // Keyset paging: `(taken_at, id) < (after)` seeks in the index instead of counting rows.
     let after = after.unwrap_or(Cursor::START);
-    let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
-        "SELECT {CELL_COLUMNS} FROM photos
-         WHERE {FAVOURITE} AND (taken_at, id) < ($2, $3)
-         ORDER BY taken_at DESC, id DESC
-         LIMIT $4"
-    ))
-    .bind(owner)
-    .bind(after.key)
-    .bind(after.id)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<PhotoRow> = sqlx::query_as(&favourites_page_sql())
+        .bind(owner)
+        .bind(after.key)
+        .bind(after.id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
     let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM photos WHERE {FAVOURITE}"))
         .bind(owner)
         .fetch_one(pool)

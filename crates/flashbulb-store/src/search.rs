@@ -63,18 +63,10 @@ pub async fn search(
     // not matter to a count, so it always starts from the narrowest index: checking 10,001
     // names by id beats looking 10,001 photos up in the name index.
     let cap = SearchResults::COUNT_LIMIT as i64;
-    let count_drive = match (&query.text, query.album) {
-        (Some(_), _) => Drive::NameIndex,
-        (None, Some(_)) => Drive::Album,
-        (None, None) => Drive::Timeline,
-    };
-    let mut count = Statement::new(backend, "SELECT count(*) FROM (SELECT 1 ");
-    push_matches(&mut count, backend, owner, query, count_drive);
-    count
-        .push(" LIMIT ")
-        .push_bind(cap + 1)
-        .push(") AS matches");
-    let total: i64 = count.query_scalar()?.fetch_one(pool).await?;
+    let total: i64 = select_count(backend, owner, query, cap + 1)
+        .query_scalar()?
+        .fetch_one(pool)
+        .await?;
 
     let cells: Vec<_> = rows.into_iter().map(PhotoRow::into_cell).collect();
     let page: PhotoPage = into_page(cells, limit, total.min(cap), Cursor::after);
@@ -137,6 +129,35 @@ pub fn page_sql(backend: Backend, query: &SearchQuery, drive: Drive) -> String {
     select_page(backend, 0, query, drive, Cursor::START, 1)
         .sql()
         .to_string()
+}
+
+/// The statement counting a search's matches, up to `limit`. Order does not matter to a count,
+/// so it always starts from the narrowest index: checking 10,001 names by id beats looking
+/// 10,001 photos up in the name index.
+fn select_count(backend: Backend, owner: UserId, query: &SearchQuery, limit: i64) -> Statement {
+    let drive = match (&query.text, query.album) {
+        (Some(_), _) => Drive::NameIndex,
+        (None, Some(_)) => Drive::Album,
+        (None, None) => Drive::Timeline,
+    };
+    let mut count = Statement::new(backend, "SELECT count(*) FROM (SELECT 1 ");
+    push_matches(&mut count, backend, owner, query, drive);
+    count.push(" LIMIT ").push_bind(limit).push(") AS matches");
+    count
+}
+
+/// The SQL counting a search's matches on `backend`, with placeholders: for checking plans.
+pub fn count_sql(backend: Backend, query: &SearchQuery) -> String {
+    select_count(backend, 0, query, 1).sql().to_string()
+}
+
+/// The statement that finds the next distinct value of `column` among `$1`'s visible photos
+/// after a given one; the search form's camera and lens lists walk their index with it.
+pub fn next_value_sql(column: &str) -> String {
+    format!(
+        "SELECT min({column}) FROM photos WHERE owner_id = $1 AND {} AND {column} > $2",
+        visible!()
+    )
 }
 
 /// `FROM … WHERE …` of a search: the owner's visible photos and every given criterion.

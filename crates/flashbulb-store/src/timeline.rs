@@ -15,14 +15,10 @@ use crate::{
 ///
 /// Reads the trigger-maintained `photo_months`: a few hundred rows at any library size.
 pub async fn month_buckets(pool: &Pool, owner: UserId) -> Result<Vec<MonthBucket>, StoreError> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT month, photo_count FROM photo_months
-         WHERE owner_id = $1 AND photo_count > 0
-         ORDER BY month DESC",
-    )
-    .bind(owner)
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<(i64, i64)> = sqlx::query_as(MONTHS_SQL)
+        .bind(owner)
+        .fetch_all(pool)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|(month, count)| MonthBucket {
@@ -33,24 +29,46 @@ pub async fn month_buckets(pool: &Pool, owner: UserId) -> Result<Vec<MonthBucket
         .collect())
 }
 
-/// The newest `limit` visible photos of `owner`, newest first (ties broken by id).
-pub async fn newest_photos(
-    pool: &Pool,
-    owner: UserId,
-    limit: u32,
-) -> Result<Vec<PhotoCell>, StoreError> {
-    let rows: Vec<PhotoRow> = sqlx::query_as(&format!(
+/// The month buckets of owner `$1`, newest first.
+pub const MONTHS_SQL: &str = "SELECT month, photo_count FROM photo_months
+     WHERE owner_id = $1 AND photo_count > 0
+     ORDER BY month DESC";
+
+/// One month of owner `$1`'s timeline: taken from `$2` until `$3`, `$4` photos after the
+/// first `$5`.
+pub const BUCKET_SQL: &str = concat!(
+    "SELECT id, taken_at, width, height, is_favourite, thumbhash, media_key, file_name
+     FROM photos
+     WHERE owner_id = $1 AND ",
+    visible!(),
+    " AND taken_at >= $2 AND taken_at < $3
+     ORDER BY taken_at DESC, id DESC
+     LIMIT $4 OFFSET $5"
+);
+
+/// The newest `$2` visible photos of owner `$1`, as grid cells.
+pub fn newest_sql() -> String {
+    format!(
         "SELECT {CELL_COLUMNS}
          FROM photos
          WHERE owner_id = $1 AND {}
          ORDER BY taken_at DESC, id DESC
          LIMIT $2",
         visible!()
-    ))
-    .bind(owner)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await?;
+    )
+}
+
+/// The newest `limit` visible photos of `owner`, newest first (ties broken by id).
+pub async fn newest_photos(
+    pool: &Pool,
+    owner: UserId,
+    limit: u32,
+) -> Result<Vec<PhotoCell>, StoreError> {
+    let rows: Vec<PhotoRow> = sqlx::query_as(&newest_sql())
+        .bind(owner)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?;
     Ok(rows.into_iter().map(PhotoRow::into_cell).collect())
 }
 
@@ -65,22 +83,14 @@ pub async fn bucket_segment(
     let start = month_start(year, month);
     let (next_year, next) = next_month(year, month);
     let end = month_start(next_year, next);
-    let rows: Vec<SegmentRow> = sqlx::query_as(concat!(
-        "SELECT id, taken_at, width, height, is_favourite, thumbhash, media_key, file_name
-         FROM photos
-         WHERE owner_id = $1 AND ",
-        visible!(),
-        " AND taken_at >= $2 AND taken_at < $3
-         ORDER BY taken_at DESC, id DESC
-         LIMIT $4 OFFSET $5"
-    ))
-    .bind(owner)
-    .bind(start)
-    .bind(end)
-    .bind(i64::from(limit))
-    .bind(i64::from(offset))
-    .fetch_all(pool)
-    .await?;
+    let rows: Vec<SegmentRow> = sqlx::query_as(BUCKET_SQL)
+        .bind(owner)
+        .bind(start)
+        .bind(end)
+        .bind(i64::from(limit))
+        .bind(i64::from(offset))
+        .fetch_all(pool)
+        .await?;
     let mut segment = Segment::default();
     for row in rows {
         segment.push(SegmentEntry {

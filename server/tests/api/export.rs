@@ -95,21 +95,3 @@ async fn the_csv_export_of_an_empty_library_is_its_header_and_without_a_session_
     assert_eq!(header.len(), 20);
     assert!(records.is_empty());
 }
-
-#[tokio::test]
-async fn export_batches_walk_the_primary_key_without_sorting() {
-    let app = TestApp::on_sqlite().await.with_photos(100).await;
-    let plan = app
-        .query_plan(
-            &flashbulb_store::export::BATCH_SQL
-                .replacen('?', "1", 1)
-                .replacen('?', "0", 1)
-                .replacen('?', "2000", 1),
-        )
-        .await;
-    assert!(
-        plan.contains("USING INTEGER PRIMARY KEY (rowid>?)"),
-        "{plan}"
-    );
-    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-}

@@ -128,18 +128,3 @@ async fn the_favourites_page_renders_with_pages_and_refuses_bad_cursors() {
     );
     assert!(!html.contains("<script>"), "input echoed unescaped");
 }
-
-#[tokio::test]
-async fn the_favourites_query_walks_its_index() {
-    let app = TestApp::on_sqlite().await.with_photos(50).await;
-    let plan = app
-        .query_plan(
-            "SELECT id, file_name, taken_at, width, height, is_favourite, thumbhash FROM photos
-         WHERE owner_id = 1 AND is_favourite = 1 AND status = 'ready' AND trashed_at IS NULL
-           AND (taken_at, id) < (1, 2)
-         ORDER BY taken_at DESC, id DESC LIMIT 121",
-        )
-        .await;
-    assert!(plan.contains("COVERING INDEX photos_favourites"), "{plan}");
-    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-}

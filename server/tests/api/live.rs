@@ -956,33 +956,3 @@ async fn missing_things_are_404_every_time_over_real_sockets() {
     }
     served.stop().await;
 }
-
-#[tokio::test]
-async fn the_live_counters_walk_the_queue_not_the_library() {
-    let app = TestApp::on_sqlite().await.with_photos(50).await;
-    let plan = app
-        .query_plan(
-            &flashbulb_store::photos::COUNTERS_SQL
-                .replace("$1", "1")
-                .replace("$2", "1"),
-        )
-        .await;
-    assert!(plan.contains("SCAN j USING INDEX jobs_next"), "{plan}");
-    assert!(
-        plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
-        "{plan}"
-    );
-    sqlx::query(
-        "INSERT INTO jobs (kind, photo_id, run_at, created_at) VALUES ('make_derivatives', 1, 0, 0)",
-    )
-    .execute(&app.pool)
-    .await
-    .expect("a job");
-    let (photos, queued): (i64, i64) = sqlx::query_as(flashbulb_store::photos::COUNTERS_SQL)
-        .bind(1)
-        .bind(1)
-        .fetch_one(&app.pool)
-        .await
-        .expect("counters");
-    assert_eq!((photos, queued), (50, 1));
-}

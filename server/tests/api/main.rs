@@ -7,7 +7,6 @@ use axum::{
     Router,
 };
 use flashbulb::{config::Config, db, seed, AppState};
-use flashbulb_store::photos::TrashList;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -240,25 +239,6 @@ impl TestApp {
 
     async fn execute(&self, sql: &str) {
         sqlx::query(sql).execute(&self.pool).await.expect(sql);
-    }
-
-    /// SQLite's plan for `sql`, one step a line.
-    async fn query_plan(&self, sql: &str) -> String {
-        assert_eq!(
-            self.backend(),
-            db::Backend::Sqlite,
-            "SQLite plans need TestApp::on_sqlite"
-        );
-        let steps: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .fetch_all(&self.pool)
-                .await
-                .expect("query plan");
-        steps
-            .into_iter()
-            .map(|step| step.3)
-            .collect::<Vec<_>>()
-            .join("\n")
     }
 
     async fn scalar(&self, sql: &str) -> i64 {

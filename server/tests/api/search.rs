@@ -133,96 +133,6 @@ async fn search_explains_bad_criteria_and_treats_text_literally() {
 }
 
 #[tokio::test]
-async fn search_queries_use_their_indexes() {
-    use app::model::SearchQuery;
-    use flashbulb_store::{
-        search::{page_sql, Drive},
-        Backend,
-    };
-    let app = TestApp::on_sqlite().await.with_photos(50).await;
-    let text = || SearchQuery {
-        text: Some("IMG_1".into()),
-        ..Default::default()
-    };
-    let plan = app
-        .query_plan(&page_sql(Backend::Sqlite, &text(), Drive::NameIndex))
-        .await;
-    assert!(plan.contains("VIRTUAL TABLE INDEX"), "file name: {plan}");
-    assert!(
-        plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
-        "file name: {plan}"
-    );
-    let index_first = plan.find("VIRTUAL TABLE") < plan.find("SEARCH p");
-    assert!(
-        index_first,
-        "file name: the timeline drives the search: {plan}"
-    );
-
-    // A broad text walks the timeline in order and looks each photo up by id in the names.
-    let plan = app
-        .query_plan(&page_sql(Backend::Sqlite, &text(), Drive::Timeline))
-        .await;
-    assert!(plan.contains("photos_timeline"), "broad file name: {plan}");
-    assert!(!plan.contains("TEMP B-TREE"), "broad file name: {plan}");
-    assert!(
-        plan.contains("VIRTUAL TABLE INDEX 0:="),
-        "broad file name: {plan}"
-    );
-
-    for (column, index) in [("camera", "photos_camera"), ("lens", "photos_lens")] {
-        let mut query = SearchQuery::default();
-        if column == "camera" {
-            query.camera = Some("X-T5".into());
-        } else {
-            query.lens = Some("FE 35mm F1.8".into());
-        }
-        let plan = app
-            .query_plan(&page_sql(Backend::Sqlite, &query, Drive::Timeline))
-            .await;
-        assert!(plan.contains(index), "{column}: {plan}");
-        assert!(!plan.contains("TEMP B-TREE"), "{column}: {plan}");
-    }
-
-    let days = SearchQuery {
-        from: Some(0),
-        to: Some(86_400),
-        ..Default::default()
-    };
-    let plan = app
-        .query_plan(&page_sql(Backend::Sqlite, &days, Drive::Timeline))
-        .await;
-    assert!(plan.contains("photos_timeline"), "days: {plan}");
-    assert!(!plan.contains("TEMP B-TREE"), "days: {plan}");
-
-    let album = SearchQuery {
-        album: Some(1),
-        ..Default::default()
-    };
-    let plan = app
-        .query_plan(&page_sql(Backend::Sqlite, &album, Drive::Album))
-        .await;
-    assert!(
-        plan.contains("SEARCH ap USING PRIMARY KEY"),
-        "album: {plan}"
-    );
-    assert!(
-        plan.contains("SEARCH p USING INTEGER PRIMARY KEY"),
-        "album: {plan}"
-    );
-
-    // The form's camera and lens lists hop through their indexes instead of scanning.
-    for (column, index) in [("camera_model", "photos_camera"), ("lens", "photos_lens")] {
-        let plan = app
-            .query_plan(&format!(
-                "SELECT min({column}) FROM photos WHERE owner_id = 1 AND status = 'ready'
-                 AND trashed_at IS NULL AND {column} > 'A'"
-            ))
-            .await;
-        assert!(plan.contains(index), "{column}: {plan}");
-    }
-}
-
-#[tokio::test]
 async fn narrow_and_broad_file_name_searches_find_the_same_photos_as_a_full_scan() {
     let app = TestApp::new()
         .await
@@ -256,21 +166,4 @@ async fn narrow_and_broad_file_name_searches_find_the_same_photos_as_a_full_scan
         };
         assert!(html.contains(&shown), "{fragment}: {shown:?} missing");
     }
-}
-
-#[tokio::test]
-async fn counting_a_camera_and_lens_search_stays_in_its_index() {
-    let app = TestApp::on_sqlite().await.with_photos(50).await;
-    let plan = app
-        .query_plan(
-            "SELECT count(*) FROM (SELECT 1 FROM photos p
-             WHERE p.owner_id = 1 AND p.status = 'ready' AND p.trashed_at IS NULL
-               AND p.camera_model = 'ILCE-7M4' AND p.lens = 'FE 35mm F1.8' LIMIT 10001)",
-        )
-        .await;
-    assert!(
-        plan.contains("COVERING INDEX photos_camera")
-            || plan.contains("COVERING INDEX photos_lens"),
-        "{plan}"
-    );
 }

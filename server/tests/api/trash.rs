@@ -220,25 +220,3 @@ async fn destructive_buttons_ask_first_and_change_nothing_until_confirmed() {
     );
     assert_eq!(app.scalar("SELECT count(*) FROM albums").await, 1);
 }
-
-#[tokio::test]
-async fn the_trash_query_walks_its_index() {
-    let app = TestApp::on_sqlite().await.with_photos(20).await;
-    for (list, index) in [
-        (TrashList::InTrash, "photos_trash"),
-        (TrashList::Emptied, "photos_emptied"),
-    ] {
-        let plan = app
-            .query_plan(
-                &list
-                    .page_sql()
-                    .replace("$1", "1")
-                    .replace("$2", "1")
-                    .replace("$3", "2")
-                    .replace("$4", "121"),
-            )
-            .await;
-        assert!(plan.contains(index), "{list:?}: {plan}");
-        assert!(!plan.contains("TEMP B-TREE"), "{list:?}: {plan}");
-    }
-}
