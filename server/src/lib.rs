@@ -26,6 +26,7 @@ pub mod seed;
 pub mod shutdown;
 pub mod state;
 pub mod storage;
+pub mod sync;
 pub mod telemetry;
 pub mod timeline;
 pub mod users;

@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use redis::{aio::MultiplexedConnection, AsyncConnectionConfig, Client};
 use tokio::sync::{broadcast, Notify};
 
-use crate::live::hub::lock;
+use crate::sync::lock;
 
 /// How long one command or connection attempt may take before Redis counts as away: a page
 /// must never wait on a cache that does not answer.

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    live::hub::lock,
     redis_link::{Delivery, RedisLink},
+    sync::lock,
 };
 
 /// The channel invalidations travel on between instances.

@@ -15,12 +15,13 @@ use tokio::sync::Notify;
 
 use super::{
     bridge::Relay,
-    hub::{lock, Channel, Hub},
+    hub::{Channel, Hub},
 };
 use crate::{
     cache::Cache,
     db::Pool,
     photos::signing::{MediaSigner, SignMedia},
+    sync::lock,
     ServerResult,
 };
 

@@ -22,6 +22,8 @@ use axum::extract::ws::Utf8Bytes;
 use indexmap::IndexMap;
 use tokio::sync::{watch, Notify};
 
+use crate::sync::lock;
+
 /// How the hub paces and bounds its work; see `Config` for each knob's meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubConfig {
@@ -239,14 +241,6 @@ impl Hub {
     fn lock_channels(&self) -> MutexGuard<'_, HashMap<Channel, ChannelState>> {
         lock(&self.inner.channels)
     }
-}
-
-/// A poisoned lock only means another thread panicked mid-update of plain data; the data is
-/// still usable, and the hub must keep serving.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Inner {

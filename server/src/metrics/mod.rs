@@ -169,6 +169,8 @@ struct Inner {
     beacons: Family<OutcomeLabels, Counter>,
     alerts_firing: Gauge,
     webhooks: Family<OutcomeLabels, Counter>,
+    /// Where the queue's figures are read from.
+    pool: Pool,
 }
 
 /// Figures read at scrape time from the things that hold them.
@@ -225,6 +227,7 @@ impl Metrics {
             webhooks.clone(),
         );
         let queue = Arc::new(QueueFigures::default());
+        let database = pool.clone();
         registry.register_collector(Box::new(LiveFigures {
             pool,
             pool_limit,
@@ -244,6 +247,7 @@ impl Metrics {
                 beacons,
                 alerts_firing,
                 webhooks,
+                pool: database,
             }),
         }
     }
@@ -291,8 +295,21 @@ impl Metrics {
         }
     }
 
+    /// Reads the queue (the one figure that needs the database) into the metrics; returns
+    /// what it read, `None` when the database did not answer.
+    pub async fn read_queue(&self) -> Option<(flashbulb_store::jobs::QueueDepth, Option<u64>)> {
+        let depth = flashbulb_store::jobs::depth(&self.inner.pool).await.ok()?;
+        let oldest = flashbulb_store::jobs::oldest_waiting_age(&self.inner.pool)
+            .await
+            .ok()
+            .flatten()
+            .map(|age| age.as_secs());
+        self.set_queue(depth, oldest);
+        Some((depth, oldest))
+    }
+
     /// The queue as last read from the database.
-    pub fn set_queue(
+    fn set_queue(
         &self,
         depth: flashbulb_store::jobs::QueueDepth,
         oldest_waiting_secs: Option<u64>,
@@ -547,7 +564,7 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /metrics`: reads the queue (the one figure that needs the database) and exports.
 async fn export(State(state): State<AppState>) -> Response {
-    crate::ops::refresh_queue_figures(&state).await;
+    state.metrics.read_queue().await;
     (
         [(
             header::CONTENT_TYPE,

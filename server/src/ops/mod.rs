@@ -31,9 +31,10 @@ use hyper_util::{
 
 use self::alerts::{Notification, Signal, Tracked, Transition, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT};
 use crate::{
-    live::{hub::lock, Channel},
+    live::Channel,
     metrics::{ProcessStats, RequestTotals},
     state::AppState,
+    sync::lock,
     ServerResult,
 };
 
@@ -143,13 +144,7 @@ async fn prune(state: &AppState) {
 
 /// Reads the queue into the metrics (it needs the database; everything else is in memory).
 pub async fn refresh_queue_figures(state: &AppState) -> Option<QueueView> {
-    let depth = flashbulb_store::jobs::depth(&state.db).await.ok()?;
-    let oldest = flashbulb_store::jobs::oldest_waiting_age(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .map(|age| age.as_secs());
-    state.metrics.set_queue(depth, oldest);
+    let (depth, oldest) = state.metrics.read_queue().await?;
     Some(QueueView {
         queued: depth.queued,
         running: depth.running,

@@ -21,12 +21,12 @@ static SLOWEST: Mutex<Vec<SlowQuery>> = Mutex::new(Vec::new());
 
 /// The slowest statements seen since start, slowest first.
 pub fn slowest() -> Vec<SlowQuery> {
-    crate::live::hub::lock(&SLOWEST).clone()
+    crate::sync::lock(&SLOWEST).clone()
 }
 
 /// Keeps `query` if it is among the slowest.
 fn keep(query: SlowQuery) {
-    let mut slowest = crate::live::hub::lock(&SLOWEST);
+    let mut slowest = crate::sync::lock(&SLOWEST);
     if let Some(same) = slowest
         .iter_mut()
         .find(|kept| kept.statement == query.statement)
