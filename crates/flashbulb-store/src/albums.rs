@@ -18,10 +18,14 @@ pub async fn album_refs(pool: &Pool, owner: UserId) -> StoreResult<Vec<AlbumRef>
     .bind(owner)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
+    Ok(names(rows))
+}
+
+/// Albums' ids and titles as the names menus show.
+fn names(rows: Vec<(AlbumId, String)>) -> Vec<AlbumRef> {
+    rows.into_iter()
         .map(|(id, title)| AlbumRef { id, title })
-        .collect())
+        .collect()
 }
 
 /// The albums of `owner` that hold `photo`, as names sorted for a menu.
@@ -39,10 +43,7 @@ pub async fn refs_holding(
     .bind(owner)
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, title)| AlbumRef { id, title })
-        .collect())
+    Ok(names(rows))
 }
 
 /// The albums of `owner` that hold `photo`: their counts change when it leaves or returns.
@@ -222,7 +223,7 @@ pub async fn rename(pool: &Pool, owner: UserId, album: AlbumId, title: &str) -> 
         .execute(pool)
         .await?
         .rows_affected();
-    found(updated)
+    crate::found(updated)
 }
 
 /// Deletes the album and its memberships; the photos stay in the library.
@@ -233,7 +234,7 @@ pub async fn delete(pool: &Pool, owner: UserId, album: AlbumId) -> StoreResult<(
         .execute(pool)
         .await?
         .rows_affected();
-    found(deleted)
+    crate::found(deleted)
 }
 
 /// Whether `album` is one of `owner`'s albums.
@@ -245,14 +246,6 @@ pub async fn exists(pool: &Pool, owner: UserId, album: AlbumId) -> StoreResult<b
             .fetch_one(pool)
             .await?;
     Ok(found.0)
-}
-
-fn found(rows: u64) -> StoreResult<()> {
-    if rows == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
 }
 
 /// One page of an album's visible photos, newest first.
@@ -446,7 +439,7 @@ pub async fn set_cover(
     .execute(pool)
     .await?
     .rows_affected();
-    found(updated)
+    crate::found(updated)
 }
 
 #[cfg(test)]

@@ -33,6 +33,16 @@ pub use pool::{
 };
 pub use statement::{Flag, Statement};
 
+/// `Ok` when a write changed a row, else [`StoreError::NotFound`]: what it was to change is
+/// not there, or not the caller's.
+fn found(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

@@ -143,10 +143,7 @@ pub async fn set_trashed(
     .execute(pool)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    crate::found(updated)
 }
 
 /// Which list of the trash page: photos in the trash, or those emptied from it that can still
@@ -290,9 +287,7 @@ pub async fn set_favourite(
     .execute(pool)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(StoreError::NotFound);
-    }
+    crate::found(updated)?;
     Ok(favourite)
 }
 
