@@ -73,7 +73,9 @@ fn summarize(mut samples: Vec<Duration>) -> Summary {
 async fn open(config: &Config) -> (db::Pool, Router) {
     let pool = db::connect(config).await.expect("open database");
     db::migrate(&pool).await.expect("migrate");
-    let router = flashbulb::build_app(AppState::new(config.clone(), pool.clone()));
+    let state = AppState::new(config.clone(), pool.clone());
+    // Pages and segments need none of the state's tasks; the hub and counters stay idle.
+    let router = flashbulb::build_app(state);
     (pool, router)
 }
 

@@ -158,6 +158,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let workers_config = config.worker_config();
     let jobs = config.jobs(&pool);
     let state = AppState::new(config, pool.clone());
+    let mut background = state.start();
     if let Err(error) = state.media.prepare().await {
         tracing::warn!(%error, "the media URL key is not ready yet; pages will make it");
     }
@@ -169,7 +170,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.events.clone(),
     );
     let hub = state.hub.clone();
-    crate::ops::start(&state);
+    background.push("console sampler", crate::ops::start(&state));
     let app = web::build_app(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -216,6 +217,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     // Running jobs get their grace period; the rest go back to the queue.
     workers.shutdown().await;
+    background.abort();
     pool.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -397,7 +397,7 @@ impl Config {
     /// Starts the link to Redis when one is configured (needs a Tokio runtime).
     pub fn redis_link(&self) -> Option<crate::redis_link::RedisLink> {
         let url = self.redis_url.as_deref()?;
-        match crate::redis_link::RedisLink::start(url, &self.redis_prefix) {
+        match crate::redis_link::RedisLink::new(url, &self.redis_prefix) {
             Ok(link) => Some(link),
             Err(error) => {
                 // Validation parsed the URL already; this is not expected to happen.

@@ -139,12 +139,14 @@ async fn wait_for_derivatives(pool: &Pool, config: &Config) -> anyhow::Result<()
     // their caches drop what the import changed. Without, nobody watches this process' hub
     // and running servers show the photos once their cached pages expire (cache_ttl_secs).
     let redis = config.redis_link();
+    let cache = config.cache(redis.clone());
     let events = crate::live::LiveEvents::new(
         crate::live::Relay::new(crate::live::Hub::new(config.hub_config()), redis.clone()),
         pool.clone(),
-        config.cache(redis),
+        cache.clone(),
         crate::photos::signing::MediaSigner::new(pool.clone(), config.media_url_window_secs),
     );
+    let _background = crate::background::start(redis.as_ref(), &cache, &events);
     let workers = Workers::start(
         pool.clone(),
         worker_config,

@@ -5,6 +5,7 @@
 
 pub mod albums;
 pub mod assets;
+pub mod background;
 pub mod cache;
 pub mod cli;
 pub mod config;

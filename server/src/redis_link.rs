@@ -60,9 +60,9 @@ struct Inner {
 pub const CHANNELS: [&str; 2] = [crate::cache::INVALIDATIONS, crate::live::BRIDGE];
 
 impl RedisLink {
-    /// Parses `url` and starts connecting in the background; a Redis that is down now is not
-    /// an error, only an invalid URL is.
-    pub fn start(url: &str, prefix: &str) -> anyhow::Result<Self> {
+    /// Parses `url`; [`RedisLink::start`] connects. A Redis that is down is not an error, only
+    /// an invalid URL is.
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = Client::open(url)
             .map_err(|error| anyhow::anyhow!("invalid Redis URL: {}", error.category()))?;
         let (deliveries, _) = broadcast::channel(MESSAGE_BACKLOG);
@@ -78,9 +78,16 @@ impl RedisLink {
                 failures: AtomicU64::new(0),
             }),
         };
-        tokio::spawn(keep_connected(Arc::downgrade(&link.inner)));
-        tokio::spawn(keep_subscribed(Arc::downgrade(&link.inner)));
         Ok(link)
+    }
+
+    /// Starts keeping a connection and a subscription, each reconnecting after a failure; both
+    /// end when the last clone of the link is dropped.
+    pub fn start(&self) -> [tokio::task::JoinHandle<()>; 2] {
+        [
+            tokio::spawn(keep_connected(Arc::downgrade(&self.inner))),
+            tokio::spawn(keep_subscribed(Arc::downgrade(&self.inner))),
+        ]
     }
 
     /// True while commands can reach Redis.

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::{
+    background::Background,
     cache::Cache,
     config::Config,
     db::Pool,
@@ -72,7 +73,7 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// Needs a Tokio runtime: the hub starts its flusher.
+    /// Makes every part; none starts a task ([`AppState::start`] does).
     pub fn new(config: Config, db: Pool) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("flashbulb")
@@ -129,5 +130,11 @@ impl AppState {
             media,
             access,
         }))
+    }
+
+    /// Starts every task the parts run beside requests ([`crate::background::start`]); they
+    /// stop when the returned tasks are dropped.
+    pub fn start(&self) -> Background {
+        crate::background::start(self.redis.as_ref(), &self.cache, &self.events)
     }
 }

@@ -95,7 +95,8 @@ pub type LoadError<E> = Arc<E>;
 
 impl Cache {
     /// A cache of at most `capacity_bytes` in this process, entries living at most `ttl`;
-    /// with `redis`, also the shared second level. Needs a Tokio runtime when `redis` is set.
+    /// with `redis`, also the shared second level, whose invalidations [`Cache::start`]
+    /// follows.
     pub fn new(capacity_bytes: u64, ttl: Duration, redis: Option<RedisLink>) -> Self {
         let evictions = Arc::new(AtomicU64::new(0));
         let counted = evictions.clone();
@@ -111,7 +112,7 @@ impl Cache {
                 }
             })
             .build();
-        let cache = Self {
+        Self {
             inner: Arc::new(Inner {
                 l1,
                 generations: Mutex::default(),
@@ -123,14 +124,17 @@ impl Cache {
                 evictions,
                 invalidations: AtomicU64::new(0),
             }),
-        };
-        if let Some(redis) = &cache.inner.redis {
-            tokio::spawn(follow_invalidations(
-                Arc::downgrade(&cache.inner),
-                redis.deliveries(),
-            ));
         }
-        cache
+    }
+
+    /// With Redis, starts following what other instances invalidate; the follower ends when
+    /// the last clone of the cache is dropped.
+    pub fn start(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let redis = self.inner.redis.as_ref()?;
+        Some(tokio::spawn(follow_invalidations(
+            Arc::downgrade(&self.inner),
+            redis.deliveries(),
+        )))
     }
 
     /// The entry `name` of `owner`: from this process, else from Redis, else from `load`,

@@ -37,12 +37,15 @@ enum Bridged {
 }
 
 impl Relay {
-    /// With `redis`, starts forwarding what any instance publishes into `hub`.
+    /// Publishes into `hub`, and with `redis` into every instance's.
     pub fn new(hub: Hub, redis: Option<RedisLink>) -> Self {
-        if let Some(redis) = &redis {
-            tokio::spawn(forward(hub.clone(), redis.deliveries()));
-        }
         Self { hub, redis }
+    }
+
+    /// With Redis, starts forwarding what any instance publishes into this hub.
+    pub fn start(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let redis = self.redis.as_ref()?;
+        Some(tokio::spawn(forward(self.hub.clone(), redis.deliveries())))
     }
 
     pub fn hub(&self) -> &Hub {

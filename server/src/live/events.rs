@@ -40,23 +40,30 @@ pub struct LiveEvents {
 }
 
 impl LiveEvents {
-    /// Starts the counter refresher on the current runtime; it ends with the last clone.
+    /// Publishes through `relay`; the counters are sent once [`LiveEvents::start`] ran.
     pub fn new(relay: Relay, pool: Pool, cache: Cache, media: MediaSigner) -> Self {
-        let events = Self {
+        Self {
             relay,
             pool,
             cache,
             media,
             stale_counters: Arc::default(),
             counters_changed: Arc::default(),
-        };
+        }
+    }
+
+    /// Starts the counter refresher on the current runtime; it ends with the last clone.
+    pub fn start(&self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(refresh_counters(
-            events.relay.clone(),
-            events.pool.clone(),
-            Arc::downgrade(&events.stale_counters),
-            events.counters_changed.clone(),
-        ));
-        events
+            self.relay.clone(),
+            self.pool.clone(),
+            Arc::downgrade(&self.stale_counters),
+            self.counters_changed.clone(),
+        ))
+    }
+
+    pub fn relay(&self) -> &Relay {
+        &self.relay
     }
 
     pub fn hub(&self) -> &Hub {

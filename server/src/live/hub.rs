@@ -114,20 +114,27 @@ impl ChannelState {
 }
 
 impl Hub {
-    /// Creates the hub and starts its flusher on the current Tokio runtime; the flusher ends
-    /// when the last clone of the hub is dropped.
+    /// Creates the hub; nothing is sent until [`Hub::start`].
     pub fn new(config: HubConfig) -> Self {
-        let published = Arc::new(Notify::new());
         let inner = Arc::new(Inner {
             config,
             channels: Mutex::new(HashMap::new()),
-            published: published.clone(),
+            published: Arc::new(Notify::new()),
             next_connection: AtomicU64::new(1),
             counters: Counters::default(),
             closing: watch::channel(false).0,
         });
-        tokio::spawn(flush_loop(Arc::downgrade(&inner), published, config.frame));
         Self { inner }
+    }
+
+    /// Starts the flusher, which sends a frame per dirty channel every frame interval, on the
+    /// current Tokio runtime; it ends when the last clone of the hub is dropped.
+    pub fn start(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(flush_loop(
+            Arc::downgrade(&self.inner),
+            self.inner.published.clone(),
+            self.inner.config.frame,
+        ))
     }
 
     pub fn config(&self) -> &HubConfig {

@@ -90,8 +90,8 @@ impl Ops {
     }
 }
 
-/// Starts the sampler on the current runtime; it runs as long as the runtime does.
-pub fn start(state: &AppState) {
+/// Starts the sampler on the current runtime; it runs until its handle is aborted.
+pub fn start(state: &AppState) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
         let every = Duration::from_millis(state.config.ops_sample_ms);
@@ -110,7 +110,7 @@ pub fn start(state: &AppState) {
                 prune(&state).await;
             }
         }
-    });
+    })
 }
 
 async fn prune(state: &AppState) {

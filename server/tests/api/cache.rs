@@ -63,7 +63,9 @@ pub(super) async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) 
 
 /// A link to `url` that is up and subscribed, or a loud failure.
 async fn connected(url: &str, prefix: &str) -> RedisLink {
-    let link = RedisLink::start(url, prefix).expect("a valid Redis URL");
+    let link = RedisLink::new(url, prefix).expect("a valid Redis URL");
+    // The tasks end with the link: their handles need not be kept.
+    let _ = link.start();
     wait_until(&format!("Redis at {url} answers"), || {
         link.is_up() && link.is_subscribed()
     })
@@ -72,7 +74,10 @@ async fn connected(url: &str, prefix: &str) -> RedisLink {
 }
 
 fn cache(redis: Option<RedisLink>) -> Cache {
-    Cache::new(16 * 1024 * 1024, Duration::from_secs(300), redis)
+    let cache = Cache::new(16 * 1024 * 1024, Duration::from_secs(300), redis);
+    // The follower ends with the cache: its handle need not be kept.
+    let _ = cache.start();
+    cache
 }
 
 /// Counts its calls and answers `value` after a pause long enough for others to pile up.
@@ -371,6 +376,7 @@ async fn with_redis_stopped_pages_keep_answering_and_both_instances_recover_by_t
         },
         a.pool.clone(),
     );
+    let _b_background = b_state.start();
     let b_redis = b_state.redis.clone().expect("B has Redis");
     wait_until("B is subscribed", || {
         b_redis.is_up() && b_redis.is_subscribed()

@@ -414,6 +414,7 @@ async fn a_client_reconnects_after_a_server_restart_and_resubscribes() {
 
     // The same port, a new hub and state on the same database.
     let restarted = AppState::new(app.config.clone(), app.pool.clone());
+    let _restarted_background = restarted.start();
     let served = Served::on(
         &restarted,
         TcpListener::bind(address)

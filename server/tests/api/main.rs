@@ -45,6 +45,8 @@ struct TestApp {
     state: AppState,
     /// The session of the library's owner, made at the first request that needs it.
     owner_session: tokio::sync::OnceCell<String>,
+    /// The state's tasks (hub, Redis link, cache follower, counters), stopped with the app.
+    _background: flashbulb::background::Background,
 }
 
 /// The password `TestApp::with_photos` gives the seeded user "demo".
@@ -91,6 +93,7 @@ impl TestApp {
         let pool = db::connect(&config).await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
         let state = AppState::new(config.clone(), pool.clone());
+        let background = state.start();
         if let Some(redis) = &state.redis {
             cache::wait_until("Redis answers and the instance is subscribed", || {
                 redis.is_up() && redis.is_subscribed()
@@ -105,6 +108,7 @@ impl TestApp {
             config,
             state,
             owner_session: tokio::sync::OnceCell::new(),
+            _background: background,
         }
     }
 

@@ -193,6 +193,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     let b_config = a.config.clone();
     let b_pool = db::connect(&b_config).await.expect("B opens the database");
     let b = AppState::new(b_config, b_pool);
+    let _b_background = b.start();
     let b_redis = b.redis.clone().expect("B has Redis");
     wait_until("B is subscribed", || {
         b_redis.is_up() && b_redis.is_subscribed()
