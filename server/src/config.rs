@@ -394,7 +394,7 @@ impl Config {
     }
 
     /// The database URL in force: explicit, or a SQLite file inside `data_dir`.
-    /// Starts the link to Redis when one is configured (needs a Tokio runtime).
+    /// The link to Redis when one is configured; [`crate::redis_link::RedisLink::start`] connects.
     pub fn redis_link(&self) -> Option<crate::redis_link::RedisLink> {
         let url = self.redis_url.as_deref()?;
         match crate::redis_link::RedisLink::new(url, &self.redis_prefix) {
