@@ -66,7 +66,7 @@ pub fn exif_extraction(data: &[u8]) {
 
 /// A Web Vitals beacon as browsers post it: JSON checked field by field.
 pub fn vitals_beacon(data: &[u8]) {
-    if let Ok(beacon) = crate::vitals::parse(&bytes::Bytes::copy_from_slice(data)) {
+    if let Ok(beacon) = crate::vitals::parse(data) {
         // What is accepted is what the checks promise: a plausible, finite value each.
         for sample in &beacon.metrics {
             assert!(sample.value.is_finite() && sample.value >= 0.0);
@@ -80,7 +80,7 @@ pub fn websocket_message(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(reason) = crate::live::socket::read_client_message(text) {
+    if let Err(reason) = crate::web::socket::read_client_message(text) {
         // The refusal travels back as JSON on one line.
         let refusal = app::live::ServerMessage::Refused { reason };
         let encoded = serde_json::to_string(&refusal).expect("a refusal encodes");

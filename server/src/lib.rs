@@ -3,8 +3,6 @@
 // Leptos view types nest deeply; the timeline page exceeds the default limit.
 #![recursion_limit = "256"]
 
-pub mod albums;
-pub mod assets;
 pub mod background;
 pub mod cache;
 pub mod cli;
@@ -12,7 +10,6 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod fuzzing;
-pub mod health;
 pub mod import;
 pub mod instance;
 pub mod jobs;
@@ -29,7 +26,6 @@ pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;
-pub mod timeline;
 pub mod users;
 pub mod vitals;
 pub mod web;

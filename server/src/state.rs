@@ -17,8 +17,8 @@ use crate::{
     ops::Ops,
     photos::signing::MediaSigner,
     redis_link::RedisLink,
-    users::access::Access,
     vitals::Vitals,
+    web::access::Access,
 };
 
 /// Cheap to clone: axum clones a route's state for every request that passes through a
@@ -46,7 +46,7 @@ pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub db: Pool,
     /// Shut while the database is away, so requests fail fast with 503.
-    pub database_gate: crate::db::gate::Gate,
+    pub database_gate: crate::web::gate::Gate,
     pub library: SharedLibrary,
     /// Notified when a job is queued, so an idle worker starts at once.
     pub jobs_queued: Arc<tokio::sync::Notify>,
@@ -79,7 +79,7 @@ impl AppState {
             .output_name("flashbulb")
             .site_root(config.site_root.to_string_lossy().as_ref())
             .site_addr(config.listen)
-            .hash_files(crate::assets::site_files_hashed())
+            .hash_files(crate::web::assets::site_files_hashed())
             .build();
         let hub = Hub::new(config.hub_config());
         let redis = config.redis_link();
@@ -98,7 +98,7 @@ impl AppState {
             media.clone(),
             config.trash_grace_days,
         ));
-        let database_gate = crate::db::gate::Gate::new(db.clone());
+        let database_gate = crate::web::gate::Gate::new(db.clone());
         let metrics = Metrics::new(
             db.clone(),
             config.database_max_connections,

@@ -5,8 +5,6 @@
 //! In this process an entry is kept under its name alone, tagged with its generation, so a
 //! new rendering replaces the stale one instead of piling up beside it until evicted.
 
-pub mod pages;
-
 use std::{
     collections::HashMap,
     future::Future,

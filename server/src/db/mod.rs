@@ -1,12 +1,10 @@
-//! The database as the server opens and guards it. The pool, migrations, statements and their
-//! errors belong to `flashbulb_store`; this module opens the pool with the server's
-//! configuration, and its [`gate`] turns requests away while the database is down.
+//! The database as the server opens it. The pool, migrations, statements and their errors
+//! belong to `flashbulb_store`; this module opens the pool with the server's configuration.
+//! (The gate that turns requests away while the database is down is the web layer's.)
 
 pub use flashbulb_store::*;
 
 use crate::config::Config;
-
-pub mod gate;
 
 /// Opens the pool the configuration names; a SQLite file (and its folder) is created on first
 /// use.

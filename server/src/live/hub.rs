@@ -220,11 +220,13 @@ impl Hub {
         self.inner.closing.send_replace(true);
     }
 
-    pub(super) fn closing(&self) -> watch::Receiver<bool> {
+    /// Turns `true` when the server shuts down: each socket then says goodbye.
+    pub fn closing(&self) -> watch::Receiver<bool> {
         self.inner.closing.subscribe()
     }
 
-    pub(super) fn peer_dropped(&self) {
+    /// Counts a socket the heartbeat dropped because its peer stopped answering.
+    pub fn peer_dropped(&self) {
         self.inner
             .counters
             .peers_dropped
@@ -339,7 +341,7 @@ fn join_into<'a>(json: &mut String, parts: impl Iterator<Item = &'a String>) {
     }
 }
 
-pub(super) fn resync_frame(topic: Option<Topic>) -> String {
+pub fn resync_frame(topic: Option<Topic>) -> String {
     serde_json::to_string(&app::live::ServerMessage::Resync { topic })
         .unwrap_or_else(|_| r#"{"type":"resync","topic":null}"#.to_string())
 }

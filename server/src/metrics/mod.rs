@@ -12,14 +12,6 @@ use std::{
     time::Instant,
 };
 
-use axum::{
-    extract::{MatchedPath, Request, State},
-    http::header,
-    middleware::Next,
-    response::{IntoResponse, Response},
-    routing::get,
-    Router,
-};
 use prometheus_client::{
     collector::Collector,
     encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric},
@@ -34,7 +26,7 @@ use prometheus_client::{
 
 pub use process::ProcessStats;
 
-use crate::{cache::Cache, db::Pool, live::Hub, state::AppState};
+use crate::{cache::Cache, db::Pool, live::Hub};
 
 /// Upper bounds, in seconds, of the request latency buckets: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -53,12 +45,6 @@ pub const LATENCY_BUCKETS: [f64; 14] = [
     10.0,
     f64::INFINITY,
 ];
-
-/// The label of requests no route matched, so a scan of random URLs makes one series, not
-/// thousands.
-const UNMATCHED: &str = "unmatched";
-/// The label of files the fallback served from the site folder (JS, WASM, CSS, icons).
-const STATIC: &str = "static";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -181,7 +167,7 @@ struct LiveFigures {
     cache: Cache,
     queue: Arc<QueueFigures>,
     started: Instant,
-    database_gate: crate::db::gate::Gate,
+    database_gate: crate::web::gate::Gate,
 }
 
 impl Metrics {
@@ -190,7 +176,7 @@ impl Metrics {
         pool_limit: u32,
         hub: Hub,
         cache: Cache,
-        database_gate: crate::db::gate::Gate,
+        database_gate: crate::web::gate::Gate,
     ) -> Self {
         let mut registry = Registry::with_prefix("flashbulb");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -556,49 +542,6 @@ impl Collector for LiveFigures {
         )?;
         Ok(())
     }
-}
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(export))
-}
-
-/// `GET /metrics`: reads the queue (the one figure that needs the database) and exports.
-async fn export(State(state): State<AppState>) -> Response {
-    state.metrics.read_queue().await;
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(),
-    )
-        .into_response()
-}
-
-/// Middleware: counts and times every request under its route template.
-pub async fn track(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_string();
-    let matched = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_string());
-    let response = next.run(request).await;
-    // Without a route, the fallback answered: a file of the site, or a 404 page.
-    let route = matched.unwrap_or_else(|| {
-        if response.status().is_client_error() || response.status().is_server_error() {
-            UNMATCHED.to_string()
-        } else {
-            STATIC.to_string()
-        }
-    });
-    metrics.record_request(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
 }
 
 #[cfg(test)]

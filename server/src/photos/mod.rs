@@ -3,12 +3,8 @@
 //! ingest, media, originals, signing and the export. Their statements are the store's
 //! (`flashbulb_store::photos`).
 
-pub mod export;
 pub mod ingest;
-pub mod media;
-pub mod original;
 pub mod signing;
-pub mod upload;
 
 use std::path::Path;
 

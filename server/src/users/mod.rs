@@ -2,8 +2,6 @@
 //! the forms that sign in, set up the first account and add users. The statements are the
 //! store's (`flashbulb_store::users`).
 
-pub mod access;
-pub mod forms;
 pub mod password;
 pub mod sessions;
 

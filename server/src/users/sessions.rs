@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use app::model::{UserId, Viewer};
-use axum::http::{header, HeaderMap, HeaderValue};
 use flashbulb_store::sessions;
+use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use crate::{db::Pool, error::ServerResult, storage};

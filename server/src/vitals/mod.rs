@@ -1,6 +1,7 @@
-//! Web Vitals ingest: `POST /api/vitals` takes the beacon every page sends when hidden,
-//! refuses anything malformed, oversized, implausible or too frequent, and counts the values
-//! into per-minute, per-route histograms kept for `vitals_retention_days`.
+//! Web Vitals: the beacon every page sends when hidden, checked (anything malformed or
+//! implausible refused) and counted into per-minute, per-route histograms kept for
+//! `vitals_retention_days`; the rate limit per sender; the console's summary. The endpoint,
+//! `POST /api/vitals`, is the web layer's (`web::vitals`).
 
 pub mod histogram;
 
@@ -16,19 +17,12 @@ use std::{
 
 use app::{
     ops::VitalsRow,
-    vitals::{is_page_view_id, Beacon, Metric, BEACON_PATH, MAX_BEACON_BYTES, ROUTES},
-};
-use axum::{
-    body::Bytes,
-    extract::{DefaultBodyLimit, Request, State},
-    http::{header, HeaderMap, StatusCode},
-    routing::post,
-    Router,
+    vitals::{is_page_view_id, Beacon, Metric, ROUTES},
 };
 use flashbulb_store::vitals;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::{db::Pool, state::AppState, ServerError, ServerResult};
+use crate::{db::Pool, ServerError, ServerResult};
 
 /// The vitals service: its rate limiter, and whether anything arrived since the console last
 /// read the summary.
@@ -47,6 +41,16 @@ impl Vitals {
             ))),
             changed: Arc::new(AtomicBool::new(true)),
         }
+    }
+
+    /// Whether `sender` may send another beacon now (each one it sends counts).
+    pub fn allow(&self, sender: IpAddr) -> bool {
+        self.limiter.check_key(&sender).is_ok()
+    }
+
+    /// Beacons arrived: the console reads the summary again.
+    pub fn mark_changed(&self) {
+        self.changed.store(true, Ordering::Relaxed);
     }
 
     /// Whether beacons arrived since the last call.
@@ -68,69 +72,9 @@ impl std::fmt::Debug for Vitals {
     }
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        BEACON_PATH,
-        // Anything past the limit is refused with 413 before it is read.
-        post(ingest).layer(DefaultBodyLimit::max(MAX_BEACON_BYTES)),
-    )
-}
-
-/// `POST /api/vitals`: 204 when counted; 400, 413, 415, 422 or 429 (with the reason) when not.
-async fn ingest(
-    State(state): State<AppState>,
-    request: Request,
-) -> Result<StatusCode, ServerError> {
-    let outcome = accept(&state, request).await;
-    state.metrics.record_beacon(match &outcome {
-        Ok(()) => "accepted",
-        Err(ServerError::RateLimited) => "rate_limited",
-        Err(ServerError::TooLarge(_)) => "too_large",
-        Err(ServerError::UnsupportedMediaType(_)) => "unsupported_media_type",
-        Err(ServerError::BadRequest(_)) => "malformed",
-        Err(_) => "failed",
-    });
-    outcome.map(|()| StatusCode::NO_CONTENT)
-}
-
-async fn accept(state: &AppState, request: Request) -> ServerResult<()> {
-    let sender = state.access.client_address(&request);
-    if state.vitals.limiter.check_key(&sender).is_err() {
-        return Err(ServerError::RateLimited);
-    }
-    check_content_type(request.headers())?;
-    let body = axum::body::to_bytes(request.into_body(), MAX_BEACON_BYTES)
-        .await
-        .map_err(|_| {
-            ServerError::TooLarge(format!("a beacon is at most {MAX_BEACON_BYTES} bytes"))
-        })?;
-    let beacon = parse(&body)?;
-    record(&state.db, &beacon, crate::db::now() / 60).await?;
-    state.vitals.changed.store(true, Ordering::Relaxed);
-    Ok(())
-}
-
-/// `sendBeacon` sends a string as `text/plain` and a JSON blob as `application/json`.
-fn check_content_type(headers: &HeaderMap) -> ServerResult<()> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if essence.eq_ignore_ascii_case("application/json")
-        || essence.eq_ignore_ascii_case("text/plain")
-    {
-        Ok(())
-    } else {
-        Err(ServerError::UnsupportedMediaType(
-            "a beacon is application/json or text/plain".into(),
-        ))
-    }
-}
-
 /// Reads and checks a beacon: every field present and of its type, nothing else, each value
 /// finite and within what a real page view can measure.
-pub fn parse(body: &Bytes) -> ServerResult<Beacon> {
+pub fn parse(body: &[u8]) -> ServerResult<Beacon> {
     let beacon: Beacon = serde_json::from_slice(body)
         .map_err(|error| ServerError::BadRequest(format!("not a beacon: {error}")))?;
     if !is_page_view_id(&beacon.page) {
@@ -265,8 +209,8 @@ pub async fn prune(pool: &Pool, before_minute: i64) -> ServerResult<u64> {
 mod tests {
     use super::*;
 
-    fn beacon_text(metrics: &str) -> Bytes {
-        Bytes::from(format!(
+    fn beacon_text(metrics: &str) -> Vec<u8> {
+        Vec::from(format!(
             r#"{{"page":"0123456789abcdef","route":"/","nav":"navigate","metrics":[{metrics}]}}"#
         ))
     }
@@ -295,7 +239,7 @@ mod tests {
             r#"[1,2,3]"#,
             "not json",
         ] {
-            assert!(parse(&Bytes::from(bad)).is_err(), "{bad} was accepted");
+            assert!(parse(bad.as_bytes()).is_err(), "{bad} was accepted");
         }
     }
 }

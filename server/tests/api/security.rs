@@ -236,7 +236,7 @@ async fn user_b_never_reads_or_changes_user_a_s_library() {
     .await;
     assert_eq!(
         headers[header::CONTENT_TYPE],
-        flashbulb::timeline::SEGMENT_CONTENT_TYPE
+        flashbulb::web::timeline::SEGMENT_CONTENT_TYPE
     );
     let segment = app::codec::Segment::decode(&segment).expect("a segment");
     assert!(segment.ids.iter().all(|id| !a_ids.contains(id)));

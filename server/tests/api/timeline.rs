@@ -123,7 +123,7 @@ async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         headers[header::CONTENT_TYPE],
-        flashbulb::timeline::SEGMENT_CONTENT_TYPE
+        flashbulb::web::timeline::SEGMENT_CONTENT_TYPE
     );
     let segment = Segment::decode(&bytes).expect("decodes");
     assert_eq!(

@@ -1,4 +1,23 @@
-//! The HTTP surface: page routes, server functions, static files and the layers around them.
+//! The HTTP surface: page routes, server functions, static files and the layers around them,
+//! and every handler and middleware, one module each. Outside this module only four places
+//! name axum: the error's HTTP answer (`error.rs`), the state's extractor glue (`state.rs`),
+//! the hub's frame type (`live::hub`) and the serve command (`cli.rs`).
+
+pub mod access;
+pub mod assets;
+pub mod export;
+pub mod forms;
+pub mod gate;
+pub mod health;
+pub mod media;
+pub mod metrics;
+pub mod original;
+pub mod pages;
+pub mod socket;
+pub mod timeline;
+pub mod upload;
+pub mod vitals;
+pub mod zip;
 
 use app::{model::Viewer, shell, zone::ViewerZone, ApiError, App};
 use axum::{
@@ -47,7 +66,7 @@ pub fn build_app(state: AppState) -> Router {
         .and(NotForContentType::IMAGES)
         .and(NotForContentType::const_new("application/wasm"))
         .and(NotForContentType::const_new("application/zip"));
-    let vitals = crate::assets::vitals_reporter(&state.config.site_root).map(app::VitalsReporter);
+    let vitals = assets::vitals_reporter(&state.config.site_root).map(app::VitalsReporter);
     let context = move || {
         provide_context(library.clone());
         provide_context(operations.clone());
@@ -57,16 +76,16 @@ pub fn build_app(state: AppState) -> Router {
         provide_request_context();
     };
     let pages = Router::new()
-        .merge(crate::health::router())
-        .merge(crate::users::forms::router())
-        .merge(crate::assets::router())
-        .merge(crate::timeline::router())
-        .merge(crate::albums::router())
-        .merge(crate::photos::original::router())
-        .merge(crate::photos::export::router())
-        .merge(crate::photos::media::router())
-        .merge(crate::metrics::router())
-        .merge(crate::vitals::router())
+        .merge(health::router())
+        .merge(forms::router())
+        .merge(assets::router())
+        .merge(timeline::router())
+        .merge(zip::router())
+        .merge(original::router())
+        .merge(export::router())
+        .merge(media::router())
+        .merge(metrics::router())
+        .merge(vitals::router())
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -79,24 +98,21 @@ pub fn build_app(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
     Router::new()
         // Uploads stream to disk with a limit per file instead of the small body limit.
-        .merge(crate::photos::upload::router())
-        .merge(crate::live::socket::router())
+        .merge(upload::router())
+        .merge(socket::router())
         .merge(pages)
         // Inside compression: it stores pages plain and answers with its own encodings, which
         // the compression layer leaves alone.
         .layer(middleware::from_fn_with_state(
-            crate::cache::pages::PageCache::new(state.cache.clone()),
-            crate::cache::pages::serve,
+            pages::PageCache::new(state.cache.clone()),
+            pages::serve,
         ))
         // Outside the page cache: it keys pages by the user the guard found.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::users::access::guard,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), access::guard))
         // Outside the guard: its session lookups need the database too.
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            crate::db::gate::fail_fast,
+            gate::fail_fast,
         ))
         .layer(CompressionLayer::new().compress_when(compress_when))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -115,7 +131,7 @@ pub fn build_app(state: AppState) -> Router {
         // Inside the router, so each request is counted under the route it matched.
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
-            crate::metrics::track,
+            metrics::track,
         ))
         // Failed responses are counted by the metrics and their causes logged where they
         // arise; a line for each would flood the log during an outage (thousands a second).

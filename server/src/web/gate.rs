@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::Pool;
+use crate::db::Pool;
 use crate::state::AppState;
 
 /// How often the probe tries the database while it is away.

@@ -18,10 +18,10 @@ use axum::{
     Router,
 };
 
-use super::hub::{resync_frame, Channel, Connection};
+use crate::live::hub::{resync_frame, Channel, Connection};
 use crate::{
     state::AppState,
-    users::access::{names_this_host, SignedIn},
+    web::access::{names_this_host, SignedIn},
     ServerError, ServerResult,
 };
 

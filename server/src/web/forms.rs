@@ -11,7 +11,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::access::viewer_of;
+use crate::web::access::viewer_of;
 use crate::{state::AppState, ServerError};
 use app::format::encode_component;
 
@@ -41,7 +41,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
         Err(response) => return response,
     };
     let next = local_path(&form.next);
-    match super::authenticate(&state.db, &form.username, &form.password).await {
+    match crate::users::authenticate(&state.db, &form.username, &form.password).await {
         Ok(Some(viewer)) => match state.access.sessions.start(viewer.id).await {
             Ok(token) => signed_in(&state, &token, secure, next),
             Err(error) => error.into_response(),
@@ -62,13 +62,16 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
 
 async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
     let secure = state.access.secure(request.headers());
-    if let Some(token) = super::sessions::token(request.headers()) {
+    if let Some(token) = crate::users::sessions::token(request.headers()) {
         if let Err(error) = state.access.sessions.end(token).await {
             return error.into_response();
         }
     }
     (
-        [(header::SET_COOKIE, super::sessions::removal_cookie(secure))],
+        [(
+            header::SET_COOKIE,
+            crate::users::sessions::removal_cookie(secure),
+        )],
         Redirect::to("/signin"),
     )
         .into_response()
@@ -96,7 +99,7 @@ async fn set_up(State(state): State<AppState>, request: Request) -> Response {
     if form.password != form.confirm {
         return Redirect::to("/setup?error=mismatch").into_response();
     }
-    let added = super::add(&state.db, &form.username, &form.password, true).await;
+    let added = crate::users::add(&state.db, &form.username, &form.password, true).await;
     match added {
         Ok(id) => match state.access.sessions.start(id).await {
             Ok(token) => {
@@ -128,7 +131,7 @@ async fn add_user(State(state): State<AppState>, request: Request) -> Response {
         Err(response) => return response,
     };
     let is_admin = form.admin.is_some();
-    match super::add(&state.db, &form.username, &form.password, is_admin).await {
+    match crate::users::add(&state.db, &form.username, &form.password, is_admin).await {
         Ok(id) => {
             tracing::info!(user = id, by = admin.id, "user added");
             Redirect::to(&format!(
@@ -176,7 +179,8 @@ impl NamesUser for SetUpForm {
 
 /// Where a sign-in lands: the session cookie, then the page asked for.
 fn signed_in(state: &AppState, token: &str, secure: bool, next: &str) -> Response {
-    let cookie = super::sessions::cookie(token, state.access.sessions.lifetime_secs(), secure);
+    let cookie =
+        crate::users::sessions::cookie(token, state.access.sessions.lifetime_secs(), secure);
     ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
 }
 

@@ -1,6 +1,6 @@
 //! `GET /media/{access}/{key}/{variant}`: derivatives at content-addressed URLs. The key is the
 //! first 8 bytes of the original's SHA-256, so a response never changes and is cached for a
-//! year; the access is the owner's signed grant (see [`super::signing`]), checked without a
+//! year; the access is the owner's signed grant (see [`crate::photos::signing`]), checked without a
 //! cookie.
 
 use axum::{

@@ -20,7 +20,7 @@ use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use crate::{
-    db::Pool, error::ServerResult, state::AppState, storage, users::access::SignedIn,
+    db::Pool, error::ServerResult, state::AppState, storage, web::access::SignedIn,
     web::attachment, ServerError,
 };
 

@@ -20,8 +20,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::ingest::{self, Candidate, Outcome, Refusal};
-use crate::{state::AppState, storage::ScratchFile, users::access::SignedIn, ServerError};
+use crate::photos::ingest::{self, Candidate, Outcome, Refusal};
+use crate::{state::AppState, storage::ScratchFile, web::access::SignedIn, ServerError};
 
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;

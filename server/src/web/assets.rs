@@ -17,7 +17,8 @@ use axum::{
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::{cache::pages::Encoding, state::AppState};
+use super::pages::Encoding;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/pkg/{*file}", get(pkg_file))

@@ -20,7 +20,7 @@ use axum::{
 };
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use super::sessions::{self, Sessions};
+use crate::users::sessions::{self, Sessions};
 use crate::{config::Config, db::Pool, error::ServerResult, state::AppState, ServerError};
 
 /// What a route asks of its visitor.
@@ -110,7 +110,7 @@ impl Access {
         if self.set_up.load(Ordering::Relaxed) {
             return Ok(true);
         }
-        let set_up = !super::needs_setup(&self.pool).await?;
+        let set_up = !crate::users::needs_setup(&self.pool).await?;
         if set_up {
             self.set_up.store(true, Ordering::Relaxed);
         }
