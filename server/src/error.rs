@@ -1,11 +1,8 @@
-//! The server's error type: stable codes, HTTP statuses, 5xx details logged and never sent.
+//! The server's error type: what went wrong, sorted into the stable codes pages and clients
+//! see (`ApiError`), 5xx details logged and never sent. Its HTTP answer is the web layer's
+//! (`web::error`).
 
 use app::ApiError;
-use axum::{
-    http::StatusCode,
-    response::{IntoResponse, Response},
-    Json,
-};
 use flashbulb_store::StoreError;
 
 pub type ServerResult<T> = Result<T, ServerError>;
@@ -92,34 +89,6 @@ impl From<ServerError> for ApiError {
     }
 }
 
-impl IntoResponse for ServerError {
-    fn into_response(self) -> Response {
-        api_response(&self.to_api())
-    }
-}
-
-/// The JSON envelope with the error's status; the errors that pass with time say when to
-/// try again.
-pub fn api_response(api: &ApiError) -> Response {
-    let status = StatusCode::from_u16(api.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = serde_json::json!({ "error": { "code": api.code(), "message": api.to_string() } });
-    let mut response = (status, Json(body)).into_response();
-    let retry_after = match api {
-        // Every limit refills within a minute.
-        ApiError::RateLimited => Some("60"),
-        // The gate probes the database four times a second.
-        ApiError::Unavailable => Some("2"),
-        _ => None,
-    };
-    if let Some(seconds) = retry_after {
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static(seconds),
-        );
-    }
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,23 +102,9 @@ mod tests {
     }
 
     #[test]
-    fn a_saturated_pool_is_a_503() {
-        let timed_out = StoreError::from(sqlx::Error::PoolTimedOut);
-        let response = ServerError::Database(StoreError::again(&timed_out)).into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        let response = ServerError::NotFound.into_response();
-        assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    }
-
-    #[test]
-    fn a_full_disk_is_a_507_and_says_so() {
+    fn a_full_disk_says_so_and_other_file_errors_are_internal() {
         let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
-        let error = ServerError::from_io(full);
-        assert_eq!(error.to_api(), ApiError::StorageFull);
-        assert_eq!(
-            error.into_response().status(),
-            StatusCode::INSUFFICIENT_STORAGE
-        );
+        assert_eq!(ServerError::from_io(full).to_api(), ApiError::StorageFull);
         let other = ServerError::from_io(std::io::Error::from(std::io::ErrorKind::NotFound));
         assert_eq!(other.to_api(), ApiError::Internal);
     }

@@ -195,7 +195,7 @@ fn wants_page(request: &Request) -> bool {
 /// 503 with `Retry-After`: a short page for browsers (it reloads itself), JSON for the rest.
 fn unavailable(wants_page: bool) -> Response {
     if !wants_page {
-        return crate::error::api_response(&app::ApiError::Unavailable);
+        return super::error::api_response(&app::ApiError::Unavailable);
     }
     (
         StatusCode::SERVICE_UNAVAILABLE,

@@ -1,10 +1,11 @@
 //! The HTTP surface: page routes, server functions, static files and the layers around them,
-//! and every handler and middleware, one module each. Outside this module only four places
-//! name axum: the error's HTTP answer (`error.rs`), the state's extractor glue (`state.rs`),
-//! the hub's frame type (`live::hub`) and the serve command (`cli.rs`).
+//! and every handler and middleware, one module each. Outside this module only three places
+//! name axum: the state's extractor glue (`state.rs`), the hub's frame type (`live::hub`) and
+//! the serve command (`cli.rs`).
 
 pub mod access;
 pub mod assets;
+pub mod error;
 pub mod export;
 pub mod forms;
 pub mod gate;
