@@ -6,7 +6,7 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
 
-use crate::{config::Config, db, seed, state::AppState, web};
+use crate::{config::Config, db, seed, web, web::state::AppState};
 
 #[derive(Debug, Parser)]
 #[command(

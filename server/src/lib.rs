@@ -21,8 +21,8 @@ pub mod photos;
 pub mod pipeline;
 pub mod redis_link;
 pub mod seed;
+pub mod services;
 pub mod shutdown;
-pub mod state;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;
@@ -32,5 +32,5 @@ pub mod web;
 
 pub use config::Config;
 pub use error::{ServerError, ServerResult};
-pub use state::AppState;
 pub use web::build_app;
+pub use web::state::AppState;

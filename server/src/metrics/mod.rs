@@ -140,7 +140,7 @@ struct QueueFigures {
     oldest_waiting_secs: AtomicI64,
 }
 
-/// The process' metrics; cheap to clone, one per [`AppState`].
+/// The process' metrics; cheap to clone, one per [`crate::services::Core`].
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,

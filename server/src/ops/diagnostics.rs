@@ -3,12 +3,12 @@
 
 use app::ops::{Diagnostics, Resources};
 
-use crate::{metrics::ProcessStats, state::AppState, ServerResult};
+use crate::{metrics::ProcessStats, services::Core, ServerResult};
 
 /// Configuration keys whose values may carry credentials or tokens.
 const SECRET_KEYS: [&str; 2] = ["database_url", "alert_webhook"];
 
-pub async fn collect(state: &AppState) -> ServerResult<Diagnostics> {
+pub async fn collect(state: &Core) -> ServerResult<Diagnostics> {
     let applied = flashbulb_store::ops::applied_migrations(&state.db).await?;
     let migration_version = applied
         .iter()

@@ -33,7 +33,7 @@ use self::alerts::{Notification, Signal, Tracked, Transition, WEBHOOK_ATTEMPTS, 
 use crate::{
     live::Channel,
     metrics::{ProcessStats, RequestTotals},
-    state::AppState,
+    services::Core,
     sync::lock,
     ServerResult,
 };
@@ -57,7 +57,7 @@ struct Reading {
     cache_hits: u64,
 }
 
-/// The console's state: cheap to clone, one per [`AppState`].
+/// The console's state: cheap to clone, one per [`Core`].
 #[derive(Clone, Default)]
 pub struct Ops {
     inner: Arc<Mutex<OpsState>>,
@@ -91,7 +91,7 @@ impl Ops {
 }
 
 /// Starts the sampler on the current runtime; it runs until its handle is aborted.
-pub fn start(state: &AppState) -> tokio::task::JoinHandle<()> {
+pub fn start(state: &Core) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
         let every = Duration::from_millis(state.config.ops_sample_ms);
@@ -113,7 +113,7 @@ pub fn start(state: &AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn prune(state: &AppState) {
+async fn prune(state: &Core) {
     let grace_secs = i64::from(state.config.trash_grace_days) * 24 * 3600;
     let before = crate::db::now() - grace_secs;
     match crate::photos::purge_emptied(&state.db, &state.config.data_dir, before).await {
@@ -130,7 +130,6 @@ async fn prune(state: &AppState) {
         Err(error) => tracing::warn!(%error, "could not delete photos emptied from the trash"),
     }
     state.vitals.forget_idle_senders();
-    state.access.forget_idle_clients();
     let keep_minutes = state.config.vitals_retention_days as i64 * 24 * 60;
     let now = crate::db::now();
     if let Err(error) = crate::vitals::prune(&state.db, now / 60 - keep_minutes).await {
@@ -143,7 +142,7 @@ async fn prune(state: &AppState) {
 }
 
 /// Reads the queue into the metrics (it needs the database; everything else is in memory).
-pub async fn refresh_queue_figures(state: &AppState) -> Option<QueueView> {
+pub async fn refresh_queue_figures(state: &Core) -> Option<QueueView> {
     let (depth, oldest) = state.metrics.read_queue().await?;
     Some(QueueView {
         queued: depth.queued,
@@ -155,7 +154,7 @@ pub async fn refresh_queue_figures(state: &AppState) -> Option<QueueView> {
 }
 
 /// One tick: read, evaluate, publish.
-pub async fn sample(state: &AppState) -> ServerResult<()> {
+pub async fn sample(state: &Core) -> ServerResult<()> {
     let now = Instant::now();
     let process = ProcessStats::of_self();
     let hub_stats = state.hub.stats();
@@ -284,7 +283,7 @@ pub async fn sample(state: &AppState) -> ServerResult<()> {
 }
 
 /// Vitals are re-read when a new minute begins, so the trend moves on without beacons.
-fn minute_turned(state: &AppState) -> bool {
+fn minute_turned(state: &Core) -> bool {
     let ops = lock(&state.ops.inner);
     let sample = Duration::from_millis(state.config.ops_sample_ms);
     let seconds_into_minute = crate::db::now() % 60;
@@ -329,7 +328,7 @@ pub fn console_channel() -> Channel {
 }
 
 /// Stores a move of a rule and, for firing and resolved, tells the webhook.
-async fn record_transition(state: &AppState, transition: Transition) {
+async fn record_transition(state: &Core, transition: Transition) {
     tracing::info!(
         rule = %transition.rule.name,
         state = transition.state.label(),
@@ -407,7 +406,7 @@ async fn deliver(url: &str, body: Bytes) -> anyhow::Result<()> {
 }
 
 /// Everything the console shows, as of now.
-pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
+pub async fn snapshot(state: &Core) -> ServerResult<OpsSnapshot> {
     let mut queue = refresh_queue_figures(state).await.unwrap_or_default();
     queue.failures = flashbulb_store::ops::job_failures(&state.db, LISTED).await?;
     let history = flashbulb_store::ops::alert_events(&state.db, LISTED).await?;
@@ -466,7 +465,7 @@ pub async fn snapshot(state: &AppState) -> ServerResult<OpsSnapshot> {
 
 /// The console's source of figures for the pages.
 pub struct ServerOperations {
-    pub state: AppState,
+    pub state: Core,
 }
 
 #[async_trait::async_trait]

@@ -21,7 +21,7 @@ use axum::{
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::users::sessions::{self, Sessions};
-use crate::{config::Config, db::Pool, error::ServerResult, state::AppState, ServerError};
+use crate::{config::Config, db::Pool, error::ServerResult, web::state::AppState, ServerError};
 
 /// What a route asks of its visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +156,18 @@ impl Access {
         self.signins_by_address.retain_recent();
         self.signins_by_name.retain_recent();
         self.uploads_by_user.retain_recent();
+    }
+
+    /// Starts forgetting idle clients once an hour (and at once); stop it with its handle.
+    pub fn start(&self) -> tokio::task::JoinHandle<()> {
+        let access = self.clone();
+        tokio::spawn(async move {
+            let mut hours = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                hours.tick().await;
+                access.forget_idle_clients();
+            }
+        })
     }
 }
 

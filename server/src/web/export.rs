@@ -19,7 +19,7 @@ use axum::{
 use flashbulb_store::export::{Export, ExportRow};
 use futures_util::StreamExt;
 
-use crate::{error::ServerResult, state::AppState, web::access::SignedIn};
+use crate::{error::ServerResult, web::access::SignedIn, web::state::AppState};
 
 /// Rows per query: large enough that a million rows take few round trips, small enough that
 /// a batch (and its CSV) stays well under a megabyte.

@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 
 use crate::web::access::viewer_of;
-use crate::{state::AppState, ServerError};
+use crate::{web::state::AppState, ServerError};
 use app::format::encode_component;
 
 /// The forms carry a name and two passwords at most.

@@ -18,7 +18,7 @@ use axum::{
 };
 
 use crate::db::Pool;
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 /// How often the probe tries the database while it is away.
 const PROBE_EVERY: Duration = Duration::from_millis(250);

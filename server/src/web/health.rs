@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
 use serde::Serialize;
 
-use crate::state::AppState;
+use crate::web::state::AppState;
 use flashbulb_store::jobs;
 
 /// Below this much free space in the data folder, uploads would fail: not ready.

@@ -14,7 +14,7 @@ use axum::{
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::{error::ServerResult, pipeline::VARIANTS, state::AppState, storage, ServerError};
+use crate::{error::ServerResult, pipeline::VARIANTS, storage, web::state::AppState, ServerError};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/media/{access}/{key}/{variant}", get(derivative))

@@ -12,7 +12,7 @@ use axum::{
     Router,
 };
 
-use crate::{metrics::Metrics, state::AppState};
+use crate::{metrics::Metrics, web::state::AppState};
 
 /// The label of requests no route matched, so a scan of random URLs makes one series, not
 /// thousands.

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod original;
 pub mod pages;
 pub mod socket;
+pub mod state;
 pub mod timeline;
 pub mod upload;
 pub mod vitals;
@@ -38,7 +39,7 @@ use tower_http::{
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-use crate::state::AppState;
+use crate::web::state::AppState;
 
 /// The page routes, listed once per process.
 ///
@@ -59,7 +60,7 @@ pub fn build_app(state: AppState) -> Router {
     let library = state.library.clone();
     let operations: app::backend::SharedOperations =
         std::sync::Arc::new(crate::ops::ServerOperations {
-            state: state.clone(),
+            state: state.core.clone(),
         });
     // Text above one TCP segment is worth compressing; images, WASM and archives of photos
     // arrive compressed.

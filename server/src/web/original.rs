@@ -11,7 +11,9 @@ use axum::{
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use crate::{error::ServerResult, state::AppState, storage, web::access::SignedIn, ServerError};
+use crate::{
+    error::ServerResult, storage, web::access::SignedIn, web::state::AppState, ServerError,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/photos/{id}/original", get(download_original))

@@ -20,8 +20,8 @@ use axum::{
 
 use crate::live::hub::{resync_frame, Channel, Connection};
 use crate::{
-    state::AppState,
     web::access::{names_this_host, SignedIn},
+    web::state::AppState,
     ServerError, ServerResult,
 };
 

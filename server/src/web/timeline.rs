@@ -10,7 +10,7 @@ use axum::{
 };
 use serde::Deserialize;
 
-use crate::{error::ServerResult, state::AppState, web::access::SignedIn, ServerError};
+use crate::{error::ServerResult, web::access::SignedIn, web::state::AppState, ServerError};
 
 /// Photos per segment when the client does not say.
 pub const DEFAULT_SEGMENT: u32 = 500;

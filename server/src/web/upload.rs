@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::photos::ingest::{self, Candidate, Outcome, Refusal};
-use crate::{state::AppState, storage::ScratchFile, web::access::SignedIn, ServerError};
+use crate::{storage::ScratchFile, web::access::SignedIn, web::state::AppState, ServerError};
 
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;

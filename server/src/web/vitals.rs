@@ -11,8 +11,8 @@ use axum::{
 };
 
 use crate::{
-    state::AppState,
     vitals::{parse, record},
+    web::state::AppState,
     ServerError, ServerResult,
 };
 

@@ -20,8 +20,8 @@ use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use crate::{
-    db::Pool, error::ServerResult, state::AppState, storage, web::access::SignedIn,
-    web::attachment, ServerError,
+    db::Pool, error::ServerResult, storage, web::access::SignedIn, web::attachment,
+    web::state::AppState, ServerError,
 };
 
 /// Bytes handed to the response per chunk, and how many chunks may wait for a slow client:

@@ -1,14 +1,15 @@
-//! The one application state every handler and server function reaches.
+//! The server's services, apart from HTTP: the database, the library port, the live hub and
+//! its publisher, the cache, metrics, Web Vitals, the console, media signing. [`Core`] holds
+//! them; the web layer's state wraps it with what only HTTP needs (Leptos' options, the access
+//! guard). No part starts a task when made: [`Core::start`] starts them all and returns their
+//! handles.
 
 use std::sync::Arc;
 
 use app::backend::SharedLibrary;
-use axum::extract::FromRef;
-use leptos::config::LeptosOptions;
 
 use crate::{
     background::Background,
-    cache::Cache,
     config::Config,
     db::Pool,
     library::DbLibrary,
@@ -18,32 +19,12 @@ use crate::{
     photos::signing::MediaSigner,
     redis_link::RedisLink,
     vitals::Vitals,
-    web::access::Access,
 };
 
-/// Cheap to clone: axum clones a route's state for every request that passes through a
-/// layer, hits of the page cache included, and cloning every field each time cost a fifth
-/// of a cached page's time.
+/// Every service of one server process. Cheap to clone: every part is shared.
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-pub struct Shared {
+pub struct Core {
     pub config: Arc<Config>,
-    pub leptos_options: LeptosOptions,
     pub db: Pool,
     /// Shut while the database is away, so requests fail fast with 503.
     pub database_gate: crate::web::gate::Gate,
@@ -60,27 +41,19 @@ pub struct Shared {
     pub vitals: Vitals,
     /// The console's history and the alert rules' states.
     pub ops: Ops,
-    /// When this state (the server) started.
+    /// When this server started.
     pub started: std::time::Instant,
     /// Pages and segments: L1 here, L2 in Redis when configured.
-    pub cache: Cache,
+    pub cache: crate::cache::Cache,
     /// Redis, when configured: the cache's second level and the hubs' bridge.
     pub redis: Option<RedisLink>,
     /// Signs and checks media URLs.
     pub media: MediaSigner,
-    /// Sessions, who may reach which route, and the sign-in and upload rate limits.
-    pub access: Access,
 }
 
-impl AppState {
-    /// Makes every part; none starts a task ([`AppState::start`] does).
+impl Core {
+    /// Makes every service; none starts a task ([`Core::start`] does).
     pub fn new(config: Config, db: Pool) -> Self {
-        let leptos_options = LeptosOptions::builder()
-            .output_name("flashbulb")
-            .site_root(config.site_root.to_string_lossy().as_ref())
-            .site_addr(config.listen)
-            .hash_files(crate::web::assets::site_files_hashed())
-            .build();
         let hub = Hub::new(config.hub_config());
         let redis = config.redis_link();
         let cache = config.cache(redis.clone());
@@ -111,10 +84,8 @@ impl AppState {
                 .unwrap_or(std::num::NonZeroU32::MIN),
         );
         let ops = Ops::new(config.alerts.clone());
-        let access = Access::new(db.clone(), &config);
-        Self(Arc::new(Shared {
+        Self {
             config: Arc::new(config),
-            leptos_options,
             database_gate,
             db,
             library,
@@ -128,12 +99,11 @@ impl AppState {
             cache,
             redis,
             media,
-            access,
-        }))
+        }
     }
 
-    /// Starts every task the parts run beside requests ([`crate::background::start`]); they
-    /// stop when the returned tasks are dropped.
+    /// Starts every task the services run beside requests ([`crate::background::start`]);
+    /// they stop when the returned tasks are dropped.
     pub fn start(&self) -> Background {
         crate::background::start(self.redis.as_ref(), &self.cache, &self.events)
     }
