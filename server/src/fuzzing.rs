@@ -80,7 +80,7 @@ pub fn websocket_message(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(reason) = crate::web::socket::read_client_message(text) {
+    if let Err(reason) = crate::live::read_client_message(text) {
         // The refusal travels back as JSON on one line.
         let refusal = app::live::ServerMessage::Refused { reason };
         let encoded = serde_json::to_string(&refusal).expect("a refusal encodes");

@@ -27,7 +27,7 @@ pub struct Core {
     pub config: Arc<Config>,
     pub db: Pool,
     /// Shut while the database is away, so requests fail fast with 503.
-    pub database_gate: crate::web::gate::Gate,
+    pub database_gate: crate::db::gate::Gate,
     pub library: SharedLibrary,
     /// Notified when a job is queued, so an idle worker starts at once.
     pub jobs_queued: Arc<tokio::sync::Notify>,
@@ -71,7 +71,7 @@ impl Core {
             media.clone(),
             config.trash_grace_days,
         ));
-        let database_gate = crate::web::gate::Gate::new(db.clone());
+        let database_gate = crate::db::gate::Gate::new(db.clone());
         let metrics = Metrics::new(
             db.clone(),
             config.database_max_connections,

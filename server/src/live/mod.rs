@@ -10,3 +10,11 @@ pub mod load;
 pub use bridge::{Relay, BRIDGE};
 pub use events::LiveEvents;
 pub use hub::{Channel, Hub, HubConfig, HubStats};
+
+use app::live::ClientMessage;
+
+/// A browser's message: one subscription request in JSON, or the reason it is not one.
+pub fn read_client_message(text: &str) -> Result<ClientMessage, String> {
+    serde_json::from_str::<ClientMessage>(text)
+        .map_err(|error| format!("not a subscription message: {error}"))
+}

@@ -167,7 +167,7 @@ struct LiveFigures {
     cache: Cache,
     queue: Arc<QueueFigures>,
     started: Instant,
-    database_gate: crate::web::gate::Gate,
+    database_gate: crate::db::gate::Gate,
 }
 
 impl Metrics {
@@ -176,7 +176,7 @@ impl Metrics {
         pool_limit: u32,
         hub: Hub,
         cache: Cache,
-        database_gate: crate::web::gate::Gate,
+        database_gate: crate::db::gate::Gate,
     ) -> Self {
         let mut registry = Registry::with_prefix("flashbulb");
         let requests = Family::<RequestLabels, Counter>::default();

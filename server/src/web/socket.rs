@@ -121,7 +121,7 @@ async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
                         Utf8Bytes::from_static("binary")
                     }
                 };
-                let answer = match read_client_message(&text) {
+                let answer = match crate::live::read_client_message(&text) {
                     Ok(request) => answer(&state, &viewer, &mut connection, request).await,
                     Err(reason) => ServerMessage::Refused { reason },
                 };
@@ -152,12 +152,6 @@ async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
             }
         }
     }
-}
-
-/// A browser's message: one subscription request in JSON, or the reason it is not one.
-pub fn read_client_message(text: &str) -> Result<ClientMessage, String> {
-    serde_json::from_str::<ClientMessage>(text)
-        .map_err(|error| format!("not a subscription message: {error}"))
 }
 
 async fn answer(
