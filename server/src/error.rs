@@ -2,8 +2,8 @@
 //! see (`ApiError`), 5xx details logged and never sent. Its HTTP answer is the web layer's
 //! (`web::error`).
 
-use app::ApiError;
 use flashbulb_store::StoreError;
+use flashbulb_types::ApiError;
 
 pub type ServerResult<T> = Result<T, ServerError>;
 

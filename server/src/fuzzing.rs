@@ -2,7 +2,8 @@
 //! functions to explore (`scripts/fuzz`), and the test below replays every kept input through
 //! the same functions in the ordinary test build, so the test command needs no instrumented one.
 
-use app::{model::Cursor, search::SearchForm};
+use app::search::SearchForm;
+use flashbulb_types::model::Cursor;
 
 use crate::pipeline::{
     derive::{declared_size_of, Limits},
@@ -82,7 +83,7 @@ pub fn websocket_message(data: &[u8]) {
     };
     if let Err(reason) = crate::live::read_client_message(text) {
         // The refusal travels back as JSON on one line.
-        let refusal = app::live::ServerMessage::Refused { reason };
+        let refusal = flashbulb_types::live::ServerMessage::Refused { reason };
         let encoded = serde_json::to_string(&refusal).expect("a refusal encodes");
         assert!(!encoded.contains('\n'));
     }

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use app::{
-    backend::Library,
+use flashbulb_types::{
+    library::Library,
     model::{
         AlbumId, AlbumSummary, AlbumView, Cursor, PhotoDetail, PhotoId, PhotoPage, SearchFacets,
         SearchQuery, SearchResults, TimelineFirstScreen, TrashView, UserId, UserSummary,

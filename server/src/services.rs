@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use app::backend::SharedLibrary;
+use flashbulb_types::library::SharedLibrary;
 
 use crate::{
     background::Background,

@@ -120,7 +120,7 @@ pub async fn write_atomically(data_dir: &Path, path: &Path, bytes: &[u8]) -> std
     tokio::fs::rename(scratch.path(), path).await
 }
 
-pub use app::format::hex;
+pub use flashbulb_types::format::hex;
 
 /// Removes an original that no photo refers to any more; a missing file is no error.
 pub async fn remove_original(data_dir: &Path, sha256: &[u8]) -> std::io::Result<()> {

@@ -15,8 +15,8 @@ use std::{
     time::Duration,
 };
 
-use app::model::UserId;
 use bytes::Bytes;
+use flashbulb_types::model::UserId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 

@@ -7,8 +7,8 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use app::model::PhotoId;
 use flashbulb_store::jobs::JobKind;
+use flashbulb_types::model::PhotoId;
 
 /// A kind of job: what a worker does with the photo a queued job of its kind names.
 #[async_trait::async_trait]

@@ -2,8 +2,8 @@
 //! Redis, published to every instance's hub (this one included), so a tab sees a change
 //! whichever instance it is connected to.
 
-use app::live::{Addition, Change, Topic};
-use app::model::UserId;
+use flashbulb_types::live::{Addition, Change, Topic};
+use flashbulb_types::model::UserId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 

@@ -6,11 +6,11 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use app::{
+use flashbulb_store::{albums, photos};
+use flashbulb_types::{
     live::{Addition, Change, Counter, PhotoStatus, Topic},
     model::{AlbumId, PhotoId, UserId},
 };
-use flashbulb_store::{albums, photos};
 use tokio::sync::Notify;
 
 use super::{

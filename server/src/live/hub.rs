@@ -14,11 +14,11 @@ use std::{
     time::Duration,
 };
 
-use app::{
+use axum::extract::ws::Utf8Bytes;
+use flashbulb_types::{
     live::{Addition, Change, Topic},
     model::UserId,
 };
-use axum::extract::ws::Utf8Bytes;
 use indexmap::IndexMap;
 use tokio::sync::{watch, Notify};
 
@@ -309,7 +309,7 @@ async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration)
 }
 
 /// `{"type":"frame",…}` from already serialized parts, in the shape of
-/// [`app::live::ServerMessage::Frame`].
+/// [`flashbulb_types::live::ServerMessage::Frame`].
 fn frame_json(
     topic: Topic,
     seq: u64,
@@ -342,7 +342,7 @@ fn join_into<'a>(json: &mut String, parts: impl Iterator<Item = &'a String>) {
 }
 
 pub fn resync_frame(topic: Option<Topic>) -> String {
-    serde_json::to_string(&app::live::ServerMessage::Resync { topic })
+    serde_json::to_string(&flashbulb_types::live::ServerMessage::Resync { topic })
         .unwrap_or_else(|_| r#"{"type":"resync","topic":null}"#.to_string())
 }
 
@@ -493,7 +493,7 @@ impl Mailbox {
 
 #[cfg(test)]
 mod tests {
-    use app::live::{Counter, ServerMessage};
+    use flashbulb_types::live::{Counter, ServerMessage};
 
     use super::*;
 

@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use app::{
+use flashbulb_types::{
     codec::Segment,
     live::{retry_delay, Change, ClientMessage, ServerMessage, Topic, LIVE_PATH},
     model::{PhotoId, TimelineFirstScreen},
@@ -50,8 +50,8 @@ pub async fn sign_in(base: &str, user: &str, password: &str) -> anyhow::Result<S
     let http: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let form = format!(
         "username={}&password={}",
-        app::format::encode_component(user),
-        app::format::encode_component(password)
+        flashbulb_types::format::encode_component(user),
+        flashbulb_types::format::encode_component(password)
     );
     let request = http::Request::builder()
         .method(http::Method::POST)

@@ -11,7 +11,7 @@ pub use bridge::{Relay, BRIDGE};
 pub use events::LiveEvents;
 pub use hub::{Channel, Hub, HubConfig, HubStats};
 
-use app::live::ClientMessage;
+use flashbulb_types::live::ClientMessage;
 
 /// A browser's message: one subscription request in JSON, or the reason it is not one.
 pub fn read_client_message(text: &str) -> Result<ClientMessage, String> {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use app::{
+use flashbulb_types::{
     ops::{AlertState, AlertView},
     vitals::{Metric, ROUTES},
 };

@@ -1,7 +1,7 @@
 //! The diagnostics page's figures: which build, with which settings (secrets hidden), at which
 //! migration, with what pool, and the slowest statements lately.
 
-use app::ops::{Diagnostics, Resources};
+use flashbulb_types::ops::{Diagnostics, Resources};
 
 use crate::{metrics::ProcessStats, services::Core, ServerResult};
 

@@ -13,8 +13,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{
-    backend::Operations,
+use bytes::Bytes;
+use flashbulb_types::{
+    library::Operations,
     live::{Change, Topic},
     ops::{
         AlertEvent, AlertState, CacheView, Diagnostics, HubView, OpsSnapshot, QueueView, Resources,
@@ -22,7 +23,6 @@ use app::{
     },
     ApiError,
 };
-use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},

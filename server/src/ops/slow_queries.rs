@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-use app::ops::SlowQuery;
+use flashbulb_types::ops::SlowQuery;
 use tracing::{
     field::{Field, Visit},
     Event, Subscriber,

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use app::model::{PhotoId, UserId};
 use flashbulb_store::{photos, StoreError};
+use flashbulb_types::model::{PhotoId, UserId};
 
 use crate::{
     db::Pool,

@@ -8,8 +8,8 @@ pub mod signing;
 
 use std::path::Path;
 
-use app::model::{PhotoDetail, PhotoId, UserId};
 use flashbulb_store::photos::{delete_emptied, delete_trashed, mark_emptied, neighbours, record};
+use flashbulb_types::model::{PhotoDetail, PhotoId, UserId};
 
 use crate::{db::Pool, error::ServerResult, storage};
 

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use app::model::{
+use flashbulb_types::model::{
     AlbumSummary, AlbumView, PhotoCell, PhotoDetail, PhotoPage, SearchResults, TimelineFirstScreen,
     UserId,
 };

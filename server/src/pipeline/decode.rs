@@ -349,7 +349,7 @@ fn decode_png(
         || {
             format!(
                 "PNG with rows {} pixels wide",
-                app::format::thousands(width.into())
+                flashbulb_types::format::thousands(width.into())
             )
         },
         limits,

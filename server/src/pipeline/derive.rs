@@ -325,7 +325,7 @@ mod tests {
             Some((256, 256))
         );
         let hash = thumbhash(&mut resizer, &image).expect("thumbhash");
-        assert!(app::codec::thumbhash_rgb(&hash).is_some());
+        assert!(flashbulb_types::codec::thumbhash_rgb(&hash).is_some());
     }
 
     #[test]

@@ -152,7 +152,7 @@ fn taken_at(exif: &exif::Exif) -> Option<(i64, Option<i64>)> {
     if !(1..=12).contains(&moment.month) || !(1..=31).contains(&moment.day) || moment.year < 1826 {
         return None;
     }
-    let day = app::format::month_start(i32::from(moment.year), moment.month)
+    let day = flashbulb_types::format::month_start(i32::from(moment.year), moment.month)
         + i64::from(moment.day - 1) * 86_400;
     let local = day
         + i64::from(moment.hour.min(23)) * 3600

@@ -14,9 +14,9 @@ use std::{
     time::Instant,
 };
 
-use app::model::PhotoId;
 use fast_image_resize::Resizer;
 use flashbulb_store::photos;
+use flashbulb_types::model::PhotoId;
 use image::RgbImage;
 
 use crate::{db::Pool, storage};

@@ -56,7 +56,7 @@ impl fmt::Display for SeedReport {
         write!(
             f,
             "seeded {} photos for {} in {seconds:.1} s ({rate:.0} photos/s)",
-            app::format::thousands(self.inserted),
+            flashbulb_types::format::thousands(self.inserted),
             self.owner
         )
     }

@@ -5,8 +5,8 @@
 pub mod password;
 pub mod sessions;
 
-use app::model::{UserId, Viewer};
 use flashbulb_store::users;
+use flashbulb_types::model::{UserId, Viewer};
 
 use crate::{db::Pool, error::ServerResult, ServerError};
 

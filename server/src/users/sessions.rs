@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use app::model::{UserId, Viewer};
 use flashbulb_store::sessions;
+use flashbulb_types::model::{UserId, Viewer};
 use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 

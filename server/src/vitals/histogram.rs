@@ -2,7 +2,7 @@
 //! so a percentile read back from counts is within 5 % of the true value at any scale, from
 //! a 1 ms TTFB to a 10-minute LCP, in about 150 buckets.
 
-use app::vitals::Metric;
+use flashbulb_types::vitals::Metric;
 
 const GROWTH: f64 = 1.1;
 

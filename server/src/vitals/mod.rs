@@ -15,11 +15,11 @@ use std::{
     },
 };
 
-use app::{
+use flashbulb_store::vitals;
+use flashbulb_types::{
     ops::VitalsRow,
     vitals::{is_page_view_id, Beacon, Metric, ROUTES},
 };
-use flashbulb_store::vitals;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::{db::Pool, ServerError, ServerResult};
