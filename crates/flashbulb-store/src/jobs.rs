@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use flashbulb_types::model::PhotoId;
 
-use crate::{photos::mark_failed, Pool, StoreResult};
+use crate::{Pool, StoreResult};
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +144,7 @@ pub async fn fail_exhausted(pool: &Pool) -> StoreResult<Vec<PhotoId>> {
         .await?
         .rows_affected();
         if let (1, Some(photo)) = (ended, photo) {
-            mark_failed(pool, photo, &reason).await?;
+            mark_photo_failed(pool, photo, &reason).await?;
             failed.push(photo);
         }
     }
@@ -277,13 +277,25 @@ pub async fn reclaim_abandoned(
                 );
                 fail(pool, &job, holder, &reason, false).await?;
                 if let Some(photo) = job.photo_id {
-                    mark_failed(pool, photo, &reason).await?;
+                    mark_photo_failed(pool, photo, &reason).await?;
                 }
                 reclaimed.failed += 1;
             }
         }
     }
     Ok(reclaimed)
+}
+
+/// Marks a job's photo failed for good, keeping the reason for its owner to read. (The
+/// queue writes this outcome on the photo; the photos' statements never touch the queue's
+/// rows but to queue a new photo's job, so the two modules depend one way.)
+pub async fn mark_photo_failed(pool: &Pool, photo: PhotoId, reason: &str) -> StoreResult<()> {
+    sqlx::query("UPDATE photos SET status = 'failed', failure = $1 WHERE id = $2")
+        .bind(reason)
+        .bind(photo)
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// 2, 4, 8 … seconds after attempts 1, 2, 3 …, at most ten minutes.

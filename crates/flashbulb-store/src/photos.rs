@@ -330,16 +330,6 @@ pub async fn count_of(pool: &Pool, owner: UserId) -> StoreResult<i64> {
     )
 }
 
-/// Marks a photo failed for good, keeping the reason for its owner to read.
-pub async fn mark_failed(pool: &Pool, photo: PhotoId, reason: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE photos SET status = 'failed', failure = $1 WHERE id = $2")
-        .bind(reason)
-        .bind(photo)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
 /// A photo's state as live pages show it.
 #[derive(Debug, sqlx::FromRow)]
 pub struct PhotoState {

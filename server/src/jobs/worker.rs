@@ -199,7 +199,7 @@ async fn work_on(
                 }
                 Ok(AfterFailure::Failed) => {
                     tracing::warn!(job = job.id, photo, %reason, "job failed for good");
-                    let marked = flashbulb_store::photos::mark_failed(pool, photo, &reason).await;
+                    let marked = queue::mark_photo_failed(pool, photo, &reason).await;
                     if marked.is_ok() {
                         events.photo_changed(photo, false).await;
                     }
