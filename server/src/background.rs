@@ -28,19 +28,6 @@ impl Background {
         }
     }
 
-    /// Every task's name, in the order they started.
-    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.tasks.iter().map(|(name, _)| *name)
-    }
-
-    /// Tasks that have ended (each ends by itself once what it serves is dropped).
-    pub fn finished(&self) -> usize {
-        self.tasks
-            .iter()
-            .filter(|(_, task)| task.is_finished())
-            .count()
-    }
-
     /// Stops every task that is still running.
     pub fn abort(&self) {
         for (_, task) in &self.tasks {

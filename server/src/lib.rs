@@ -1,4 +1,5 @@
-//! Flashbulb's server: configuration, storage, HTTP and server-side rendering, one module per feature.
+//! Flashbulb's server: configuration and the command line, the services (`services::Core` and
+//! one module per feature below it), and the HTTP layer with server-side rendering (`web`).
 
 // Leptos view types nest deeply; the timeline page exceeds the default limit.
 #![recursion_limit = "256"]
