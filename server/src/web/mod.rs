@@ -1,7 +1,7 @@
 //! The HTTP surface: page routes, server functions, static files and the layers around them,
-//! and every handler and middleware, one module each. Outside this module only three places
-//! name axum: the state's extractor glue (`state.rs`), the hub's frame type (`live::hub`) and
-//! the serve command (`cli.rs`).
+//! the web state around the services, and every handler and middleware, one module each.
+//! Outside this module only two places name axum: the hub's frame type (`live::hub`) and the
+//! serve command (`cli.rs`).
 
 pub mod access;
 pub mod assets;
