@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-/// Where files go (`server/src/photos/upload.rs`).
+/// Where files go (`crates/flashbulb-web/src/upload.rs`).
 pub const UPLOAD_URL: &str = "/api/upload";
 
 /// One file's progress as the list shows it.

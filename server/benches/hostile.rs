@@ -10,7 +10,7 @@
 #[path = "../tests/support/hostile.rs"]
 mod hostile;
 
-use flashbulb::pipeline::derive::Limits;
+use flashbulb_core::pipeline::derive::Limits;
 
 #[global_allocator]
 static ALLOCATOR: hostile::Counting = hostile::Counting;

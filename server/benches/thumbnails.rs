@@ -6,7 +6,7 @@
 
 use std::{path::PathBuf, process::Command, time::Instant};
 
-use flashbulb::pipeline::{self, derive::Limits};
+use flashbulb_core::pipeline::{self, derive::Limits};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");

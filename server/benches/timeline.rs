@@ -10,7 +10,10 @@
 use std::time::{Duration, Instant};
 
 use axum::{body::Body, http::Request, Router};
-use flashbulb::{config::Config, db, seed, AppState};
+use flashbulb::config::Config;
+use flashbulb_core::db;
+use flashbulb_tools::seed;
+use flashbulb_web::AppState;
 use http_body_util::BodyExt;
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use tower::ServiceExt;
@@ -71,11 +74,11 @@ fn summarize(mut samples: Vec<Duration>) -> Summary {
 }
 
 async fn open(config: &Config) -> (db::Pool, Router) {
-    let pool = db::connect(config).await.expect("open database");
+    let pool = config.connect().await.expect("open database");
     db::migrate(&pool).await.expect("migrate");
-    let state = AppState::new(config.clone(), pool.clone());
+    let state = AppState::new(config.core(), config.web(), pool.clone());
     // Pages and segments need none of the state's tasks; the hub and counters stay idle.
-    let router = flashbulb::build_app(state);
+    let router = flashbulb_web::build_app(state);
     (pool, router)
 }
 
@@ -117,7 +120,7 @@ async fn main() {
     let buckets = flashbulb_store::timeline::month_buckets(&pool, 1)
         .await
         .expect("buckets");
-    let session = flashbulb::users::sessions::Sessions::new(pool.clone(), 1)
+    let session = flashbulb_core::users::sessions::Sessions::new(pool.clone(), 1)
         .start(1)
         .await
         .expect("a session of the owner");
@@ -188,7 +191,7 @@ async fn main() {
 }
 
 async fn pool_for_library(config: &Config) -> db::Pool {
-    db::connect(config).await.expect("open database")
+    config.connect().await.expect("open database")
 }
 
 /// Makes the path of the next request of a series.

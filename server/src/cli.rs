@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::{Parser, Subcommand};
+use flashbulb_core::{db, import::ImportArgs};
+use flashbulb_tools::{load, seed};
+use flashbulb_web::AppState;
 
-use crate::{config::Config, db, seed, web, web::state::AppState};
+use crate::config::Config;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,13 +35,25 @@ pub enum Command {
     Seed(seed::SeedArgs),
     /// Add every photo below a folder (idempotent: photos already there are skipped), then
     /// make their derivatives.
-    Import(crate::import::ImportArgs),
+    Import(ImportCommand),
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
     /// Load a running server's live-updates hub: hold many sockets, make changes at a
     /// steady rate, report delivery, frames per client and latency.
-    LiveLoad(crate::live::load::LoadArgs),
+    LiveLoad(load::LoadArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImportCommand {
+    /// The folder to walk (subfolders too).
+    pub dir: PathBuf,
+    /// The user who owns the photos; created if missing.
+    #[arg(long, default_value = "demo")]
+    pub owner: String,
+    /// Only add the photos and queue their derivatives; a running server makes them.
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,20 +79,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let pool = db::connect(&config).await?;
+            let pool = config.connect().await?;
             let applied = db::migrate(&pool).await?;
             println!("database is at migration {applied}");
             Ok(())
         }
         Command::Import(args) => {
-            let pool = db::connect(&config).await?;
+            let pool = config.connect().await?;
             db::migrate(&pool).await?;
-            let report = crate::import::run(&pool, &config, &args).await?;
+            let args = ImportArgs {
+                dir: args.dir,
+                owner: args.owner,
+                no_wait: args.no_wait,
+            };
+            let report = flashbulb_core::import::run(&pool, &config.core(), &args).await?;
             println!("{report}");
             Ok(())
         }
         Command::LiveLoad(args) => {
-            let report = crate::live::load::run(&args).await?;
+            let report = load::run(&args).await?;
             if let Some(path) = &args.json {
                 std::fs::write(path, serde_json::to_vec_pretty(&report)?)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -88,23 +107,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Add { name, admin, reset }) => {
             let password = read_password()?;
-            let pool = db::connect(&config).await?;
+            let pool = config.connect().await?;
             db::migrate(&pool).await?;
             if reset {
-                crate::users::reset_password(&pool, &name, &password).await?;
+                flashbulb_core::users::reset_password(&pool, &name, &password).await?;
                 println!(
                     "new password set for {}; their sessions have ended",
                     name.trim()
                 );
             } else {
-                crate::users::add(&pool, &name, &password, admin).await?;
+                flashbulb_core::users::add(&pool, &name, &password, admin).await?;
                 let role = if admin { "administrator" } else { "user" };
                 println!("added {role} {}", name.trim());
             }
             Ok(())
         }
         Command::Seed(args) => {
-            let pool = db::connect(&config).await?;
+            let pool = config.connect().await?;
             db::migrate(&pool).await?;
             let report = seed::run_with_pictures(&pool, &args, &config.data_dir).await?;
             println!("{report}");
@@ -133,17 +152,17 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let pool = db::connect(&config).await?;
+    let pool = config.connect().await?;
     db::migrate(&pool).await?;
     // What a killed process of this host left: its half-written files and its job leases.
-    let swept = crate::storage::sweep_scratch(&config.data_dir)
+    let swept = flashbulb_core::storage::sweep_scratch(&config.data_dir)
         .await
         .context("clearing the data folder's scratch space")?;
     if swept > 0 {
         tracing::info!(swept, "removed what stopped processes left half-written");
     }
     let reclaimed = flashbulb_store::jobs::reclaim_abandoned(&pool, |holder| {
-        crate::instance::is_gone(holder, true)
+        flashbulb_core::instance::is_gone(holder, true)
     })
     .await?;
     if reclaimed != flashbulb_store::jobs::Reclaimed::default() {
@@ -154,67 +173,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let listen = config.listen;
-    let grace = config.shutdown_grace();
-    let workers_config = config.worker_config();
-    let jobs = config.jobs(&pool);
-    let state = AppState::new(config, pool.clone());
+    let settings = config.core();
+    let grace = settings.shutdown_grace();
+    let state = AppState::new(settings.clone(), config.web(), pool.clone());
     let mut background = state.start();
     if let Err(error) = state.media.prepare().await {
         tracing::warn!(%error, "the media URL key is not ready yet; pages will make it");
     }
-    let workers = crate::jobs::worker::Workers::start(
+    let workers = flashbulb_core::jobs::worker::Workers::start(
         pool.clone(),
-        workers_config,
-        &jobs,
+        settings.worker_config(),
+        &settings.jobs(&pool),
         state.jobs_queued.clone(),
         state.events.clone(),
     );
-    let hub = state.hub.clone();
-    background.push("console sampler", crate::ops::start(&state));
-    let app = web::build_app(state);
+    background.push("console sampler", flashbulb_core::ops::start(&state));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!("Flashbulb listening on http://{}", listener.local_addr()?);
-    // Without TCP_NODELAY a response written in two pieces (head, then body) waits for the
-    // client's delayed acknowledgement: 40 ms per request on keep-alive connections, measured
-    // as 1,000 requests/s for a static file at 32 connections (BENCHMARKS.md).
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY could not be set");
-        }
-    });
-    let draining = std::sync::Arc::new(tokio::sync::Notify::new());
-    // Peer addresses key the per-client rate limits.
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown({
-        let draining = draining.clone();
-        async move {
-            crate::shutdown::signal().await;
-            // Live sockets are not requests the drain waits for: tell them to go, so
-            // browsers reconnect to the next server at once.
-            hub.close_all();
-            draining.notify_one();
-        }
-    });
-    // No new connections from the signal on; requests in flight get the grace period.
-    tokio::select! {
-        served = server => served.context("serving HTTP")?,
-        () = async {
-            draining.notified().await;
-            workers.stop_taking();
-            tokio::time::sleep(grace).await;
-        } => {
-            // Dropping them cancels their handlers; uploads leave nothing half-stored.
-            tracing::warn!(
-                grace_secs = grace.as_secs(),
-                "requests still running after the grace period were cut"
-            );
-        }
-    }
+    flashbulb_web::serve(state, listener, crate::shutdown::signal(), grace, || {
+        workers.stop_taking()
+    })
+    .await?;
     // Running jobs get their grace period; the rest go back to the queue.
     workers.shutdown().await;
     background.abort();

@@ -77,7 +77,7 @@ pub struct Config {
     pub alert_webhook: Option<String>,
     /// The alert rules; see `ops::alerts::AlertRule`. Defaults: slow LCP and INP, server
     /// errors, jobs waiting.
-    pub alerts: Vec<crate::ops::alerts::AlertRule>,
+    pub alerts: Vec<flashbulb_core::ops::alerts::AlertRule>,
     /// `redis://host:port/db`: the cache's second level and the live hubs' bridge, for
     /// running several instances. None: cache and hub in this process only.
     pub redis_url: Option<String>,
@@ -104,6 +104,9 @@ pub struct Config {
     /// Only true behind a proxy that sets it; otherwise clients could pick their address.
     pub trust_forwarded_for: bool,
 }
+
+/// Keys whose values may carry credentials or tokens: the diagnostics page hides them.
+const SECRET_KEYS: [&str; 2] = ["database_url", "alert_webhook"];
 
 /// The keys `FLASHBULB_*` variables may set; other `FLASHBULB_` variables belong to scripts.
 const KEYS: &[&str] = &[
@@ -170,7 +173,7 @@ impl Default for Config {
             vitals_retention_days: 30,
             trash_grace_days: 30,
             alert_webhook: None,
-            alerts: crate::ops::alerts::AlertRule::defaults(),
+            alerts: flashbulb_core::ops::alerts::AlertRule::defaults(),
             redis_url: None,
             redis_prefix: "flashbulb:".to_string(),
             cache_mb: 64,
@@ -294,10 +297,9 @@ impl Config {
             }
         }
         if let Some(url) = &self.redis_url {
-            if let Err(error) = redis::Client::open(url.as_str()) {
+            if let Some(problem) = flashbulb_core::redis_link::RedisLink::url_problem(url) {
                 return Err(ConfigError::Rejected(format!(
-                    "redis_url must be a redis:// URL: {}",
-                    error.category()
+                    "redis_url must be a redis:// URL: {problem}"
                 )));
             }
         }
@@ -322,7 +324,7 @@ impl Config {
             ));
         }
         if let Some(url) = &self.database_url {
-            if crate::db::Backend::of_url(url).is_none() {
+            if flashbulb_store::Backend::of_url(url).is_none() {
                 return Err(ConfigError::Rejected(format!(
                     "database_url must start with sqlite: or postgres: (got scheme of {:?})",
                     url.split(':').next().unwrap_or_default()
@@ -345,77 +347,77 @@ impl Config {
         wanted.min(fit)
     }
 
-    /// The workers' settings that follow from this configuration.
-    pub fn worker_config(&self) -> crate::jobs::worker::WorkerConfig {
-        crate::jobs::worker::WorkerConfig {
-            lease: std::time::Duration::from_secs(self.job_lease_secs),
-            idle_poll: std::time::Duration::from_secs(2),
-            shutdown_grace: self.shutdown_grace(),
-        }
-    }
-
-    /// The derivatives job as this configuration sizes and bounds it.
-    pub fn derivatives_job(&self, pool: &crate::db::Pool) -> crate::pipeline::DerivativesJob {
-        crate::pipeline::DerivativesJob {
-            pool: pool.clone(),
+    /// The services' section: what `flashbulb_core` is configured with.
+    pub fn core(&self) -> flashbulb_core::Settings {
+        flashbulb_core::Settings {
             data_dir: self.data_dir.clone(),
-            limits: self.job_limits(),
-            workers: self.effective_derivative_workers(),
+            instance: self.listen.to_string(),
+            database_max_connections: self.database_max_connections,
+            slow_query_ms: self.slow_query_ms,
+            max_image_pixels: self.max_image_pixels,
+            derivative_workers: self.effective_derivative_workers(),
+            job_lease_secs: self.job_lease_secs,
+            job_timeout_secs: self.job_timeout_secs,
+            job_memory_mib: self.job_memory_mib,
+            shutdown_grace_secs: self.shutdown_grace_secs,
+            live_frame_ms: self.live_frame_ms,
+            live_heartbeat_secs: self.live_heartbeat_secs,
+            live_mailbox_bytes: self.live_mailbox_bytes,
+            ops_sample_ms: self.ops_sample_ms,
+            vitals_per_minute: self.vitals_per_minute,
+            vitals_retention_days: self.vitals_retention_days,
+            trash_grace_days: self.trash_grace_days,
+            alert_webhook: self.alert_webhook.clone(),
+            alerts: self.alerts.clone(),
+            redis_url: self.redis_url.clone(),
+            redis_prefix: self.redis_prefix.clone(),
+            cache_mb: self.cache_mb,
+            cache_ttl_secs: self.cache_ttl_secs,
+            media_url_window_secs: self.media_url_window_secs,
+            shown: self.shown(),
         }
     }
 
-    /// What one job (and the upload's check of a file) may spend on a photo.
-    pub fn job_limits(&self) -> crate::pipeline::derive::Limits {
-        crate::pipeline::derive::Limits {
-            max_pixels: self.max_image_pixels,
-            time_limit: std::time::Duration::from_secs(self.job_timeout_secs),
-            memory_bytes: self.job_memory_mib << 20,
+    /// The web layer's section: what `flashbulb_web` is configured with.
+    pub fn web(&self) -> flashbulb_web::WebSettings {
+        flashbulb_web::WebSettings {
+            listen: self.listen,
+            site_root: self.site_root.clone(),
+            max_upload_bytes: self.max_upload_bytes,
+            session_days: self.session_days,
+            secure_cookies: self.secure_cookies,
+            signins_per_minute: self.signins_per_minute,
+            uploads_per_minute: self.uploads_per_minute,
+            trust_forwarded_for: self.trust_forwarded_for,
         }
     }
 
-    /// Every kind of job this process runs.
-    pub fn jobs(&self, pool: &crate::db::Pool) -> crate::jobs::Registry {
-        crate::jobs::Registry::default().with(self.derivatives_job(pool))
-    }
-
-    /// How long in-flight requests, then running jobs, may take after a stop signal.
-    pub fn shutdown_grace(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.shutdown_grace_secs)
-    }
-
-    /// The live-updates hub's settings that follow from this configuration.
-    pub fn hub_config(&self) -> crate::live::HubConfig {
-        crate::live::HubConfig {
-            frame: std::time::Duration::from_millis(self.live_frame_ms),
-            heartbeat: std::time::Duration::from_secs(self.live_heartbeat_secs),
-            mailbox_bytes: self.live_mailbox_bytes,
-            ..crate::live::HubConfig::default()
-        }
+    /// Every key with its value as JSON text, for the diagnostics page; a credential inside a
+    /// URL (`user:password@`) and whole webhook addresses are hidden.
+    pub fn shown(&self) -> Vec<(String, String)> {
+        let Ok(serde_json::Value::Object(values)) = serde_json::to_value(self) else {
+            return Vec::new();
+        };
+        values
+            .into_iter()
+            .map(|(key, value)| {
+                let shown = match (&value, SECRET_KEYS.contains(&key.as_str())) {
+                    (serde_json::Value::Null, _) => "(not set)".to_string(),
+                    (serde_json::Value::String(url), true) if key == "database_url" => {
+                        flashbulb_store::hide_credentials(url)
+                    }
+                    (_, true) => "(hidden)".to_string(),
+                    (serde_json::Value::Array(items), false) => {
+                        format!("{} entries", items.len())
+                    }
+                    _ => value.to_string(),
+                };
+                (key, shown)
+            })
+            .collect()
     }
 
     /// The database URL in force: explicit, or a SQLite file inside `data_dir`.
-    /// The link to Redis when one is configured; [`crate::redis_link::RedisLink::start`] connects.
-    pub fn redis_link(&self) -> Option<crate::redis_link::RedisLink> {
-        let url = self.redis_url.as_deref()?;
-        match crate::redis_link::RedisLink::new(url, &self.redis_prefix) {
-            Ok(link) => Some(link),
-            Err(error) => {
-                // Validation parsed the URL already; this is not expected to happen.
-                tracing::error!(%error, "Redis is configured but cannot be used");
-                None
-            }
-        }
-    }
-
-    /// The cache this configuration asks for, over `redis` when there is one.
-    pub fn cache(&self, redis: Option<crate::redis_link::RedisLink>) -> crate::cache::Cache {
-        crate::cache::Cache::new(
-            self.cache_mb.saturating_mul(1024 * 1024),
-            std::time::Duration::from_secs(self.cache_ttl_secs),
-            redis,
-        )
-    }
-
     pub fn effective_database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -431,6 +433,12 @@ impl Config {
             acquire_timeout: std::time::Duration::from_secs(self.database_acquire_timeout_secs),
             slow_statement: std::time::Duration::from_millis(self.slow_query_ms),
         }
+    }
+
+    /// Opens the pool this configuration names; a SQLite file (and its folder) is created on
+    /// first use.
+    pub async fn connect(&self) -> anyhow::Result<flashbulb_store::Pool> {
+        flashbulb_store::open(&self.store()).await
     }
 }
 
@@ -501,7 +509,7 @@ mod tests {
             let config = Config::load(None).map_err(|e| e.to_string())?;
             // Three budgets of 300 MiB fit in 1000; eight would not.
             assert_eq!(config.effective_derivative_workers(), 3);
-            assert_eq!(config.job_limits().memory_bytes, 300 << 20);
+            assert_eq!(config.core().job_limits().memory_bytes, 300 << 20);
             jail.set_env("FLASHBULB_JOB_MEMORY_MIB", "32");
             let error = Config::load(None).err().ok_or("accepted 32 MiB")?;
             assert!(error.to_string().contains("job_memory_mib"), "{error}");
@@ -540,6 +548,20 @@ mod tests {
             assert!(error.to_string().contains("http://"), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn secrets_never_show() {
+        let config = Config {
+            database_url: Some("sqlite://data/flashbulb.db".into()),
+            alert_webhook: Some("http://hooks.local/T0K3N".into()),
+            ..Config::default()
+        };
+        let shown = config.shown();
+        let text = format!("{shown:?}");
+        assert!(!text.contains("T0K3N"), "{text}");
+        assert!(text.contains("sqlite://data/flashbulb.db"));
+        assert!(shown.iter().any(|(key, _)| key == "listen"));
     }
 
     #[test]

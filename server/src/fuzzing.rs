@@ -5,7 +5,7 @@
 use app::search::SearchForm;
 use flashbulb_types::model::Cursor;
 
-use crate::pipeline::{
+use flashbulb_core::pipeline::{
     derive::{declared_size_of, Limits},
     sniff::Format,
 };
@@ -40,7 +40,7 @@ pub fn upload_sniffing(data: &[u8]) {
     if let Ok((width, height)) = declared_size_of(std::io::Cursor::new(data), format, limits) {
         assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);
         // The pricing uploads run next, from the same headers.
-        let _ = crate::pipeline::decode::price(data, format, limits);
+        let _ = flashbulb_core::pipeline::decode::price(data, format, limits);
     }
 }
 
@@ -53,7 +53,7 @@ pub fn image_decoding(data: &[u8]) {
         time_limit: std::time::Duration::from_secs(10),
         ..Limits::default()
     };
-    if let Ok(derived) = crate::pipeline::derive_all(data, limits) {
+    if let Ok(derived) = flashbulb_core::pipeline::derive_all(data, limits) {
         assert!(derived.width > 0 && derived.height > 0);
         assert!(u64::from(derived.width) * u64::from(derived.height) <= limits.max_pixels);
         assert!(derived.files.iter().all(|(_, bytes)| !bytes.is_empty()));
@@ -62,12 +62,12 @@ pub fn image_decoding(data: &[u8]) {
 
 /// EXIF extraction from an uploaded file: camera, lens, time and orientation, or nothing.
 pub fn exif_extraction(data: &[u8]) {
-    let _ = crate::pipeline::metadata::read(data);
+    let _ = flashbulb_core::pipeline::metadata::read(data);
 }
 
 /// A Web Vitals beacon as browsers post it: JSON checked field by field.
 pub fn vitals_beacon(data: &[u8]) {
-    if let Ok(beacon) = crate::vitals::parse(data) {
+    if let Ok(beacon) = flashbulb_core::vitals::parse(data) {
         // What is accepted is what the checks promise: a plausible, finite value each.
         for sample in &beacon.metrics {
             assert!(sample.value.is_finite() && sample.value >= 0.0);
@@ -81,7 +81,7 @@ pub fn websocket_message(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Err(reason) = crate::live::read_client_message(text) {
+    if let Err(reason) = flashbulb_core::live::read_client_message(text) {
         // The refusal travels back as JSON on one line.
         let refusal = flashbulb_types::live::ServerMessage::Refused { reason };
         let encoded = serde_json::to_string(&refusal).expect("a refusal encodes");

@@ -1,8 +1,5 @@
 //! The `flashbulb` binary: parses the command line and hands over to the library.
 
-// Leptos view types nest deeply; the timeline page exceeds the default limit.
-#![recursion_limit = "256"]
-
 use clap::Parser;
 
 #[tokio::main]

@@ -6,7 +6,7 @@ use tracing_subscriber::{
     filter::Targets, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer,
 };
 
-use crate::ops::slow_queries::SlowQueryLayer;
+use flashbulb_core::ops::slow_queries::SlowQueryLayer;
 
 /// Installs the subscriber once; later calls (tests) are ignored.
 pub fn init(filter: &str) {

@@ -9,7 +9,7 @@ mod hostile;
 
 use std::time::Duration;
 
-use flashbulb::pipeline::derive::Limits;
+use flashbulb_core::pipeline::derive::Limits;
 
 #[global_allocator]
 static ALLOCATOR: hostile::Counting = hostile::Counting;

@@ -17,7 +17,8 @@ use axum::{
     http::{header, Request, StatusCode},
 };
 use bytes::Bytes;
-use flashbulb::{cache::Cache, config::Config, redis_link::RedisLink};
+use flashbulb::config::Config;
+use flashbulb_core::{cache::Cache, redis_link::RedisLink};
 
 use super::{
     live::{following, next, Served},
@@ -369,13 +370,11 @@ async fn with_redis_stopped_pages_keep_answering_and_both_instances_recover_by_t
         .with_photos(30)
         .await;
     // B: another instance on the same database (the same file) and Redis.
-    let b_state = flashbulb::AppState::new(
-        Config {
-            data_dir: a.config.data_dir.clone(),
-            ..config
-        },
-        a.pool.clone(),
-    );
+    let b_config = Config {
+        data_dir: a.config.data_dir.clone(),
+        ..config
+    };
+    let b_state = flashbulb_web::AppState::new(b_config.core(), b_config.web(), a.pool.clone());
     let _b_background = b_state.start();
     let b_redis = b_state.redis.clone().expect("B has Redis");
     wait_until("B is subscribed", || {
@@ -505,8 +504,8 @@ async fn pages_carry_etags_answer_304_and_change_with_every_write() {
 
     // Timeline segments are cached the same way.
     let month = match app.backend() {
-        flashbulb::db::Backend::Sqlite => "strftime('%Y-%m', taken_at, 'unixepoch')",
-        flashbulb::db::Backend::Postgres => {
+        flashbulb_core::db::Backend::Sqlite => "strftime('%Y-%m', taken_at, 'unixepoch')",
+        flashbulb_core::db::Backend::Postgres => {
             "to_char(to_timestamp(taken_at) AT TIME ZONE 'UTC', 'YYYY-MM')"
         }
     };

@@ -6,14 +6,10 @@ use std::time::Duration;
 
 use app::live::{Addition, Change, ClientMessage, Counter, PhotoStatus, ServerMessage, Topic};
 use app::model::PhotoCell;
-use flashbulb::{
-    config::Config,
-    live::{
-        load::{self, Site},
-        Channel,
-    },
-    AppState,
-};
+use flashbulb::config::Config;
+use flashbulb_core::live::Channel;
+use flashbulb_tools::load::{self, Site};
+use flashbulb_web::AppState;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest, Message};
@@ -49,7 +45,7 @@ impl Served {
             session: first_user_session(state).await,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = flashbulb::build_app(state.clone());
+        let router = flashbulb_web::build_app(state.clone());
         let hub = state.hub.clone();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -413,7 +409,7 @@ async fn a_client_reconnects_after_a_server_restart_and_resubscribes() {
     served.stop().await;
 
     // The same port, a new hub and state on the same database.
-    let restarted = AppState::new(app.config.clone(), app.pool.clone());
+    let restarted = AppState::new(app.config.core(), app.config.web(), app.pool.clone());
     let _restarted_background = restarted.start();
     let served = Served::on(
         &restarted,

@@ -6,7 +6,10 @@ use axum::{
     http::{header, Request, StatusCode},
     Router,
 };
-use flashbulb::{config::Config, db, seed, AppState};
+use flashbulb::config::Config;
+use flashbulb_core::db;
+use flashbulb_tools::seed;
+use flashbulb_web::AppState;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -46,7 +49,7 @@ struct TestApp {
     /// The session of the library's owner, made at the first request that needs it.
     owner_session: tokio::sync::OnceCell<String>,
     /// The state's tasks (hub, Redis link, cache follower, counters), stopped with the app.
-    _background: flashbulb::background::Background,
+    _background: flashbulb_core::background::Background,
 }
 
 /// The password `TestApp::with_photos` gives the seeded user "demo".
@@ -90,9 +93,9 @@ impl TestApp {
             config.redis_url = Some(url);
             config.redis_prefix = cache::unique_prefix();
         }
-        let pool = db::connect(&config).await.expect("open database");
+        let pool = config.connect().await.expect("open database");
         db::migrate(&pool).await.expect("migrate");
-        let state = AppState::new(config.clone(), pool.clone());
+        let state = AppState::new(config.core(), config.web(), pool.clone());
         let background = state.start();
         if let Some(redis) = &state.redis {
             cache::wait_until("Redis answers and the instance is subscribed", || {
@@ -100,7 +103,7 @@ impl TestApp {
             })
             .await;
         }
-        let router = flashbulb::build_app(state.clone());
+        let router = flashbulb_web::build_app(state.clone());
         Self {
             dir,
             pool,
@@ -121,8 +124,8 @@ impl TestApp {
         seed::run(&self.pool, &seed_args("demo", count))
             .await
             .expect("seed");
-        match flashbulb::users::add(&self.pool, "demo", DEMO_PASSWORD, true).await {
-            Ok(_) | Err(flashbulb::ServerError::Conflict(_)) => {}
+        match flashbulb_core::users::add(&self.pool, "demo", DEMO_PASSWORD, true).await {
+            Ok(_) | Err(flashbulb_core::CoreError::Conflict(_)) => {}
             Err(error) => panic!("demo's password: {error}"),
         }
         self
@@ -145,7 +148,7 @@ impl TestApp {
                         .expect("first user");
                 let owner = match first {
                     Some(owner) => owner,
-                    None => flashbulb::users::find_or_create(&self.pool, "owner", true)
+                    None => flashbulb_core::users::find_or_create(&self.pool, "owner", true)
                         .await
                         .expect("owner"),
                 };
@@ -310,7 +313,7 @@ async fn add_to_album(app: &TestApp, album: i64, photo: i64) -> StatusCode {
 }
 
 fn write_original(app: &TestApp, sha: &[u8], bytes: &[u8]) {
-    let path = flashbulb::storage::original_path(app.dir.path(), sha);
+    let path = flashbulb_core::storage::original_path(app.dir.path(), sha);
     std::fs::create_dir_all(path.parent().expect("parent")).expect("folder");
     std::fs::write(path, bytes).expect("original");
 }

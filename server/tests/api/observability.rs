@@ -9,10 +9,8 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use flashbulb::{
-    config::Config,
-    ops::alerts::{AlertRule, Signal},
-};
+use flashbulb::config::Config;
+use flashbulb_core::ops::alerts::{AlertRule, Signal};
 use tokio::net::TcpListener;
 
 use super::{
@@ -126,7 +124,7 @@ async fn beacons_are_counted_once_per_page_view_and_bad_ones_are_refused_unstore
         StatusCode::NO_CONTENT
     );
     assert_eq!(stored_counts(&app).await, 3);
-    let rows = flashbulb::vitals::summary(&app.pool, flashbulb::db::now() / 60, 60)
+    let rows = flashbulb_core::vitals::summary(&app.pool, flashbulb_core::db::now() / 60, 60)
         .await
         .expect("summary");
     let cls = rows
@@ -259,23 +257,27 @@ async fn an_alert_rule_fires_and_resolves_and_the_webhook_hears_both() {
     .with_photos(1)
     .await;
     let state = &app.state;
-    flashbulb::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(state).await.expect("sample");
     let alert = |snapshot: &app::ops::OpsSnapshot| snapshot.alerts[0].state;
-    let snapshot = flashbulb::ops::snapshot(state).await.expect("snapshot");
+    let snapshot = flashbulb_core::ops::snapshot(state)
+        .await
+        .expect("snapshot");
     assert_eq!(alert(&snapshot), app::ops::AlertState::Inactive);
 
     app.execute(
         "INSERT INTO jobs (kind, photo_id, run_at, created_at) VALUES ('make_derivatives', 1, 0, 0)",
     )
     .await;
-    flashbulb::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(state).await.expect("sample");
     let firing = next_notification(&mut received).await;
     assert_eq!(firing["rule"], "Backlog");
     assert_eq!(firing["state"], "firing");
     assert_eq!(firing["value"], 1.0);
     assert_eq!(firing["threshold"], 0.0);
     assert_eq!(firing["condition"], "jobs waiting or running above 0");
-    let snapshot = flashbulb::ops::snapshot(state).await.expect("snapshot");
+    let snapshot = flashbulb_core::ops::snapshot(state)
+        .await
+        .expect("snapshot");
     assert_eq!(alert(&snapshot), app::ops::AlertState::Firing);
     assert!(app
         .get("/metrics")
@@ -283,14 +285,16 @@ async fn an_alert_rule_fires_and_resolves_and_the_webhook_hears_both() {
         .1
         .contains("flashbulb_alerts_firing 1"));
     // Still true: no second notification.
-    flashbulb::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(state).await.expect("sample");
 
     app.execute("DELETE FROM jobs").await;
-    flashbulb::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(state).await.expect("sample");
     let resolved = next_notification(&mut received).await;
     assert_eq!(resolved["state"], "resolved");
     assert_eq!(resolved["value"], 0.0);
-    let snapshot = flashbulb::ops::snapshot(state).await.expect("snapshot");
+    let snapshot = flashbulb_core::ops::snapshot(state)
+        .await
+        .expect("snapshot");
     assert_eq!(alert(&snapshot), app::ops::AlertState::Inactive);
     let history: Vec<_> = snapshot
         .alert_history
@@ -322,7 +326,9 @@ async fn an_unreachable_webhook_is_retried_then_counted_as_failed() {
         ..Config::default()
     })
     .await;
-    flashbulb::ops::sample(&app.state).await.expect("sample");
+    flashbulb_core::ops::sample(&app.state)
+        .await
+        .expect("sample");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let metrics = app.get("/metrics").await.1;
@@ -355,9 +361,13 @@ async fn the_console_gets_its_figures_live_over_the_hub() {
     let mut console = following(&served.site, Topic::Ops).await;
     let status = status_over_tcp(&served.site, "/p/1").await;
     assert!(status.contains(" 200 "), "{status}");
-    flashbulb::ops::sample(&app.state).await.expect("sample");
+    flashbulb_core::ops::sample(&app.state)
+        .await
+        .expect("sample");
     tokio::time::sleep(Duration::from_millis(20)).await;
-    flashbulb::ops::sample(&app.state).await.expect("sample");
+    flashbulb_core::ops::sample(&app.state)
+        .await
+        .expect("sample");
     // The two samples may reach the console in one frame or in two (a frame boundary can fall
     // between them on a busy machine); the first sample's snapshot has no traffic point yet,
     // since a point is the difference of two readings.
@@ -385,7 +395,9 @@ async fn the_console_and_diagnostics_render_without_javascript() {
         send_beacon(&app, "application/json", beacon_body).await,
         StatusCode::NO_CONTENT
     );
-    flashbulb::ops::sample(&app.state).await.expect("sample");
+    flashbulb_core::ops::sample(&app.state)
+        .await
+        .expect("sample");
     let (status, html) = app.get("/ops").await;
     assert_eq!(status, StatusCode::OK, "{html}");
     for expected in [

@@ -6,7 +6,7 @@ use super::*;
 async fn the_photo_page_shows_metadata_and_its_neighbours() {
     let app = TestApp::new().await;
     let owner = 1;
-    flashbulb::users::find_or_create(&app.pool, "demo", true)
+    flashbulb_core::users::find_or_create(&app.pool, "demo", true)
         .await
         .expect("user");
     let older = insert_photo(&app, owner, 1_000, "ready").await;

@@ -8,8 +8,8 @@ use axum::{
     body::Body,
     http::{header, Request, StatusCode},
 };
-use flashbulb::{
-    config::Config,
+use flashbulb::config::Config;
+use flashbulb_core::{
     jobs::{worker::Workers, Registry},
     pipeline::{self, derive::Limits},
 };
@@ -105,11 +105,14 @@ fn a_photo_that_takes_longer_than_its_time_limit_stops_with_that_reason() {
     };
     let error = pipeline::derive_all(&photo, hurried).expect_err("24 MP in a millisecond");
     assert!(
-        matches!(error, flashbulb::pipeline::derive::DeriveError::TimedOut(_)),
+        matches!(
+            error,
+            flashbulb_core::pipeline::derive::DeriveError::TimedOut(_)
+        ),
         "{error}"
     );
     assert!(error.to_string().contains("longer than"), "{error}");
-    assert!(flashbulb::pipeline::PipelineError::Photo(error).is_retryable());
+    assert!(flashbulb_core::pipeline::PipelineError::Photo(error).is_retryable());
     // Within its time, the same file is fine.
     pipeline::derive_all(&photo, Limits::default()).expect("24 MP in a minute");
 }
@@ -282,9 +285,9 @@ pub(crate) async fn run_jobs_while<T>(
     app: &TestApp,
     work: impl std::future::Future<Output = T>,
 ) -> T {
-    let mut config = app.config.worker_config();
+    let mut config = app.config.core().worker_config();
     config.idle_poll = Duration::from_millis(50);
-    let mut derivatives = app.config.derivatives_job(&app.pool);
+    let mut derivatives = app.config.core().derivatives_job(&app.pool);
     derivatives.workers = 2;
     let workers = Workers::start(
         app.pool.clone(),
@@ -599,7 +602,7 @@ async fn a_job_whose_worker_died_is_finished_once_by_another_with_identical_deri
         .expect("sha");
     let expected = pipeline::derive_all(&photo, Limits::default()).expect("derive");
     for (variant, bytes) in &expected.files {
-        let stored = std::fs::read(flashbulb::storage::derivative_path(
+        let stored = std::fs::read(flashbulb_core::storage::derivative_path(
             app.dir.path(),
             &sha,
             variant,
@@ -675,10 +678,10 @@ async fn a_renewed_lease_keeps_a_long_job_and_a_job_out_of_attempts_fails_with_i
 /// Workers of two processes (two identities) on one queue, with `lease` and `time_limit`.
 fn two_processes(app: &TestApp, lease: Duration, time_limit: Duration) -> [Workers; 2] {
     [(), ()].map(|()| {
-        let mut config = app.config.worker_config();
+        let mut config = app.config.core().worker_config();
         config.idle_poll = Duration::from_millis(50);
         config.lease = lease;
-        let mut derivatives = app.config.derivatives_job(&app.pool);
+        let mut derivatives = app.config.core().derivatives_job(&app.pool);
         derivatives.workers = 1;
         derivatives.limits.time_limit = time_limit;
         Workers::start(
@@ -842,12 +845,12 @@ async fn importing_a_folder_is_idempotent() {
         fixture("pillow/broken.png"),
     )
     .expect("broken");
-    let args = flashbulb::import::ImportArgs {
+    let args = flashbulb_core::import::ImportArgs {
         dir: folder.path().to_path_buf(),
         owner: "demo".into(),
         no_wait: false,
     };
-    let first = flashbulb::import::run(&app.pool, &app.config, &args)
+    let first = flashbulb_core::import::run(&app.pool, &app.config.core(), &args)
         .await
         .expect("import");
     assert_eq!(first.added, 4, "{first}");
@@ -857,7 +860,7 @@ async fn importing_a_folder_is_idempotent() {
             .await,
         4
     );
-    let second = flashbulb::import::run(&app.pool, &app.config, &args)
+    let second = flashbulb_core::import::run(&app.pool, &app.config.core(), &args)
         .await
         .expect("again");
     assert_eq!((second.added, second.duplicates), (0, 4), "{second}");
@@ -875,7 +878,7 @@ async fn a_retryable_failure_waits_its_backoff_and_the_last_attempt_fails_for_go
     app.execute("UPDATE jobs SET max_attempts = 2").await;
 
     let job = lease(&app, "w", 60).await.expect("job");
-    let now = flashbulb::db::now();
+    let now = flashbulb_core::db::now();
     match jobs::fail(&app.pool, &job, "w", "disk hiccup", true)
         .await
         .expect("fail")

@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::http::StatusCode;
-use flashbulb::live::load::Site;
+use flashbulb_tools::load::Site;
 
 use super::{live::Served, TestApp};
 
@@ -125,7 +125,7 @@ async fn building_routers_while_pages_render_never_stalls_a_render() {
         tokio::task::spawn_blocking(move || {
             let mut built = 0u32;
             while building.load(Ordering::Relaxed) && built < MAX_ROUTERS_BUILT {
-                drop(flashbulb::build_app(state.clone()));
+                drop(flashbulb_web::build_app(state.clone()));
                 built += 1;
             }
             built

@@ -7,7 +7,9 @@ use std::{path::Path, time::Duration};
 
 use app::live::{Change, ServerMessage, Topic};
 use axum::http::StatusCode;
-use flashbulb::{config::Config, db, live::load::Site, AppState};
+use flashbulb::config::Config;
+use flashbulb_tools::load::Site;
+use flashbulb_web::AppState;
 use tokio::net::TcpListener;
 
 use super::{
@@ -191,8 +193,8 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
 
     // B: another instance with its own pool on the same database, its own cache and hub.
     let b_config = a.config.clone();
-    let b_pool = db::connect(&b_config).await.expect("B opens the database");
-    let b = AppState::new(b_config, b_pool);
+    let b_pool = b_config.connect().await.expect("B opens the database");
+    let b = AppState::new(b_config.core(), b_config.web(), b_pool);
     let _b_background = b.start();
     let b_redis = b.redis.clone().expect("B has Redis");
     wait_until("B is subscribed", || {
@@ -246,7 +248,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
 
     // Through nginx, whichever instance answers, the page is the new one.
     let lookups =
-        |stats: flashbulb::cache::CacheStats| stats.l1_hits + stats.l2_hits + stats.misses;
+        |stats: flashbulb_core::cache::CacheStats| stats.l1_hits + stats.l2_hits + stats.misses;
     let counted_before = (lookups(a.state.cache.stats()), lookups(b.cache.stats()));
     for _ in 0..6 {
         let (status, etag, _) = fetch(&through_edge, &page, "etag").await;

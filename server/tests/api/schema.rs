@@ -111,7 +111,7 @@ async fn a_demo_library_shows_pictures_whose_files_its_rows_share() {
             .to_str()
             .expect("ASCII")
             .starts_with("image/"));
-        let stored = std::fs::read(flashbulb::storage::derivative_path(
+        let stored = std::fs::read(flashbulb_core::storage::derivative_path(
             app.dir.path(),
             &shared,
             variant,

@@ -9,7 +9,8 @@ use axum::{
     body::Body,
     http::{header, HeaderMap, Method, Request, StatusCode},
 };
-use flashbulb::{config::Config, live::load};
+use flashbulb::config::Config;
+use flashbulb_tools::load;
 
 use super::{
     live::{following, next, Served},
@@ -36,10 +37,10 @@ const A_FILE_NAME: &str = "needle-of-a.jpg";
 
 async fn two_libraries(config: Config) -> TwoLibraries {
     let app = TestApp::with_config(config).await.with_photos(20).await;
-    let b = flashbulb::users::add(&app.pool, "bea", B_PASSWORD, false)
+    let b = flashbulb_core::users::add(&app.pool, "bea", B_PASSWORD, false)
         .await
         .expect("B");
-    flashbulb::seed::run(&app.pool, &super::seed_args("bea", 10))
+    flashbulb_tools::seed::run(&app.pool, &super::seed_args("bea", 10))
         .await
         .expect("B's photos");
     let first_of = |owner: i64| {
@@ -236,7 +237,7 @@ async fn user_b_never_reads_or_changes_user_a_s_library() {
     .await;
     assert_eq!(
         headers[header::CONTENT_TYPE],
-        flashbulb::web::timeline::SEGMENT_CONTENT_TYPE
+        flashbulb_web::timeline::SEGMENT_CONTENT_TYPE
     );
     let segment = app::codec::Segment::decode(&segment).expect("a segment");
     assert!(segment.ids.iter().all(|id| !a_ids.contains(id)));
@@ -678,7 +679,7 @@ async fn the_first_visitor_sets_up_the_administrator_then_everyone_signs_in() {
         assert_eq!(status, StatusCode::SEE_OTHER, "{form}");
         assert_eq!(location(&headers), format!("/setup?error={code}"), "{form}");
     }
-    assert!(flashbulb::users::needs_setup(&app.pool)
+    assert!(flashbulb_core::users::needs_setup(&app.pool)
         .await
         .expect("setup"));
     let (status, _, _) = send_full(&app, None, Method::POST, "/setup", "username=ana").await;

@@ -99,10 +99,10 @@ async fn an_empty_library_explains_how_to_fill_it() {
 async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     use app::{codec::Segment, format::month_start};
     let app = TestApp::new().await;
-    let owner = flashbulb::users::find_or_create(&app.pool, "edge", true)
+    let owner = flashbulb_core::users::find_or_create(&app.pool, "edge", true)
         .await
         .expect("user");
-    let other = flashbulb::users::find_or_create(&app.pool, "other", false)
+    let other = flashbulb_core::users::find_or_create(&app.pool, "other", false)
         .await
         .expect("user");
     let november = month_start(2026, 11);
@@ -123,7 +123,7 @@ async fn bucket_segments_hold_exactly_their_month_in_timeline_order() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         headers[header::CONTENT_TYPE],
-        flashbulb::web::timeline::SEGMENT_CONTENT_TYPE
+        flashbulb_web::timeline::SEGMENT_CONTENT_TYPE
     );
     let segment = Segment::decode(&bytes).expect("decodes");
     assert_eq!(

@@ -86,7 +86,7 @@ async fn emptying_the_trash_keeps_its_photos_restorable_then_deletes_them_and_un
         write_original(&app, sha, b"jpeg bytes");
     }
     // A second owner holds the same content as photo 2: its file must survive.
-    flashbulb::users::find_or_create(&app.pool, "friend", false)
+    flashbulb_core::users::find_or_create(&app.pool, "friend", false)
         .await
         .expect("user");
     sqlx::query(
@@ -128,19 +128,19 @@ async fn emptying_the_trash_keeps_its_photos_restorable_then_deletes_them_and_un
         "a restored photo is back in the library"
     );
     let path =
-        |index: usize| flashbulb::storage::original_path(app.dir.path(), &originals[index].1);
+        |index: usize| flashbulb_core::storage::original_path(app.dir.path(), &originals[index].1);
     assert!(
         path(0).exists() && path(1).exists(),
         "emptying deleted files at once"
     );
 
     // Within the grace period nothing goes; after it, the photos and unshared originals do.
-    let now = flashbulb::db::now();
-    let purged = flashbulb::photos::purge_emptied(&app.pool, app.dir.path(), now - 86_400)
+    let now = flashbulb_core::db::now();
+    let purged = flashbulb_core::photos::purge_emptied(&app.pool, app.dir.path(), now - 86_400)
         .await
         .expect("purge");
     assert!(purged.is_empty(), "{purged:?}");
-    let purged = flashbulb::photos::purge_emptied(&app.pool, app.dir.path(), now + 1)
+    let purged = flashbulb_core::photos::purge_emptied(&app.pool, app.dir.path(), now + 1)
         .await
         .expect("purge");
     assert_eq!(purged.into_iter().collect::<Vec<_>>(), [(1, 2)]);

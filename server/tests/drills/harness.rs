@@ -12,7 +12,7 @@ use std::{
 
 use axum::http::StatusCode;
 use bytes::Bytes;
-use flashbulb::live::load::{self, Site};
+use flashbulb_tools::load::{self, Site};
 use http_body_util::{BodyExt, Full};
 use hyper_util::{
     client::legacy::{connect::HttpConnector, Client},
@@ -248,12 +248,12 @@ impl Flashbulb {
     }
 
     /// The SQLite database of the data folder, for checking what is stored.
-    pub async fn sqlite(&self) -> flashbulb::db::Pool {
+    pub async fn sqlite(&self) -> flashbulb_core::db::Pool {
         let config = flashbulb::Config {
             data_dir: self.data.clone(),
             ..flashbulb::Config::default()
         };
-        flashbulb::db::connect(&config).await.expect("the database")
+        config.connect().await.expect("the database")
     }
 }
 
@@ -620,7 +620,7 @@ pub fn read_continuously(
 
 /// The paths readers fetch: the timeline page, the albums page, a photo page, a photo's
 /// status, and the timeline's month buckets as the page's script fetches them.
-pub async fn reading_paths(pool: &flashbulb::db::Pool) -> Vec<(&'static str, String)> {
+pub async fn reading_paths(pool: &flashbulb_core::db::Pool) -> Vec<(&'static str, String)> {
     let months: Vec<i64> = sqlx::query_scalar(
         "SELECT month FROM photo_months WHERE photo_count > 0 ORDER BY month DESC LIMIT 4",
     )

@@ -11,10 +11,8 @@ mod soak;
 use std::{path::Path, sync::Arc, time::Duration};
 
 use app::live::{Change, ServerMessage, Topic};
-use flashbulb::{
-    live::load::{self, Site},
-    pipeline,
-};
+use flashbulb_core::pipeline;
+use flashbulb_tools::load::{self, Site};
 use harness::{
     distinct_photo, eventually, get, pick, post_form, read_continuously, reading_paths, served,
     upload, Flashbulb, Postgres, Redis, Tally,
@@ -53,7 +51,7 @@ async fn upload_copies(
     ids
 }
 
-async fn count(pool: &flashbulb::db::Pool, query: &str) -> i64 {
+async fn count(pool: &flashbulb_core::db::Pool, query: &str) -> i64 {
     sqlx::query_scalar(query)
         .fetch_one(pool)
         .await
@@ -159,10 +157,10 @@ async fn a_worker_killed_mid_job_loses_nothing_and_repeats_nothing() {
         .expect("hashes");
     let mut expected_files = Vec::new();
     for sha in &hashes {
-        let hex = flashbulb::storage::hex(sha);
+        let hex = flashbulb_core::storage::hex(sha);
         expected_files.push(format!("originals/{}/{hex}", &hex[..2]));
         for (variant, bytes) in &reference.files {
-            let path = flashbulb::storage::derivative_path(data, sha, variant);
+            let path = flashbulb_core::storage::derivative_path(data, sha, variant);
             let stored = std::fs::read(&path)
                 .unwrap_or_else(|error| panic!("{} is missing: {error}", path.display()));
             assert!(
@@ -191,7 +189,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_repeats_nothing() {
     assert!(
         !data
             .join("tmp")
-            .join(format!("{}-{killed_pid}", flashbulb::instance::host()))
+            .join(format!("{}-{killed_pid}", flashbulb_core::instance::host()))
             .exists(),
         "the killed process's scratch folder is gone"
     );
@@ -485,7 +483,10 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
             .file_name()
             .expect("name")
             .to_string_lossy();
-        assert_eq!(flashbulb::storage::hex(&sha2::Sha256::digest(&bytes)), name);
+        assert_eq!(
+            flashbulb_core::storage::hex(&sha2::Sha256::digest(&bytes)),
+            name
+        );
     }
     let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
         .fetch_one(&pool)
@@ -676,10 +677,11 @@ async fn postgresql_restarted_fails_fast_then_recovers_by_itself() {
     server.start().await;
     let pid = server.pid();
     let site = server.sign_in().await;
-    let pool = flashbulb::db::connect(&flashbulb::Config {
+    let pool = flashbulb::Config {
         database_url: Some(postgres.url()),
         ..flashbulb::Config::default()
-    })
+    }
+    .connect()
     .await
     .expect("the drill's own connection");
     let paths = reading_paths(&pool).await;

@@ -13,7 +13,7 @@ use std::{
 };
 
 use app::live::{ServerMessage, Topic};
-use flashbulb::live::load;
+use flashbulb_tools::load;
 use serde_json::json;
 
 use super::harness::{

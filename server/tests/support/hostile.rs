@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use flashbulb::pipeline::{self, derive::Limits};
+use flashbulb_core::pipeline::{self, derive::Limits};
 
 /// The system allocator, counting the bytes live and their peak since the last reset.
 pub struct Counting;

@@ -1,0 +1,110 @@
+//! The services, apart from HTTP: the database, the library port, the live hub and
+//! its publisher, the cache, metrics, Web Vitals, the console, media signing. [`Core`] holds
+//! them; the web layer's state wraps it with what only HTTP needs (Leptos' options, the access
+//! guard). No part starts a task when made: [`Core::start`] starts them all and returns their
+//! handles.
+
+use std::sync::Arc;
+
+use flashbulb_types::library::SharedLibrary;
+
+use crate::{
+    background::Background,
+    db::Pool,
+    library::DbLibrary,
+    live::{Hub, LiveEvents, Relay},
+    metrics::Metrics,
+    ops::Ops,
+    photos::signing::MediaSigner,
+    redis_link::RedisLink,
+    settings::Settings,
+    vitals::Vitals,
+};
+
+/// Every service of one server process. Cheap to clone: every part is shared.
+#[derive(Clone)]
+pub struct Core {
+    pub settings: Arc<Settings>,
+    pub db: Pool,
+    /// Shut while the database is away, so requests fail fast with 503.
+    pub database_gate: crate::db::gate::Gate,
+    pub library: SharedLibrary,
+    /// Notified when a job is queued, so an idle worker starts at once.
+    pub jobs_queued: Arc<tokio::sync::Notify>,
+    /// The live-updates hub every `/ws` socket of this process hangs on.
+    pub hub: Hub,
+    /// Publishes the library's changes to the hub.
+    pub events: LiveEvents,
+    /// Request, pool, queue, hub and process figures for `/metrics` and the console.
+    pub metrics: Metrics,
+    /// Web Vitals ingest: its rate limiter.
+    pub vitals: Vitals,
+    /// The console's history and the alert rules' states.
+    pub ops: Ops,
+    /// When this server started.
+    pub started: std::time::Instant,
+    /// Pages and segments: L1 here, L2 in Redis when configured.
+    pub cache: crate::cache::Cache,
+    /// Redis, when configured: the cache's second level and the hubs' bridge.
+    pub redis: Option<RedisLink>,
+    /// Signs and checks media URLs.
+    pub media: MediaSigner,
+}
+
+impl Core {
+    /// Makes every service; none starts a task ([`Core::start`] does).
+    pub fn new(settings: Settings, db: Pool) -> Self {
+        let hub = Hub::new(settings.hub_config());
+        let redis = settings.redis_link();
+        let cache = settings.cache(redis.clone());
+        let media = MediaSigner::new(db.clone(), settings.media_url_window_secs);
+        let events = LiveEvents::new(
+            Relay::new(hub.clone(), redis.clone()),
+            db.clone(),
+            cache.clone(),
+            media.clone(),
+        );
+        let library: SharedLibrary = Arc::new(DbLibrary::new(
+            db.clone(),
+            settings.data_dir.clone(),
+            events.clone(),
+            media.clone(),
+            settings.trash_grace_days,
+        ));
+        let database_gate = crate::db::gate::Gate::new(db.clone());
+        let metrics = Metrics::new(
+            db.clone(),
+            settings.database_max_connections,
+            hub.clone(),
+            cache.clone(),
+            database_gate.clone(),
+        );
+        let vitals = Vitals::new(
+            std::num::NonZeroU32::new(settings.vitals_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        );
+        let ops = Ops::new(settings.alerts.clone());
+        Self {
+            settings: Arc::new(settings),
+            database_gate,
+            db,
+            library,
+            jobs_queued: Arc::new(tokio::sync::Notify::new()),
+            hub,
+            events,
+            metrics,
+            vitals,
+            ops,
+            started: std::time::Instant::now(),
+            cache,
+            redis,
+            media,
+        }
+    }
+
+    /// Starts every task the services run beside requests ([`crate::background::start`]);
+    /// they stop when the returned tasks are dropped.
+    pub fn start(&self) -> Background {
+        crate::background::start(self.redis.as_ref(), &self.cache, &self.events)
+    }
+}

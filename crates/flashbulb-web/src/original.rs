@@ -1,0 +1,57 @@
+//! `GET /api/photos/{id}/original`: the owner downloads a photo's original file as stored.
+
+use axum::{
+    body::Body,
+    extract::{Path, Request, State},
+    http::{header, HeaderValue},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::WebResult;
+use crate::{access::SignedIn, state::AppState};
+use flashbulb_core::{storage, CoreError};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/photos/{id}/original", get(download_original))
+}
+
+async fn download_original(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+    Path(id): Path<String>,
+    request: Request,
+) -> WebResult<Response> {
+    let id: i64 = id.parse().map_err(|_| CoreError::NotFound)?;
+    let owner = viewer.id;
+    let row = flashbulb_store::photos::original_of(&state.db, owner, id).await?;
+    let (file_name, mime_type, sha) = row.ok_or(CoreError::NotFound)?;
+    let path = storage::original_path(&state.settings.data_dir, &sha);
+    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        return Err(CoreError::Gone(
+            "the original file of this photo is not stored on this server".into(),
+        )
+        .into());
+    }
+    // ServeFile streams the file and answers range and conditional requests.
+    let mut response = ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .map_err(|error| CoreError::Internal(error.into()))?
+        .map(Body::new);
+    let headers = response.headers_mut();
+    if let Some(mime) = mime_type.and_then(|mime| HeaderValue::from_str(&mime).ok()) {
+        headers.insert(header::CONTENT_TYPE, mime);
+    }
+    if let Ok(disposition) = HeaderValue::from_str(&crate::attachment(&file_name)) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(response.into_response())
+}

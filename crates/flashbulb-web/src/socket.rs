@@ -1,0 +1,339 @@
+//! `GET /ws`: the upgrade (same-site Origin, a signed-in user), then one task per socket
+//! that answers subscriptions, sends what the hub queued for it, and drops silent peers.
+
+use std::time::Instant;
+
+use app::{
+    live::{ClientMessage, ServerMessage, Topic, LIVE_PATH},
+    model::Viewer,
+};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
+    routing::get,
+    Router,
+};
+
+use crate::WebError;
+use crate::{
+    access::{names_this_host, SignedIn},
+    state::AppState,
+};
+use bytes::Bytes;
+use flashbulb_core::live::hub::{resync_frame, Channel, Connection, Frame};
+use flashbulb_core::{CoreError, CoreResult};
+
+/// Largest message a browser may send: subscriptions are tiny.
+const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// A socket that keeps sending what cannot be understood is closed after this many.
+const MAX_REFUSALS: u32 = 10;
+/// WebSocket close code "policy violation" (RFC 6455 §7.4.1).
+const CLOSE_POLICY: u16 = 1008;
+/// WebSocket close code "going away": the server is shutting down.
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(LIVE_PATH, get(upgrade))
+}
+
+async fn upgrade(
+    State(state): State<AppState>,
+    viewer: Option<SignedIn>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    // Not a WebSocket request at all: say so before anything else.
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            return WebError(CoreError::BadRequest(format!(
+                "{LIVE_PATH} takes WebSocket upgrades only: {rejection}"
+            )))
+            .into_response()
+        }
+    };
+    match accept(viewer, &headers) {
+        Ok(viewer) => upgrade
+            .read_buffer_size(MAX_CLIENT_MESSAGE)
+            // Each message is written out at once: no second buffer per connection (the
+            // mailbox is the one bounded backlog).
+            .write_buffer_size(0)
+            .max_message_size(MAX_CLIENT_MESSAGE)
+            .max_frame_size(MAX_CLIENT_MESSAGE)
+            .on_upgrade(move |socket| serve(socket, state, viewer))
+            .into_response(),
+        Err(error) => WebError(error).into_response(),
+    }
+}
+
+/// Who may open a socket: a signed-in user on a page of this site (cross-site WebSocket
+/// hijacking is refused by the Origin check, which a browser always sends on upgrades).
+fn accept(viewer: Option<SignedIn>, headers: &HeaderMap) -> CoreResult<Viewer> {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| CoreError::Forbidden("a live socket needs an Origin header".into()))?;
+    if !names_this_host(origin, headers) {
+        return Err(CoreError::Forbidden(format!(
+            "live updates are not offered to pages of {}",
+            origin.chars().take(100).collect::<String>()
+        )));
+    }
+    viewer
+        .map(|SignedIn(viewer)| viewer)
+        .ok_or(CoreError::Unauthorized)
+}
+
+/// Serves one socket until the peer leaves, goes silent, misbehaves or the server stops.
+async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
+    let mut connection = state.hub.connect();
+    let config = *state.hub.config();
+    let mut closing = state.hub.closing();
+    let hello = ServerMessage::Hello {
+        frame_ms: config.frame.as_millis() as u64,
+        heartbeat_ms: config.heartbeat.as_millis() as u64,
+    };
+    if send(&mut socket, &hello).await.is_err() {
+        return;
+    }
+    let mut heartbeat = tokio::time::interval(config.heartbeat);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+    let mut refusals = 0;
+    loop {
+        tokio::select! {
+            () = connection.mailbox().ready() => {
+                if flush(&mut socket, &connection).await.is_err() {
+                    break;
+                }
+            }
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { break };
+                last_heard = Instant::now();
+                let text = match message {
+                    Message::Text(text) => text,
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => continue,
+                    Message::Binary(_) => {
+                        refusals += 1;
+                        Utf8Bytes::from_static("binary")
+                    }
+                };
+                let answer = match flashbulb_core::live::read_client_message(&text) {
+                    Ok(request) => answer(&state, &viewer, &mut connection, request).await,
+                    Err(reason) => ServerMessage::Refused { reason },
+                };
+                if matches!(answer, ServerMessage::Refused { .. }) {
+                    refusals += 1;
+                }
+                if send(&mut socket, &answer).await.is_err() {
+                    break;
+                }
+                if refusals >= MAX_REFUSALS {
+                    close(&mut socket, CLOSE_POLICY, "too many refused messages").await;
+                    break;
+                }
+            }
+            _ = heartbeat.tick() => {
+                // A peer that answered nothing, not even the last two pings, is gone.
+                if last_heard.elapsed() > config.heartbeat * 2 + config.heartbeat / 2 {
+                    connection.hub().peer_dropped();
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+            _ = closing.changed() => {
+                close(&mut socket, CLOSE_GOING_AWAY, "server restarting").await;
+                break;
+            }
+        }
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    viewer: &Viewer,
+    connection: &mut Connection,
+    request: ClientMessage,
+) -> ServerMessage {
+    match request {
+        ClientMessage::Subscribe { topic } => {
+            if let Err(reason) = authorize(state, viewer, topic).await {
+                return ServerMessage::Refused { reason };
+            }
+            match connection.subscribe(channel(viewer, topic)) {
+                Ok(()) => ServerMessage::Subscribed { topic },
+                Err(error) => ServerMessage::Refused {
+                    reason: error.to_string(),
+                },
+            }
+        }
+        ClientMessage::Unsubscribe { topic } => {
+            connection.unsubscribe(channel(viewer, topic));
+            ServerMessage::Unsubscribed { topic }
+        }
+    }
+}
+
+/// The channel a topic is carried on: the viewer's own, except the console's, which every
+/// administrator shares.
+fn channel(viewer: &Viewer, topic: Topic) -> Channel {
+    match topic {
+        Topic::Ops => flashbulb_core::ops::console_channel(),
+        Topic::Library | Topic::Album(_) => Channel {
+            owner: viewer.id,
+            topic,
+        },
+    }
+}
+
+/// Topics are always within the viewer's library (an album must be one of theirs); the
+/// console is for administrators.
+async fn authorize(state: &AppState, viewer: &Viewer, topic: Topic) -> Result<(), String> {
+    match topic {
+        Topic::Library => Ok(()),
+        Topic::Ops if viewer.admin => Ok(()),
+        Topic::Ops => Err("the operations console is for administrators".into()),
+        Topic::Album(album) => {
+            match flashbulb_store::albums::exists(&state.db, viewer.id, album).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(format!("there is no album {album} in this library")),
+                Err(error) => Err(error.to_api().to_string()),
+            }
+        }
+    }
+}
+
+/// Sends everything the mailbox holds: a `resync` first when the backlog was dropped. A
+/// connection that fell behind gets its waiting frames in one message, one per line: under
+/// load that saves a write per frame exactly where writes are the bottleneck.
+async fn flush(socket: &mut WebSocket, connection: &Connection) -> Result<(), axum::Error> {
+    let outgoing = connection.mailbox().take();
+    if outgoing.resync {
+        socket
+            .send(Message::Text(Utf8Bytes::from(resync_frame(None))))
+            .await?;
+    }
+    let mut frames = outgoing.frames;
+    let message = match frames.len() {
+        0 => return Ok(()),
+        1 => frames.pop_front().unwrap_or_default().into_bytes(),
+        _ => join_lines(frames.iter().map(Frame::as_bytes)),
+    };
+    // Frames are text by construction; checking costs a pass over bytes already in cache.
+    let text = Utf8Bytes::try_from(message).map_err(axum::Error::new)?;
+    socket.send(Message::Text(text)).await
+}
+
+/// Messages of the protocol, one per line (JSON never holds a raw line break).
+fn join_lines<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone) -> Bytes {
+    let size = parts.clone().map(|part| part.len() + 1).sum();
+    let mut joined = Vec::with_capacity(size);
+    for (index, part) in parts.enumerate() {
+        if index > 0 {
+            joined.push(b'\n');
+        }
+        joined.extend_from_slice(part);
+    }
+    Bytes::from(joined)
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(message).map_err(axum::Error::new)?;
+    socket.send(Message::Text(Utf8Bytes::from(text))).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(origin: Option<&'static str>, host: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static(host));
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+        }
+        headers
+    }
+
+    #[test]
+    fn frames_that_waited_together_go_out_as_lines_of_one_message() {
+        assert_eq!(
+            join_lines(
+                ["{\"a\":1}", "{\"b\":\"x\\ny\"}"]
+                    .into_iter()
+                    .map(str::as_bytes)
+            ),
+            "{\"a\":1}\n{\"b\":\"x\\ny\"}"
+        );
+        assert_eq!(join_lines(std::iter::empty()), "");
+        // Serialized messages never hold a raw line break, so lines split them back exactly.
+        let message = ServerMessage::Refused {
+            reason: "two\nlines".into(),
+        };
+        assert!(!serde_json::to_string(&message)
+            .expect("json")
+            .contains('\n'));
+    }
+
+    fn check_origin(headers: &HeaderMap) -> CoreResult<Viewer> {
+        let viewer = Viewer {
+            id: 1,
+            name: "ana".into(),
+            admin: false,
+        };
+        accept(Some(SignedIn(viewer)), headers)
+    }
+
+    #[test]
+    fn only_signed_in_users_may_open_a_socket() {
+        let same_site = headers(Some("http://photos.example"), "photos.example");
+        assert!(matches!(
+            accept(None, &same_site),
+            Err(CoreError::Unauthorized)
+        ));
+    }
+
+    #[test]
+    fn only_pages_of_this_site_may_open_a_socket() {
+        assert!(check_origin(&headers(
+            Some("http://photos.example:3000"),
+            "photos.example:3000"
+        ))
+        .is_ok());
+        assert!(check_origin(&headers(Some("https://Photos.Example"), "photos.example")).is_ok());
+        for (origin, host) in [
+            (Some("http://evil.example"), "photos.example"),
+            (Some("http://photos.example.evil.example"), "photos.example"),
+            (Some("http://photos.example:3001"), "photos.example:3000"),
+            (Some("null"), "photos.example"),
+            (Some("photos.example"), "photos.example"),
+            (None, "photos.example"),
+        ] {
+            assert!(
+                matches!(
+                    check_origin(&headers(origin, host)),
+                    Err(CoreError::Forbidden(_))
+                ),
+                "{origin:?} on {host} was accepted"
+            );
+        }
+    }
+}
