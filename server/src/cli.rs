@@ -187,7 +187,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.jobs_queued.clone(),
         state.events.clone(),
     );
-    background.push("console sampler", flashbulb_core::ops::start(&state));
+    background.push("console sampler", flashbulb_core::ops::start(&state.ops));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;

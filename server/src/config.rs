@@ -75,9 +75,9 @@ pub struct Config {
     /// Where alerts that fire or resolve are POSTed as JSON (`http://` only; relay to HTTPS
     /// services through a local proxy). None: alerts show on the console only.
     pub alert_webhook: Option<String>,
-    /// The alert rules; see `ops::alerts::AlertRule`. Defaults: slow LCP and INP, server
+    /// The alert rules; see `flashbulb_core::alerts::AlertRule`. Defaults: slow LCP and INP, server
     /// errors, jobs waiting.
-    pub alerts: Vec<flashbulb_core::ops::alerts::AlertRule>,
+    pub alerts: Vec<flashbulb_core::alerts::AlertRule>,
     /// `redis://host:port/db`: the cache's second level and the live hubs' bridge, for
     /// running several instances. None: cache and hub in this process only.
     pub redis_url: Option<String>,
@@ -173,7 +173,7 @@ impl Default for Config {
             vitals_retention_days: 30,
             trash_grace_days: 30,
             alert_webhook: None,
-            alerts: flashbulb_core::ops::alerts::AlertRule::defaults(),
+            alerts: flashbulb_core::alerts::AlertRule::defaults(),
             redis_url: None,
             redis_prefix: "flashbulb:".to_string(),
             cache_mb: 64,

@@ -146,7 +146,7 @@ async fn wait_for_derivatives(pool: &Pool, settings: &crate::Settings) -> anyhow
         crate::live::Relay::new(crate::live::Hub::new(settings.hub_config()), redis.clone()),
         pool.clone(),
         cache.clone(),
-        crate::photos::signing::MediaSigner::new(pool.clone(), settings.media_url_window_secs),
+        crate::media::MediaSigner::new(pool.clone(), settings.media_url_window_secs),
     );
     let _background = crate::background::start(redis.as_ref(), &cache, &events);
     let workers = Workers::start(

@@ -4,6 +4,7 @@
 //! them; [`Settings`] is what they are configured with. Names neither axum nor Leptos (`cargo
 //! tree -p flashbulb-core -e normal` shows it): the web layer (`flashbulb-web`) is above.
 
+pub mod alerts;
 pub mod background;
 pub mod cache;
 pub mod db;
@@ -13,6 +14,7 @@ pub mod instance;
 pub mod jobs;
 pub mod library;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod photos;

@@ -14,11 +14,8 @@ use flashbulb_types::{
 use crate::{
     db::Pool,
     live::LiveEvents,
-    photos::{
-        self,
-        signing::{MediaSigner, SignMedia},
-    },
-    CoreError,
+    media::{MediaSigner, SignMedia},
+    photos, CoreError,
 };
 
 pub struct DbLibrary {

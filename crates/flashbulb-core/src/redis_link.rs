@@ -56,8 +56,15 @@ struct Inner {
     failures: AtomicU64,
 }
 
-/// The channels every instance listens on.
-pub const CHANNELS: [&str; 2] = [crate::cache::INVALIDATIONS, crate::live::BRIDGE];
+/// The channel the caches' invalidations travel on between instances.
+pub const INVALIDATIONS: &str = "invalidate";
+
+/// The channel the live hubs share updates on.
+pub const BRIDGE: &str = "live";
+
+/// The channels every instance listens on. The link owns their names, so it depends on
+/// neither the cache nor the hub that speak on them.
+pub const CHANNELS: [&str; 2] = [INVALIDATIONS, BRIDGE];
 
 impl RedisLink {
     /// Parses `url`; [`RedisLink::start`] connects. A Redis that is down is not an error, only

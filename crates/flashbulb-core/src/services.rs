@@ -13,9 +13,9 @@ use crate::{
     db::Pool,
     library::DbLibrary,
     live::{Hub, LiveEvents, Relay},
+    media::MediaSigner,
     metrics::Metrics,
-    ops::Ops,
-    photos::signing::MediaSigner,
+    ops::{Ops, Sources},
     redis_link::RedisLink,
     settings::Settings,
     vitals::Vitals,
@@ -41,8 +41,6 @@ pub struct Core {
     pub vitals: Vitals,
     /// The console's history and the alert rules' states.
     pub ops: Ops,
-    /// When this server started.
-    pub started: std::time::Instant,
     /// Pages and segments: L1 here, L2 in Redis when configured.
     pub cache: crate::cache::Cache,
     /// Redis, when configured: the cache's second level and the hubs' bridge.
@@ -83,9 +81,17 @@ impl Core {
             std::num::NonZeroU32::new(settings.vitals_per_minute)
                 .unwrap_or(std::num::NonZeroU32::MIN),
         );
-        let ops = Ops::new(settings.alerts.clone());
+        let settings = Arc::new(settings);
+        let ops = Ops::new(Sources {
+            db: db.clone(),
+            hub: hub.clone(),
+            cache: cache.clone(),
+            metrics: metrics.clone(),
+            vitals: vitals.clone(),
+            settings: settings.clone(),
+        });
         Self {
-            settings: Arc::new(settings),
+            settings,
             database_gate,
             db,
             library,
@@ -95,7 +101,6 @@ impl Core {
             metrics,
             vitals,
             ops,
-            started: std::time::Instant::now(),
             cache,
             redis,
             media,

@@ -5,11 +5,11 @@
 use std::{path::PathBuf, time::Duration};
 
 use crate::{
+    alerts::AlertRule,
     cache::Cache,
     db::Pool,
     jobs::{worker::WorkerConfig, Registry},
     live::HubConfig,
-    ops::alerts::AlertRule,
     pipeline::{derive::Limits, DerivativesJob},
     redis_link::RedisLink,
 };

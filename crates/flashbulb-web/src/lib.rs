@@ -68,7 +68,7 @@ pub fn build_app(state: AppState) -> Router {
     let library = state.library.clone();
     let operations: app::backend::SharedOperations =
         std::sync::Arc::new(flashbulb_core::ops::ServerOperations {
-            state: state.core.clone(),
+            state: state.ops.clone(),
         });
     // Text above one TCP segment is worth compressing; images, WASM and archives of photos
     // arrive compressed.

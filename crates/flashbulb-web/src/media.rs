@@ -1,7 +1,7 @@
 //! `GET /media/{access}/{key}/{variant}`: derivatives at content-addressed URLs. The key is the
 //! first 8 bytes of the original's SHA-256, so a response never changes and is cached for a
-//! year; the access is the owner's signed grant (see [`flashbulb_core::photos::signing`]), checked without a
-//! cookie.
+//! year; the access is the owner's signed grant (see [`flashbulb_core::media`]), checked
+//! without a cookie.
 
 use axum::{
     body::Body,

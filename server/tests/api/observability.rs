@@ -10,7 +10,7 @@ use axum::{
     http::{header, Request, StatusCode},
 };
 use flashbulb::config::Config;
-use flashbulb_core::ops::alerts::{AlertRule, Signal};
+use flashbulb_core::alerts::{AlertRule, Signal};
 use tokio::net::TcpListener;
 
 use super::{
@@ -257,9 +257,11 @@ async fn an_alert_rule_fires_and_resolves_and_the_webhook_hears_both() {
     .with_photos(1)
     .await;
     let state = &app.state;
-    flashbulb_core::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(&state.ops)
+        .await
+        .expect("sample");
     let alert = |snapshot: &app::ops::OpsSnapshot| snapshot.alerts[0].state;
-    let snapshot = flashbulb_core::ops::snapshot(state)
+    let snapshot = flashbulb_core::ops::snapshot(&state.ops)
         .await
         .expect("snapshot");
     assert_eq!(alert(&snapshot), app::ops::AlertState::Inactive);
@@ -268,14 +270,16 @@ async fn an_alert_rule_fires_and_resolves_and_the_webhook_hears_both() {
         "INSERT INTO jobs (kind, photo_id, run_at, created_at) VALUES ('make_derivatives', 1, 0, 0)",
     )
     .await;
-    flashbulb_core::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(&state.ops)
+        .await
+        .expect("sample");
     let firing = next_notification(&mut received).await;
     assert_eq!(firing["rule"], "Backlog");
     assert_eq!(firing["state"], "firing");
     assert_eq!(firing["value"], 1.0);
     assert_eq!(firing["threshold"], 0.0);
     assert_eq!(firing["condition"], "jobs waiting or running above 0");
-    let snapshot = flashbulb_core::ops::snapshot(state)
+    let snapshot = flashbulb_core::ops::snapshot(&state.ops)
         .await
         .expect("snapshot");
     assert_eq!(alert(&snapshot), app::ops::AlertState::Firing);
@@ -285,14 +289,18 @@ async fn an_alert_rule_fires_and_resolves_and_the_webhook_hears_both() {
         .1
         .contains("flashbulb_alerts_firing 1"));
     // Still true: no second notification.
-    flashbulb_core::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(&state.ops)
+        .await
+        .expect("sample");
 
     app.execute("DELETE FROM jobs").await;
-    flashbulb_core::ops::sample(state).await.expect("sample");
+    flashbulb_core::ops::sample(&state.ops)
+        .await
+        .expect("sample");
     let resolved = next_notification(&mut received).await;
     assert_eq!(resolved["state"], "resolved");
     assert_eq!(resolved["value"], 0.0);
-    let snapshot = flashbulb_core::ops::snapshot(state)
+    let snapshot = flashbulb_core::ops::snapshot(&state.ops)
         .await
         .expect("snapshot");
     assert_eq!(alert(&snapshot), app::ops::AlertState::Inactive);
@@ -326,7 +334,7 @@ async fn an_unreachable_webhook_is_retried_then_counted_as_failed() {
         ..Config::default()
     })
     .await;
-    flashbulb_core::ops::sample(&app.state)
+    flashbulb_core::ops::sample(&app.state.ops)
         .await
         .expect("sample");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -361,11 +369,11 @@ async fn the_console_gets_its_figures_live_over_the_hub() {
     let mut console = following(&served.site, Topic::Ops).await;
     let status = status_over_tcp(&served.site, "/p/1").await;
     assert!(status.contains(" 200 "), "{status}");
-    flashbulb_core::ops::sample(&app.state)
+    flashbulb_core::ops::sample(&app.state.ops)
         .await
         .expect("sample");
     tokio::time::sleep(Duration::from_millis(20)).await;
-    flashbulb_core::ops::sample(&app.state)
+    flashbulb_core::ops::sample(&app.state.ops)
         .await
         .expect("sample");
     // The two samples may reach the console in one frame or in two (a frame boundary can fall
@@ -395,7 +403,7 @@ async fn the_console_and_diagnostics_render_without_javascript() {
         send_beacon(&app, "application/json", beacon_body).await,
         StatusCode::NO_CONTENT
     );
-    flashbulb_core::ops::sample(&app.state)
+    flashbulb_core::ops::sample(&app.state.ops)
         .await
         .expect("sample");
     let (status, html) = app.get("/ops").await;

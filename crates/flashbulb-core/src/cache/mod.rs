@@ -21,12 +21,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    redis_link::{Delivery, RedisLink},
+    redis_link::{Delivery, RedisLink, INVALIDATIONS},
     sync::lock,
 };
-
-/// The channel invalidations travel on between instances.
-pub const INVALIDATIONS: &str = "invalidate";
 
 /// Figures for `/metrics` and the console.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

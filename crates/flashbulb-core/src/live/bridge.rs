@@ -8,10 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::hub::{Channel, Hub};
-use crate::redis_link::{Delivery, RedisLink};
-
-/// The channel the hubs share updates on.
-pub const BRIDGE: &str = "live";
+use crate::redis_link::{Delivery, RedisLink, BRIDGE};
 
 /// Where updates go; cheap to clone.
 #[derive(Clone)]

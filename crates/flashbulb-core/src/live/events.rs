@@ -20,7 +20,7 @@ use super::{
 use crate::{
     cache::Cache,
     db::Pool,
-    photos::signing::{MediaSigner, SignMedia},
+    media::{MediaSigner, SignMedia},
     sync::lock,
     CoreResult,
 };

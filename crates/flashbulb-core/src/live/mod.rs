@@ -6,7 +6,7 @@ pub mod bridge;
 pub mod events;
 pub mod hub;
 
-pub use bridge::{Relay, BRIDGE};
+pub use bridge::Relay;
 pub use events::LiveEvents;
 pub use hub::{Channel, Frame, Hub, HubConfig, HubStats};
 

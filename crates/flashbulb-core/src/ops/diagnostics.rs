@@ -3,9 +3,10 @@
 
 use flashbulb_types::ops::{Diagnostics, Resources};
 
-use crate::{metrics::ProcessStats, services::Core, CoreResult};
+use super::Ops;
+use crate::{metrics::ProcessStats, CoreResult};
 
-pub async fn collect(state: &Core) -> CoreResult<Diagnostics> {
+pub async fn collect(state: &Ops) -> CoreResult<Diagnostics> {
     let applied = flashbulb_store::ops::applied_migrations(&state.db).await?;
     let migration_version = applied
         .iter()

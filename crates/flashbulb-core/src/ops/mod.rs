@@ -3,7 +3,6 @@
 //! webhook and publishes a fresh [`OpsSnapshot`] to the hub's `ops` topic while a console
 //! watches. Also the diagnostics and the log of slow statements.
 
-pub mod alerts;
 pub mod diagnostics;
 pub mod slow_queries;
 
@@ -29,12 +28,15 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-use self::alerts::{Notification, Signal, Tracked, Transition, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT};
 use crate::{
-    live::Channel,
-    metrics::{ProcessStats, RequestTotals},
-    services::Core,
+    alerts::{self, Notification, Signal, Tracked, Transition, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT},
+    cache::Cache,
+    db::Pool,
+    live::{Channel, Hub},
+    metrics::{Metrics, ProcessStats, RequestTotals},
+    settings::Settings,
     sync::lock,
+    vitals::Vitals,
     CoreResult,
 };
 
@@ -57,10 +59,29 @@ struct Reading {
     cache_hits: u64,
 }
 
-/// The console's state: cheap to clone, one per [`Core`].
-#[derive(Clone, Default)]
+/// The console: its state (history, the rules' states) and the services it reads. Cheap to
+/// clone, one per `Core`.
+#[derive(Clone)]
 pub struct Ops {
     inner: Arc<Mutex<OpsState>>,
+    db: Pool,
+    hub: Hub,
+    cache: Cache,
+    metrics: Metrics,
+    vitals: Vitals,
+    settings: Arc<Settings>,
+    /// When this server started.
+    started: Instant,
+}
+
+/// The services the console reads.
+pub struct Sources {
+    pub db: Pool,
+    pub hub: Hub,
+    pub cache: Cache,
+    pub metrics: Metrics,
+    pub vitals: Vitals,
+    pub settings: Arc<Settings>,
 }
 
 #[derive(Default)]
@@ -80,18 +101,33 @@ impl std::fmt::Debug for Ops {
 }
 
 impl Ops {
-    pub fn new(rules: Vec<alerts::AlertRule>) -> Self {
+    /// The console over `sources`, with the configured alert rules; nothing runs until
+    /// [`start`].
+    pub fn new(sources: Sources) -> Self {
+        let rules = sources.settings.alerts.iter().cloned();
         Self {
             inner: Arc::new(Mutex::new(OpsState {
-                rules: rules.into_iter().map(Tracked::new).collect(),
+                rules: rules.map(Tracked::new).collect(),
                 ..OpsState::default()
             })),
+            db: sources.db,
+            hub: sources.hub,
+            cache: sources.cache,
+            metrics: sources.metrics,
+            vitals: sources.vitals,
+            settings: sources.settings,
+            started: Instant::now(),
         }
+    }
+
+    /// How long this server has run.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
     }
 }
 
 /// Starts the sampler on the current runtime; it runs until its handle is aborted.
-pub fn start(state: &Core) -> tokio::task::JoinHandle<()> {
+pub fn start(state: &Ops) -> tokio::task::JoinHandle<()> {
     let state = state.clone();
     tokio::spawn(async move {
         let every = Duration::from_millis(state.settings.ops_sample_ms);
@@ -113,7 +149,7 @@ pub fn start(state: &Core) -> tokio::task::JoinHandle<()> {
     })
 }
 
-async fn prune(state: &Core) {
+async fn prune(state: &Ops) {
     let grace_secs = i64::from(state.settings.trash_grace_days) * 24 * 3600;
     let before = crate::db::now() - grace_secs;
     match crate::photos::purge_emptied(&state.db, &state.settings.data_dir, before).await {
@@ -142,7 +178,7 @@ async fn prune(state: &Core) {
 }
 
 /// Reads the queue into the metrics (it needs the database; everything else is in memory).
-pub async fn refresh_queue_figures(state: &Core) -> Option<QueueView> {
+pub async fn refresh_queue_figures(state: &Ops) -> Option<QueueView> {
     let (depth, oldest) = state.metrics.read_queue().await?;
     Some(QueueView {
         queued: depth.queued,
@@ -154,7 +190,7 @@ pub async fn refresh_queue_figures(state: &Core) -> Option<QueueView> {
 }
 
 /// One tick: read, evaluate, publish.
-pub async fn sample(state: &Core) -> CoreResult<()> {
+pub async fn sample(state: &Ops) -> CoreResult<()> {
     let now = Instant::now();
     let process = ProcessStats::of_self();
     let hub_stats = state.hub.stats();
@@ -175,7 +211,7 @@ pub async fn sample(state: &Core) -> CoreResult<()> {
     };
     // The alert signals that need the database are read before the lock is taken.
     let rules: Vec<alerts::AlertRule> = {
-        let ops = lock(&state.ops.inner);
+        let ops = lock(&state.inner);
         ops.rules
             .iter()
             .map(|tracked| tracked.rule.clone())
@@ -200,7 +236,7 @@ pub async fn sample(state: &Core) -> CoreResult<()> {
     }
 
     let transitions = {
-        let mut ops = lock(&state.ops.inner);
+        let mut ops = lock(&state.inner);
         if let Some(previous) = ops.readings.back().copied() {
             let seconds = now.duration_since(previous.at).as_secs_f64().max(1e-3);
             let window = reading.requests.since(&previous.requests);
@@ -283,8 +319,8 @@ pub async fn sample(state: &Core) -> CoreResult<()> {
 }
 
 /// Vitals are re-read when a new minute begins, so the trend moves on without beacons.
-fn minute_turned(state: &Core) -> bool {
-    let ops = lock(&state.ops.inner);
+fn minute_turned(state: &Ops) -> bool {
+    let ops = lock(&state.inner);
     let sample = Duration::from_millis(state.settings.ops_sample_ms);
     let seconds_into_minute = crate::db::now() % 60;
     ops.vitals.is_empty() || (seconds_into_minute as u128) < sample.as_millis().div_ceil(1000)
@@ -328,7 +364,7 @@ pub fn console_channel() -> Channel {
 }
 
 /// Stores a move of a rule and, for firing and resolved, tells the webhook.
-async fn record_transition(state: &Core, transition: Transition) {
+async fn record_transition(state: &Ops, transition: Transition) {
     tracing::info!(
         rule = %transition.rule.name,
         state = transition.state.label(),
@@ -406,11 +442,11 @@ async fn deliver(url: &str, body: Bytes) -> anyhow::Result<()> {
 }
 
 /// Everything the console shows, as of now.
-pub async fn snapshot(state: &Core) -> CoreResult<OpsSnapshot> {
+pub async fn snapshot(state: &Ops) -> CoreResult<OpsSnapshot> {
     let mut queue = refresh_queue_figures(state).await.unwrap_or_default();
     queue.failures = flashbulb_store::ops::job_failures(&state.db, LISTED).await?;
     let history = flashbulb_store::ops::alert_events(&state.db, LISTED).await?;
-    let ops = lock(&state.ops.inner);
+    let ops = lock(&state.inner);
     let alert_history = history
         .into_iter()
         .map(|(rule, state, value, at)| {
@@ -465,7 +501,7 @@ pub async fn snapshot(state: &Core) -> CoreResult<OpsSnapshot> {
 
 /// The console's source of figures for the pages.
 pub struct ServerOperations {
-    pub state: Core,
+    pub state: Ops,
 }
 
 #[async_trait::async_trait]

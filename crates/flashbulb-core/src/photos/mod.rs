@@ -1,10 +1,8 @@
 //! Photos: one photo's page, emptying the trash and purging it for good (rows, then the
-//! originals no photo shares any more), and the modules of single photos' files: upload,
-//! ingest, media, originals, signing and the export. Their statements are the store's
-//! (`flashbulb_store::photos`).
+//! originals no photo shares any more), and taking new photos in (`ingest`). Their statements
+//! are the store's (`flashbulb_store::photos`); their media URLs are signed by `media`.
 
 pub mod ingest;
-pub mod signing;
 
 use std::path::Path;
 
