@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use axum::{body::Body, http::Request, Router};
 use flashbulb::config::Config;
-use flashbulb_core::db;
 use flashbulb_tools::seed;
 use flashbulb_web::AppState;
 use http_body_util::BodyExt;
@@ -73,9 +72,9 @@ fn summarize(mut samples: Vec<Duration>) -> Summary {
     }
 }
 
-async fn open(config: &Config) -> (db::Pool, Router) {
+async fn open(config: &Config) -> (flashbulb_store::Pool, Router) {
     let pool = config.connect().await.expect("open database");
-    db::migrate(&pool).await.expect("migrate");
+    flashbulb_store::migrate(&pool).await.expect("migrate");
     let state = AppState::new(config.core(), config.web(), pool.clone());
     // Pages and segments need none of the state's tasks; the hub and counters stay idle.
     let router = flashbulb_web::build_app(state);
@@ -108,8 +107,8 @@ async fn main() {
     .await
     .expect("seed");
     eprintln!("{seeded}");
-    let backend = db::backend(&pool);
-    if backend == db::Backend::Postgres {
+    let backend = flashbulb_store::backend(&pool);
+    if backend == flashbulb_store::Backend::Postgres {
         // What autovacuum does after a bulk load: statistics for the planner, and the
         // trigram index's pending entries filed.
         sqlx::query("VACUUM ANALYZE photos")
@@ -190,7 +189,7 @@ async fn main() {
     }
 }
 
-async fn pool_for_library(config: &Config) -> db::Pool {
+async fn pool_for_library(config: &Config) -> flashbulb_store::Pool {
     config.connect().await.expect("open database")
 }
 
@@ -199,7 +198,11 @@ type PathMaker = Box<dyn Fn(&mut SmallRng) -> String>;
 
 /// Server time of the photo page, an album of 1,000 photos and each kind of search, as
 /// `{ name: { p50, p99, max } }`.
-async fn library_pages(pool: &db::Pool, router: &Router, rounds: usize) -> serde_json::Value {
+async fn library_pages(
+    pool: &flashbulb_store::Pool,
+    router: &Router,
+    rounds: usize,
+) -> serde_json::Value {
     sqlx::query("INSERT INTO albums (owner_id, title, created_at) VALUES (1, 'Bench', 0)")
         .execute(pool)
         .await

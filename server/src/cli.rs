@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use flashbulb_core::{db, import::ImportArgs};
+use flashbulb_core::import::ImportArgs;
 use flashbulb_tools::{load, seed};
 use flashbulb_web::AppState;
 
@@ -80,13 +80,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let pool = config.connect().await?;
-            let applied = db::migrate(&pool).await?;
+            let applied = flashbulb_store::migrate(&pool).await?;
             println!("database is at migration {applied}");
             Ok(())
         }
         Command::Import(args) => {
             let pool = config.connect().await?;
-            db::migrate(&pool).await?;
+            flashbulb_store::migrate(&pool).await?;
             let args = ImportArgs {
                 dir: args.dir,
                 owner: args.owner,
@@ -108,7 +108,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Add { name, admin, reset }) => {
             let password = read_password()?;
             let pool = config.connect().await?;
-            db::migrate(&pool).await?;
+            flashbulb_store::migrate(&pool).await?;
             if reset {
                 flashbulb_core::users::reset_password(&pool, &name, &password).await?;
                 println!(
@@ -124,7 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Seed(args) => {
             let pool = config.connect().await?;
-            db::migrate(&pool).await?;
+            flashbulb_store::migrate(&pool).await?;
             let report = seed::run_with_pictures(&pool, &args, &config.data_dir).await?;
             println!("{report}");
             Ok(())
@@ -153,7 +153,7 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = config.connect().await?;
-    db::migrate(&pool).await?;
+    flashbulb_store::migrate(&pool).await?;
     // What a killed process of this host left: its half-written files and its job leases.
     let swept = flashbulb_core::storage::sweep_scratch(&config.data_dir)
         .await

@@ -9,12 +9,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::{
-    db::Pool,
     jobs::worker::Workers,
     photos::ingest::{self, Candidate, Outcome, Refusal},
     pipeline::sniff::{Format, SNIFF_BYTES},
     users,
 };
+use flashbulb_store::Pool;
 
 /// What to import, and whether to wait for the derivatives (the command line's arguments).
 #[derive(Debug, Clone)]

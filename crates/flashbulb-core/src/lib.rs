@@ -7,8 +7,8 @@
 pub mod alerts;
 pub mod background;
 pub mod cache;
-pub mod db;
 pub mod error;
+pub mod gate;
 pub mod import;
 pub mod instance;
 pub mod jobs;

@@ -12,11 +12,11 @@ use flashbulb_types::{
 };
 
 use crate::{
-    db::Pool,
     live::LiveEvents,
     media::{MediaSigner, SignMedia},
     photos, CoreError,
 };
+use flashbulb_store::Pool;
 
 pub struct DbLibrary {
     pool: Pool,

@@ -15,7 +15,8 @@ use tokio::sync::OnceCell;
 
 use flashbulb_store::secrets;
 
-use crate::{db::Pool, storage, CoreError, CoreResult};
+use crate::{storage, CoreError, CoreResult};
+use flashbulb_store::Pool;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -53,14 +54,14 @@ impl MediaSigner {
         Ok(sign(
             key,
             owner,
-            expiry(crate::db::now(), self.inner.window_secs),
+            expiry(flashbulb_store::now(), self.inner.window_secs),
         ))
     }
 
     /// The owner whose media `access` opens, if its signature holds and it has not expired.
     pub async fn verify(&self, access: &str) -> CoreResult<UserId> {
         let key = self.key().await?;
-        check(key, access, crate::db::now())
+        check(key, access, flashbulb_store::now())
     }
 
     /// Reads (or makes) the key now, so that showing pages later never has to write: called

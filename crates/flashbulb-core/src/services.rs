@@ -10,7 +10,6 @@ use flashbulb_types::library::SharedLibrary;
 
 use crate::{
     background::Background,
-    db::Pool,
     library::DbLibrary,
     live::{Hub, LiveEvents, Relay},
     media::MediaSigner,
@@ -20,6 +19,7 @@ use crate::{
     settings::Settings,
     vitals::Vitals,
 };
+use flashbulb_store::Pool;
 
 /// Every service of one server process. Cheap to clone: every part is shared.
 #[derive(Clone)]
@@ -27,7 +27,7 @@ pub struct Core {
     pub settings: Arc<Settings>,
     pub db: Pool,
     /// Shut while the database is away, so requests fail fast with 503.
-    pub database_gate: crate::db::gate::Gate,
+    pub database_gate: crate::gate::Gate,
     pub library: SharedLibrary,
     /// Notified when a job is queued, so an idle worker starts at once.
     pub jobs_queued: Arc<tokio::sync::Notify>,
@@ -69,7 +69,7 @@ impl Core {
             media.clone(),
             settings.trash_grace_days,
         ));
-        let database_gate = crate::db::gate::Gate::new(db.clone());
+        let database_gate = crate::gate::Gate::new(db.clone());
         let metrics = Metrics::new(
             db.clone(),
             settings.database_max_connections,

@@ -7,12 +7,12 @@ use std::{path::PathBuf, time::Duration};
 use crate::{
     alerts::AlertRule,
     cache::Cache,
-    db::Pool,
     jobs::{worker::WorkerConfig, Registry},
     live::HubConfig,
     pipeline::{derive::Limits, DerivativesJob},
     redis_link::RedisLink,
 };
+use flashbulb_store::Pool;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

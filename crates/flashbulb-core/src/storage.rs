@@ -132,7 +132,7 @@ pub async fn remove_original(data_dir: &Path, sha256: &[u8]) -> std::io::Result<
 
 /// Removes an original unless a photo (of any owner) still refers to its bytes.
 pub async fn remove_original_unless_used(
-    pool: &crate::db::Pool,
+    pool: &flashbulb_store::Pool,
     data_dir: &Path,
     sha256: &[u8],
 ) -> Result<(), crate::CoreError> {

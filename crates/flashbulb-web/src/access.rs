@@ -23,7 +23,8 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::WebError;
 use crate::{settings::WebSettings, state::AppState};
 use flashbulb_core::users::sessions::{self, Sessions};
-use flashbulb_core::{db::Pool, CoreError, CoreResult};
+use flashbulb_core::{CoreError, CoreResult};
+use flashbulb_store::Pool;
 
 /// What a route asks of its visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

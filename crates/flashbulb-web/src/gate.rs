@@ -1,6 +1,6 @@
 //! Fail fast while the database is away: once a request found it unreachable, the others get
 //! 503 at once instead of each waiting out the pool's acquire timeout, until the gate
-//! (`db::gate`) sees the database answer again.
+//! (`flashbulb_core::gate`) sees the database answer again.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use axum::{
 };
 
 use crate::state::AppState;
-use flashbulb_core::db::gate::Gate;
+use flashbulb_core::gate::Gate;
 
 /// A request still running after this makes the gate check the database beside it: when the
 /// database has just gone, requests wait out the pool's acquire timeout, and the check shuts

@@ -7,7 +7,8 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use flashbulb_core::Settings;
-use flashbulb_core::{background::Background, db::Pool, services::Core};
+use flashbulb_core::{background::Background, services::Core};
+use flashbulb_store::Pool;
 
 use crate::{access::Access, settings::WebSettings};
 

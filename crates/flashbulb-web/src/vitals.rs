@@ -51,7 +51,7 @@ async fn accept(state: &AppState, request: Request) -> CoreResult<()> {
             CoreError::TooLarge(format!("a beacon is at most {MAX_BEACON_BYTES} bytes"))
         })?;
     let beacon = parse(&body)?;
-    record(&state.db, &beacon, flashbulb_core::db::now() / 60).await?;
+    record(&state.db, &beacon, flashbulb_store::now() / 60).await?;
     state.vitals.mark_changed();
     Ok(())
 }

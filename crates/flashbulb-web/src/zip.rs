@@ -21,7 +21,8 @@ use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use crate::WebResult;
 use crate::{access::SignedIn, attachment, state::AppState};
-use flashbulb_core::{db::Pool, storage, CoreError};
+use flashbulb_core::{storage, CoreError};
+use flashbulb_store::Pool;
 
 /// Bytes handed to the response per chunk, and how many chunks may wait for a slow client:
 /// the archive never holds more than this in memory, whatever the album's size.

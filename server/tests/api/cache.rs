@@ -504,8 +504,8 @@ async fn pages_carry_etags_answer_304_and_change_with_every_write() {
 
     // Timeline segments are cached the same way.
     let month = match app.backend() {
-        flashbulb_core::db::Backend::Sqlite => "strftime('%Y-%m', taken_at, 'unixepoch')",
-        flashbulb_core::db::Backend::Postgres => {
+        flashbulb_store::Backend::Sqlite => "strftime('%Y-%m', taken_at, 'unixepoch')",
+        flashbulb_store::Backend::Postgres => {
             "to_char(to_timestamp(taken_at) AT TIME ZONE 'UTC', 'YYYY-MM')"
         }
     };

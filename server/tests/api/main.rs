@@ -7,7 +7,6 @@ use axum::{
     Router,
 };
 use flashbulb::config::Config;
-use flashbulb_core::db;
 use flashbulb_tools::seed;
 use flashbulb_web::AppState;
 use http_body_util::BodyExt;
@@ -42,7 +41,7 @@ mod writers;
 /// with the router built on it.
 struct TestApp {
     dir: tempfile::TempDir,
-    pool: db::Pool,
+    pool: flashbulb_store::Pool,
     router: Router,
     config: Config,
     state: AppState,
@@ -67,24 +66,24 @@ impl TestApp {
     /// A test app with `config`, its data folder replaced by a fresh temporary one.
     async fn with_config(config: Config) -> Self {
         let backend = match std::env::var(postgres::SUITE_POSTGRES) {
-            Ok(_) => db::Backend::Postgres,
-            Err(_) => db::Backend::Sqlite,
+            Ok(_) => flashbulb_store::Backend::Postgres,
+            Err(_) => flashbulb_store::Backend::Sqlite,
         };
         Self::on(backend, config).await
     }
 
     /// A test app on SQLite whatever the suite runs on: for SQLite's own query plans.
     async fn on_sqlite() -> Self {
-        Self::on(db::Backend::Sqlite, Config::default()).await
+        Self::on(flashbulb_store::Backend::Sqlite, Config::default()).await
     }
 
-    async fn on(backend: db::Backend, config: Config) -> Self {
+    async fn on(backend: flashbulb_store::Backend, config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
             ..config
         };
-        if backend == db::Backend::Postgres && config.database_url.is_none() {
+        if backend == flashbulb_store::Backend::Postgres && config.database_url.is_none() {
             config.database_url = Some(postgres::fresh_schema().await);
         }
         // The whole suite runs once more with Redis: the cache's second level and the hubs'
@@ -94,7 +93,7 @@ impl TestApp {
             config.redis_prefix = cache::unique_prefix();
         }
         let pool = config.connect().await.expect("open database");
-        db::migrate(&pool).await.expect("migrate");
+        flashbulb_store::migrate(&pool).await.expect("migrate");
         let state = AppState::new(config.core(), config.web(), pool.clone());
         let background = state.start();
         if let Some(redis) = &state.redis {
@@ -115,8 +114,8 @@ impl TestApp {
         }
     }
 
-    fn backend(&self) -> db::Backend {
-        db::backend(&self.pool)
+    fn backend(&self) -> flashbulb_store::Backend {
+        flashbulb_store::backend(&self.pool)
     }
 
     /// `count` photos of "demo", who can sign in with `DEMO_PASSWORD`.

@@ -124,7 +124,7 @@ async fn beacons_are_counted_once_per_page_view_and_bad_ones_are_refused_unstore
         StatusCode::NO_CONTENT
     );
     assert_eq!(stored_counts(&app).await, 3);
-    let rows = flashbulb_core::vitals::summary(&app.pool, flashbulb_core::db::now() / 60, 60)
+    let rows = flashbulb_core::vitals::summary(&app.pool, flashbulb_store::now() / 60, 60)
         .await
         .expect("summary");
     let cls = rows

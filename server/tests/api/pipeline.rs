@@ -759,8 +759,10 @@ async fn a_job_that_always_times_out_fails_after_its_attempts_and_the_queue_goes
         .expect("two attempts");
     let workers = two_processes(&app, Duration::from_secs(5), Duration::from_millis(300));
     // While it waits for its second attempt, another photo goes through.
-    let (_, json) = upload(&app, &[("quick.jpg", &fixture("photos/test3.jpg"))]).await;
-    let quick = json["files"][0]["photo_id"].as_i64().expect("id");
+    let (status, json) = upload(&app, &[("quick.jpg", &fixture("photos/test3.jpg"))]).await;
+    let quick = json["files"][0]["photo_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the second upload answered {status}: {json}"));
     let started = std::time::Instant::now();
     let status = |id: i64| {
         let pool = app.pool.clone();
@@ -878,7 +880,7 @@ async fn a_retryable_failure_waits_its_backoff_and_the_last_attempt_fails_for_go
     app.execute("UPDATE jobs SET max_attempts = 2").await;
 
     let job = lease(&app, "w", 60).await.expect("job");
-    let now = flashbulb_core::db::now();
+    let now = flashbulb_store::now();
     match jobs::fail(&app.pool, &job, "w", "disk hiccup", true)
         .await
         .expect("fail")

@@ -5,9 +5,8 @@ pub(super) use flashbulb_test_db::{fresh_schema, SUITE_POSTGRES};
 
 use super::TestApp;
 use flashbulb::config::Config;
-use flashbulb_core::db;
 
 /// A test app on PostgreSQL whatever the suite runs on.
 pub(super) async fn app(config: Config) -> TestApp {
-    TestApp::on(db::Backend::Postgres, config).await
+    TestApp::on(flashbulb_store::Backend::Postgres, config).await
 }

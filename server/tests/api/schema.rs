@@ -19,7 +19,9 @@ async fn migrations_create_the_schema_and_rerun_as_a_no_op() {
             "table {table} missing or not empty"
         );
     }
-    let version = db::migrate(&app.pool).await.expect("second run");
+    let version = flashbulb_store::migrate(&app.pool)
+        .await
+        .expect("second run");
     let newest = app
         .backend()
         .migrator()
@@ -27,7 +29,7 @@ async fn migrations_create_the_schema_and_rerun_as_a_no_op() {
         .map(|migration| migration.version)
         .max();
     assert_eq!(Some(version), newest);
-    if app.backend() == db::Backend::Sqlite {
+    if app.backend() == flashbulb_store::Backend::Sqlite {
         let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&app.pool)
             .await
@@ -165,11 +167,11 @@ async fn month_counts(app: &TestApp) -> (Vec<(i64, i64, i64)>, Vec<(i64, i64, i6
     .await
     .expect("kept");
     let month = match app.backend() {
-        db::Backend::Sqlite => {
+        flashbulb_store::Backend::Sqlite => {
             "CAST(strftime('%Y', taken_at, 'unixepoch') AS INTEGER) * 12
              + CAST(strftime('%m', taken_at, 'unixepoch') AS INTEGER) - 1"
         }
-        db::Backend::Postgres => {
+        flashbulb_store::Backend::Postgres => {
             "CAST(EXTRACT(YEAR FROM to_timestamp(taken_at) AT TIME ZONE 'UTC') AS BIGINT) * 12
              + CAST(EXTRACT(MONTH FROM to_timestamp(taken_at) AT TIME ZONE 'UTC') AS BIGINT) - 1"
         }

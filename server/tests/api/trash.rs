@@ -135,7 +135,7 @@ async fn emptying_the_trash_keeps_its_photos_restorable_then_deletes_them_and_un
     );
 
     // Within the grace period nothing goes; after it, the photos and unshared originals do.
-    let now = flashbulb_core::db::now();
+    let now = flashbulb_store::now();
     let purged = flashbulb_core::photos::purge_emptied(&app.pool, app.dir.path(), now - 86_400)
         .await
         .expect("purge");

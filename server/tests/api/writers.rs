@@ -172,7 +172,7 @@ async fn a_write_abandoned_while_it_begins_leaves_no_transaction_open() {
     for attempt in 0..1_000u64 {
         let abandoned = tokio::time::timeout(
             std::time::Duration::from_micros(attempt % 100 * 5),
-            flashbulb_core::db::begin_write(&app.pool),
+            flashbulb_store::begin_write(&app.pool),
         )
         .await;
         drop(abandoned);
@@ -191,7 +191,7 @@ async fn a_write_abandoned_while_it_begins_leaves_no_transaction_open() {
         .await
         .expect("a connection still holds the write lock");
     assert!(answered.iter().all(Result::is_ok), "{answered:?}");
-    let mut tx = flashbulb_core::db::begin_write(&app.pool)
+    let mut tx = flashbulb_store::begin_write(&app.pool)
         .await
         .expect("begin");
     sqlx::query("UPDATE photos SET file_name = 'kept.jpg' WHERE id = 2")

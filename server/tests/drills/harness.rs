@@ -248,7 +248,7 @@ impl Flashbulb {
     }
 
     /// The SQLite database of the data folder, for checking what is stored.
-    pub async fn sqlite(&self) -> flashbulb_core::db::Pool {
+    pub async fn sqlite(&self) -> flashbulb_store::Pool {
         let config = flashbulb::Config {
             data_dir: self.data.clone(),
             ..flashbulb::Config::default()
@@ -620,7 +620,7 @@ pub fn read_continuously(
 
 /// The paths readers fetch: the timeline page, the albums page, a photo page, a photo's
 /// status, and the timeline's month buckets as the page's script fetches them.
-pub async fn reading_paths(pool: &flashbulb_core::db::Pool) -> Vec<(&'static str, String)> {
+pub async fn reading_paths(pool: &flashbulb_store::Pool) -> Vec<(&'static str, String)> {
     let months: Vec<i64> = sqlx::query_scalar(
         "SELECT month FROM photo_months WHERE photo_count > 0 ORDER BY month DESC LIMIT 4",
     )

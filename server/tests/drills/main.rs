@@ -51,7 +51,7 @@ async fn upload_copies(
     ids
 }
 
-async fn count(pool: &flashbulb_core::db::Pool, query: &str) -> i64 {
+async fn count(pool: &flashbulb_store::Pool, query: &str) -> i64 {
     sqlx::query_scalar(query)
         .fetch_one(pool)
         .await

@@ -6,8 +6,9 @@ use std::{sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinSet};
 
 use super::{Job, Registry};
-use crate::{db::Pool, live::LiveEvents};
+use crate::live::LiveEvents;
 use flashbulb_store::jobs::{self as queue, AfterFailure};
+use flashbulb_store::Pool;
 
 /// How the workers of one process run.
 #[derive(Debug, Clone)]

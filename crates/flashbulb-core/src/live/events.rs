@@ -19,11 +19,11 @@ use super::{
 };
 use crate::{
     cache::Cache,
-    db::Pool,
     media::{MediaSigner, SignMedia},
     sync::lock,
     CoreResult,
 };
+use flashbulb_store::Pool;
 
 /// The library's publisher: cheap to clone, shared by request handlers and job workers.
 #[derive(Clone)]

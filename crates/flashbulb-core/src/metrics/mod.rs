@@ -26,7 +26,8 @@ use prometheus_client::{
 
 pub use process::ProcessStats;
 
-use crate::{cache::Cache, db::Pool, live::Hub};
+use crate::{cache::Cache, live::Hub};
+use flashbulb_store::Pool;
 
 /// Upper bounds, in seconds, of the request latency buckets: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [
@@ -167,7 +168,7 @@ struct LiveFigures {
     cache: Cache,
     queue: Arc<QueueFigures>,
     started: Instant,
-    database_gate: crate::db::gate::Gate,
+    database_gate: crate::gate::Gate,
 }
 
 impl Metrics {
@@ -176,7 +177,7 @@ impl Metrics {
         pool_limit: u32,
         hub: Hub,
         cache: Cache,
-        database_gate: crate::db::gate::Gate,
+        database_gate: crate::gate::Gate,
     ) -> Self {
         let mut registry = Registry::with_prefix("flashbulb");
         let requests = Family::<RequestLabels, Counter>::default();

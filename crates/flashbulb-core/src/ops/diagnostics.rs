@@ -14,7 +14,7 @@ pub async fn collect(state: &Ops) -> CoreResult<Diagnostics> {
         .map(|(version, _)| *version)
         .max()
         .unwrap_or(0);
-    let backend = crate::db::backend(&state.db);
+    let backend = flashbulb_store::backend(&state.db);
     let known = backend.migrator().iter().count() as u64;
     let pending = known.saturating_sub(applied.iter().filter(|(_, ok)| *ok).count() as u64);
     Ok(Diagnostics {
@@ -24,8 +24,8 @@ pub async fn collect(state: &Ops) -> CoreResult<Diagnostics> {
         migration_version,
         migrations_pending: pending,
         database: match backend {
-            crate::db::Backend::Sqlite => "SQLite (WAL)".into(),
-            crate::db::Backend::Postgres => "PostgreSQL".into(),
+            flashbulb_store::Backend::Sqlite => "SQLite (WAL)".into(),
+            flashbulb_store::Backend::Postgres => "PostgreSQL".into(),
         },
         resources: Resources {
             rss_bytes: ProcessStats::of_self().map_or(0, |stats| stats.rss_bytes),

@@ -31,7 +31,6 @@ use hyper_util::{
 use crate::{
     alerts::{self, Notification, Signal, Tracked, Transition, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT},
     cache::Cache,
-    db::Pool,
     live::{Channel, Hub},
     metrics::{Metrics, ProcessStats, RequestTotals},
     settings::Settings,
@@ -39,6 +38,7 @@ use crate::{
     vitals::Vitals,
     CoreResult,
 };
+use flashbulb_store::Pool;
 
 /// Traffic points kept: half an hour at the default 5 s.
 const HISTORY_POINTS: usize = 360;
@@ -151,7 +151,7 @@ pub fn start(state: &Ops) -> tokio::task::JoinHandle<()> {
 
 async fn prune(state: &Ops) {
     let grace_secs = i64::from(state.settings.trash_grace_days) * 24 * 3600;
-    let before = crate::db::now() - grace_secs;
+    let before = flashbulb_store::now() - grace_secs;
     match crate::photos::purge_emptied(&state.db, &state.settings.data_dir, before).await {
         Ok(purged) => {
             for (owner, photos) in purged {
@@ -167,7 +167,7 @@ async fn prune(state: &Ops) {
     }
     state.vitals.forget_idle_senders();
     let keep_minutes = state.settings.vitals_retention_days as i64 * 24 * 60;
-    let now = crate::db::now();
+    let now = flashbulb_store::now();
     if let Err(error) = crate::vitals::prune(&state.db, now / 60 - keep_minutes).await {
         tracing::warn!(%error, "could not prune old vitals");
     }
@@ -205,7 +205,7 @@ pub async fn sample(state: &Ops) -> CoreResult<()> {
     };
     let queue = refresh_queue_figures(state).await;
     let vitals = if state.vitals.take_changed() || minute_turned(state) {
-        Some(crate::vitals::summary(&state.db, crate::db::now() / 60, VITALS_MINUTES).await?)
+        Some(crate::vitals::summary(&state.db, flashbulb_store::now() / 60, VITALS_MINUTES).await?)
     } else {
         None
     };
@@ -224,7 +224,7 @@ pub async fn sample(state: &Ops) -> CoreResult<()> {
                 &state.db,
                 metric,
                 rule.route.as_deref(),
-                crate::db::now() / 60,
+                flashbulb_store::now() / 60,
                 (rule.window_secs as i64 + 59) / 60,
                 0.75,
             )
@@ -269,7 +269,7 @@ pub async fn sample(state: &Ops) -> CoreResult<()> {
         if let Some(vitals) = vitals {
             ops.vitals = vitals;
         }
-        let unix_now = crate::db::now();
+        let unix_now = flashbulb_store::now();
         let mut transitions = Vec::new();
         for index in 0..ops.rules.len() {
             let rule = ops.rules[index].rule.clone();
@@ -322,7 +322,7 @@ pub async fn sample(state: &Ops) -> CoreResult<()> {
 fn minute_turned(state: &Ops) -> bool {
     let ops = lock(&state.inner);
     let sample = Duration::from_millis(state.settings.ops_sample_ms);
-    let seconds_into_minute = crate::db::now() % 60;
+    let seconds_into_minute = flashbulb_store::now() % 60;
     ops.vitals.is_empty() || (seconds_into_minute as u128) < sample.as_millis().div_ceil(1000)
 }
 

@@ -96,7 +96,7 @@ impl<S: Subscriber> Layer<S> for SlowQueryLayer {
             statement: statement.chars().take(STATEMENT_CHARS).collect(),
             millis: seconds * 1000.0,
             rows: fields.rows,
-            at: crate::db::now(),
+            at: flashbulb_store::now(),
         });
     }
 }

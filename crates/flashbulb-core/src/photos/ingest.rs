@@ -7,7 +7,6 @@ use flashbulb_store::{photos, StoreError};
 use flashbulb_types::model::{PhotoId, UserId};
 
 use crate::{
-    db::Pool,
     pipeline::{
         decode,
         derive::{self, DeriveError, Limits},
@@ -15,6 +14,7 @@ use crate::{
     },
     storage, CoreError,
 };
+use flashbulb_store::Pool;
 
 /// A file that is ready to add: hashed and sniffed while it was written.
 #[derive(Debug)]

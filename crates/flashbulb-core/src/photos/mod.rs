@@ -9,7 +9,8 @@ use std::path::Path;
 use flashbulb_store::photos::{delete_emptied, delete_trashed, mark_emptied, neighbours, record};
 use flashbulb_types::model::{PhotoDetail, PhotoId, UserId};
 
-use crate::{db::Pool, error::CoreResult, storage};
+use crate::{error::CoreResult, storage};
+use flashbulb_store::Pool;
 
 /// Everything the photo page shows about one of `owner`'s photos.
 pub async fn detail(

@@ -19,8 +19,9 @@ use flashbulb_store::photos;
 use flashbulb_types::model::PhotoId;
 use image::RgbImage;
 
-use crate::{db::Pool, storage};
+use crate::storage;
 use derive::{DeriveError, Limits};
+use flashbulb_store::Pool;
 use sniff::Format;
 
 /// The files made for every photo, named as their URLs end.

@@ -8,7 +8,8 @@ pub mod sessions;
 use flashbulb_store::users;
 use flashbulb_types::model::{UserId, Viewer};
 
-use crate::{db::Pool, error::CoreResult, CoreError};
+use crate::{error::CoreResult, CoreError};
+use flashbulb_store::Pool;
 
 /// Longest user name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;

@@ -9,7 +9,8 @@ use flashbulb_types::model::{UserId, Viewer};
 use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
-use crate::{db::Pool, error::CoreResult, storage};
+use crate::{error::CoreResult, storage};
+use flashbulb_store::Pool;
 
 /// The cookie's name.
 pub const COOKIE: &str = "flashbulb_session";
@@ -49,7 +50,7 @@ impl Sessions {
     pub async fn start(&self, user: UserId) -> CoreResult<String> {
         let token: [u8; TOKEN_BYTES] = rand::random();
         let token = storage::hex(&token);
-        let now = crate::db::now();
+        let now = flashbulb_store::now();
         sessions::insert(
             &self.pool,
             &digest(&token),
@@ -70,7 +71,7 @@ impl Sessions {
         let pool = self.pool.clone();
         self.recent
             .try_get_with(key, async move {
-                sessions::viewer(&pool, &key, crate::db::now()).await
+                sessions::viewer(&pool, &key, flashbulb_store::now()).await
             })
             .await
             .map_err(|error| match std::sync::Arc::try_unwrap(error) {

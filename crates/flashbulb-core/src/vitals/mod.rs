@@ -22,7 +22,8 @@ use flashbulb_types::{
 };
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::{db::Pool, CoreError, CoreResult};
+use crate::{CoreError, CoreResult};
+use flashbulb_store::Pool;
 
 /// The vitals service: its rate limiter, and whether anything arrived since the console last
 /// read the summary.

@@ -10,7 +10,8 @@ use rand::{rngs::SmallRng, Rng, SeedableRng};
 
 use flashbulb_store::bulk::GeneratedPhoto;
 
-use flashbulb_core::{db::Pool, users};
+use flashbulb_core::users;
+use flashbulb_store::Pool;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SeedArgs {
@@ -128,7 +129,7 @@ async fn seed(
     let mut rng =
         SmallRng::seed_from_u64(args.random_seed ^ existing as u64 ^ ((owner as u64) << 40));
     let palette = thumbhash_palette(&mut rng);
-    let now = flashbulb_core::db::now();
+    let now = flashbulb_store::now();
     let span = i64::from(args.years) * 365 * 86_400;
     let progress = progress_bar(args.photos);
 

@@ -1,6 +1,7 @@
 //! Whether the database answers: the gate shuts from the first request that found it
 //! unreachable, and a probe beside the pool opens it again as soon as a fresh connection
-//! answers. The web layer's middleware (`web::gate`) answers 503 at once while it is shut.
+//! answers. The web layer's middleware (`flashbulb_web::gate`) answers 503 at once while it
+//! is shut.
 
 use std::{
     sync::{
@@ -10,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::Pool;
+use flashbulb_store::Pool;
 
 /// How often the probe tries the database while it is away.
 const PROBE_EVERY: Duration = Duration::from_millis(250);
