@@ -3,12 +3,11 @@
 //! the same functions in the ordinary test build, so the test command needs no instrumented one.
 
 use app::search::SearchForm;
-use flashbulb_types::model::Cursor;
-
 use flashbulb_core::pipeline::{
     derive::{declared_size_of, Limits},
     sniff::Format,
 };
+use flashbulb_types::model::Cursor;
 
 /// A target's name (as `fuzz/Cargo.toml` names its binary) and its check.
 pub type Target = (&'static str, fn(&[u8]));

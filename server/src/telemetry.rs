@@ -1,12 +1,11 @@
 //! Logging set-up: one `tracing` subscriber for the whole process: the log, and the layer
 //! that keeps the slowest database statements for the diagnostics page.
 
+use flashbulb_core::ops::slow_queries::SlowQueryLayer;
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::{
     filter::Targets, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer,
 };
-
-use flashbulb_core::ops::slow_queries::SlowQueryLayer;
 
 /// Installs the subscriber once; later calls (tests) are ignored.
 pub fn init(filter: &str) {

@@ -5,6 +5,7 @@
 use std::{fmt, path::PathBuf, time::Instant};
 
 use anyhow::Context;
+use flashbulb_store::Pool;
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
@@ -14,7 +15,6 @@ use crate::{
     pipeline::sniff::{Format, SNIFF_BYTES},
     users,
 };
-use flashbulb_store::Pool;
 
 /// What to import, and whether to wait for the derivatives (the command line's arguments).
 #[derive(Debug, Clone)]

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use flashbulb_store::Pool;
 use flashbulb_types::{
     library::Library,
     model::{
@@ -16,7 +17,6 @@ use crate::{
     media::{MediaSigner, SignMedia},
     photos, CoreError,
 };
-use flashbulb_store::Pool;
 
 pub struct DbLibrary {
     pool: Pool,

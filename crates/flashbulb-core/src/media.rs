@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use flashbulb_store::secrets;
+use flashbulb_store::Pool;
 use flashbulb_types::model::{
     AlbumSummary, AlbumView, PhotoCell, PhotoDetail, PhotoPage, SearchResults, TimelineFirstScreen,
     UserId,
@@ -13,10 +15,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
 
-use flashbulb_store::secrets;
-
 use crate::{storage, CoreError, CoreResult};
-use flashbulb_store::Pool;
 
 type HmacSha256 = Hmac<Sha256>;
 

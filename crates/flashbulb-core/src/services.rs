@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use flashbulb_store::Pool;
 use flashbulb_types::library::SharedLibrary;
 
 use crate::{
@@ -15,11 +16,11 @@ use crate::{
     media::MediaSigner,
     metrics::Metrics,
     ops::{Ops, Sources},
+    photos::ingest::{self, Candidate, Outcome, Refusal},
     redis_link::RedisLink,
     settings::Settings,
     vitals::Vitals,
 };
-use flashbulb_store::Pool;
 
 /// Every service of one server process. Cheap to clone: every part is shared.
 #[derive(Clone)]
@@ -105,6 +106,21 @@ impl Core {
             redis,
             media,
         }
+    }
+
+    /// Adds a photo a person sent: checks and stores it with its derivatives' job, then tells
+    /// its owner's pages that the queue grew and wakes an idle worker. The one door for new
+    /// photos from requests (the import adds in bulk and lets the workers publish).
+    pub async fn add_photo(&self, candidate: Candidate<'_>) -> Result<Outcome, Refusal> {
+        let owner = candidate.owner;
+        let limits = self.settings.job_limits();
+        let outcome = ingest::add(&self.db, &self.settings.data_dir, candidate, limits).await;
+        if let Ok(Outcome::Added(_)) = outcome {
+            self.events.counters_changed(owner);
+            self.jobs_queued.notify_waiters();
+            self.jobs_queued.notify_one();
+        }
+        outcome
     }
 
     /// Starts every task the services run beside requests ([`crate::background::start`]);

@@ -4,6 +4,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
+use flashbulb_store::Pool;
+
 use crate::{
     alerts::AlertRule,
     cache::Cache,
@@ -12,7 +14,6 @@ use crate::{
     pipeline::{derive::Limits, DerivativesJob},
     redis_link::RedisLink,
 };
-use flashbulb_store::Pool;
 
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -18,13 +18,13 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
+use flashbulb_core::users::sessions::{self, Sessions};
+use flashbulb_core::{CoreError, CoreResult};
+use flashbulb_store::Pool;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::WebError;
 use crate::{settings::WebSettings, state::AppState};
-use flashbulb_core::users::sessions::{self, Sessions};
-use flashbulb_core::{CoreError, CoreResult};
-use flashbulb_store::Pool;
 
 /// What a route asks of its visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,6 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-
 use flashbulb_core::CoreError;
 use flashbulb_store::StoreError;
 

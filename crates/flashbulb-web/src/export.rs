@@ -15,7 +15,6 @@ use axum::{
     routing::get,
     Router,
 };
-
 use flashbulb_store::export::{Export, ExportRow};
 use futures_util::StreamExt;
 

@@ -2,6 +2,7 @@
 //! HTML forms (they work before any script has loaded); each answers with a redirect, to the
 //! page asked for or back to the form with an error code the form explains.
 
+use app::format::encode_component;
 use axum::{
     extract::{rejection::FormRejection, DefaultBodyLimit, Request, State},
     http::header,
@@ -9,13 +10,12 @@ use axum::{
     routing::post,
     Form, Router,
 };
+use flashbulb_core::CoreError;
 use serde::Deserialize;
 
 use crate::access::viewer_of;
 use crate::state::AppState;
 use crate::WebError;
-use app::format::encode_component;
-use flashbulb_core::CoreError;
 
 /// The forms carry a name and two passwords at most.
 const MAX_FORM_BYTES: usize = 16 * 1024;

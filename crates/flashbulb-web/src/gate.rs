@@ -10,9 +10,9 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use flashbulb_core::gate::Gate;
 
 use crate::state::AppState;
-use flashbulb_core::gate::Gate;
 
 /// A request still running after this makes the gate check the database beside it: when the
 /// database has just gone, requests wait out the pool's acquire timeout, and the check shuts

@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
+use flashbulb_store::jobs;
 use serde::Serialize;
 
 use crate::state::AppState;
-use flashbulb_store::jobs;
 
 /// Below this much free space in the data folder, uploads would fail: not ready.
 pub const MIN_FREE_BYTES: u64 = 512 * 1024 * 1024;

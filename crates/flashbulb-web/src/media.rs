@@ -11,12 +11,12 @@ use axum::{
     routing::get,
     Router,
 };
+use flashbulb_core::{pipeline::VARIANTS, storage, CoreError};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::state::AppState;
 use crate::WebResult;
-use flashbulb_core::{pipeline::VARIANTS, storage, CoreError};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/media/{access}/{key}/{variant}", get(derivative))

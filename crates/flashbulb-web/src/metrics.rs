@@ -11,9 +11,9 @@ use axum::{
     routing::get,
     Router,
 };
+use flashbulb_core::metrics::Metrics;
 
 use crate::state::AppState;
-use flashbulb_core::metrics::Metrics;
 
 /// The label of requests no route matched, so a scan of random URLs makes one series, not
 /// thousands.

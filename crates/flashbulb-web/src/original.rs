@@ -8,12 +8,12 @@ use axum::{
     routing::get,
     Router,
 };
+use flashbulb_core::{storage, CoreError};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::WebResult;
 use crate::{access::SignedIn, state::AppState};
-use flashbulb_core::{storage, CoreError};
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/photos/{id}/original", get(download_original))

@@ -13,9 +13,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use sha2::Digest;
-
 use flashbulb_core::cache::Cache;
+use sha2::Digest;
 
 /// What the layer needs of the application: the cache.
 #[derive(Clone)]

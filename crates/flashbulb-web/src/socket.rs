@@ -17,15 +17,15 @@ use axum::{
     routing::get,
     Router,
 };
+use bytes::Bytes;
+use flashbulb_core::live::hub::{resync_frame, Channel, Connection, Frame};
+use flashbulb_core::{CoreError, CoreResult};
 
 use crate::WebError;
 use crate::{
     access::{names_this_host, SignedIn},
     state::AppState,
 };
-use bytes::Bytes;
-use flashbulb_core::live::hub::{resync_frame, Channel, Connection, Frame};
-use flashbulb_core::{CoreError, CoreResult};
 
 /// Largest message a browser may send: subscriptions are tiny.
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use leptos::config::LeptosOptions;
-
 use flashbulb_core::Settings;
 use flashbulb_core::{background::Background, services::Core};
 use flashbulb_store::Pool;
+use leptos::config::LeptosOptions;
 
 use crate::{access::Access, settings::WebSettings};
 

@@ -8,11 +8,11 @@ use axum::{
     routing::get,
     Router,
 };
+use flashbulb_core::CoreError;
 use serde::Deserialize;
 
 use crate::WebResult;
 use crate::{access::SignedIn, state::AppState};
-use flashbulb_core::CoreError;
 
 /// Photos per segment when the client does not say.
 pub const DEFAULT_SEGMENT: u32 = 500;

@@ -15,6 +15,8 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
+use flashbulb_core::photos::ingest::{Candidate, Outcome, Refusal};
+use flashbulb_core::{storage::ScratchFile, CoreError};
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -22,8 +24,6 @@ use tokio::io::AsyncWriteExt;
 
 use crate::WebError;
 use crate::{access::SignedIn, state::AppState};
-use flashbulb_core::photos::ingest::{self, Candidate, Outcome, Refusal};
-use flashbulb_core::{storage::ScratchFile, CoreError};
 
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;
@@ -37,11 +37,6 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every idle worker looks for work now (a permit is kept for one that is busy).
-fn wake_workers(state: &AppState) {
-    state.jobs_queued.notify_waiters();
-    state.jobs_queued.notify_one();
-}
-
 /// Photos asked about per status request.
 const MAX_STATUS_IDS: usize = 200;
 
@@ -130,15 +125,7 @@ async fn upload(
     let body = Body::from_stream(OneChunkAtATime::new(body.into_data_stream()));
     let multipart = Multipart::from_request(Request::from_parts(parts, body), &state).await;
     match receive(&state, viewer.id, multipart).await {
-        Ok(files) if from_form => {
-            if files
-                .iter()
-                .any(|file| matches!(file, FileResult::Added { .. }))
-            {
-                wake_workers(&state);
-            }
-            Redirect::to("/").into_response()
-        }
+        Ok(_) if from_form => Redirect::to("/").into_response(),
         Ok(files) => {
             let status = match files.as_slice() {
                 [only] => only.code(),
@@ -153,12 +140,6 @@ async fn upload(
                 }
                 many => many.first().map_or(400, FileResult::code),
             };
-            if files
-                .iter()
-                .any(|file| matches!(file, FileResult::Added { .. }))
-            {
-                wake_workers(&state);
-            }
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             (status, Json(UploadResponse { files })).into_response()
         }
@@ -226,12 +207,7 @@ async fn receive(
                 "at most {MAX_FILES_PER_REQUEST} files per upload"
             )));
         }
-        let result = receive_file(state, owner, name, field).await?;
-        if matches!(result, FileResult::Added { .. }) {
-            // The queue grew: open pages show it.
-            state.events.counters_changed(owner);
-        }
-        results.push(result);
+        results.push(receive_file(state, owner, name, field).await?);
     }
     if results.is_empty() {
         return Err(CoreError::BadRequest(
@@ -305,9 +281,7 @@ async fn receive_file(
     // dropped (the client went, or shutdown stopped waiting), so an original never lacks its
     // row nor a row its original.
     let sha256 = hasher.finalize().into();
-    let data_dir = state.settings.data_dir.clone();
-    let pool = state.db.clone();
-    let limits = state.settings.job_limits();
+    let core = state.core.clone();
     let adding = tokio::spawn(async move {
         let candidate = Candidate {
             owner,
@@ -317,7 +291,7 @@ async fn receive_file(
             byte_size: size,
             priority: flashbulb_store::jobs::PRIORITY_UPLOAD,
         };
-        let outcome = ingest::add(&pool, &data_dir, candidate, limits).await;
+        let outcome = core.add_photo(candidate).await;
         (name, outcome)
     });
     let (name, outcome) = adding

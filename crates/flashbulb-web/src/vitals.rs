@@ -9,13 +9,13 @@ use axum::{
     routing::post,
     Router,
 };
-
-use crate::state::AppState;
-use crate::WebError;
 use flashbulb_core::{
     vitals::{parse, record},
     CoreError, CoreResult,
 };
+
+use crate::state::AppState;
+use crate::WebError;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(

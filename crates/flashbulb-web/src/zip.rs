@@ -15,14 +15,14 @@ use axum::{
     routing::get,
     Router,
 };
+use flashbulb_core::{storage, CoreError};
 use flashbulb_store::albums;
+use flashbulb_store::Pool;
 use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
 use crate::WebResult;
 use crate::{access::SignedIn, attachment, state::AppState};
-use flashbulb_core::{storage, CoreError};
-use flashbulb_store::Pool;
 
 /// Bytes handed to the response per chunk, and how many chunks may wait for a slow client:
 /// the archive never holds more than this in memory, whatever the album's size.

@@ -604,6 +604,30 @@ async fn hostile_messages_are_refused_and_persistence_closes_the_socket() {
     served.stop().await;
 }
 
+/// The upload is the one write that does not pass the library port: the core's `add_photo`
+/// publishes it. No worker runs here, so only that can tell the page the queue grew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_shows_in_its_owners_queue_at_once() {
+    let app = live_app(Config::default()).await;
+    let served = Served::start(&app).await;
+    let mut library = following(&served.site, Topic::Library).await;
+    let (status, json) = pipeline::upload(
+        &app,
+        &[("porto.jpg", &pipeline::fixture("photos/test3.jpg"))],
+    )
+    .await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{json}");
+    until_change(&mut library, "the upload's queued job", |change| {
+        *change
+            == Change::Count {
+                counter: Counter::Queued,
+                value: 1,
+            }
+    })
+    .await;
+    served.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_favourites_and_album_changes_reach_their_followers() {
     let app = live_app(Config::default()).await;

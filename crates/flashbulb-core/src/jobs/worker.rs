@@ -3,12 +3,12 @@
 
 use std::{sync::Arc, time::Duration};
 
+use flashbulb_store::jobs::{self as queue, AfterFailure};
+use flashbulb_store::Pool;
 use tokio::{sync::watch, task::JoinSet};
 
 use super::{Job, Registry};
 use crate::live::LiveEvents;
-use flashbulb_store::jobs::{self as queue, AfterFailure};
-use flashbulb_store::Pool;
 
 /// How the workers of one process run.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use flashbulb_store::Pool;
 use flashbulb_store::{albums, photos};
 use flashbulb_types::{
     live::{Addition, Change, Counter, PhotoStatus, Topic},
@@ -23,7 +24,6 @@ use crate::{
     sync::lock,
     CoreResult,
 };
-use flashbulb_store::Pool;
 
 /// The library's publisher: cheap to clone, shared by request handlers and job workers.
 #[derive(Clone)]

@@ -26,8 +26,9 @@ use prometheus_client::{
 
 pub use process::ProcessStats;
 
-use crate::{cache::Cache, live::Hub};
 use flashbulb_store::Pool;
+
+use crate::{cache::Cache, live::Hub};
 
 /// Upper bounds, in seconds, of the request latency buckets: 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [

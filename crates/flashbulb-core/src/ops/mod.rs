@@ -13,6 +13,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use flashbulb_store::Pool;
 use flashbulb_types::{
     library::Operations,
     live::{Change, Topic},
@@ -38,7 +39,6 @@ use crate::{
     vitals::Vitals,
     CoreResult,
 };
-use flashbulb_store::Pool;
 
 /// Traffic points kept: half an hour at the default 5 s.
 const HISTORY_POINTS: usize = 360;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use flashbulb_store::Pool;
 use flashbulb_store::{photos, StoreError};
 use flashbulb_types::model::{PhotoId, UserId};
 
@@ -14,7 +15,6 @@ use crate::{
     },
     storage, CoreError,
 };
-use flashbulb_store::Pool;
 
 /// A file that is ready to add: hashed and sniffed while it was written.
 #[derive(Debug)]

@@ -7,10 +7,10 @@ pub mod ingest;
 use std::path::Path;
 
 use flashbulb_store::photos::{delete_emptied, delete_trashed, mark_emptied, neighbours, record};
+use flashbulb_store::Pool;
 use flashbulb_types::model::{PhotoDetail, PhotoId, UserId};
 
 use crate::{error::CoreResult, storage};
-use flashbulb_store::Pool;
 
 /// Everything the photo page shows about one of `owner`'s photos.
 pub async fn detail(

@@ -14,15 +14,15 @@ use std::{
     time::Instant,
 };
 
+use derive::{DeriveError, Limits};
 use fast_image_resize::Resizer;
 use flashbulb_store::photos;
+use flashbulb_store::Pool;
 use flashbulb_types::model::PhotoId;
 use image::RgbImage;
+use sniff::Format;
 
 use crate::storage;
-use derive::{DeriveError, Limits};
-use flashbulb_store::Pool;
-use sniff::Format;
 
 /// The files made for every photo, named as their URLs end.
 pub const VARIANTS: [&str; 4] = ["thumb.webp", "thumb.jpg", "preview.webp", "preview.jpg"];

@@ -6,10 +6,10 @@ pub mod password;
 pub mod sessions;
 
 use flashbulb_store::users;
+use flashbulb_store::Pool;
 use flashbulb_types::model::{UserId, Viewer};
 
 use crate::{error::CoreResult, CoreError};
-use flashbulb_store::Pool;
 
 /// Longest user name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;

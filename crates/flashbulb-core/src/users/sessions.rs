@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use flashbulb_store::sessions;
+use flashbulb_store::Pool;
 use flashbulb_types::model::{UserId, Viewer};
 use http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use crate::{error::CoreResult, storage};
-use flashbulb_store::Pool;
 
 /// The cookie's name.
 pub const COOKIE: &str = "flashbulb_session";

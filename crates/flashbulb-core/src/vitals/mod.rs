@@ -16,6 +16,7 @@ use std::{
 };
 
 use flashbulb_store::vitals;
+use flashbulb_store::Pool;
 use flashbulb_types::{
     ops::VitalsRow,
     vitals::{is_page_view_id, Beacon, Metric, ROUTES},
@@ -23,7 +24,6 @@ use flashbulb_types::{
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::{CoreError, CoreResult};
-use flashbulb_store::Pool;
 
 /// The vitals service: its rate limiter, and whether anything arrived since the console last
 /// read the summary.

@@ -5,13 +5,11 @@ pub mod pictures;
 
 use std::{fmt, path::Path, time::Instant};
 
+use flashbulb_core::users;
+use flashbulb_store::bulk::GeneratedPhoto;
+use flashbulb_store::Pool;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
-
-use flashbulb_store::bulk::GeneratedPhoto;
-
-use flashbulb_core::users;
-use flashbulb_store::Pool;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct SeedArgs {

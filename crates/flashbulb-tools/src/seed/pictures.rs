@@ -6,11 +6,10 @@
 use std::path::Path;
 
 use anyhow::Context;
+use flashbulb_core::{pipeline, storage};
 use image::{Rgb, RgbImage};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use sha2::{Digest, Sha256};
-
-use flashbulb_core::{pipeline, storage};
 
 /// How many different pictures a demo library shows.
 pub const PICTURES: usize = 24;
