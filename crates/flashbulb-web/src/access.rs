@@ -13,7 +13,7 @@ use std::{
 
 use app::{format::encode_component, model::Viewer};
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     http::{header, HeaderMap, Method},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
@@ -24,53 +24,11 @@ use flashbulb_store::Pool;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::WebError;
-use crate::{settings::WebSettings, state::AppState};
-
-/// What a route asks of its visitor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rule {
-    /// Anyone: sign-in, share links, signed media, health, the site's files.
-    Open,
-    /// A signed-in user; the route shows or changes that user's library only.
-    SignedIn,
-    /// A signed-in administrator.
-    Admin,
-}
-
-/// The rule of `path`. Routes not listed need a signed-in user, so a new route is closed
-/// until it is deliberately opened here.
-pub fn rule(path: &str) -> Rule {
-    const OPEN: [&str; 8] = [
-        "/signin",
-        "/setup",
-        "/healthz",
-        "/readyz",
-        "/metrics",
-        "/api/vitals",
-        "/api/shared_album",
-        "/favicon.svg",
-    ];
-    const OPEN_BELOW: [&str; 4] = ["/s/", "/api/shared/", "/media/", "/pkg/"];
-    const ADMIN: [&str; 5] = [
-        "/ops",
-        "/users",
-        "/api/ops",
-        "/api/diagnostics",
-        "/api/users",
-    ];
-    if OPEN.contains(&path) || OPEN_BELOW.iter().any(|prefix| path.starts_with(prefix)) {
-        return Rule::Open;
-    }
-    if ADMIN.iter().any(|admin| {
-        path == *admin
-            || path
-                .strip_prefix(admin)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }) {
-        return Rule::Admin;
-    }
-    Rule::SignedIn
-}
+use crate::{
+    routes::{rule, Rule},
+    settings::WebSettings,
+    state::AppState,
+};
 
 /// Access state shared by every request of this process.
 #[derive(Clone)]
@@ -212,7 +170,8 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         None => None,
     };
     let path = request.uri().path();
-    match (rule(path), &viewer) {
+    let matched = request.extensions().get::<MatchedPath>();
+    match (rule(matched.map(MatchedPath::as_str), path), &viewer) {
         (Rule::Open, _) => {}
         (Rule::SignedIn, Some(_)) => {}
         (Rule::Admin, Some(viewer)) if viewer.admin => {}
@@ -372,26 +331,6 @@ mod tests {
     use axum::http::HeaderValue;
 
     use super::*;
-
-    #[test]
-    fn routes_are_closed_unless_opened() {
-        assert_eq!(rule("/"), Rule::SignedIn);
-        assert_eq!(rule("/p/1"), Rule::SignedIn);
-        assert_eq!(rule("/api/upload"), Rule::SignedIn);
-        assert_eq!(rule("/ws"), Rule::SignedIn);
-        assert_eq!(rule("/something-new"), Rule::SignedIn);
-        assert_eq!(rule("/s/0123"), Rule::Open);
-        assert_eq!(rule("/media/a/b/thumb"), Rule::Open);
-        assert_eq!(rule("/signin"), Rule::Open);
-        assert_eq!(rule("/ops"), Rule::Admin);
-        assert_eq!(rule("/ops/diagnostics"), Rule::Admin);
-        assert_eq!(rule("/users"), Rule::Admin);
-        assert_eq!(rule("/api/ops"), Rule::Admin);
-        assert_eq!(rule("/api/users"), Rule::Admin);
-        // A prefix of a word is not the word.
-        assert_eq!(rule("/opsx"), Rule::SignedIn);
-        assert_eq!(rule("/signin/x"), Rule::SignedIn);
-    }
 
     fn headers(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -11,18 +11,12 @@ use axum::{
     extract::{Request, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use super::pages::Encoding;
 use crate::state::AppState;
-
-pub fn router() -> Router<AppState> {
-    Router::new().route("/pkg/{*file}", get(pkg_file))
-}
 
 /// Unnamed by content, so a browser asks again each time and gets 304 while unchanged.
 const REVALIDATE: HeaderValue = HeaderValue::from_static("no-cache");
@@ -71,7 +65,7 @@ fn is_content_named(file_name: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
-async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
     let relative = request.uri().path().trim_start_matches('/');
     let Some(path) = inside(&state.web.site_root, relative) else {
         return StatusCode::NOT_FOUND.into_response();

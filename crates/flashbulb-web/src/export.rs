@@ -3,17 +3,12 @@
 
 use std::io;
 
-use app::{
-    format::{rfc3339, taken_iso},
-    model::PHOTO_EXPORT_PATH,
-};
+use app::format::{rfc3339, taken_iso};
 use axum::{
     body::{Body, Bytes},
     extract::State,
     http::header,
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use flashbulb_store::export::{Export, ExportRow};
 use futures_util::StreamExt;
@@ -48,10 +43,6 @@ const HEADER: [&str; 20] = [
     "trashed_at",
     "sha256",
 ];
-
-pub fn router() -> Router<AppState> {
-    Router::new().route(PHOTO_EXPORT_PATH, get(export))
-}
 
 /// A photo as one CSV record, in the order of [`HEADER`].
 fn record(row: &ExportRow) -> [String; 20] {
@@ -92,7 +83,10 @@ struct Progress {
     finished: bool,
 }
 
-async fn export(State(state): State<AppState>, SignedIn(viewer): SignedIn) -> WebResult<Response> {
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+) -> WebResult<Response> {
     let progress = Progress {
         export: Export::start(&state.db, viewer.id).await?,
         header_written: false,

@@ -4,11 +4,10 @@
 
 use app::format::encode_component;
 use axum::{
-    extract::{rejection::FormRejection, DefaultBodyLimit, Request, State},
+    extract::{rejection::FormRejection, Request, State},
     http::header,
     response::{IntoResponse, Redirect, Response},
-    routing::post,
-    Form, Router,
+    Form,
 };
 use flashbulb_core::CoreError;
 use serde::Deserialize;
@@ -18,16 +17,7 @@ use crate::state::AppState;
 use crate::WebError;
 
 /// The forms carry a name and two passwords at most.
-const MAX_FORM_BYTES: usize = 16 * 1024;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/signin", post(sign_in))
-        .route("/signout", post(sign_out))
-        .route("/setup", post(set_up))
-        .route("/users", post(add_user))
-        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
-}
+pub(crate) const MAX_FORM_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, Deserialize)]
 struct SignInForm {
@@ -37,7 +27,7 @@ struct SignInForm {
     next: String,
 }
 
-async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     let (form, secure) = match credentials_form::<SignInForm>(&state, request).await {
         Ok(read) => read,
         Err(response) => return response,
@@ -62,7 +52,7 @@ async fn sign_in(State(state): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn sign_out(State(state): State<AppState>, request: Request) -> Response {
     let secure = state.access.secure(request.headers());
     if let Some(token) = flashbulb_core::users::sessions::token(request.headers()) {
         if let Err(error) = state.access.sessions.end(token).await {
@@ -88,7 +78,7 @@ struct SetUpForm {
 
 /// The first account, made by the first visitor: an administrator. Refused once any account
 /// can sign in.
-async fn set_up(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn set_up(State(state): State<AppState>, request: Request) -> Response {
     let (form, secure) = match credentials_form::<SetUpForm>(&state, request).await {
         Ok(read) => read,
         Err(response) => return response,
@@ -124,7 +114,7 @@ struct AddUserForm {
 }
 
 /// An administrator adds a user (the route is for administrators only).
-async fn add_user(State(state): State<AppState>, request: Request) -> Response {
+pub(crate) async fn add_user(State(state): State<AppState>, request: Request) -> Response {
     let Some(admin) = viewer_of(&request).filter(|viewer| viewer.admin).cloned() else {
         return WebError(CoreError::Forbidden("only administrators add users".into()))
             .into_response();

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json, Router};
+use axum::{extract::State, http::StatusCode, response::IntoResponse, Json};
 use flashbulb_store::jobs;
 use serde::Serialize;
 
@@ -17,14 +17,8 @@ pub const STALE_QUEUE: Duration = Duration::from_secs(15 * 60);
 /// The database gets this long to answer before it counts as down.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-}
-
 /// The process is alive and serving HTTP.
-async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
@@ -58,7 +52,7 @@ struct Report {
 }
 
 /// `GET /readyz`: 200 when ready or degraded, 503 when not ready; the body says why.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let started = Instant::now();
     let ping = tokio::time::timeout(DATABASE_TIMEOUT, flashbulb_store::ops::ping(&state.db)).await;
     let database = match ping {

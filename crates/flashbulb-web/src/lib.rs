@@ -17,6 +17,7 @@ pub mod media;
 pub mod metrics;
 pub mod original;
 pub mod pages;
+pub mod routes;
 pub mod serve;
 pub mod settings;
 pub mod socket;
@@ -58,7 +59,7 @@ pub use state::AppState;
 /// process (each test app, each instance of the scale-out test) let one build stall another's
 /// concurrent renders; listed once, before the first router exists, no render can overlap it.
 /// A server builds one router before it listens, so it never could.
-fn page_routes() -> Vec<AxumRouteListing> {
+pub(crate) fn page_routes() -> Vec<AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
@@ -85,17 +86,16 @@ pub fn build_app(state: AppState) -> Router {
         }
         provide_request_context();
     };
-    let pages = Router::new()
-        .merge(health::router())
-        .merge(forms::router())
-        .merge(assets::router())
-        .merge(timeline::router())
-        .merge(zip::router())
-        .merge(original::router())
-        .merge(export::router())
-        .merge(media::router())
-        .merge(metrics::router())
-        .merge(vitals::router())
+    // The handlers from the one table of routes; those that stream their bodies stay outside
+    // the small body limit.
+    let (mut pages, mut streams) = (Router::new(), Router::new());
+    for route in routes::handlers() {
+        match route.body {
+            routes::Body::Small => pages = pages.route(route.path, route.handler),
+            routes::Body::Streamed => streams = streams.route(route.path, route.handler),
+        }
+    }
+    let pages = pages
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -106,10 +106,8 @@ pub fn build_app(state: AppState) -> Router {
         >(context, shell))
         .layer(middleware::map_response(server_fn_error_status))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
-    Router::new()
-        // Uploads stream to disk with a limit per file instead of the small body limit.
-        .merge(upload::router())
-        .merge(socket::router())
+    // Uploads stream to disk with a limit per file instead of the small body limit.
+    streams
         .merge(pages)
         // Inside compression: it stores pages plain and answers with its own encodings, which
         // the compression layer leaves alone.

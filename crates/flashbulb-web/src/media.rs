@@ -8,8 +8,6 @@ use axum::{
     extract::{Path, Request, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use flashbulb_core::{pipeline::VARIANTS, storage, CoreError};
 use tower::ServiceExt;
@@ -18,11 +16,7 @@ use tower_http::services::ServeFile;
 use crate::state::AppState;
 use crate::WebResult;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/media/{access}/{key}/{variant}", get(derivative))
-}
-
-async fn derivative(
+pub(crate) async fn derivative(
     State(state): State<AppState>,
     Path((access, key_hex, variant)): Path<(String, String, String)>,
     request: Request,

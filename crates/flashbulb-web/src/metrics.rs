@@ -8,8 +8,6 @@ use axum::{
     http::header,
     middleware::Next,
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use flashbulb_core::metrics::Metrics;
 
@@ -21,12 +19,8 @@ const UNMATCHED: &str = "unmatched";
 /// The label of files the fallback served from the site folder (JS, WASM, CSS, icons).
 const STATIC: &str = "static";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(export))
-}
-
 /// `GET /metrics`: reads the queue (the one figure that needs the database) and exports.
-async fn export(State(state): State<AppState>) -> Response {
+pub(crate) async fn export(State(state): State<AppState>) -> Response {
     state.metrics.read_queue().await;
     (
         [(

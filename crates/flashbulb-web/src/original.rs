@@ -5,8 +5,6 @@ use axum::{
     extract::{Path, Request, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use flashbulb_core::{storage, CoreError};
 use tower::ServiceExt;
@@ -15,11 +13,7 @@ use tower_http::services::ServeFile;
 use crate::WebResult;
 use crate::{access::SignedIn, state::AppState};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/photos/{id}/original", get(download_original))
-}
-
-async fn download_original(
+pub(crate) async fn download_original(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     Path(id): Path<String>,

@@ -14,8 +14,6 @@ use axum::{
     },
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use bytes::Bytes;
 use flashbulb_core::live::hub::{resync_frame, Channel, Connection, Frame};
@@ -36,11 +34,7 @@ const CLOSE_POLICY: u16 = 1008;
 /// WebSocket close code "going away": the server is shutting down.
 const CLOSE_GOING_AWAY: u16 = 1001;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(LIVE_PATH, get(upgrade))
-}
-
-async fn upgrade(
+pub(crate) async fn upgrade(
     State(state): State<AppState>,
     viewer: Option<SignedIn>,
     headers: HeaderMap,

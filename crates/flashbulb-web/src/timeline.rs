@@ -5,8 +5,6 @@ use axum::{
     extract::{Path, Query, State},
     http::header,
     response::IntoResponse,
-    routing::get,
-    Router,
 };
 use flashbulb_core::CoreError;
 use serde::Deserialize;
@@ -21,19 +19,15 @@ pub const MAX_SEGMENT: u32 = 5_000;
 
 pub const SEGMENT_CONTENT_TYPE: &str = "application/vnd.flashbulb.segment";
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/timeline/buckets/{month}", get(get_bucket_segment))
-}
-
 #[derive(Debug, Deserialize)]
-struct SegmentQuery {
+pub(crate) struct SegmentQuery {
     #[serde(default)]
     offset: u32,
     limit: Option<u32>,
 }
 
 /// `GET /api/timeline/buckets/{yyyy-mm}?offset=&limit=`: one segment of one month.
-async fn get_bucket_segment(
+pub(crate) async fn get_bucket_segment(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     Path(month): Path<String>,

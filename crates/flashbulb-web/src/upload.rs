@@ -9,11 +9,10 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{multipart::Field, DefaultBodyLimit, FromRequest, Multipart, Query, Request, State},
+    extract::{multipart::Field, FromRequest, Multipart, Query, Request, State},
     http::{header, StatusCode},
     response::{IntoResponse, Redirect, Response},
-    routing::{get, post},
-    Json, Router,
+    Json,
 };
 use flashbulb_core::photos::ingest::{Candidate, Outcome, Refusal};
 use flashbulb_core::{storage::ScratchFile, CoreError};
@@ -28,26 +27,17 @@ use crate::{access::SignedIn, state::AppState};
 /// Files one request may carry; more are refused (send them in several requests).
 pub const MAX_FILES_PER_REQUEST: usize = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/upload", post(upload))
-        // Each file has its own limit, checked while it streams; the body as a whole has none.
-        .layer(DefaultBodyLimit::disable())
-        .route("/api/photos/status", get(statuses))
-}
-
-/// Every idle worker looks for work now (a permit is kept for one that is busy).
 /// Photos asked about per status request.
 const MAX_STATUS_IDS: usize = 200;
 
 #[derive(Debug, serde::Deserialize)]
-struct StatusQuery {
+pub(crate) struct StatusQuery {
     ids: String,
 }
 
 /// `GET /api/photos/status?ids=1,2,3`: where each of the owner's new photos stands
 /// (`pending`, `ready`, `failed` with its reason); others' photos are simply not listed.
-async fn statuses(
+pub(crate) async fn statuses(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
@@ -107,7 +97,7 @@ struct UploadResponse {
 /// Every file part in order. A request of one file answers with that file's status (201,
 /// 200 for a duplicate, 413, 415, 422); a request of several answers 200 when any was added
 /// and the per-file results say the rest.
-async fn upload(
+pub(crate) async fn upload(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     request: Request,

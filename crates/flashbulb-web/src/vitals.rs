@@ -2,12 +2,10 @@
 //! oversized, of another type, too frequent (and, through `flashbulb_core::vitals`, malformed or
 //! implausible) with its reason; counts the rest.
 
-use app::vitals::{BEACON_PATH, MAX_BEACON_BYTES};
+use app::vitals::MAX_BEACON_BYTES;
 use axum::{
-    extract::{DefaultBodyLimit, Request, State},
+    extract::{Request, State},
     http::{header, HeaderMap, StatusCode},
-    routing::post,
-    Router,
 };
 use flashbulb_core::{
     vitals::{parse, record},
@@ -17,16 +15,11 @@ use flashbulb_core::{
 use crate::state::AppState;
 use crate::WebError;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route(
-        BEACON_PATH,
-        // Anything past the limit is refused with 413 before it is read.
-        post(ingest).layer(DefaultBodyLimit::max(MAX_BEACON_BYTES)),
-    )
-}
-
 /// `POST /api/vitals`: 204 when counted; 400, 413, 415, 422 or 429 (with the reason) when not.
-async fn ingest(State(state): State<AppState>, request: Request) -> Result<StatusCode, WebError> {
+pub(crate) async fn ingest(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<StatusCode, WebError> {
     let outcome = accept(&state, request).await;
     state.metrics.record_beacon(match &outcome {
         Ok(()) => "accepted",

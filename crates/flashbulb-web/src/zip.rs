@@ -12,8 +12,6 @@ use axum::{
     extract::{Path as UrlPath, State},
     http::header,
     response::{IntoResponse, Response},
-    routing::get,
-    Router,
 };
 use flashbulb_core::{storage, CoreError};
 use flashbulb_store::albums;
@@ -33,14 +31,8 @@ const ROWS_PER_QUERY: i64 = 500;
 /// The entry listing photos whose original is not stored on this server.
 pub const MISSING_LIST: &str = "missing.txt";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/albums/{id}/zip", get(owner_zip))
-        .route("/api/shared/{token}/zip", get(shared_zip))
-}
-
 /// `GET /api/albums/{id}/zip`: the owner's download.
-async fn owner_zip(
+pub(crate) async fn owner_zip(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     UrlPath(id): UrlPath<String>,
@@ -54,7 +46,7 @@ async fn owner_zip(
 }
 
 /// `GET /api/shared/{token}/zip`: the same archive for a visitor holding the share link.
-async fn shared_zip(
+pub(crate) async fn shared_zip(
     State(state): State<AppState>,
     UrlPath(token): UrlPath<String>,
 ) -> WebResult<Response> {
