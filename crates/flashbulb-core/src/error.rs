@@ -1,44 +1,33 @@
-//! The server's error type: what went wrong, sorted into the stable codes pages and clients
+//! The services' error type: what went wrong, sorted into the stable codes pages and clients
 //! see (`ApiError`), 5xx details logged and never sent. Its HTTP answer is the web layer's
-//! (`web::error`).
+//! (`flashbulb_web::WebError`).
 
 use flashbulb_store::StoreError;
 use flashbulb_types::ApiError;
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
+/// What went wrong in the services. What a person may be told is an [`ApiError`] with its
+/// stable code (`Refused`); database failures keep the store's sorting until they are shown;
+/// anything else is internal, logged and never sent.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    #[error("not found")]
-    NotFound,
-    #[error("{0}")]
-    BadRequest(String),
-    /// The thing exists but what was asked of it is no longer (or not yet) available.
-    #[error("{0}")]
-    Gone(String),
-    /// Nobody is signed in and the route needs an account.
-    #[error("sign in first")]
-    Unauthorized,
-    /// Clashes with what exists (a user name taken).
-    #[error("{0}")]
-    Conflict(String),
-    /// Understood and refused (another site's request, another owner's topic).
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    TooLarge(String),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
-    #[error("too many requests")]
-    RateLimited,
-    /// The disk (or the database's) has no room: nothing of the request was kept.
-    #[error("no space left")]
-    StorageFull,
+    /// The request cannot be done, for the reason the code gives (not found, bad request,
+    /// gone, unauthorized, conflict, forbidden, too large, unsupported type, rate limited,
+    /// storage full).
+    #[error(transparent)]
+    Refused(ApiError),
     /// Sorted by the store where it happened.
     #[error(transparent)]
     Database(#[from] StoreError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<ApiError> for CoreError {
+    fn from(error: ApiError) -> Self {
+        CoreError::Refused(error)
+    }
 }
 
 impl CoreError {
@@ -48,7 +37,7 @@ impl CoreError {
         match error.kind() {
             std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
                 tracing::error!(%error, "the data folder is full");
-                CoreError::StorageFull
+                CoreError::Refused(ApiError::StorageFull)
             }
             _ => CoreError::Internal(error.into()),
         }
@@ -62,18 +51,7 @@ impl CoreError {
     /// The same error in the form pages and server functions see.
     pub fn to_api(&self) -> ApiError {
         match self {
-            CoreError::NotFound => ApiError::NotFound,
-            CoreError::BadRequest(message) => ApiError::BadRequest(message.clone()),
-            CoreError::Gone(message) => ApiError::Gone(message.clone()),
-            CoreError::Unauthorized => ApiError::Unauthorized,
-            CoreError::Conflict(message) => ApiError::Conflict(message.clone()),
-            CoreError::Forbidden(message) => ApiError::Forbidden(message.clone()),
-            CoreError::TooLarge(message) => ApiError::TooLarge(message.clone()),
-            CoreError::UnsupportedMediaType(message) => {
-                ApiError::UnsupportedMediaType(message.clone())
-            }
-            CoreError::RateLimited => ApiError::RateLimited,
-            CoreError::StorageFull => ApiError::StorageFull,
+            CoreError::Refused(api) => api.clone(),
             CoreError::Database(error) => error.to_api(),
             CoreError::Internal(_) => {
                 tracing::error!(error = ?self, "internal error");

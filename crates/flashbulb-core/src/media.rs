@@ -11,6 +11,7 @@ use flashbulb_types::model::{
     AlbumSummary, AlbumView, PhotoCell, PhotoDetail, PhotoPage, SearchResults, TimelineFirstScreen,
     UserId,
 };
+use flashbulb_types::ApiError;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
@@ -119,7 +120,7 @@ fn sign(key: &[u8; 32], owner: UserId, expiry: i64) -> String {
 }
 
 fn check(key: &[u8; 32], access: &str, now: i64) -> CoreResult<UserId> {
-    let refused = || CoreError::Forbidden("this media link is not valid".into());
+    let refused = || CoreError::Refused(ApiError::Forbidden("this media link is not valid".into()));
     let mut parts = access.splitn(3, '-');
     let (Some(owner), Some(expiry), Some(signature)) = (parts.next(), parts.next(), parts.next())
     else {
@@ -132,9 +133,10 @@ fn check(key: &[u8; 32], access: &str, now: i64) -> CoreResult<UserId> {
         .verify_truncated_left(&signature)
         .map_err(|_| refused())?;
     if expiry < now {
-        return Err(CoreError::Forbidden(
+        return Err(ApiError::Forbidden(
             "this media link has expired: reload the page for a new one".into(),
-        ));
+        )
+        .into());
     }
     Ok(owner)
 }

@@ -21,6 +21,7 @@ use axum::{
 use flashbulb_core::users::sessions::{self, Sessions};
 use flashbulb_core::{CoreError, CoreResult};
 use flashbulb_store::Pool;
+use flashbulb_types::ApiError;
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::WebError;
@@ -100,7 +101,7 @@ impl Access {
         if self.signins_by_address.check_key(&address).is_err()
             || self.signins_by_name.check_key(&name).is_err()
         {
-            return Err(CoreError::RateLimited);
+            return Err(ApiError::RateLimited.into());
         }
         Ok(())
     }
@@ -109,7 +110,7 @@ impl Access {
     pub fn check_upload_rate(&self, user: i64) -> CoreResult<()> {
         self.uploads_by_user
             .check_key(&user)
-            .map_err(|_| CoreError::RateLimited)
+            .map_err(|_| CoreError::Refused(ApiError::RateLimited))
     }
 
     /// Forgets keys whose allowance has refilled, so the limiters' memory stays bounded.
@@ -176,7 +177,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         (Rule::SignedIn, Some(_)) => {}
         (Rule::Admin, Some(viewer)) if viewer.admin => {}
         (Rule::Admin, Some(_)) => {
-            return WebError(CoreError::Forbidden(
+            return WebError::from(ApiError::Forbidden(
                 "this page is for administrators".into(),
             ))
             .into_response()
@@ -225,7 +226,7 @@ async fn sign_in_first(state: &AppState, is_get: bool, uri: &axum::http::Uri) ->
     let path = uri.path();
     let wants_page = is_get && !path.starts_with("/api/") && path != app::live::LIVE_PATH;
     if !wants_page {
-        return WebError(CoreError::Unauthorized).into_response();
+        return WebError::from(ApiError::Unauthorized).into_response();
     }
     match state.access.is_set_up().await {
         Ok(false) => Redirect::to("/setup").into_response(),
@@ -273,7 +274,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedIn {
             .get::<Viewer>()
             .cloned()
             .map(SignedIn)
-            .ok_or(WebError(CoreError::Unauthorized))
+            .ok_or(WebError::from(ApiError::Unauthorized))
     }
 }
 
@@ -291,19 +292,21 @@ pub fn check_same_origin(headers: &HeaderMap) -> CoreResult<()> {
         .and_then(|value| value.to_str().ok());
     let Some(source) = source else {
         if headers.contains_key(header::COOKIE) {
-            return Err(CoreError::Forbidden(
+            return Err(ApiError::Forbidden(
                 "a change needs an Origin header naming this site".into(),
-            ));
+            )
+            .into());
         }
         return Ok(());
     };
     if names_this_host(source, headers) {
         Ok(())
     } else {
-        Err(CoreError::Forbidden(format!(
+        Err(ApiError::Forbidden(format!(
             "changes are not taken from pages of {}",
             source.chars().take(100).collect::<String>()
-        )))
+        ))
+        .into())
     }
 }
 

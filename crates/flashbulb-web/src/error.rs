@@ -23,6 +23,12 @@ impl From<CoreError> for WebError {
     }
 }
 
+impl From<ApiError> for WebError {
+    fn from(error: ApiError) -> Self {
+        Self(error.into())
+    }
+}
+
 impl From<StoreError> for WebError {
     fn from(error: StoreError) -> Self {
         Self(error.into())
@@ -72,7 +78,7 @@ mod tests {
         let response = api_response(&ApiError::Unavailable);
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(response.headers().contains_key(header::RETRY_AFTER));
-        let response = WebError(CoreError::NotFound).into_response();
+        let response = WebError::from(ApiError::NotFound).into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
 

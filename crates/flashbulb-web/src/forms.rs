@@ -10,6 +10,7 @@ use axum::{
     Form,
 };
 use flashbulb_core::CoreError;
+use flashbulb_types::ApiError;
 use serde::Deserialize;
 
 use crate::access::viewer_of;
@@ -116,7 +117,7 @@ struct AddUserForm {
 /// An administrator adds a user (the route is for administrators only).
 pub(crate) async fn add_user(State(state): State<AppState>, request: Request) -> Response {
     let Some(admin) = viewer_of(&request).filter(|viewer| viewer.admin).cloned() else {
-        return WebError(CoreError::Forbidden("only administrators add users".into()))
+        return WebError::from(ApiError::Forbidden("only administrators add users".into()))
             .into_response();
     };
     let form = match read_form::<AddUserForm>(request).await {
@@ -183,9 +184,11 @@ fn signed_in(state: &AppState, token: &str, secure: bool, next: &str) -> Respons
 /// The form's error code, which the form page turns into a sentence.
 fn form_error(error: &CoreError) -> &'static str {
     match error {
-        CoreError::BadRequest(message) if message.contains("password") => "password",
-        CoreError::BadRequest(_) => "name",
-        CoreError::Conflict(_) => "taken",
+        CoreError::Refused(ApiError::BadRequest(message)) if message.contains("password") => {
+            "password"
+        }
+        CoreError::Refused(ApiError::BadRequest(_)) => "name",
+        CoreError::Refused(ApiError::Conflict(_)) => "taken",
         _ => "unavailable",
     }
 }
@@ -195,12 +198,14 @@ async fn read_form<T: serde::de::DeserializeOwned>(request: Request) -> Result<T
         <Form<T> as axum::extract::FromRequest<()>>::from_request(request, &()).await;
     form.map(|Form(form)| form).map_err(|rejection| {
         let error = if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            CoreError::TooLarge(format!("a form is at most {MAX_FORM_BYTES} bytes"))
+            CoreError::Refused(ApiError::TooLarge(format!(
+                "a form is at most {MAX_FORM_BYTES} bytes"
+            )))
         } else {
-            CoreError::BadRequest(format!(
+            CoreError::Refused(ApiError::BadRequest(format!(
                 "the form could not be read: {}",
                 rejection.body_text()
-            ))
+            )))
         };
         WebError(error).into_response()
     })

@@ -10,6 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use flashbulb_core::{pipeline::VARIANTS, storage, CoreError};
+use flashbulb_types::ApiError;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -22,13 +23,13 @@ pub(crate) async fn derivative(
     request: Request,
 ) -> WebResult<Response> {
     if !VARIANTS.contains(&variant.as_str()) {
-        return Err(CoreError::NotFound.into());
+        return Err(ApiError::NotFound.into());
     }
-    let key = parse_key(&key_hex).ok_or(CoreError::NotFound)?;
+    let key = parse_key(&key_hex).ok_or(ApiError::NotFound)?;
     let owner = state.media.verify(&access).await?;
     // Only the owner's photos are served.
     let sha = flashbulb_store::photos::derivatives_by_media_key(&state.db, owner, key).await?;
-    let sha = sha.ok_or(CoreError::NotFound)?;
+    let sha = sha.ok_or(ApiError::NotFound)?;
     let path = storage::derivative_path(&state.settings.data_dir, &sha, &variant);
     let mut response = ServeFile::new(path)
         .oneshot(request)

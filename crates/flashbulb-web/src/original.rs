@@ -7,6 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use flashbulb_core::{storage, CoreError};
+use flashbulb_types::ApiError;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -19,15 +20,15 @@ pub(crate) async fn download_original(
     Path(id): Path<String>,
     request: Request,
 ) -> WebResult<Response> {
-    let id: i64 = id.parse().map_err(|_| CoreError::NotFound)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound)?;
     let owner = viewer.id;
     let row = flashbulb_store::photos::original_of(&state.db, owner, id).await?;
-    let (file_name, mime_type, sha) = row.ok_or(CoreError::NotFound)?;
+    let (file_name, mime_type, sha) = row.ok_or(ApiError::NotFound)?;
     let path = storage::original_path(&state.settings.data_dir, &sha);
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Err(CoreError::Gone(
+        return Err(CoreError::Refused(ApiError::Gone(
             "the original file of this photo is not stored on this server".into(),
-        )
+        ))
         .into());
     }
     // ServeFile streams the file and answers range and conditional requests.

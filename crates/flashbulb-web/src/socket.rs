@@ -18,6 +18,7 @@ use axum::{
 use bytes::Bytes;
 use flashbulb_core::live::hub::{resync_frame, Channel, Connection, Frame};
 use flashbulb_core::{CoreError, CoreResult};
+use flashbulb_types::ApiError;
 
 use crate::WebError;
 use crate::{
@@ -44,7 +45,7 @@ pub(crate) async fn upgrade(
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
-            return WebError(CoreError::BadRequest(format!(
+            return WebError::from(ApiError::BadRequest(format!(
                 "{LIVE_PATH} takes WebSocket upgrades only: {rejection}"
             )))
             .into_response()
@@ -70,16 +71,21 @@ fn accept(viewer: Option<SignedIn>, headers: &HeaderMap) -> CoreResult<Viewer> {
     let origin = headers
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok())
-        .ok_or_else(|| CoreError::Forbidden("a live socket needs an Origin header".into()))?;
+        .ok_or_else(|| {
+            CoreError::Refused(ApiError::Forbidden(
+                "a live socket needs an Origin header".into(),
+            ))
+        })?;
     if !names_this_host(origin, headers) {
-        return Err(CoreError::Forbidden(format!(
+        return Err(ApiError::Forbidden(format!(
             "live updates are not offered to pages of {}",
             origin.chars().take(100).collect::<String>()
-        )));
+        ))
+        .into());
     }
     viewer
         .map(|SignedIn(viewer)| viewer)
-        .ok_or(CoreError::Unauthorized)
+        .ok_or(CoreError::Refused(ApiError::Unauthorized))
 }
 
 /// Serves one socket until the peer leaves, goes silent, misbehaves or the server stops.
@@ -301,7 +307,7 @@ mod tests {
         let same_site = headers(Some("http://photos.example"), "photos.example");
         assert!(matches!(
             accept(None, &same_site),
-            Err(CoreError::Unauthorized)
+            Err(CoreError::Refused(ApiError::Unauthorized))
         ));
     }
 
@@ -324,7 +330,7 @@ mod tests {
             assert!(
                 matches!(
                     check_origin(&headers(origin, host)),
-                    Err(CoreError::Forbidden(_))
+                    Err(CoreError::Refused(ApiError::Forbidden(_)))
                 ),
                 "{origin:?} on {host} was accepted"
             );

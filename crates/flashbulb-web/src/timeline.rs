@@ -7,6 +7,7 @@ use axum::{
     response::IntoResponse,
 };
 use flashbulb_core::CoreError;
+use flashbulb_types::ApiError;
 use serde::Deserialize;
 
 use crate::WebResult;
@@ -33,13 +34,14 @@ pub(crate) async fn get_bucket_segment(
     Path(month): Path<String>,
     query: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> WebResult<impl IntoResponse> {
-    let Query(query) = query.map_err(|rejection| CoreError::BadRequest(rejection.body_text()))?;
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let month = parse_month(&month)?;
     let limit = query.limit.unwrap_or(DEFAULT_SEGMENT);
     if limit == 0 || limit > MAX_SEGMENT {
-        return Err(
-            CoreError::BadRequest(format!("limit must be between 1 and {MAX_SEGMENT}")).into(),
-        );
+        return Err(CoreError::Refused(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_SEGMENT}"
+        )))
+        .into());
     }
     let owner = viewer.id;
     let segment =
@@ -56,7 +58,11 @@ pub(crate) async fn get_bucket_segment(
 
 /// `2026-11` → (2026, 11); anything else is a 400 that says what was expected.
 pub fn parse_month(text: &str) -> flashbulb_core::CoreResult<(i32, u8)> {
-    let invalid = || CoreError::BadRequest(format!("{text:?} is not a month like 2026-11"));
+    let invalid = || {
+        CoreError::Refused(ApiError::BadRequest(format!(
+            "{text:?} is not a month like 2026-11"
+        )))
+    };
     let (year, month) = text.split_once('-').ok_or_else(invalid)?;
     if year.len() != 4 || month.len() != 2 {
         return Err(invalid());

@@ -16,6 +16,7 @@ use axum::{
 };
 use flashbulb_core::photos::ingest::{Candidate, Outcome, Refusal};
 use flashbulb_core::{storage::ScratchFile, CoreError};
+use flashbulb_types::ApiError;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -42,17 +43,21 @@ pub(crate) async fn statuses(
     SignedIn(viewer): SignedIn,
     query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<flashbulb_store::photos::Processing>>, WebError> {
-    let Query(query) = query.map_err(|rejection| CoreError::BadRequest(rejection.body_text()))?;
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let ids: Vec<i64> = query
         .ids
         .split(',')
         .map(|id| id.trim().parse::<i64>())
         .collect::<Result<_, _>>()
-        .map_err(|_| CoreError::BadRequest("ids is a comma-separated list of photo ids".into()))?;
+        .map_err(|_| {
+            CoreError::Refused(ApiError::BadRequest(
+                "ids is a comma-separated list of photo ids".into(),
+            ))
+        })?;
     if ids.is_empty() || ids.len() > MAX_STATUS_IDS {
-        return Err(CoreError::BadRequest(format!(
+        return Err(CoreError::Refused(ApiError::BadRequest(format!(
             "ask about 1 to {MAX_STATUS_IDS} photos at a time"
-        ))
+        )))
         .into());
     }
     Ok(Json(
@@ -177,32 +182,35 @@ async fn receive(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Vec<FileResult>, CoreError> {
     let mut multipart =
-        multipart.map_err(|rejection| CoreError::BadRequest(rejection.body_text()))?;
+        multipart.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let mut results = Vec::new();
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(error) => {
-                return Err(CoreError::BadRequest(format!(
+                return Err(ApiError::BadRequest(format!(
                     "the upload is not valid multipart form data: {error}"
-                )))
+                ))
+                .into())
             }
         };
         let Some(name) = field.file_name().map(str::to_string) else {
             continue; // a plain form field: nothing to store
         };
         if results.len() >= MAX_FILES_PER_REQUEST {
-            return Err(CoreError::BadRequest(format!(
+            return Err(ApiError::BadRequest(format!(
                 "at most {MAX_FILES_PER_REQUEST} files per upload"
-            )));
+            ))
+            .into());
         }
         results.push(receive_file(state, owner, name, field).await?);
     }
     if results.is_empty() {
-        return Err(CoreError::BadRequest(
+        return Err(ApiError::BadRequest(
             "the upload holds no file (send them as multipart form data with file names)".into(),
-        ));
+        )
+        .into());
     }
     Ok(results)
 }
@@ -245,9 +253,10 @@ async fn receive_file(
                 }
                 Ok(None) => break,
                 Err(error) => {
-                    return Err(CoreError::BadRequest(format!(
+                    return Err(ApiError::BadRequest(format!(
                         "the upload of {name:?} broke off: {error}"
-                    )))
+                    ))
+                    .into())
                 }
             }
         }

@@ -11,6 +11,7 @@ use flashbulb_core::{
     vitals::{parse, record},
     CoreError, CoreResult,
 };
+use flashbulb_types::ApiError;
 
 use crate::state::AppState;
 use crate::WebError;
@@ -23,10 +24,10 @@ pub(crate) async fn ingest(
     let outcome = accept(&state, request).await;
     state.metrics.record_beacon(match &outcome {
         Ok(()) => "accepted",
-        Err(CoreError::RateLimited) => "rate_limited",
-        Err(CoreError::TooLarge(_)) => "too_large",
-        Err(CoreError::UnsupportedMediaType(_)) => "unsupported_media_type",
-        Err(CoreError::BadRequest(_)) => "malformed",
+        Err(CoreError::Refused(ApiError::RateLimited)) => "rate_limited",
+        Err(CoreError::Refused(ApiError::TooLarge(_))) => "too_large",
+        Err(CoreError::Refused(ApiError::UnsupportedMediaType(_))) => "unsupported_media_type",
+        Err(CoreError::Refused(ApiError::BadRequest(_))) => "malformed",
         Err(_) => "failed",
     });
     Ok(outcome.map(|()| StatusCode::NO_CONTENT)?)
@@ -35,13 +36,15 @@ pub(crate) async fn ingest(
 async fn accept(state: &AppState, request: Request) -> CoreResult<()> {
     let sender = state.access.client_address(&request);
     if !state.vitals.allow(sender) {
-        return Err(CoreError::RateLimited);
+        return Err(ApiError::RateLimited.into());
     }
     check_content_type(request.headers())?;
     let body = axum::body::to_bytes(request.into_body(), MAX_BEACON_BYTES)
         .await
         .map_err(|_| {
-            CoreError::TooLarge(format!("a beacon is at most {MAX_BEACON_BYTES} bytes"))
+            CoreError::Refused(ApiError::TooLarge(format!(
+                "a beacon is at most {MAX_BEACON_BYTES} bytes"
+            )))
         })?;
     let beacon = parse(&body)?;
     record(&state.db, &beacon, flashbulb_store::now() / 60).await?;
@@ -61,8 +64,9 @@ fn check_content_type(headers: &HeaderMap) -> CoreResult<()> {
     {
         Ok(())
     } else {
-        Err(CoreError::UnsupportedMediaType(
-            "a beacon is application/json or text/plain".into(),
-        ))
+        Err(
+            ApiError::UnsupportedMediaType("a beacon is application/json or text/plain".into())
+                .into(),
+        )
     }
 }

@@ -13,9 +13,10 @@ use axum::{
     http::header,
     response::{IntoResponse, Response},
 };
-use flashbulb_core::{storage, CoreError};
+use flashbulb_core::storage;
 use flashbulb_store::albums;
 use flashbulb_store::Pool;
+use flashbulb_types::ApiError;
 use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
@@ -37,11 +38,11 @@ pub(crate) async fn owner_zip(
     SignedIn(viewer): SignedIn,
     UrlPath(id): UrlPath<String>,
 ) -> WebResult<Response> {
-    let id: AlbumId = id.parse().map_err(|_| CoreError::NotFound)?;
+    let id: AlbumId = id.parse().map_err(|_| ApiError::NotFound)?;
     let owner = viewer.id;
     let (id, title) = albums::titled(&state.db, owner, id)
         .await?
-        .ok_or(CoreError::NotFound)?;
+        .ok_or(ApiError::NotFound)?;
     Ok(stream_album(&state, id, &title))
 }
 
@@ -51,11 +52,11 @@ pub(crate) async fn shared_zip(
     UrlPath(token): UrlPath<String>,
 ) -> WebResult<Response> {
     if !albums::is_share_token(&token) {
-        return Err(CoreError::NotFound.into());
+        return Err(ApiError::NotFound.into());
     }
     let (id, title) = albums::titled_by_token(&state.db, &token)
         .await?
-        .ok_or(CoreError::NotFound)?;
+        .ok_or(ApiError::NotFound)?;
     Ok(stream_album(&state, id, &title))
 }
 

@@ -8,6 +8,7 @@ use axum::{
 };
 use flashbulb::config::Config;
 use flashbulb_tools::seed;
+use flashbulb_types::ApiError;
 use flashbulb_web::AppState;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -124,7 +125,7 @@ impl TestApp {
             .await
             .expect("seed");
         match flashbulb_core::users::add(&self.pool, "demo", DEMO_PASSWORD, true).await {
-            Ok(_) | Err(flashbulb_core::CoreError::Conflict(_)) => {}
+            Ok(_) | Err(flashbulb_core::CoreError::Refused(ApiError::Conflict(_))) => {}
             Err(error) => panic!("demo's password: {error}"),
         }
         self

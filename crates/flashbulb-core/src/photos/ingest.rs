@@ -6,6 +6,7 @@ use std::path::Path;
 use flashbulb_store::Pool;
 use flashbulb_store::{photos, StoreError};
 use flashbulb_types::model::{PhotoId, UserId};
+use flashbulb_types::ApiError;
 
 use crate::{
     pipeline::{
@@ -140,7 +141,7 @@ async fn add_inner(
                 let id = photos::with_content(pool, candidate.owner, &candidate.sha256[..])
                     .await
                     .map_err(CoreError::from)?
-                    .ok_or(CoreError::NotFound)?;
+                    .ok_or(CoreError::Refused(ApiError::NotFound))?;
                 return Ok(Outcome::Duplicate(id));
             }
             Err(error.into())

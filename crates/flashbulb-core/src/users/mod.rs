@@ -8,6 +8,7 @@ pub mod sessions;
 use flashbulb_store::users;
 use flashbulb_store::Pool;
 use flashbulb_types::model::{UserId, Viewer};
+use flashbulb_types::ApiError;
 
 use crate::{error::CoreResult, CoreError};
 
@@ -23,9 +24,10 @@ pub fn valid_name(username: &str) -> CoreResult<&str> {
     let username = username.trim();
     let length = username.chars().count();
     if length == 0 || length > MAX_NAME_CHARS || username.chars().any(char::is_control) {
-        return Err(CoreError::BadRequest(format!(
+        return Err(ApiError::BadRequest(format!(
             "a user name has 1 to {MAX_NAME_CHARS} characters, none of them control characters"
-        )));
+        ))
+        .into());
     }
     Ok(username)
 }
@@ -33,10 +35,11 @@ pub fn valid_name(username: &str) -> CoreResult<&str> {
 /// A password worth hashing: 8 characters at least, 1 KiB at most.
 pub fn check_password(password: &str) -> CoreResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
-        return Err(CoreError::BadRequest(format!(
+        return Err(ApiError::BadRequest(format!(
             "a password has at least {MIN_PASSWORD_CHARS} characters and at most \
              {MAX_PASSWORD_BYTES} bytes"
-        )));
+        ))
+        .into());
     }
     Ok(())
 }
@@ -69,9 +72,9 @@ pub async fn add(
     let hash = password::hash(password).await?;
     let id = find_or_create(pool, username, is_admin).await?;
     if !users::set_first_password(pool, id, &hash, is_admin).await? {
-        return Err(CoreError::Conflict(format!(
-            "there is already a user called {username}"
-        )));
+        return Err(
+            ApiError::Conflict(format!("there is already a user called {username}")).into(),
+        );
     }
     Ok(id)
 }
@@ -83,7 +86,7 @@ pub async fn reset_password(pool: &Pool, username: &str, password: &str) -> Core
     let hash = password::hash(password).await?;
     let id = users::replace_password(pool, username, &hash)
         .await?
-        .ok_or(CoreError::NotFound)?;
+        .ok_or(ApiError::NotFound)?;
     sessions::end_all(pool, id).await?;
     Ok(id)
 }

@@ -17,6 +17,7 @@ use std::{
 
 use flashbulb_store::vitals;
 use flashbulb_store::Pool;
+use flashbulb_types::ApiError;
 use flashbulb_types::{
     ops::VitalsRow,
     vitals::{is_page_view_id, Beacon, Metric, ROUTES},
@@ -76,43 +77,43 @@ impl std::fmt::Debug for Vitals {
 /// Reads and checks a beacon: every field present and of its type, nothing else, each value
 /// finite and within what a real page view can measure.
 pub fn parse(body: &[u8]) -> CoreResult<Beacon> {
-    let beacon: Beacon = serde_json::from_slice(body)
-        .map_err(|error| CoreError::BadRequest(format!("not a beacon: {error}")))?;
+    let beacon: Beacon = serde_json::from_slice(body).map_err(|error| {
+        CoreError::Refused(ApiError::BadRequest(format!("not a beacon: {error}")))
+    })?;
     if !is_page_view_id(&beacon.page) {
-        return Err(CoreError::BadRequest(
-            "page must be 16 to 64 letters, digits or dashes".into(),
-        ));
+        return Err(
+            ApiError::BadRequest("page must be 16 to 64 letters, digits or dashes".into()).into(),
+        );
     }
     if !ROUTES.contains(&beacon.route.as_str()) {
-        return Err(CoreError::BadRequest(format!(
+        return Err(ApiError::BadRequest(format!(
             "unknown route template {:?}",
             beacon.route.chars().take(64).collect::<String>()
-        )));
+        ))
+        .into());
     }
     if beacon.metrics.is_empty() || beacon.metrics.len() > Metric::ALL.len() {
-        return Err(CoreError::BadRequest(
-            "a beacon carries one to five metrics".into(),
-        ));
+        return Err(ApiError::BadRequest("a beacon carries one to five metrics".into()).into());
     }
     for (index, sample) in beacon.metrics.iter().enumerate() {
         if beacon.metrics[..index]
             .iter()
             .any(|earlier| earlier.name == sample.name)
         {
-            return Err(CoreError::BadRequest(format!(
-                "{} appears twice",
-                sample.name.name()
-            )));
+            return Err(
+                ApiError::BadRequest(format!("{} appears twice", sample.name.name())).into(),
+            );
         }
         if !sample.value.is_finite()
             || sample.value < 0.0
             || sample.value > sample.name.largest_plausible()
         {
-            return Err(CoreError::BadRequest(format!(
+            return Err(ApiError::BadRequest(format!(
                 "{} must be between 0 and {}",
                 sample.name.name(),
                 sample.name.largest_plausible()
-            )));
+            ))
+            .into());
         }
     }
     Ok(beacon)
@@ -229,7 +230,10 @@ mod tests {
             "",
         ] {
             assert!(
-                matches!(parse(&beacon_text(bad)), Err(CoreError::BadRequest(_))),
+                matches!(
+                    parse(&beacon_text(bad)),
+                    Err(CoreError::Refused(ApiError::BadRequest(_)))
+                ),
                 "{bad} was accepted"
             );
         }
