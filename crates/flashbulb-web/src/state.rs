@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use flashbulb_core::Settings;
-use flashbulb_core::{background::Background, services::Core};
+use flashbulb_core::{background::Background, services::Core, Settings};
 use flashbulb_store::Pool;
 use leptos::config::LeptosOptions;
 
@@ -53,7 +52,7 @@ impl std::ops::Deref for Shared {
 impl AppState {
     /// Makes every service and the web layer's own parts; none starts a task
     /// ([`AppState::start`] does).
-    pub fn new(core: Settings, web: WebSettings, db: Pool) -> Self {
+    pub fn new(settings: Settings, web: WebSettings, db: Pool) -> Self {
         let leptos_options = LeptosOptions::builder()
             .output_name("flashbulb")
             .site_root(web.site_root.to_string_lossy().as_ref())
@@ -62,7 +61,7 @@ impl AppState {
             .build();
         let access = Access::new(db.clone(), &web);
         Self(Arc::new(Shared {
-            core: Core::new(core, db),
+            core: Core::new(settings, db),
             leptos_options,
             access,
             web,
