@@ -32,7 +32,14 @@ def verdict(ok):
 
 
 def ms(value):
+    if value is None:
+        return "none measured"
     return f"{value:,.1f} ms" if value >= 10 else f"{value:.2f} ms"
+
+
+def rate_reached(live):
+    """The load run made the changes it was asked for: 95 % of the wanted rate or more."""
+    return live["rate_achieved"] >= 0.95 * live["rate_wanted"]
 
 
 def kb(value):
@@ -152,7 +159,8 @@ def plot_live(live, plots):
     axes.bar(["fan-out p50", "fan-out p99"], [live["fanout_ms_p50"], live["fanout_ms_p99"]], color=FLASHBULB)
     axes.axhline(150, color="black", linestyle=":", label="fan-out budget, p99 150 ms")
     axes.set_ylabel("ms")
-    axes.set_title(f"Live updates: {live['connections_held']:,} clients, {live['rate_wanted']:,} changes/s")
+    axes.set_title(f"Live updates: {live['connections_held']:,} clients, "
+                   f"{live['rate_achieved']:,.0f} of {live['rate_wanted']:,} changes/s")
     axes.tick_params(axis="x", rotation=25)
     axes.legend(fontsize="small")
     return save(figure, plots, "live.svg")
@@ -287,8 +295,17 @@ def main():
         (f"WebSocket hub: RSS holding {held['connections_held']:,} sockets", "< 1 GiB at 20,000",
          f"{held['server_rss_held_mib']:.0f} MiB",
          held["server_rss_held_mib"] < 1024 and held["connections_held"] >= min(20_000, held["connections_wanted"])),
-        (f"WebSocket fan-out p99, {live['connections_held']:,} clients, {live['rate_wanted']:,} changes/s",
-         "≤ 150 ms", ms(live["fanout_ms_p99"]), live["fanout_ms_p99"] <= 150),
+        # Labelled with the rate the server really took; a rate short of the one asked for
+        # fails the row, however fast the few changes that were made went out.
+        (f"WebSocket fan-out p99, {live['connections_held']:,} clients, "
+         f"{live['rate_achieved']:,.0f} changes/s achieved of {live['rate_wanted']:,} wanted",
+         "≤ 150 ms at the wanted rate",
+         ms(live["fanout_ms_p99"])
+         + ("" if rate_reached(live) else f"; only {live['rate_achieved']:,.0f} changes/s"),
+         live["fanout_ms_p99"] is not None and live["fanout_ms_p99"] <= 150 and rate_reached(live)),
+        (f"the changes' own HTTP answers during that fan-out, p99", "≤ 100 ms",
+         ms(live["answer_ms_p99"]),
+         live["answer_ms_p99"] is not None and live["answer_ms_p99"] <= 100),
         (f"seeding {photos:,} rows: memory of the seed process at its peak", "≤ 100 MB growth",
          f"{seed['peak_anon_mib']:.0f} MiB allocated (RSS {seed['peak_rss_mib']:.0f} MiB)",
          seed["peak_anon_mib"] <= rss_budget_mib),
@@ -487,13 +504,15 @@ def main():
         f"| server RSS idle → holding them | {held['server_rss_idle_mib']:.0f} MiB → {held['server_rss_held_mib']:.0f} MiB "
         f"({(held['server_rss_held_mib'] - held['server_rss_idle_mib']) * 1024 / max(held['connections_held'], 1):.1f} KiB per socket) |",
         f"| changes made (favourites through the HTTP API) | {live['changes_made']:,} in {live['seconds']:.1f} s "
-        f"({live['changes_made'] / live['seconds']:.0f}/s, {live['rate_wanted']}/s wanted, {live['change_failures']} failed) |",
+        f"({live['rate_achieved']:.0f}/s answered within the run, {live['rate_wanted']}/s wanted, {live['change_failures']} failed) |",
         f"| messages delivered | {live['messages_delivered']:,} ({live['megabytes_delivered']:.0f} MB), "
         f"{live['frames_per_client_per_second']:.1f} frames per client per second |",
         f"| resyncs, disconnects | {live['resyncs']}, {live['disconnects']} |",
         f"| change requested → frame received ({live['latency_samples']:,} samples) | p50 {ms(live['latency_ms_p50'])}, "
         f"p90 {ms(live['latency_ms_p90'])}, p99 {ms(live['latency_ms_p99'])}, max {ms(live['latency_ms_max'])} |",
         f"| fan-out: change stored and published → frame received | p50 {ms(live['fanout_ms_p50'])}, p99 {ms(live['fanout_ms_p99'])} |",
+        f"| the changes' HTTP answers: request sent → response received | p50 {ms(live['answer_ms_p50'])}, "
+        f"p99 {ms(live['answer_ms_p99'])}, max {ms(live['answer_ms_max'])} |",
         f"| server RSS during the run | {live['server_rss_held_mib']:.0f} MiB → {live['server_rss_after_load_mib']:.0f} MiB |",
         "",
         "Frames go out every 50 ms: a change waits up to one frame to be coalesced with the others.",

@@ -220,6 +220,10 @@ pub struct LoadArgs {
     /// Sockets that decode every frame to measure latency; the rest count messages only.
     #[arg(long, default_value_t = 200)]
     pub latency_sample: usize,
+    /// Change requests in flight at most (each on its own connection): enough that a slow
+    /// answer does not hold the rate back, so a short rate is the server's, not the tool's.
+    #[arg(long, default_value_t = 2048)]
+    pub max_in_flight: usize,
     /// The server's process id, to report its resident memory.
     #[arg(long)]
     pub server_pid: Option<u32>,
@@ -239,6 +243,8 @@ pub struct LoadReport {
     pub server_rss_held_mib: Option<f64>,
     pub server_rss_after_load_mib: Option<f64>,
     pub rate_wanted: u32,
+    /// Changes answered per second of the run: what the server really took.
+    pub rate_achieved: f64,
     pub changes_made: u64,
     pub change_failures: u64,
     pub seconds: f64,
@@ -255,6 +261,10 @@ pub struct LoadReport {
     /// From the server's answer (the change stored and published) to the frame's arrival.
     pub fanout_ms_p50: Option<f64>,
     pub fanout_ms_p99: Option<f64>,
+    /// The changes' own HTTP answers during the fan-out: request sent → response received.
+    pub answer_ms_p50: Option<f64>,
+    pub answer_ms_p99: Option<f64>,
+    pub answer_ms_max: Option<f64>,
 }
 
 impl std::fmt::Display for LoadReport {
@@ -274,8 +284,12 @@ impl std::fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
-            "changes: {} made ({} failed) at {}/s wanted, over {:.1} s",
-            self.changes_made, self.change_failures, self.rate_wanted, self.seconds
+            "changes: {} made ({} failed) over {:.1} s: {:.0}/s achieved of {}/s wanted",
+            self.changes_made,
+            self.change_failures,
+            self.seconds,
+            self.rate_achieved,
+            self.rate_wanted
         )?;
         writeln!(
             f,
@@ -295,11 +309,18 @@ impl std::fmt::Display for LoadReport {
             ms(self.latency_ms_p99),
             ms(self.latency_ms_max),
         )?;
-        write!(
+        writeln!(
             f,
             "fan-out (server answered → frame received): p50 {}, p99 {}",
             ms(self.fanout_ms_p50),
             ms(self.fanout_ms_p99),
+        )?;
+        write!(
+            f,
+            "the changes' HTTP answers (request sent → response): p50 {}, p99 {}, max {}",
+            ms(self.answer_ms_p50),
+            ms(self.answer_ms_p99),
+            ms(self.answer_ms_max),
         )
     }
 }
@@ -327,6 +348,31 @@ struct SentAt {
 }
 
 impl SentAt {
+    /// Changes answered by `micros` since the run started.
+    fn answered_by(&self, micros: u64) -> u64 {
+        self.answered
+            .iter()
+            .map(|answered| answered.load(Ordering::Relaxed))
+            .filter(|answered| (1..=micros).contains(answered))
+            .count() as u64
+    }
+
+    /// How long each answered request took, in microseconds.
+    fn answer_times(&self) -> Vec<u32> {
+        self.micros
+            .iter()
+            .zip(&self.answered)
+            .filter_map(|(sent, answered)| {
+                let (sent, answered) = (
+                    sent.load(Ordering::Relaxed),
+                    answered.load(Ordering::Relaxed),
+                );
+                (sent > 0 && answered >= sent)
+                    .then(|| u32::try_from(answered - sent).unwrap_or(u32::MAX))
+            })
+            .collect()
+    }
+
     /// Time since the request, and since the answer (zero when the frame came first).
     fn latency(&self, id: PhotoId, now: Instant) -> Option<(Duration, Duration)> {
         let at = *self.index.get(&id)?;
@@ -345,10 +391,18 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         base,
     };
     let http: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
+        .pool_max_idle_per_host(args.max_in_flight)
         .build_http();
     let wanted_ids = (args.rate as u64 * args.seconds).max(1) as usize;
     let ids = photo_ids(&http, &site, wanted_ids).await?;
+    if ids.len() < wanted_ids {
+        // Each change is to a photo not changed before in the run, so the run ends early.
+        eprintln!(
+            "the library holds {} photos, not the {wanted_ids} this rate and length change: \
+             the run stops when they are used up",
+            ids.len()
+        );
+    }
     let server_rss_idle_mib = args.server_pid.and_then(rss_mib);
 
     let start = Instant::now();
@@ -410,7 +464,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     if args.rate > 0 {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-        let in_flight = Arc::new(tokio::sync::Semaphore::new(256));
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(args.max_in_flight.max(1)));
         for (at, id) in ids.iter().copied().enumerate() {
             if making.elapsed() >= Duration::from_secs(args.seconds) {
                 break;
@@ -441,7 +495,8 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     }
     let seconds = making.elapsed().as_secs_f64();
-    // Let the last frames arrive.
+    let window_end = micros(making.elapsed() + making.saturating_duration_since(start));
+    // Let the last frames and answers arrive.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let server_rss_after_load_mib = args.server_pid.and_then(rss_mib);
     let _ = stop_sender.send(true);
@@ -461,6 +516,9 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         Some(f64::from(sorted[rank - 1]) / 1000.0)
     };
     let messages_delivered = tally.messages.load(Ordering::Relaxed) - delivered_before;
+    let changes_made = made.load(Ordering::Relaxed);
+    let mut answers = sent_at.answer_times();
+    answers.sort_unstable();
     Ok(LoadReport {
         connections_wanted: args.connections,
         connections_held: held,
@@ -470,7 +528,13 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         server_rss_held_mib,
         server_rss_after_load_mib,
         rate_wanted: args.rate,
-        changes_made: made.load(Ordering::Relaxed),
+        // Only answers within the window count: a backlog answered afterwards is not a rate.
+        rate_achieved: if seconds > 0.0 {
+            sent_at.answered_by(u64::from(window_end)) as f64 / seconds
+        } else {
+            0.0
+        },
+        changes_made,
         change_failures: failed.load(Ordering::Relaxed),
         seconds,
         messages_delivered,
@@ -489,6 +553,9 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         latency_ms_max: latencies.last().map(|v| f64::from(*v) / 1000.0),
         fanout_ms_p50: percentile(&answered, 0.50),
         fanout_ms_p99: percentile(&answered, 0.99),
+        answer_ms_p50: percentile(&answers, 0.50),
+        answer_ms_p99: percentile(&answers, 0.99),
+        answer_ms_max: answers.last().map(|v| f64::from(*v) / 1000.0),
     })
 }
 
@@ -662,4 +729,38 @@ async fn request(
 fn rss_mib(pid: u32) -> Option<f64> {
     flashbulb_core::metrics::ProcessStats::of(&pid.to_string())
         .map(|stats| stats.rss_bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent_at(pairs: &[(u64, u64)]) -> SentAt {
+        SentAt {
+            start: Instant::now(),
+            index: HashMap::new(),
+            micros: pairs
+                .iter()
+                .map(|(sent, _)| AtomicU64::new(*sent))
+                .collect(),
+            answered: pairs
+                .iter()
+                .map(|(_, answered)| AtomicU64::new(*answered))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn answers_count_only_when_sent_and_answered() {
+        // Answered, answered late, still waiting, never sent.
+        let run = sent_at(&[(1_000, 3_000), (2_000, 900_000), (5_000, 0), (0, 0)]);
+        assert_eq!(run.answer_times(), vec![2_000, 898_000]);
+    }
+
+    #[test]
+    fn the_achieved_rate_counts_answers_within_the_window_only() {
+        let run = sent_at(&[(1_000, 3_000), (2_000, 900_000), (5_000, 0)]);
+        assert_eq!(run.answered_by(500_000), 1);
+        assert_eq!(run.answered_by(1_000_000), 2);
+    }
 }
