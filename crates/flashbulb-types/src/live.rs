@@ -258,12 +258,15 @@ pub enum Change {
     Ops(Box<crate::ops::OpsSnapshot>),
 }
 
+/// How the keys of counter changes begin ([`Change::key`]): the hub tells counters apart by it.
+pub const COUNT_KEY_PREFIX: &str = "count:";
+
 impl Change {
     /// The identity coalescing works on: only the newest change per key is sent.
     pub fn key(&self) -> String {
         match self {
             Change::Photo { id, .. } => format!("photo:{id}"),
-            Change::Count { counter, .. } => format!("count:{counter:?}"),
+            Change::Count { counter, .. } => format!("{COUNT_KEY_PREFIX}{counter:?}"),
             Change::Album { id, .. } => format!("album:{id}"),
             Change::Ops(_) => "ops".into(),
         }

@@ -15,7 +15,7 @@ use std::{
 };
 
 use flashbulb_types::{
-    live::{Addition, Change, Topic},
+    live::{Addition, Change, Topic, COUNT_KEY_PREFIX as COUNT_KEY},
     model::UserId,
 };
 use indexmap::IndexMap;
@@ -134,6 +134,10 @@ struct ChannelState {
     /// More happened within one frame than a frame may carry: subscribers get a `resync`.
     overflowed: bool,
     seq: u64,
+    /// The counters as every subscriber last got them: a recount that finds the same value
+    /// sends nothing (most recounts follow a change that moved no counter, a favourite). A
+    /// new subscriber or a resync forgets them, so the next recount goes out again.
+    counts_sent: HashMap<String, String>,
 }
 
 impl ChannelState {
@@ -177,7 +181,14 @@ impl Hub {
             let Ok(json) = serde_json::to_string(change) else {
                 return;
             };
-            state.changes.insert(change.key(), json);
+            let key = change.key();
+            let unchanged_count = matches!(change, Change::Count { .. })
+                && !state.changes.contains_key(&key)
+                && state.counts_sent.get(&key) == Some(&json);
+            if unchanged_count {
+                return;
+            }
+            state.changes.insert(key, json);
             if state.changes.len() > config.max_changes_per_frame {
                 state.overflowed = true;
             }
@@ -292,9 +303,16 @@ impl Inner {
                     continue;
                 }
                 let frame = if std::mem::take(&mut state.overflowed) {
+                    state.counts_sent.clear();
                     resync_frame(Some(channel.topic))
                 } else {
                     state.seq += 1;
+                    let counts = state
+                        .changes
+                        .iter()
+                        .filter(|(key, _)| key.starts_with(COUNT_KEY));
+                    let counts: Vec<_> = counts.map(|(k, v)| (k.clone(), v.clone())).collect();
+                    state.counts_sent.extend(counts);
                     frame_json(channel.topic, state.seq, &state.changes, &state.additions)
                 };
                 state.changes.clear();
@@ -395,12 +413,11 @@ impl Connection {
             return Err(TooManyTopics(most));
         }
         if self.channels.insert(channel) {
-            self.hub
-                .lock_channels()
-                .entry(channel)
-                .or_default()
-                .subscribers
-                .insert(self.id, self.mailbox.clone());
+            let mut channels = self.hub.lock_channels();
+            let state = channels.entry(channel).or_default();
+            state.subscribers.insert(self.id, self.mailbox.clone());
+            // Its page may have been drawn before the counters last went out.
+            state.counts_sent.clear();
         }
         Ok(())
     }
@@ -599,6 +616,47 @@ mod tests {
             })
             .expect("already followed");
         assert_eq!(connection.subscribe(LIBRARY), Err(TooManyTopics(2)));
+    }
+
+    /// The frames one connection got, as protocol messages.
+    fn frames(connection: &Connection) -> Vec<ServerMessage> {
+        let outgoing = connection.mailbox().take();
+        outgoing
+            .frames
+            .iter()
+            .map(|frame| serde_json::from_slice(frame.as_bytes()).expect("a valid frame"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_counter_goes_out_only_when_its_value_changed() {
+        let hub = Hub::new(HubConfig::default());
+        let mut first = hub.connect();
+        first.subscribe(LIBRARY).expect("one topic");
+        hub.change(LIBRARY, &count(5));
+        hub.inner.flush();
+        assert_eq!(frames(&first).len(), 1, "the first value goes out");
+        // A recount that finds the same value sends nothing; a new value goes out.
+        hub.change(LIBRARY, &count(5));
+        hub.inner.flush();
+        assert!(
+            frames(&first).is_empty(),
+            "an unchanged counter was sent again"
+        );
+        hub.change(LIBRARY, &count(6));
+        hub.inner.flush();
+        assert_eq!(frames(&first).len(), 1);
+        // Back and forth within one frame: the last value goes out, even if already sent.
+        hub.change(LIBRARY, &count(7));
+        hub.change(LIBRARY, &count(6));
+        hub.inner.flush();
+        assert_eq!(frames(&first).len(), 1);
+        // A newcomer may have drawn its page before the last value: it gets the next recount.
+        let mut second = hub.connect();
+        second.subscribe(LIBRARY).expect("one topic");
+        hub.change(LIBRARY, &count(6));
+        hub.inner.flush();
+        assert_eq!(frames(&second).len(), 1, "the newcomer missed the counter");
     }
 
     #[test]
