@@ -95,7 +95,7 @@ impl Library for DbLibrary {
     ) -> Result<bool, ApiError> {
         let stored =
             flashbulb_store::photos::set_favourite(&self.pool, owner, photo, favourite).await?;
-        self.events.photo_changed(photo, false).await;
+        self.events.favourite_changed(photo).await;
         Ok(stored)
     }
 

@@ -79,18 +79,35 @@ impl LiveEvents {
     /// has just entered the timeline. Publishing never fails the change itself: a lost update
     /// is logged, and the page catches up at its next resync.
     pub async fn photo_changed(&self, photo: PhotoId, appeared: bool) {
-        if let Err(error) = self.publish_photo(photo, appeared).await {
+        self.publish_photo(photo, appeared, true).await;
+    }
+
+    /// A photo became a favourite or stopped being one: no counter moves, so nothing is
+    /// recounted.
+    pub async fn favourite_changed(&self, photo: PhotoId) {
+        self.publish_photo(photo, false, false).await;
+    }
+
+    async fn publish_photo(&self, photo: PhotoId, appeared: bool, recount: bool) {
+        if let Err(error) = self.try_publish_photo(photo, appeared, recount).await {
             tracing::warn!(%error, photo, "could not publish a photo's change");
         }
     }
 
-    async fn publish_photo(&self, photo: PhotoId, appeared: bool) -> CoreResult<()> {
+    async fn try_publish_photo(
+        &self,
+        photo: PhotoId,
+        appeared: bool,
+        recount: bool,
+    ) -> CoreResult<()> {
         let Some(state) = photos::state(&self.pool, photo).await? else {
             return Ok(());
         };
         let channel = library(state.owner_id);
         self.cache.invalidate_owner(state.owner_id).await;
-        self.counters_changed(state.owner_id);
+        if recount {
+            self.counters_changed(state.owner_id);
+        }
         if !self.relay.is_watched(channel) {
             return Ok(());
         }
