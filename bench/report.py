@@ -507,6 +507,8 @@ def main():
         f"({live['rate_achieved']:.0f}/s answered within the run, {live['rate_wanted']}/s wanted, {live['change_failures']} failed) |",
         f"| messages delivered | {live['messages_delivered']:,} ({live['megabytes_delivered']:.0f} MB), "
         f"{live['frames_per_client_per_second']:.1f} frames per client per second |",
+        f"| bytes on the wire per change per socket | "
+        f"{'-' if live['bytes_per_delivered_change'] is None else format(live['bytes_per_delivered_change'], ',.0f')} |",
         f"| resyncs, disconnects | {live['resyncs']}, {live['disconnects']} |",
         f"| change requested → frame received ({live['latency_samples']:,} samples) | p50 {ms(live['latency_ms_p50'])}, "
         f"p90 {ms(live['latency_ms_p90'])}, p99 {ms(live['latency_ms_p99'])}, max {ms(live['latency_ms_max'])} |",

@@ -250,6 +250,8 @@ pub struct LoadReport {
     pub seconds: f64,
     pub messages_delivered: u64,
     pub megabytes_delivered: f64,
+    /// Bytes on the wire for each change each socket got: what a delivery costs.
+    pub bytes_per_delivered_change: Option<f64>,
     pub frames_per_client_per_second: f64,
     pub resyncs: u64,
     pub disconnects: u64,
@@ -293,9 +295,11 @@ impl std::fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
-            "delivered: {} messages, {:.1} MB, {:.1} frames per client per second, {} resyncs, {} disconnects",
+            "delivered: {} messages, {:.1} MB ({} bytes per change per socket), {:.1} frames per client per second, {} resyncs, {} disconnects",
             self.messages_delivered,
             self.megabytes_delivered,
+            self.bytes_per_delivered_change
+                .map_or("-".to_string(), |bytes| format!("{bytes:.0}")),
             self.frames_per_client_per_second,
             self.resyncs,
             self.disconnects
@@ -539,6 +543,10 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         seconds,
         messages_delivered,
         megabytes_delivered: (tally.bytes.load(Ordering::Relaxed) - bytes_before) as f64 / 1e6,
+        bytes_per_delivered_change: (changes_made > 0 && held > 0).then(|| {
+            (tally.bytes.load(Ordering::Relaxed) - bytes_before) as f64
+                / (changes_made as f64 * held as f64)
+        }),
         frames_per_client_per_second: if held > 0 && seconds > 0.0 {
             messages_delivered as f64 / held as f64 / (seconds + 1.0)
         } else {
