@@ -307,12 +307,11 @@ impl Inner {
                     resync_frame(Some(channel.topic))
                 } else {
                     state.seq += 1;
-                    let counts = state
-                        .changes
-                        .iter()
-                        .filter(|(key, _)| key.starts_with(COUNT_KEY));
-                    let counts: Vec<_> = counts.map(|(k, v)| (k.clone(), v.clone())).collect();
-                    state.counts_sent.extend(counts);
+                    for (key, json) in &state.changes {
+                        if key.starts_with(COUNT_KEY) {
+                            state.counts_sent.insert(key.clone(), json.clone());
+                        }
+                    }
                     frame_json(channel.topic, state.seq, &state.changes, &state.additions)
                 };
                 state.changes.clear();
