@@ -506,7 +506,7 @@ def main():
         f"| changes made (favourites through the HTTP API) | {live['changes_made']:,} in {live['seconds']:.1f} s "
         f"({live['rate_achieved']:.0f}/s answered within the run, {live['rate_wanted']}/s wanted, {live['change_failures']} failed) |",
         f"| messages delivered | {live['messages_delivered']:,} ({live['megabytes_delivered']:.0f} MB), "
-        f"{live['frames_per_client_per_second']:.1f} frames per client per second |",
+        f"{live['messages_per_client_per_second']:.1f} WebSocket messages per client per second |",
         f"| bytes on the wire per change per socket | "
         f"{'-' if live['bytes_per_delivered_change'] is None else format(live['bytes_per_delivered_change'], ',.0f')} |",
         f"| resyncs, disconnects | {live['resyncs']}, {live['disconnects']} |",

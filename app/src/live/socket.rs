@@ -1,6 +1,6 @@
 //! The tab's one live socket: connects to the hub, subscribes to the page's topics, reconnects
 //! with exponential backoff and jitter, and re-dispatches every message as a DOM event that
-//! other islands listen to. After a reconnect it dispatches a `resync`, because updates sent
+//! other islands listen to (the hub's binary frames decoded, as JSON like every other message). After a reconnect it dispatches a `resync`, because updates sent
 //! while the socket was down are gone.
 
 use leptos::prelude::*;
@@ -171,15 +171,28 @@ mod client {
         let on_message = {
             let connection = connection.clone();
             Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-                if let Some(text) = event
+                let Some(data) = event
                     .dyn_ref::<web_sys::MessageEvent>()
-                    .and_then(|event| event.data().as_string())
-                {
-                    // A connection that fell behind gets several messages at once, one per line.
-                    for line in text.lines() {
-                        count_answer(&connection, line);
-                        dispatch(LIVE_EVENT, line);
+                    .map(web_sys::MessageEvent::data)
+                else {
+                    return;
+                };
+                if let Some(text) = data.as_string() {
+                    count_answer(&connection, &text);
+                    dispatch(LIVE_EVENT, &text);
+                    return;
+                }
+                // Frames come binary, several back to back when the connection fell behind.
+                let bytes = js_sys::Uint8Array::new(&data).to_vec();
+                match crate::live::frame::decode_frames(&bytes) {
+                    Ok(frames) => {
+                        for frame in frames {
+                            if let Ok(text) = serde_json::to_string(&frame) {
+                                dispatch(LIVE_EVENT, &text);
+                            }
+                        }
                     }
+                    Err(error) => leptos::logging::warn!("live update not understood: {error}"),
                 }
             })
         };
@@ -190,6 +203,7 @@ mod client {
                 retry_later(connection.clone());
             })
         };
+        socket.set_binary_type(web_sys::BinaryType::Arraybuffer);
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));

@@ -14,7 +14,9 @@ use std::{
 use anyhow::{bail, Context};
 use flashbulb_types::{
     codec::Segment,
-    live::{retry_delay, Change, ClientMessage, ServerMessage, Topic, LIVE_PATH},
+    live::{
+        frame::decode_frames, retry_delay, Change, ClientMessage, ServerMessage, Topic, LIVE_PATH,
+    },
     model::{PhotoId, TimelineFirstScreen},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -122,20 +124,21 @@ pub async fn send(socket: &mut Socket, message: &ClientMessage) -> Result<(), tu
 }
 
 /// Reads the next WebSocket message of the hub, skipping pings and pongs, as the protocol
-/// messages it holds (one per line); `None` once the socket ends.
+/// messages it holds (a binary message holds one or more frames, a text message one JSON
+/// message); `None` once the socket ends.
 pub async fn receive_all(socket: &mut Socket) -> Option<Vec<Result<ServerMessage, String>>> {
     loop {
         match socket.next().await? {
             Ok(Message::Text(text)) => {
-                return Some(
-                    text.lines()
-                        .map(|line| {
-                            serde_json::from_str(line).map_err(|e| {
-                                format!("{e}: {}", line.chars().take(200).collect::<String>())
-                            })
-                        })
-                        .collect(),
-                )
+                return Some(vec![serde_json::from_str(&text).map_err(|e| {
+                    format!("{e}: {}", text.chars().take(200).collect::<String>())
+                })])
+            }
+            Ok(Message::Binary(bytes)) => {
+                return Some(match decode_frames(&bytes) {
+                    Ok(frames) => frames.into_iter().map(Ok).collect(),
+                    Err(error) => vec![Err(error.to_string())],
+                })
             }
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,
@@ -252,7 +255,7 @@ pub struct LoadReport {
     pub megabytes_delivered: f64,
     /// Bytes on the wire for each change each socket got: what a delivery costs.
     pub bytes_per_delivered_change: Option<f64>,
-    pub frames_per_client_per_second: f64,
+    pub messages_per_client_per_second: f64,
     pub resyncs: u64,
     pub disconnects: u64,
     pub latency_samples: usize,
@@ -295,12 +298,12 @@ impl std::fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
-            "delivered: {} messages, {:.1} MB ({} bytes per change per socket), {:.1} frames per client per second, {} resyncs, {} disconnects",
+            "delivered: {} messages, {:.1} MB ({} bytes per change per socket), {:.1} WebSocket messages per client per second, {} resyncs, {} disconnects",
             self.messages_delivered,
             self.megabytes_delivered,
             self.bytes_per_delivered_change
                 .map_or("-".to_string(), |bytes| format!("{bytes:.0}")),
-            self.frames_per_client_per_second,
+            self.messages_per_client_per_second,
             self.resyncs,
             self.disconnects
         )?;
@@ -547,7 +550,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
             (tally.bytes.load(Ordering::Relaxed) - bytes_before) as f64
                 / (changes_made as f64 * held as f64)
         }),
-        frames_per_client_per_second: if held > 0 && seconds > 0.0 {
+        messages_per_client_per_second: if held > 0 && seconds > 0.0 {
             messages_delivered as f64 / held as f64 / (seconds + 1.0)
         } else {
             0.0
@@ -603,31 +606,39 @@ async fn listen(
             next = socket.next() => next,
             _ = stop.changed() => break,
         };
-        let text = match next {
-            Some(Ok(Message::Text(text))) => text,
+        let now = Instant::now();
+        let frames = match next {
+            Some(Ok(Message::Binary(frames))) => frames,
+            Some(Ok(Message::Text(text))) => {
+                tally.messages.fetch_add(1, Ordering::Relaxed);
+                tally.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
+                if text.starts_with(r#"{"type":"resync""#) {
+                    tally.resyncs.fetch_add(1, Ordering::Relaxed);
+                }
+                continue;
+            }
             Some(Ok(_)) => continue,
             Some(Err(_)) | None => {
                 tally.disconnects.fetch_add(1, Ordering::Relaxed);
                 break;
             }
         };
-        let now = Instant::now();
-        tally.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-        for line in text.lines() {
-            tally.messages.fetch_add(1, Ordering::Relaxed);
-            if line.starts_with(r#"{"type":"resync""#) {
-                tally.resyncs.fetch_add(1, Ordering::Relaxed);
-            }
-            let Some((sent_at, _)) = &measure else {
+        tally.messages.fetch_add(1, Ordering::Relaxed);
+        tally
+            .bytes
+            .fetch_add(frames.len() as u64, Ordering::Relaxed);
+        let Some((sent_at, _)) = &measure else {
+            continue;
+        };
+        for frame in decode_frames(&frames).unwrap_or_default() {
+            let ServerMessage::Frame { state, .. } = frame else {
                 continue;
             };
-            if let Ok(ServerMessage::Frame { state, .. }) = serde_json::from_str(line) {
-                for change in state {
-                    if let Change::Photo { id, .. } = change {
-                        if let Some(latency) = sent_at.latency(id, now) {
-                            latencies.push(micros(latency.0));
-                            answered_latencies.push(micros(latency.1));
-                        }
+            for change in state {
+                if let Change::Photo { id, .. } = change {
+                    if let Some(latency) = sent_at.latency(id, now) {
+                        latencies.push(micros(latency.0));
+                        answered_latencies.push(micros(latency.1));
                     }
                 }
             }

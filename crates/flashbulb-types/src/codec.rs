@@ -7,7 +7,10 @@
 //! 8-byte media key of each photo that has derivatives, then file names (`u8` length then
 //! UTF-8 bytes, cut to 255 bytes at a character boundary): the grid names each cell with them.
 
-use crate::model::PhotoId;
+use crate::{
+    model::PhotoId,
+    wire::{unzigzag, write_bits, write_varint, zigzag, Reader, WireError},
+};
 
 const MAGIC: &[u8; 4] = b"FBS3";
 /// Longest file name the format carries, in bytes; longer names are cut at a character boundary.
@@ -57,6 +60,15 @@ pub enum DecodeError {
     ThumbhashTooLong(usize),
     #[error("{0} trailing bytes after the segment")]
     Trailing(usize),
+}
+
+impl From<WireError> for DecodeError {
+    fn from(error: WireError) -> Self {
+        match error {
+            WireError::Truncated(column) => DecodeError::Truncated(column),
+            WireError::BadVarint(column) => DecodeError::BadVarint(column),
+        }
+    }
 }
 
 impl Segment {
@@ -122,7 +134,7 @@ impl Segment {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut reader = Reader { bytes, at: 0 };
+        let mut reader = Reader::new(bytes);
         if reader.take(4, "header")? != MAGIC {
             return Err(DecodeError::BadMagic);
         }
@@ -190,7 +202,7 @@ impl Segment {
                 .names
                 .push(String::from_utf8_lossy(name).into_owned());
         }
-        match bytes.len() - reader.at {
+        match reader.remaining() {
             0 => Ok(segment),
             extra => Err(DecodeError::Trailing(extra)),
         }
@@ -214,69 +226,6 @@ pub fn thumbhash_rgb(hash: &[u8]) -> Option<[u8; 3]> {
     let (r, g, b, _) = thumbhash::thumb_hash_to_average_rgba(hash).ok()?;
     let channel = |value: f32| (value.clamp(0.0, 1.0) * 255.0).round() as u8;
     Some([channel(r), channel(g), channel(b)])
-}
-
-/// Flags, eight to a byte, the first in the lowest bit.
-fn write_bits(out: &mut Vec<u8>, flags: &[bool]) {
-    for chunk in flags.chunks(8) {
-        let byte = chunk
-            .iter()
-            .enumerate()
-            .fold(0u8, |acc, (bit, &on)| acc | (u8::from(on) << bit));
-        out.push(byte);
-    }
-}
-
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
-
-fn write_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, length: usize, column: &'static str) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .at
-            .checked_add(length)
-            .ok_or(DecodeError::Truncated(column))?;
-        let slice = self
-            .bytes
-            .get(self.at..end)
-            .ok_or(DecodeError::Truncated(column))?;
-        self.at = end;
-        Ok(slice)
-    }
-
-    fn varint(&mut self, column: &'static str) -> Result<u64, DecodeError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.take(1, column)?[0];
-            let bits = u64::from(byte & 0x7f);
-            if shift == 63 && bits > 1 {
-                return Err(DecodeError::BadVarint(column));
-            }
-            value |= bits << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(DecodeError::BadVarint(column))
-    }
 }
 
 #[cfg(test)]

@@ -11,5 +11,6 @@ pub mod live;
 pub mod model;
 pub mod ops;
 pub mod vitals;
+mod wire;
 
 pub use error::ApiError;

@@ -1,15 +1,18 @@
 //! Live updates: the protocol the `/ws` hub speaks with every tab.
 //!
-//! The hub sends JSON text messages ([`ServerMessage`]), several in one WebSocket message
-//! (one per line) when a connection fell behind; the browser sends [`ClientMessage`]s. A frame carries, for one topic, the latest state of every key that
-//! changed since the previous frame ([`Change`]) and the additions in the order they happened
-//! ([`Addition`]). A `resync` means updates were dropped: refetch instead of patching.
+//! The hub sends its frames as binary messages ([`frame`]: several frames back to back when a
+//! connection fell behind) and every other [`ServerMessage`] as JSON text; the browser sends
+//! [`ClientMessage`]s as JSON text. A frame carries, for one topic, the latest state of every
+//! key that changed since the previous frame ([`Change`]) and the additions in the order they
+//! happened ([`Addition`]). A `resync` means updates were dropped: refetch instead of patching.
 
 use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AlbumId, PhotoCell, PhotoId};
+
+pub mod frame;
 
 /// The path of the hub's WebSocket endpoint.
 pub const LIVE_PATH: &str = "/ws";
@@ -258,17 +261,22 @@ pub enum Change {
     Ops(Box<crate::ops::OpsSnapshot>),
 }
 
-/// How the keys of counter changes begin ([`Change::key`]): the hub tells counters apart by it.
-pub const COUNT_KEY_PREFIX: &str = "count:";
+/// What a [`Change`] is the state of: coalescing keeps only the newest change per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKey {
+    Photo(PhotoId),
+    Count(Counter),
+    Album(AlbumId),
+    Ops,
+}
 
 impl Change {
-    /// The identity coalescing works on: only the newest change per key is sent.
-    pub fn key(&self) -> String {
+    pub fn key(&self) -> ChangeKey {
         match self {
-            Change::Photo { id, .. } => format!("photo:{id}"),
-            Change::Count { counter, .. } => format!("{COUNT_KEY_PREFIX}{counter:?}"),
-            Change::Album { id, .. } => format!("album:{id}"),
-            Change::Ops(_) => "ops".into(),
+            Change::Photo { id, .. } => ChangeKey::Photo(*id),
+            Change::Count { counter, .. } => ChangeKey::Count(*counter),
+            Change::Album { id, .. } => ChangeKey::Album(*id),
+            Change::Ops(_) => ChangeKey::Ops,
         }
     }
 }

@@ -16,7 +16,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use flashbulb_core::live::hub::{resync_frame, Channel, Connection, Frame};
+use flashbulb_core::live::hub::{resync_message, Channel, Connection, Outbound};
 use flashbulb_core::{CoreError, CoreResult};
 use flashbulb_types::ApiError;
 
@@ -210,43 +210,45 @@ async fn authorize(state: &AppState, viewer: &Viewer, topic: Topic) -> Result<()
     }
 }
 
-/// Sends everything the mailbox holds: a `resync` first when the backlog was dropped. A
-/// connection that fell behind gets its waiting frames in one message, one per line: under
-/// load that saves a write per frame exactly where writes are the bottleneck.
+/// Sends everything the mailbox holds: a `resync` first when the backlog was dropped. Frames
+/// that waited together go out as one binary message (frames are self-delimiting): under load
+/// that saves a write per frame exactly where writes are the bottleneck.
 async fn flush(socket: &mut WebSocket, connection: &Connection) -> Result<(), axum::Error> {
-    let outgoing = connection.mailbox().take();
+    let mut outgoing = connection.mailbox().take();
     if outgoing.resync {
-        socket
-            .send(Message::Text(Utf8Bytes::from(resync_frame(None))))
-            .await?;
+        send_text(socket, resync_message(None)).await?;
     }
-    let mut frames = outgoing.frames;
-    let message = match frames.len() {
-        0 => return Ok(()),
-        1 => frames.pop_front().unwrap_or_default().into_bytes(),
-        _ => join_lines(frames.iter().map(Frame::as_bytes)),
-    };
-    // Frames are text by construction; checking costs a pass over bytes already in cache.
-    let text = Utf8Bytes::try_from(message).map_err(axum::Error::new)?;
-    socket.send(Message::Text(text)).await
+    let mut frames: Vec<Bytes> = Vec::new();
+    for item in std::mem::take(&mut outgoing.items) {
+        match item {
+            Outbound::Frame(frame) => frames.push(frame.into_bytes()),
+            Outbound::Resync(topic) => {
+                send_frames(socket, &mut frames).await?;
+                send_text(socket, resync_message(Some(topic))).await?;
+            }
+        }
+    }
+    send_frames(socket, &mut frames).await
+    // `outgoing` is dropped here, after the writes: the hub counts these frames as out.
 }
 
-/// Messages of the protocol, one per line (JSON never holds a raw line break).
-fn join_lines<'a>(parts: impl Iterator<Item = &'a [u8]> + Clone) -> Bytes {
-    let size = parts.clone().map(|part| part.len() + 1).sum();
-    let mut joined = Vec::with_capacity(size);
-    for (index, part) in parts.enumerate() {
-        if index > 0 {
-            joined.push(b'\n');
-        }
-        joined.extend_from_slice(part);
-    }
-    Bytes::from(joined)
+/// Sends `frames` as one binary message, leaving the list empty.
+async fn send_frames(socket: &mut WebSocket, frames: &mut Vec<Bytes>) -> Result<(), axum::Error> {
+    let message = match frames.len() {
+        0 => return Ok(()),
+        1 => frames.pop().unwrap_or_default(),
+        _ => Bytes::from(std::mem::take(frames).concat()),
+    };
+    socket.send(Message::Binary(message)).await
+}
+
+async fn send_text(socket: &mut WebSocket, text: String) -> Result<(), axum::Error> {
+    socket.send(Message::Text(Utf8Bytes::from(text))).await
 }
 
 async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), axum::Error> {
     let text = serde_json::to_string(message).map_err(axum::Error::new)?;
-    socket.send(Message::Text(Utf8Bytes::from(text))).await
+    send_text(socket, text).await
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
@@ -271,26 +273,6 @@ mod tests {
             headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
         }
         headers
-    }
-
-    #[test]
-    fn frames_that_waited_together_go_out_as_lines_of_one_message() {
-        assert_eq!(
-            join_lines(
-                ["{\"a\":1}", "{\"b\":\"x\\ny\"}"]
-                    .into_iter()
-                    .map(str::as_bytes)
-            ),
-            "{\"a\":1}\n{\"b\":\"x\\ny\"}"
-        );
-        assert_eq!(join_lines(std::iter::empty()), "");
-        // Serialized messages never hold a raw line break, so lines split them back exactly.
-        let message = ServerMessage::Refused {
-            reason: "two\nlines".into(),
-        };
-        assert!(!serde_json::to_string(&message)
-            .expect("json")
-            .contains('\n'));
     }
 
     fn check_origin(headers: &HeaderMap) -> CoreResult<Viewer> {

@@ -2,8 +2,11 @@
 //! what is published into one frame per channel per frame interval, and one bounded mailbox
 //! per connection.
 //!
-//! A frame is serialized once and shared by every subscriber (a reference-counted buffer),
-//! so fan-out costs one queue push per connection, not one serialization.
+//! A frame is encoded once (binary, [`flashbulb_types::live::frame`]) and shared by every
+//! subscriber (a reference-counted buffer), so fan-out costs one queue push per connection,
+//! not one serialization. The flusher paces itself by the sockets: while the previous frames
+//! are still being written it keeps gathering, so under load frames merge (fewer, larger)
+//! before any socket falls behind.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -15,7 +18,7 @@ use std::{
 };
 
 use flashbulb_types::{
-    live::{Addition, Change, Topic, COUNT_KEY_PREFIX as COUNT_KEY},
+    live::{frame::encode_frame, Addition, Change, ChangeKey, Counter, Topic},
     model::UserId,
 };
 use indexmap::IndexMap;
@@ -23,9 +26,8 @@ use tokio::sync::{watch, Notify};
 
 use crate::sync::lock;
 
-/// One message of the protocol, serialized once and shared by every subscriber (a clone
-/// shares the bytes). Made only from a `String`, so it is always UTF-8: the socket sends it
-/// as a text message.
+/// One or more frames in their binary form, encoded once and shared by every subscriber (a
+/// clone shares the bytes); the socket sends them as a binary message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Frame(bytes::Bytes);
 
@@ -47,9 +49,9 @@ impl Frame {
     }
 }
 
-impl From<String> for Frame {
-    fn from(text: String) -> Self {
-        Self(bytes::Bytes::from(text))
+impl From<Vec<u8>> for Frame {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(bytes::Bytes::from(bytes))
     }
 }
 
@@ -119,6 +121,8 @@ struct Inner {
     channels: Mutex<HashMap<Channel, ChannelState>>,
     /// Woken by every publish, so an idle hub flushes at once instead of on a fixed tick.
     published: Arc<Notify>,
+    /// Frames queued to connections and not yet written: the flusher waits for the sockets.
+    unsent: Arc<AtomicU64>,
     next_connection: AtomicU64,
     counters: Counters,
     closing: watch::Sender<bool>,
@@ -128,16 +132,16 @@ struct Inner {
 struct ChannelState {
     subscribers: HashMap<u64, Arc<Mailbox>>,
     /// Latest state per key since the last frame, in the order keys first changed.
-    changes: IndexMap<String, String>,
+    changes: IndexMap<ChangeKey, Change>,
     /// Additions since the last frame, in the order they happened.
-    additions: Vec<String>,
+    additions: Vec<Addition>,
     /// More happened within one frame than a frame may carry: subscribers get a `resync`.
     overflowed: bool,
     seq: u64,
     /// The counters as every subscriber last got them: a recount that finds the same value
     /// sends nothing (most recounts follow a change that moved no counter, a favourite). A
     /// new subscriber or a resync forgets them, so the next recount goes out again.
-    counts_sent: HashMap<String, String>,
+    counts_sent: HashMap<Counter, u64>,
 }
 
 impl ChannelState {
@@ -153,6 +157,7 @@ impl Hub {
             config,
             channels: Mutex::new(HashMap::new()),
             published: Arc::new(Notify::new()),
+            unsent: Arc::default(),
             next_connection: AtomicU64::new(1),
             counters: Counters::default(),
             closing: watch::channel(false).0,
@@ -166,6 +171,7 @@ impl Hub {
         tokio::spawn(flush_loop(
             Arc::downgrade(&self.inner),
             self.inner.published.clone(),
+            self.inner.unsent.clone(),
             self.inner.config.frame,
         ))
     }
@@ -178,17 +184,15 @@ impl Hub {
     /// value per key is sent.
     pub fn change(&self, channel: Channel, change: &Change) {
         self.publish(channel, |state, config| {
-            let Ok(json) = serde_json::to_string(change) else {
-                return;
-            };
             let key = change.key();
-            let unchanged_count = matches!(change, Change::Count { .. })
-                && !state.changes.contains_key(&key)
-                && state.counts_sent.get(&key) == Some(&json);
-            if unchanged_count {
-                return;
+            if let Change::Count { counter, value } = change {
+                let unchanged = !state.changes.contains_key(&key)
+                    && state.counts_sent.get(counter) == Some(value);
+                if unchanged {
+                    return;
+                }
             }
-            state.changes.insert(key, json);
+            state.changes.insert(key, change.clone());
             if state.changes.len() > config.max_changes_per_frame {
                 state.overflowed = true;
             }
@@ -198,10 +202,7 @@ impl Hub {
     /// Publishes something new; additions are sent in order, batched per frame.
     pub fn add(&self, channel: Channel, addition: &Addition) {
         self.publish(channel, |state, config| {
-            let Ok(json) = serde_json::to_string(addition) else {
-                return;
-            };
-            state.additions.push(json);
+            state.additions.push(addition.clone());
             if state.additions.len() > config.max_additions_per_frame {
                 state.overflowed = true;
             }
@@ -250,7 +251,10 @@ impl Hub {
         Connection {
             id: self.inner.next_connection.fetch_add(1, Ordering::Relaxed),
             hub: self.clone(),
-            mailbox: Arc::new(Mailbox::new(self.inner.config.mailbox_bytes)),
+            mailbox: Arc::new(Mailbox::new(
+                self.inner.config.mailbox_bytes,
+                self.inner.unsent.clone(),
+            )),
             channels: HashSet::new(),
         }
     }
@@ -293,101 +297,113 @@ impl Hub {
 }
 
 impl Inner {
-    /// Turns every dirty channel into one frame and hands it to each subscriber.
-    fn flush(&self) {
-        let mut work: Vec<(Frame, Vec<Arc<Mailbox>>)> = Vec::new();
+    /// Turns every dirty channel into one frame and hands it to each subscriber; returns how
+    /// many deliveries it made.
+    fn flush(&self) -> u64 {
+        let mut work: Vec<(Outbound, Vec<Arc<Mailbox>>)> = Vec::new();
         {
             let mut channels = lock(&self.channels);
             for (channel, state) in channels.iter_mut() {
                 if !state.is_dirty() {
                     continue;
                 }
-                let frame = if std::mem::take(&mut state.overflowed) {
+                let outbound = if std::mem::take(&mut state.overflowed) {
                     state.counts_sent.clear();
-                    resync_frame(Some(channel.topic))
+                    Outbound::Resync(channel.topic)
                 } else {
                     state.seq += 1;
-                    for (key, json) in &state.changes {
-                        if key.starts_with(COUNT_KEY) {
-                            state.counts_sent.insert(key.clone(), json.clone());
+                    for change in state.changes.values() {
+                        if let Change::Count { counter, value } = change {
+                            state.counts_sent.insert(*counter, *value);
                         }
                     }
-                    frame_json(channel.topic, state.seq, &state.changes, &state.additions)
+                    let mut bytes = Vec::with_capacity(16 + state.changes.len() * 4);
+                    encode_frame(
+                        &mut bytes,
+                        channel.topic,
+                        state.seq,
+                        state.changes.values(),
+                        state.additions.iter(),
+                    );
+                    Outbound::Frame(Frame::from(bytes))
                 };
                 state.changes.clear();
                 state.additions.clear();
-                work.push((
-                    Frame::from(frame),
-                    state.subscribers.values().cloned().collect(),
-                ));
+                work.push((outbound, state.subscribers.values().cloned().collect()));
             }
         }
-        for (frame, mailboxes) in work {
+        let mut deliveries = 0;
+        for (outbound, mailboxes) in work {
             self.counters.frames.fetch_add(1, Ordering::Relaxed);
-            self.counters
-                .deliveries
-                .fetch_add(mailboxes.len() as u64, Ordering::Relaxed);
+            deliveries += mailboxes.len() as u64;
             for mailbox in mailboxes {
-                if mailbox.deliver(frame.clone()) == Delivery::Overflowed {
+                if mailbox.deliver(outbound.clone()) == Delivery::Overflowed {
                     self.counters
                         .mailbox_overflows
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
+        self.counters
+            .deliveries
+            .fetch_add(deliveries, Ordering::Relaxed);
+        deliveries
+    }
+}
+
+/// What a dirty channel sends its subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    Frame(Frame),
+    /// More happened on this topic than a frame may carry: refetch it.
+    Resync(Topic),
+}
+
+impl Outbound {
+    /// What it weighs in a mailbox (a resync is a few dozen bytes of JSON).
+    fn len(&self) -> usize {
+        match self {
+            Outbound::Frame(frame) => frame.len(),
+            Outbound::Resync(_) => 48,
+        }
     }
 }
 
 /// Sleeps until something is published, then gathers for one frame interval and flushes:
 /// a burst within a frame becomes one frame, and a channel is flushed at most once per frame.
-async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration) {
+///
+/// When most of the previous flush is still waiting to be written (the sockets are short of
+/// CPU), it keeps gathering up to ten frame intervals: changes coalesce into fewer, larger
+/// frames instead of piling up in mailboxes until they overflow into resyncs.
+async fn flush_loop(
+    inner: Weak<Inner>,
+    published: Arc<Notify>,
+    unsent: Arc<AtomicU64>,
+    frame: Duration,
+) {
+    let longest = frame * 10;
+    let mut last_deliveries = 0u64;
     loop {
         // The timeout only lets the loop notice that the hub is gone.
         let woken = tokio::time::timeout(Duration::from_secs(1), published.notified()).await;
         if woken.is_ok() {
+            let gathering = tokio::time::Instant::now();
             tokio::time::sleep(frame).await;
+            while unsent.load(Ordering::Relaxed) > last_deliveries / 10
+                && gathering.elapsed() < longest
+            {
+                tokio::time::sleep(frame / 5).await;
+            }
         }
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        inner.flush();
+        last_deliveries = inner.flush();
     }
 }
 
-/// `{"type":"frame",…}` from already serialized parts, in the shape of
-/// [`flashbulb_types::live::ServerMessage::Frame`].
-fn frame_json(
-    topic: Topic,
-    seq: u64,
-    changes: &IndexMap<String, String>,
-    additions: &[String],
-) -> String {
-    let size = 64
-        + changes.values().map(|c| c.len() + 1).sum::<usize>()
-        + additions.iter().map(|a| a.len() + 1).sum::<usize>();
-    let mut json = String::with_capacity(size);
-    json.push_str(r#"{"type":"frame","topic":""#);
-    json.push_str(&topic.to_string());
-    json.push_str(r#"","seq":"#);
-    json.push_str(&seq.to_string());
-    json.push_str(r#","state":["#);
-    join_into(&mut json, changes.values());
-    json.push_str(r#"],"added":["#);
-    join_into(&mut json, additions.iter());
-    json.push_str("]}");
-    json
-}
-
-fn join_into<'a>(json: &mut String, parts: impl Iterator<Item = &'a String>) {
-    for (index, part) in parts.enumerate() {
-        if index > 0 {
-            json.push(',');
-        }
-        json.push_str(part);
-    }
-}
-
-pub fn resync_frame(topic: Option<Topic>) -> String {
+/// The `resync` message (JSON text, as every message but frames).
+pub fn resync_message(topic: Option<Topic>) -> String {
     serde_json::to_string(&flashbulb_types::live::ServerMessage::Resync { topic })
         .unwrap_or_else(|_| r#"{"type":"resync","topic":null}"#.to_string())
 }
@@ -474,45 +490,60 @@ pub struct Mailbox {
     queue: Mutex<Queue>,
     ready: Notify,
     limit: usize,
+    /// The hub's count of what is queued and not yet written.
+    unsent: Arc<AtomicU64>,
 }
 
 #[derive(Default)]
 struct Queue {
-    frames: VecDeque<Frame>,
+    items: VecDeque<Outbound>,
     bytes: usize,
     resync: bool,
 }
 
-/// What a connection's writer takes out of its mailbox at once.
+/// What a connection's writer takes out of its mailbox at once. Dropping it (once written)
+/// tells the hub these frames are out.
 #[derive(Debug, Default)]
 pub struct Outgoing {
-    /// Send a `resync` (for every topic) before the frames.
+    /// Send a `resync` (for every topic) before the rest.
     pub resync: bool,
-    pub frames: VecDeque<Frame>,
+    pub items: VecDeque<Outbound>,
+    taken: u64,
+    unsent: Arc<AtomicU64>,
+}
+
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        self.unsent.fetch_sub(self.taken, Ordering::Relaxed);
+    }
 }
 
 impl Mailbox {
-    fn new(limit: usize) -> Self {
+    fn new(limit: usize, unsent: Arc<AtomicU64>) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
             ready: Notify::new(),
             limit,
+            unsent,
         }
     }
 
-    fn deliver(&self, frame: Frame) -> Delivery {
+    fn deliver(&self, item: Outbound) -> Delivery {
         let delivery = {
             let mut queue = lock(&self.queue);
             // One frame larger than the bound still goes to an idle connection: the bound is
             // on the backlog, and frames themselves are bounded by the channel limits.
-            if queue.bytes > 0 && queue.bytes + frame.len() > self.limit {
-                queue.frames.clear();
+            if queue.bytes > 0 && queue.bytes + item.len() > self.limit {
+                let dropped = queue.items.len() as u64;
+                queue.items.clear();
                 queue.bytes = 0;
                 queue.resync = true;
+                self.unsent.fetch_sub(dropped, Ordering::Relaxed);
                 Delivery::Overflowed
             } else {
-                queue.bytes += frame.len();
-                queue.frames.push_back(frame);
+                queue.bytes += item.len();
+                queue.items.push_back(item);
+                self.unsent.fetch_add(1, Ordering::Relaxed);
                 Delivery::Queued
             }
         };
@@ -529,16 +560,19 @@ impl Mailbox {
     pub fn take(&self) -> Outgoing {
         let mut queue = lock(&self.queue);
         queue.bytes = 0;
+        let items = std::mem::take(&mut queue.items);
         Outgoing {
             resync: std::mem::take(&mut queue.resync),
-            frames: std::mem::take(&mut queue.frames),
+            taken: items.len() as u64,
+            items,
+            unsent: self.unsent.clone(),
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use flashbulb_types::live::{Counter, ServerMessage};
+    use flashbulb_types::live::{frame::decode_frames, Counter, ServerMessage};
 
     use super::*;
 
@@ -555,26 +589,9 @@ mod tests {
     };
 
     #[test]
-    fn frames_parse_as_the_protocol_says() {
-        let mut changes = IndexMap::new();
-        let change = count(3);
-        changes.insert(
-            change.key(),
-            serde_json::to_string(&change).expect("serializable"),
-        );
-        let json = frame_json(Topic::Album(9), 4, &changes, &[]);
-        let parsed: ServerMessage = serde_json::from_str(&json).expect("a valid frame");
-        assert_eq!(
-            parsed,
-            ServerMessage::Frame {
-                topic: Topic::Album(9),
-                seq: 4,
-                state: vec![change],
-                added: vec![],
-            }
-        );
+    fn a_resync_reads_as_the_protocol_says() {
         let resync: ServerMessage =
-            serde_json::from_str(&resync_frame(None)).expect("a valid resync");
+            serde_json::from_str(&resync_message(None)).expect("a valid resync");
         assert_eq!(resync, ServerMessage::Resync { topic: None });
     }
 
@@ -617,13 +634,18 @@ mod tests {
         assert_eq!(connection.subscribe(LIBRARY), Err(TooManyTopics(2)));
     }
 
-    /// The frames one connection got, as protocol messages.
+    /// What one connection got, as protocol messages.
     fn frames(connection: &Connection) -> Vec<ServerMessage> {
         let outgoing = connection.mailbox().take();
         outgoing
-            .frames
+            .items
             .iter()
-            .map(|frame| serde_json::from_slice(frame.as_bytes()).expect("a valid frame"))
+            .flat_map(|item| match item {
+                Outbound::Frame(frame) => decode_frames(frame.as_bytes()).expect("a valid frame"),
+                Outbound::Resync(topic) => vec![ServerMessage::Resync {
+                    topic: Some(*topic),
+                }],
+            })
             .collect()
     }
 
@@ -660,23 +682,80 @@ mod tests {
 
     #[test]
     fn a_full_mailbox_trades_its_backlog_for_one_resync() {
-        let mailbox = Mailbox::new(100);
-        let frame = || Frame::from("x".repeat(40));
+        let unsent = Arc::new(AtomicU64::new(0));
+        let mailbox = Mailbox::new(100, unsent.clone());
+        let frame = || Outbound::Frame(Frame::from(vec![b'x'; 40]));
         assert_eq!(mailbox.deliver(frame()), Delivery::Queued);
         assert_eq!(mailbox.deliver(frame()), Delivery::Queued);
+        assert_eq!(unsent.load(Ordering::Relaxed), 2);
         assert_eq!(mailbox.deliver(frame()), Delivery::Overflowed);
+        // What was thrown away is no longer waiting to be written.
+        assert_eq!(unsent.load(Ordering::Relaxed), 0);
         let outgoing = mailbox.take();
         assert!(outgoing.resync);
-        assert!(outgoing.frames.is_empty());
-        // After the resync, frames flow again.
+        assert!(outgoing.items.is_empty());
+        drop(outgoing);
+        // After the resync, frames flow again; they count as unsent until written.
         assert_eq!(mailbox.deliver(frame()), Delivery::Queued);
         let outgoing = mailbox.take();
         assert!(!outgoing.resync);
-        assert_eq!(outgoing.frames.len(), 1);
+        assert_eq!(outgoing.items.len(), 1);
+        assert_eq!(unsent.load(Ordering::Relaxed), 1);
+        drop(outgoing);
+        assert_eq!(unsent.load(Ordering::Relaxed), 0);
         // A single frame above the bound still reaches an idle connection.
         assert_eq!(
-            mailbox.deliver(Frame::from("y".repeat(500))),
+            mailbox.deliver(Outbound::Frame(Frame::from(vec![b'y'; 500]))),
             Delivery::Queued
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn while_frames_wait_to_be_written_the_next_gathers_longer() {
+        let frame = Duration::from_millis(50);
+        let hub = Hub::new(HubConfig {
+            frame,
+            ..HubConfig::default()
+        });
+        let _flusher = hub.start();
+        let mut tab = hub.connect();
+        tab.subscribe(LIBRARY).expect("one topic");
+        let favourite = |id| Change::Photo {
+            id,
+            status: flashbulb_types::live::PhotoStatus::Ready,
+            favourite: true,
+            trashed: false,
+            failure: None,
+        };
+        hub.change(LIBRARY, &favourite(1));
+        tokio::time::sleep(frame * 2).await;
+        // The first frame is queued and, as a starved socket would, nobody writes it. Changes
+        // three frame intervals apart now go out in one frame, not three.
+        for id in 2..=4 {
+            hub.change(LIBRARY, &favourite(id));
+            tokio::time::sleep(frame * 3).await;
+        }
+        tokio::time::sleep(frame * 10).await;
+        let got = frames(&tab);
+        let changed: Vec<Vec<i64>> = got
+            .iter()
+            .map(|message| match message {
+                ServerMessage::Frame { state, .. } => state
+                    .iter()
+                    .filter_map(|change| match change {
+                        Change::Photo { id, .. } => Some(*id),
+                        _ => None,
+                    })
+                    .collect(),
+                other => panic!("not a frame: {other:?}"),
+            })
+            .collect();
+        assert_eq!(changed, [vec![1], vec![2, 3, 4]]);
+        // Once the socket keeps up, each change goes out within a few intervals again.
+        for id in 5..=7 {
+            hub.change(LIBRARY, &favourite(id));
+            tokio::time::sleep(frame * 3).await;
+            assert_eq!(frames(&tab).len(), 1, "change {id} waited");
+        }
     }
 }
