@@ -59,6 +59,9 @@ pub struct Config {
     /// Live updates: bytes of unsent updates kept per socket; past this a slow client gets
     /// one `resync` instead of the backlog.
     pub live_mailbox_bytes: usize,
+    /// Live updates: threads the sockets and the hub run on, apart from the request threads
+    /// and at a lower CPU priority (1 to 64).
+    pub live_threads: usize,
     /// Statements slower than this many milliseconds are logged as warnings and listed on the
     /// diagnostics page.
     pub slow_query_ms: u64,
@@ -128,6 +131,7 @@ const KEYS: &[&str] = &[
     "live_frame_ms",
     "live_heartbeat_secs",
     "live_mailbox_bytes",
+    "live_threads",
     "slow_query_ms",
     "ops_sample_ms",
     "vitals_per_minute",
@@ -167,6 +171,7 @@ impl Default for Config {
             live_frame_ms: 50,
             live_heartbeat_secs: 20,
             live_mailbox_bytes: 256 * 1024,
+            live_threads: 1,
             slow_query_ms: 100,
             ops_sample_ms: 5000,
             vitals_per_minute: 30,
@@ -265,10 +270,11 @@ impl Config {
             || self.live_frame_ms > 10_000
             || self.live_heartbeat_secs == 0
             || self.live_mailbox_bytes < 4096
+            || !(1..=64).contains(&self.live_threads)
         {
             return Err(ConfigError::Rejected(
-                "live_frame_ms must be 1 to 10000, live_heartbeat_secs at least 1 and \
-                 live_mailbox_bytes at least 4096"
+                "live_frame_ms must be 1 to 10000, live_heartbeat_secs at least 1, \
+                 live_mailbox_bytes at least 4096 and live_threads 1 to 64"
                     .into(),
             ));
         }
@@ -363,6 +369,7 @@ impl Config {
             live_frame_ms: self.live_frame_ms,
             live_heartbeat_secs: self.live_heartbeat_secs,
             live_mailbox_bytes: self.live_mailbox_bytes,
+            live_threads: self.live_threads,
             ops_sample_ms: self.ops_sample_ms,
             vitals_per_minute: self.vitals_per_minute,
             vitals_retention_days: self.vitals_retention_days,

@@ -33,6 +33,7 @@ pub struct Settings {
     pub live_frame_ms: u64,
     pub live_heartbeat_secs: u64,
     pub live_mailbox_bytes: usize,
+    pub live_threads: usize,
     pub ops_sample_ms: u64,
     pub vitals_per_minute: u32,
     pub vitals_retention_days: u32,
@@ -94,6 +95,7 @@ impl Settings {
             frame: Duration::from_millis(self.live_frame_ms),
             heartbeat: Duration::from_secs(self.live_heartbeat_secs),
             mailbox_bytes: self.live_mailbox_bytes,
+            threads: self.live_threads,
             ..HubConfig::default()
         }
     }

@@ -59,7 +59,11 @@ pub(crate) async fn upgrade(
             .write_buffer_size(0)
             .max_message_size(MAX_CLIENT_MESSAGE)
             .max_frame_size(MAX_CLIENT_MESSAGE)
-            .on_upgrade(move |socket| serve(socket, state, viewer))
+            // Sockets live on the hub's own threads: fan-out never takes a request's CPU.
+            .on_upgrade(move |socket| async move {
+                let hub = state.hub.clone();
+                hub.spawn(serve(socket, state, viewer));
+            })
             .into_response(),
         Err(error) => WebError(error).into_response(),
     }

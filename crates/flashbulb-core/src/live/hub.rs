@@ -24,6 +24,7 @@ use flashbulb_types::{
 use indexmap::IndexMap;
 use tokio::sync::{watch, Notify};
 
+use super::runtime::LiveRuntime;
 use crate::sync::lock;
 
 /// One or more frames in their binary form, encoded once and shared by every subscriber (a
@@ -64,6 +65,8 @@ pub struct HubConfig {
     pub max_changes_per_frame: usize,
     pub max_additions_per_frame: usize,
     pub max_topics_per_connection: usize,
+    /// Threads of the live runtime (the flusher and every socket).
+    pub threads: usize,
 }
 
 impl Default for HubConfig {
@@ -75,6 +78,7 @@ impl Default for HubConfig {
             max_changes_per_frame: 2_000,
             max_additions_per_frame: 500,
             max_topics_per_connection: 16,
+            threads: 1,
         }
     }
 }
@@ -126,6 +130,8 @@ struct Inner {
     next_connection: AtomicU64,
     counters: Counters,
     closing: watch::Sender<bool>,
+    /// Where the flusher and the sockets run: not on the threads that answer requests.
+    runtime: LiveRuntime,
 }
 
 #[derive(Default)]
@@ -161,14 +167,15 @@ impl Hub {
             next_connection: AtomicU64::new(1),
             counters: Counters::default(),
             closing: watch::channel(false).0,
+            runtime: LiveRuntime::new(config.threads),
         });
         Self { inner }
     }
 
     /// Starts the flusher, which sends a frame per dirty channel every frame interval, on the
-    /// current Tokio runtime; it ends when the last clone of the hub is dropped.
+    /// live runtime; it ends when the last clone of the hub is dropped.
     pub fn start(&self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(flush_loop(
+        self.spawn(flush_loop(
             Arc::downgrade(&self.inner),
             self.inner.published.clone(),
             self.inner.unsent.clone(),
@@ -178,6 +185,15 @@ impl Hub {
 
     pub fn config(&self) -> &HubConfig {
         &self.inner.config
+    }
+
+    /// Runs a socket's task on the live runtime, apart from the request threads.
+    pub fn spawn<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.runtime.spawn(task)
     }
 
     /// Publishes the current value of a piece of state; within one frame only the last
@@ -717,7 +733,13 @@ mod tests {
             frame,
             ..HubConfig::default()
         });
-        let _flusher = hub.start();
+        // On the test's runtime, whose clock is paused.
+        let _flusher = tokio::spawn(flush_loop(
+            Arc::downgrade(&hub.inner),
+            hub.inner.published.clone(),
+            hub.inner.unsent.clone(),
+            frame,
+        ));
         let mut tab = hub.connect();
         tab.subscribe(LIBRARY).expect("one topic");
         let favourite = |id| Change::Photo {

@@ -1,10 +1,11 @@
 //! Live updates: the hub that coalesces and fans out changes, the library's publisher, and the
-//! bridge between instances' hubs. The `/ws` endpoint is the web layer's (`flashbulb-web`'s
+//! bridge between instances' hubs, and the threads sockets run on. The `/ws` endpoint is the web layer's (`flashbulb-web`'s
 //! `socket`); the load tool that drives it over real sockets is `flashbulb-tools`'.
 
 pub mod bridge;
 pub mod events;
 pub mod hub;
+pub mod runtime;
 
 pub use bridge::Relay;
 pub use events::LiveEvents;
