@@ -95,8 +95,9 @@ impl Library for DbLibrary {
     ) -> Result<bool, ApiError> {
         let stored =
             flashbulb_store::photos::set_favourite(&self.pool, owner, photo, favourite).await?;
-        self.events.favourite_changed(photo).await;
-        Ok(stored)
+        let favourite = stored.is_favourite;
+        self.events.favourite_changed(photo, stored).await;
+        Ok(favourite)
     }
 
     async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError> {

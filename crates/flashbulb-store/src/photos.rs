@@ -272,23 +272,26 @@ pub async fn delete_emptied(
 }
 
 /// Sets the favourite flag of one of `owner`'s photos; another owner's photo is "not found".
+/// Marks one of `owner`'s photos (not in the trash) a favourite or not; returns its state as
+/// stored, read by the same statement, so publishing the change costs no second query.
 pub async fn set_favourite(
     pool: &Pool,
     owner: UserId,
     photo: PhotoId,
     favourite: bool,
-) -> StoreResult<bool> {
-    let updated = sqlx::query(
-        "UPDATE photos SET is_favourite = $1 WHERE id = $2 AND owner_id = $3 AND trashed_at IS NULL",
+) -> StoreResult<PhotoState> {
+    let state: Option<PhotoState> = sqlx::query_as(
+        "UPDATE photos SET is_favourite = $1 WHERE id = $2 AND owner_id = $3 AND trashed_at IS NULL
+         RETURNING owner_id, status, is_favourite, trashed_at IS NOT NULL AS trashed,
+                   (SELECT last_error FROM jobs WHERE photo_id = photos.id AND state = 'failed'
+                    ORDER BY id DESC LIMIT 1) AS failure",
     )
     .bind(i64::from(favourite))
     .bind(photo)
     .bind(owner)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    crate::found(updated)?;
-    Ok(favourite)
+    .fetch_optional(pool)
+    .await?;
+    state.ok_or(StoreError::NotFound)
 }
 
 /// Where one of an owner's photos stands in the pipeline.

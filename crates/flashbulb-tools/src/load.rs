@@ -255,6 +255,12 @@ pub struct LoadReport {
     pub megabytes_delivered: f64,
     /// Bytes on the wire for each change each socket got: what a delivery costs.
     pub bytes_per_delivered_change: Option<f64>,
+    /// CPU the server used (user + system) from the first change to the last frame.
+    pub server_cpu_seconds: Option<f64>,
+    /// That CPU for each change each socket got, in microseconds.
+    pub server_cpu_us_per_delivered_change: Option<f64>,
+    /// CPU this tool used meanwhile: it shares the machine with the server.
+    pub load_cpu_seconds: Option<f64>,
     pub messages_per_client_per_second: f64,
     pub resyncs: u64,
     pub disconnects: u64,
@@ -306,6 +312,18 @@ impl std::fmt::Display for LoadReport {
             self.messages_per_client_per_second,
             self.resyncs,
             self.disconnects
+        )?;
+        writeln!(
+            f,
+            "CPU from the first change to the last frame: server {}{}, this tool {}",
+            self.server_cpu_seconds
+                .map_or("?".to_string(), |cpu| format!("{cpu:.1} s")),
+            self.server_cpu_us_per_delivered_change
+                .map_or(String::new(), |us| format!(
+                    " ({us:.2} µs per change per socket)"
+                )),
+            self.load_cpu_seconds
+                .map_or("?".to_string(), |cpu| format!("{cpu:.1} s")),
         )?;
         writeln!(
             f,
@@ -463,6 +481,7 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     let server_rss_held_mib = args.server_pid.and_then(rss_mib);
     let delivered_before = tally.messages.load(Ordering::Relaxed);
     let bytes_before = tally.bytes.load(Ordering::Relaxed);
+    let cpu_before = (args.server_pid.and_then(cpu_seconds), own_cpu_seconds());
 
     // Changes at a steady rate, each to a photo not changed before in this run.
     let making = Instant::now();
@@ -506,6 +525,14 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
     // Let the last frames and answers arrive.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let server_rss_after_load_mib = args.server_pid.and_then(rss_mib);
+    let server_cpu_seconds = cpu_before
+        .0
+        .zip(args.server_pid.and_then(cpu_seconds))
+        .map(|(before, after)| after - before);
+    let load_cpu_seconds = cpu_before
+        .1
+        .zip(own_cpu_seconds())
+        .map(|(before, after)| after - before);
     let _ = stop_sender.send(true);
 
     let (mut latencies, mut answered) = (Vec::<u32>::new(), Vec::<u32>::new());
@@ -550,6 +577,11 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
             (tally.bytes.load(Ordering::Relaxed) - bytes_before) as f64
                 / (changes_made as f64 * held as f64)
         }),
+        server_cpu_seconds,
+        server_cpu_us_per_delivered_change: server_cpu_seconds
+            .filter(|_| changes_made > 0 && held > 0)
+            .map(|cpu| cpu * 1e6 / (changes_made as f64 * held as f64)),
+        load_cpu_seconds,
         messages_per_client_per_second: if held > 0 && seconds > 0.0 {
             messages_delivered as f64 / held as f64 / (seconds + 1.0)
         } else {
@@ -603,6 +635,7 @@ async fn listen(
     let mut answered_latencies = Vec::new();
     loop {
         let next = tokio::select! {
+            biased;
             next = socket.next() => next,
             _ = stop.changed() => break,
         };
@@ -745,6 +778,14 @@ async fn request(
 }
 
 /// Resident memory of a process, in MiB.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    flashbulb_core::metrics::ProcessStats::of(&pid.to_string()).map(|stats| stats.cpu_seconds)
+}
+
+fn own_cpu_seconds() -> Option<f64> {
+    flashbulb_core::metrics::ProcessStats::of_self().map(|stats| stats.cpu_seconds)
+}
+
 fn rss_mib(pid: u32) -> Option<f64> {
     flashbulb_core::metrics::ProcessStats::of(&pid.to_string())
         .map(|stats| stats.rss_bytes as f64 / (1024.0 * 1024.0))

@@ -110,6 +110,9 @@ async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
     let mut refusals = 0;
     loop {
         tokio::select! {
+            // Writing comes first and, when it is ready, alone: under load a wake-up costs one
+            // poll instead of four. Reads, pings and shutdown follow once the mailbox is empty.
+            biased;
             () = connection.mailbox().ready() => {
                 if flush(&mut socket, &connection).await.is_err() {
                     break;

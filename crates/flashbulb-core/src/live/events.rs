@@ -82,27 +82,32 @@ impl LiveEvents {
         self.publish_photo(photo, appeared, true).await;
     }
 
-    /// A photo became a favourite or stopped being one: no counter moves, so nothing is
-    /// recounted.
-    pub async fn favourite_changed(&self, photo: PhotoId) {
-        self.publish_photo(photo, false, false).await;
-    }
-
-    async fn publish_photo(&self, photo: PhotoId, appeared: bool, recount: bool) {
-        if let Err(error) = self.try_publish_photo(photo, appeared, recount).await {
+    /// A photo became a favourite or stopped being one, now in `state` (as the write read
+    /// it back): no counter moves, so nothing is recounted and nothing read again.
+    pub async fn favourite_changed(&self, photo: PhotoId, state: photos::PhotoState) {
+        if let Err(error) = self.publish_state(photo, state, false, false).await {
             tracing::warn!(%error, photo, "could not publish a photo's change");
         }
     }
 
-    async fn try_publish_photo(
+    async fn publish_photo(&self, photo: PhotoId, appeared: bool, recount: bool) {
+        let published = match photos::state(&self.pool, photo).await {
+            Ok(Some(state)) => self.publish_state(photo, state, appeared, recount).await,
+            Ok(None) => Ok(()),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = published {
+            tracing::warn!(%error, photo, "could not publish a photo's change");
+        }
+    }
+
+    async fn publish_state(
         &self,
         photo: PhotoId,
+        state: photos::PhotoState,
         appeared: bool,
         recount: bool,
     ) -> CoreResult<()> {
-        let Some(state) = photos::state(&self.pool, photo).await? else {
-            return Ok(());
-        };
         let channel = library(state.owner_id);
         self.cache.invalidate_owner(state.owner_id).await;
         if recount {
