@@ -408,7 +408,7 @@ async fn flush_loop(
             while unsent.load(Ordering::Relaxed) > last_deliveries / 10
                 && gathering.elapsed() < longest
             {
-                tokio::time::sleep(frame / 5).await;
+                tokio::time::sleep(frame / 25).await;
             }
         }
         let Some(inner) = inner.upgrade() else {
