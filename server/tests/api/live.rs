@@ -628,6 +628,44 @@ async fn an_upload_shows_in_its_owners_queue_at_once() {
     served.stop().await;
 }
 
+/// A burst of changes that move the counters is counted once a second, not once a frame, and
+/// the last count the page gets is exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_is_counted_once_a_second_and_the_last_count_is_exact() {
+    let app = live_app(Config::default()).await;
+    let served = Served::start(&app).await;
+    let mut library = following(&served.site, Topic::Library).await;
+    // Ten photos enter the timeline over about 400 ms: twenty frame intervals of 20 ms.
+    for n in 0..10 {
+        super::insert_photo(&app, 1, 1_700_000_000 + n, "ready").await;
+        app.state.events.counters_changed(1);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let mut counts = Vec::new();
+    while counts.last() != Some(&60) {
+        match tokio::time::timeout(Duration::from_secs(10), library.receive()).await {
+            Ok(Some(Ok(ServerMessage::Frame { state, .. }))) => {
+                counts.extend(state.iter().filter_map(|change| match change {
+                    Change::Count {
+                        counter: Counter::Photos,
+                        value,
+                    } => Some(*value),
+                    _ => None,
+                }))
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("the photo count never reached 60: {counts:?}, then {other:?}"),
+        }
+    }
+    // The first change goes out at once, the rest a second later (a third count only on a
+    // machine so slow that the burst itself took over a second).
+    assert!(
+        counts.len() <= 3,
+        "counted once a frame, not once a second: {counts:?}"
+    );
+    served.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_favourites_and_album_changes_reach_their_followers() {
     let app = live_app(Config::default()).await;

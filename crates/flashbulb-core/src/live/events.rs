@@ -1,8 +1,9 @@
 //! What the library tells the hub: photos entering the timeline, photos changing, albums
-//! changing, and the counters, recomputed at most once per frame however much happens.
+//! changing, and the counters, recomputed at most once a second per owner however much
+//! happens.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -199,8 +200,13 @@ fn library(owner: UserId) -> Channel {
     }
 }
 
-/// Recomputes the counters of owners marked stale, at most once per frame interval: a burst
-/// of a thousand uploads costs a few count queries, not a thousand.
+/// How often one owner's counters are counted at most: the first change after a quiet
+/// second goes out with the next frame, a burst is counted once a second, not once a frame.
+const RECOUNT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Recomputes the counters of owners marked stale, each at most once per
+/// [`RECOUNT_INTERVAL`]: a burst of a thousand uploads costs one count query a second, not
+/// twenty (one a frame) or a thousand.
 async fn refresh_counters(
     relay: Relay,
     pool: Pool,
@@ -208,14 +214,21 @@ async fn refresh_counters(
     changed: Arc<Notify>,
 ) {
     let frame = relay.hub().config().frame;
+    let mut counted_at: HashMap<UserId, tokio::time::Instant> = HashMap::new();
     loop {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), changed.notified()).await;
+        // Wakes for a change, or to count what waited for its interval.
+        let _ = tokio::time::timeout(RECOUNT_INTERVAL, changed.notified()).await;
         let Some(stale) = stale.upgrade() else {
             return;
         };
-        let owners: Vec<UserId> = lock(&stale).drain().collect();
+        let now = tokio::time::Instant::now();
+        counted_at.retain(|_, at| now.duration_since(*at) < RECOUNT_INTERVAL);
+        let owners: Vec<UserId> = lock(&stale)
+            .extract_if(|owner| !counted_at.contains_key(owner))
+            .collect();
         drop(stale);
         for owner in owners {
+            counted_at.insert(owner, now);
             match photos::counters(&pool, owner).await {
                 Ok((photos, queued)) => {
                     for (counter, value) in [(Counter::Photos, photos), (Counter::Queued, queued)] {
