@@ -27,8 +27,8 @@ use tokio::sync::{watch, Notify};
 use super::runtime::LiveRuntime;
 use crate::sync::lock;
 
-/// One or more frames in their binary form, encoded once and shared by every subscriber (a
-/// clone shares the bytes); the socket sends them as a binary message.
+/// One frame in its binary form, encoded once and shared by every subscriber (a clone shares
+/// the bytes); the socket sends it as a binary message, back to back with any that waited.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Frame(bytes::Bytes);
 
