@@ -1,7 +1,8 @@
 //! The tab's one live socket: connects to the hub, subscribes to the page's topics, reconnects
 //! with exponential backoff and jitter, and re-dispatches every message as a DOM event that
-//! other islands listen to (the hub's binary frames decoded, as JSON like every other message). After a reconnect it dispatches a `resync`, because updates sent
-//! while the socket was down are gone.
+//! other islands listen to (the hub's binary frames decoded, then as JSON like every other
+//! message). After a reconnect it dispatches a `resync`, because updates sent while the socket
+//! was down are gone.
 
 use leptos::prelude::*;
 
