@@ -125,7 +125,7 @@ struct Inner {
     channels: Mutex<HashMap<Channel, ChannelState>>,
     /// Woken by every publish, so an idle hub flushes at once instead of on a fixed tick.
     published: Arc<Notify>,
-    /// Frames queued to connections and not yet written: the flusher waits for the sockets.
+    /// Frames queued to connections and not yet written: far behind, the flusher waits.
     unsent: Arc<AtomicU64>,
     next_connection: AtomicU64,
     counters: Counters,
@@ -178,7 +178,6 @@ impl Hub {
         self.spawn(flush_loop(
             Arc::downgrade(&self.inner),
             self.inner.published.clone(),
-            self.inner.unsent.clone(),
             self.inner.config.frame,
         ))
     }
@@ -313,9 +312,14 @@ impl Hub {
 }
 
 impl Inner {
-    /// Turns every dirty channel into one frame and hands it to each subscriber; returns how
-    /// many deliveries it made.
-    fn flush(&self) -> u64 {
+    /// Whether the sockets have more than [`FRAMES_BEHIND`] frames each waiting, on average.
+    fn sockets_behind(&self) -> bool {
+        let connections = self.counters.connections.load(Ordering::Relaxed);
+        self.unsent.load(Ordering::Relaxed) > connections * FRAMES_BEHIND
+    }
+
+    /// Turns every dirty channel into one frame and hands it to each subscriber.
+    fn flush(&self) {
         let mut work: Vec<(Outbound, Vec<Arc<Mailbox>>)> = Vec::new();
         {
             let mut channels = lock(&self.channels);
@@ -363,7 +367,6 @@ impl Inner {
         self.counters
             .deliveries
             .fetch_add(deliveries, Ordering::Relaxed);
-        deliveries
     }
 }
 
@@ -385,36 +388,36 @@ impl Outbound {
     }
 }
 
+/// Frames a socket may have waiting, on average, before the flusher holds the next back.
+const FRAMES_BEHIND: u64 = 4;
+
 /// Sleeps until something is published, then gathers for one frame interval and flushes:
 /// a burst within a frame becomes one frame, and a channel is flushed at most once per frame.
 ///
-/// When most of the previous flush is still waiting to be written (the sockets are short of
-/// CPU), it keeps gathering up to ten frame intervals: changes coalesce into fewer, larger
-/// frames instead of piling up in mailboxes until they overflow into resyncs.
-async fn flush_loop(
-    inner: Weak<Inner>,
-    published: Arc<Notify>,
-    unsent: Arc<AtomicU64>,
-    frame: Duration,
-) {
+/// A socket busy writing merges the frames that queued meanwhile into one message, so the
+/// flusher keeps its pace while sockets are merely busy: a change then waits at most one
+/// frame interval plus one round of the sockets. Holding every frame back until the last
+/// round is written would add a whole round to the wait. Only when the sockets are more than
+/// [`FRAMES_BEHIND`] frames behind on average does it keep gathering, up to ten frame
+/// intervals: changes then coalesce in the hub instead of piling up in mailboxes until they
+/// overflow into resyncs.
+async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration) {
     let longest = frame * 10;
-    let mut last_deliveries = 0u64;
+    let behind = || inner.upgrade().is_some_and(|inner| inner.sockets_behind());
     loop {
         // The timeout only lets the loop notice that the hub is gone.
         let woken = tokio::time::timeout(Duration::from_secs(1), published.notified()).await;
         if woken.is_ok() {
             let gathering = tokio::time::Instant::now();
             tokio::time::sleep(frame).await;
-            while unsent.load(Ordering::Relaxed) > last_deliveries / 10
-                && gathering.elapsed() < longest
-            {
+            while behind() && gathering.elapsed() < longest {
                 tokio::time::sleep(frame / 25).await;
             }
         }
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        last_deliveries = inner.flush();
+        inner.flush();
     }
 }
 
@@ -727,7 +730,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn while_frames_wait_to_be_written_the_next_gathers_longer() {
+    async fn frames_keep_their_pace_until_sockets_fall_far_behind() {
         let frame = Duration::from_millis(50);
         let hub = Hub::new(HubConfig {
             frame,
@@ -737,7 +740,6 @@ mod tests {
         let _flusher = tokio::spawn(flush_loop(
             Arc::downgrade(&hub.inner),
             hub.inner.published.clone(),
-            hub.inner.unsent.clone(),
             frame,
         ));
         let mut tab = hub.connect();
@@ -749,11 +751,15 @@ mod tests {
             trashed: false,
             failure: None,
         };
-        hub.change(LIBRARY, &favourite(1));
-        tokio::time::sleep(frame * 2).await;
-        // The first frame is queued and, as a starved socket would, nobody writes it. Changes
-        // three frame intervals apart now go out in one frame, not three.
-        for id in 2..=4 {
+        // Nobody writes, as with a socket short of CPU. A few frames behind, each change still
+        // goes out in its own frame: the socket will send them as one message anyway.
+        let behind = FRAMES_BEHIND as i64;
+        for id in 1..=behind + 1 {
+            hub.change(LIBRARY, &favourite(id));
+            tokio::time::sleep(frame * 2).await;
+        }
+        // Further behind, changes three frame intervals apart go out in one frame, not three.
+        for id in behind + 2..=behind + 4 {
             hub.change(LIBRARY, &favourite(id));
             tokio::time::sleep(frame * 3).await;
         }
@@ -772,9 +778,11 @@ mod tests {
                 other => panic!("not a frame: {other:?}"),
             })
             .collect();
-        assert_eq!(changed, [vec![1], vec![2, 3, 4]]);
-        // Once the socket keeps up, each change goes out within a few intervals again.
-        for id in 5..=7 {
+        let mut expected: Vec<Vec<i64>> = (1..=behind + 1).map(|id| vec![id]).collect();
+        expected.push((behind + 2..=behind + 4).collect());
+        assert_eq!(changed, expected);
+        // Once the socket caught up, each change goes out within a few intervals again.
+        for id in behind + 5..=behind + 7 {
             hub.change(LIBRARY, &favourite(id));
             tokio::time::sleep(frame * 3).await;
             assert_eq!(frames(&tab).len(), 1, "change {id} waited");
