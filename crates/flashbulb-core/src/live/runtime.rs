@@ -1,7 +1,8 @@
 //! The live runtime: the threads the hub's flusher and every socket run on, apart from the
 //! threads that answer requests and at a lower CPU priority, so fan-out can never starve the
-//! HTTP path. Short of CPU, the sockets write later, the flusher waits for them and frames
-//! merge: live updates degrade by coalescing more, requests keep their latency.
+//! HTTP path. Short of CPU, the sockets write later, each sending what queued meanwhile as one
+//! message, and far behind the flusher gathers longer: live updates degrade by coalescing
+//! more, requests keep their latency.
 
 use std::future::Future;
 
