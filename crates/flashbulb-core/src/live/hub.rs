@@ -389,7 +389,7 @@ impl Outbound {
 }
 
 /// Frames a socket may have waiting, on average, before the flusher holds the next back.
-const FRAMES_BEHIND: u64 = 4;
+const FRAMES_BEHIND: u64 = 16;
 
 /// Sleeps until something is published, then gathers for one frame interval and flushes:
 /// a burst within a frame becomes one frame, and a channel is flushed at most once per frame.
@@ -751,8 +751,8 @@ mod tests {
             trashed: false,
             failure: None,
         };
-        // Nobody writes, as with a socket short of CPU. A few frames behind, each change still
-        // goes out in its own frame: the socket will send them as one message anyway.
+        // Nobody writes, as with a socket short of CPU. Up to FRAMES_BEHIND frames behind, each change
+        // still goes out in its own frame: the socket will send them as one message anyway.
         let behind = FRAMES_BEHIND as i64;
         for id in 1..=behind + 1 {
             hub.change(LIBRARY, &favourite(id));
