@@ -751,8 +751,8 @@ mod tests {
             trashed: false,
             failure: None,
         };
-        // Nobody writes, as with a socket short of CPU. Up to FRAMES_BEHIND frames behind, each change
-        // still goes out in its own frame: the socket will send them as one message anyway.
+        // Nobody writes, as with a socket short of CPU. Up to FRAMES_BEHIND frames behind,
+        // each change still goes out in its own frame: the socket sends them as one message.
         let behind = FRAMES_BEHIND as i64;
         for id in 1..=behind + 1 {
             hub.change(LIBRARY, &favourite(id));
