@@ -271,7 +271,6 @@ pub async fn delete_emptied(
     .await?)
 }
 
-/// Sets the favourite flag of one of `owner`'s photos; another owner's photo is "not found".
 /// Marks one of `owner`'s photos (not in the trash) a favourite or not; returns its state as
 /// stored, read by the same statement, so publishing the change costs no second query.
 pub async fn set_favourite(
@@ -280,12 +279,11 @@ pub async fn set_favourite(
     photo: PhotoId,
     favourite: bool,
 ) -> StoreResult<PhotoState> {
-    let state: Option<PhotoState> = sqlx::query_as(
+    // Another owner's photo, or one in the trash, is "not found".
+    let state: Option<PhotoState> = sqlx::query_as(&format!(
         "UPDATE photos SET is_favourite = $1 WHERE id = $2 AND owner_id = $3 AND trashed_at IS NULL
-         RETURNING owner_id, status, is_favourite, trashed_at IS NOT NULL AS trashed,
-                   (SELECT last_error FROM jobs WHERE photo_id = photos.id AND state = 'failed'
-                    ORDER BY id DESC LIMIT 1) AS failure",
-    )
+         RETURNING {STATE_COLUMNS}"
+    ))
     .bind(i64::from(favourite))
     .bind(photo)
     .bind(owner)
@@ -346,17 +344,19 @@ pub struct PhotoState {
     pub failure: Option<String>,
 }
 
+/// The columns of a [`PhotoState`], read from `photos` (a query or an update's `RETURNING`).
+const STATE_COLUMNS: &str = "owner_id, status, is_favourite, trashed_at IS NOT NULL AS trashed,
+    (SELECT last_error FROM jobs WHERE photo_id = photos.id AND state = 'failed'
+     ORDER BY id DESC LIMIT 1) AS failure";
+
 /// The state of `photo`, if it exists.
 pub async fn state(pool: &Pool, photo: PhotoId) -> StoreResult<Option<PhotoState>> {
-    Ok(sqlx::query_as(
-        "SELECT p.owner_id, p.status, p.is_favourite, p.trashed_at IS NOT NULL AS trashed,
-                (SELECT last_error FROM jobs WHERE photo_id = p.id AND state = 'failed'
-                 ORDER BY id DESC LIMIT 1) AS failure
-         FROM photos p WHERE p.id = $1",
+    Ok(
+        sqlx::query_as(&format!("SELECT {STATE_COLUMNS} FROM photos WHERE id = $1"))
+            .bind(photo)
+            .fetch_optional(pool)
+            .await?,
     )
-    .bind(photo)
-    .fetch_optional(pool)
-    .await?)
 }
 
 /// `photo` as a grid cell, if it exists.

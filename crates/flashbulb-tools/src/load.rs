@@ -777,15 +777,17 @@ async fn request(
     Ok(body)
 }
 
-/// Resident memory of a process, in MiB.
+/// CPU a process used so far (user + system), in seconds.
 fn cpu_seconds(pid: u32) -> Option<f64> {
     flashbulb_core::metrics::ProcessStats::of(&pid.to_string()).map(|stats| stats.cpu_seconds)
 }
 
+/// CPU this process used so far, in seconds.
 fn own_cpu_seconds() -> Option<f64> {
     flashbulb_core::metrics::ProcessStats::of_self().map(|stats| stats.cpu_seconds)
 }
 
+/// Resident memory of a process, in MiB.
 fn rss_mib(pid: u32) -> Option<f64> {
     flashbulb_core::metrics::ProcessStats::of(&pid.to_string())
         .map(|stats| stats.rss_bytes as f64 / (1024.0 * 1024.0))
