@@ -163,6 +163,12 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
             return WebError(error).into_response();
         }
     }
+    let path = request.uri().path();
+    let matched = request.extensions().get::<MatchedPath>();
+    let rule = rule(matched.map(MatchedPath::as_str), path);
+    if rule == Rule::Public {
+        return next.run(request).await;
+    }
     let viewer = match sessions::token(request.headers()) {
         Some(token) => match state.access.sessions.viewer(token).await {
             Ok(viewer) => viewer,
@@ -170,10 +176,8 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         },
         None => None,
     };
-    let path = request.uri().path();
-    let matched = request.extensions().get::<MatchedPath>();
-    match (rule(matched.map(MatchedPath::as_str), path), &viewer) {
-        (Rule::Open, _) => {}
+    match (rule, &viewer) {
+        (Rule::Public | Rule::Open, _) => {}
         (Rule::SignedIn, Some(_)) => {}
         (Rule::Admin, Some(viewer)) if viewer.admin => {}
         (Rule::Admin, Some(_)) => {

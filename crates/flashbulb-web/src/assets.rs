@@ -1,10 +1,14 @@
 //! The built site's scripts, WASM and styles under `/pkg/`: sent as their brotli or gzip form
 //! when `scripts/precompress` left one beside the file and it is not older than the file (a
 //! rebuild without precompressing never serves stale bytes), else as they are, compressed on
-//! the way. Files named after their content (cargo-leptos' `hash-files`) are kept for a year;
-//! others are revalidated each time.
+//! the way. Files named after their content (cargo-leptos' `hash-files`) are kept for a year
+//! by browsers and in memory here once read ([`SiteFiles`]); others are read and revalidated
+//! each time.
 
-use std::path::{Component, Path, PathBuf};
+use std::{
+    path::{Component, Path, PathBuf},
+    sync::Arc,
+};
 
 use axum::{
     body::Body,
@@ -12,10 +16,11 @@ use axum::{
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
-use super::pages::Encoding;
+use super::pages::{etag_matches, Encoding};
 use crate::state::AppState;
 
 /// Unnamed by content, so a browser asks again each time and gets 304 while unchanged.
@@ -65,8 +70,86 @@ fn is_content_named(file_name: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
+/// Content-named files of the site kept in memory once read, each in the encodings asked
+/// for; their names change whenever their bytes do, so they are never read again. A site
+/// is a few megabytes; the bound keeps a foreign folder from growing it without end.
+#[derive(Clone)]
+pub struct SiteFiles {
+    files: moka::sync::Cache<(String, Encoding), Arc<SiteFile>>,
+}
+
+/// A site file as it is sent.
+struct SiteFile {
+    body: Bytes,
+    content_type: HeaderValue,
+    coding: Option<&'static str>,
+    etag: HeaderValue,
+}
+
+/// What [`SiteFiles`] keeps at most, and the largest file it keeps.
+const SITE_FILES_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_SITE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+impl SiteFiles {
+    pub fn new() -> Self {
+        Self {
+            files: moka::sync::Cache::builder()
+                .max_capacity(SITE_FILES_BYTES)
+                .weigher(|(name, _): &(String, Encoding), file: &Arc<SiteFile>| {
+                    u32::try_from(name.len() + file.body.len()).unwrap_or(u32::MAX)
+                })
+                .build(),
+        }
+    }
+}
+
+impl Default for SiteFiles {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SiteFile {
+    /// 200 with the body, or 304 when the browser names the ETag.
+    fn respond(&self, if_none_match: Option<&HeaderValue>) -> Response {
+        let unchanged = if_none_match.is_some_and(|listed| etag_matches(listed, &self.etag));
+        let mut response = if unchanged {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            let mut response = Response::new(Body::from(self.body.clone()));
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_TYPE, self.content_type.clone());
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
+            if let Some(coding) = self.coding {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+            }
+            response
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::ETAG, self.etag.clone());
+        headers.insert(header::CACHE_CONTROL, IMMUTABLE);
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        response
+    }
+}
+
 pub(crate) async fn pkg_file(State(state): State<AppState>, request: Request) -> Response {
     let relative = request.uri().path().trim_start_matches('/');
+    let content_named = relative.rsplit('/').next().is_some_and(is_content_named);
+    let encoding = Encoding::preferred(request.headers());
+    // Ranges are the file service's; nothing else of a content-named file ever changes.
+    let from_memory = content_named && !request.headers().contains_key(header::RANGE);
+    if from_memory {
+        let key = (relative.to_string(), encoding);
+        if let Some(file) = state.site_files.files.get(&key) {
+            return file.respond(request.headers().get(header::IF_NONE_MATCH));
+        }
+        if let Some(file) = read_site_file(&state.web.site_root, relative, encoding).await {
+            let file = Arc::new(file);
+            state.site_files.files.insert(key, file.clone());
+            return file.respond(request.headers().get(header::IF_NONE_MATCH));
+        }
+    }
     let Some(path) = inside(&state.web.site_root, relative) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -111,6 +194,58 @@ pub(crate) async fn pkg_file(State(state): State<AppState>, request: Request) ->
         .headers_mut()
         .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     response
+}
+
+/// A content-named file of the site as it should be sent to a client accepting `encoding`:
+/// its fresh compressed form if there is one, else the file itself for a client that wants
+/// it plain. `None` when there is no such file, it is too large to keep, or only compressing
+/// it on the way would do (the file service then answers).
+async fn read_site_file(root: &Path, relative: &str, encoding: Encoding) -> Option<SiteFile> {
+    let path = inside(root, relative)?;
+    let plain = tokio::fs::metadata(&path).await.ok()?;
+    let content_type = HeaderValue::from_str(mime_of(&path).as_ref()).ok()?;
+    let name = path.file_name()?.to_str()?.to_string();
+    let candidates: &[(&str, &'static str)] = match encoding {
+        Encoding::Brotli => &[("br", "br"), ("gz", "gzip")],
+        Encoding::Gzip => &[("gz", "gzip")],
+        Encoding::Identity => &[],
+    };
+    let mut chosen = None;
+    for (extension, coding) in candidates {
+        let mut compressed = path.clone().into_os_string();
+        compressed.push(format!(".{extension}"));
+        let compressed = PathBuf::from(compressed);
+        if is_fresh(&compressed, &plain).await {
+            chosen = Some((compressed, Some(*coding)));
+            break;
+        }
+    }
+    let (file, coding) = match chosen {
+        Some(found) => found,
+        None if encoding == Encoding::Identity => (path, None),
+        // Worth compressing on the way: the compression layer knows how.
+        None if compressible(&content_type) => return None,
+        None => (path, None),
+    };
+    if tokio::fs::metadata(&file).await.ok()?.len() > MAX_SITE_FILE_BYTES {
+        return None;
+    }
+    let body = Bytes::from(tokio::fs::read(&file).await.ok()?);
+    let etag =
+        HeaderValue::from_str(&format!("\"{name}-{}\"", coding.unwrap_or("identity"))).ok()?;
+    Some(SiteFile {
+        body,
+        content_type,
+        coding,
+        etag,
+    })
+}
+
+/// Whether the compression layer would compress a file of this type (all but WASM and images,
+/// which arrive compressed).
+fn compressible(content_type: &HeaderValue) -> bool {
+    let content_type = content_type.as_bytes();
+    !(content_type.starts_with(b"image/") || content_type.starts_with(b"application/wasm"))
 }
 
 async fn serve(file: ServeFile, request: Request, lifetime: HeaderValue) -> Response {

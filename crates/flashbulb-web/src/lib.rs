@@ -8,6 +8,8 @@
 
 pub mod access;
 pub mod assets;
+pub mod conditional;
+pub mod csp;
 pub mod error;
 pub mod export;
 pub mod forms;
@@ -152,7 +154,8 @@ pub fn build_app(state: AppState) -> Router {
 
 /// What every page and server function may know of its request: the signed-in user (from the
 /// guard), the viewer's time zone (from its cookie) and the nonce of its scripts, which the
-/// Content-Security-Policy sent with the page names.
+/// Content-Security-Policy sent with the page names (a page the cache stores trades it for
+/// its scripts' digests: see [`csp`]).
 fn provide_request_context() {
     let parts = use_context::<Parts>();
     if let Some(viewer) = parts
@@ -165,7 +168,7 @@ fn provide_request_context() {
     if let (Some(nonce), Some(response)) =
         (leptos::nonce::use_nonce(), use_context::<ResponseOptions>())
     {
-        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        if let Ok(policy) = HeaderValue::from_str(&csp::policy(csp::InlineScripts::Nonce(&nonce))) {
             response.insert_header(header::CONTENT_SECURITY_POLICY, policy);
         }
     }
@@ -180,18 +183,6 @@ pub fn viewer_zone(headers: &axum::http::HeaderMap) -> ViewerZone {
         .map(ViewerZone::from_cookie_header)
         .find(|zone| zone.name().is_some())
         .unwrap_or_default()
-}
-
-/// Scripts run only from this site and only inline with the page's nonce (the hydration
-/// scripts carry it); WebAssembly may compile; no plugins, no framing, no foreign forms.
-/// Styles allow inline attributes: the grid positions its cells with them, and styles run no
-/// code.
-pub fn content_security_policy(nonce: &str) -> String {
-    format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
-         object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-    )
 }
 
 /// Requests carrying more than this are refused with 413 before any handler reads them.

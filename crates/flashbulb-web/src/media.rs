@@ -1,46 +1,142 @@
 //! `GET /media/{access}/{key}/{variant}`: derivatives at content-addressed URLs. The key is the
 //! first 8 bytes of the original's SHA-256, so a response never changes and is cached for a
 //! year; the access is the owner's signed grant (see [`flashbulb_core::media`]), checked
-//! without a cookie.
+//! without a cookie. Small derivatives are answered from memory once read (the cache's, under
+//! their owner, so the owner's next write drops them with the pages: a deleted photo's are
+//! never served from memory after the write that deleted it).
 
 use axum::{
     body::Body,
     extract::{Path, Request, State},
-    http::{header, HeaderValue},
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use bytes::Bytes;
 use flashbulb_core::{pipeline::VARIANTS, storage, CoreError};
-use flashbulb_types::ApiError;
+use flashbulb_types::{model::UserId, ApiError};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 use crate::state::AppState;
 use crate::WebResult;
 
+/// Derivatives up to this size are kept in the cache's memory once read (a thumbnail is a few
+/// kilobytes, a preview a few hundred); larger ones stream from disk each time.
+pub const MAX_REMEMBERED_BYTES: u64 = 1024 * 1024;
+/// The URL names the content: a response never changes.
+const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+
 pub(crate) async fn derivative(
     State(state): State<AppState>,
     Path((access, key_hex, variant)): Path<(String, String, String)>,
     request: Request,
 ) -> WebResult<Response> {
-    if !VARIANTS.contains(&variant.as_str()) {
+    let Some(variant) = VARIANTS.iter().find(|known| **known == variant) else {
         return Err(ApiError::NotFound.into());
-    }
+    };
     let key = parse_key(&key_hex).ok_or(ApiError::NotFound)?;
     let owner = state.media.verify(&access).await?;
+    // Ranges, and whatever is not in memory, are the file service's.
+    if !request.headers().contains_key(header::RANGE) {
+        let name = format!("media {key_hex} {variant}");
+        let remembered = state
+            .cache
+            .get_or_load_here(owner, &name, || read_small(&state, owner, key, variant))
+            .await;
+        if let Ok(bytes) = remembered {
+            return Ok(from_memory(&key_hex, variant, bytes, &request));
+        }
+    }
+    from_disk(&state, owner, key, variant, request).await
+}
+
+/// Why a derivative was not kept in memory: it is missing, too large, or could not be read;
+/// the file service then answers, with the status each case deserves.
+#[derive(Debug)]
+struct NotRemembered;
+
+/// The whole derivative, if it is one of the owner's photos and small enough to keep.
+async fn read_small(
+    state: &AppState,
+    owner: UserId,
+    key: [u8; 8],
+    variant: &str,
+) -> Result<Bytes, NotRemembered> {
+    let path = derivative_path(state, owner, key, variant)
+        .await
+        .ok()
+        .flatten()
+        .ok_or(NotRemembered)?;
+    let size = tokio::fs::metadata(&path)
+        .await
+        .map_err(|_| NotRemembered)?
+        .len();
+    if size > MAX_REMEMBERED_BYTES {
+        return Err(NotRemembered);
+    }
+    tokio::fs::read(&path)
+        .await
+        .map(Bytes::from)
+        .map_err(|_| NotRemembered)
+}
+
+/// Where `owner`'s derivative is on disk; `None` when no photo of theirs has that key.
+async fn derivative_path(
+    state: &AppState,
+    owner: UserId,
+    key: [u8; 8],
+    variant: &str,
+) -> WebResult<Option<std::path::PathBuf>> {
     // Only the owner's photos are served.
     let sha = flashbulb_store::photos::derivatives_by_media_key(&state.db, owner, key).await?;
-    let sha = sha.ok_or(ApiError::NotFound)?;
-    let path = storage::derivative_path(&state.settings.data_dir, &sha, &variant);
+    Ok(sha.map(|sha| storage::derivative_path(&state.settings.data_dir, &sha, variant)))
+}
+
+/// A remembered derivative, with 304 when the browser names its ETag.
+fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &Request) -> Response {
+    let etag = HeaderValue::from_str(&format!("\"{key_hex}-{variant}-{}\"", bytes.len()))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+    let unchanged = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|listed| crate::pages::etag_matches(listed, &etag));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let mime = mime_guess::from_path(variant).first_or_octet_stream();
+        let mut response = Response::new(Body::from(bytes));
+        if let Ok(mime) = HeaderValue::from_str(mime.as_ref()) {
+            response.headers_mut().insert(header::CONTENT_TYPE, mime);
+        }
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert(header::CACHE_CONTROL, IMMUTABLE);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response
+}
+
+/// The file service's answer: ranges, conditional requests, large files, and the 404s.
+async fn from_disk(
+    state: &AppState,
+    owner: UserId,
+    key: [u8; 8],
+    variant: &str,
+    request: Request,
+) -> WebResult<Response> {
+    let path = derivative_path(state, owner, key, variant)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let mut response = ServeFile::new(path)
         .oneshot(request)
         .await
         .map_err(|error| CoreError::Internal(error.into()))?
         .map(Body::new);
     if response.status().is_success() {
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
-        );
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, IMMUTABLE);
     }
     Ok(response.into_response())
 }

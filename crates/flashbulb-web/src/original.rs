@@ -1,4 +1,5 @@
-//! `GET /api/photos/{id}/original`: the owner downloads a photo's original file as stored.
+//! `GET /api/photos/{id}/original`: the owner downloads a photo's original file as stored,
+//! tagged with its SHA-256.
 
 use axum::{
     body::Body,
@@ -11,8 +12,12 @@ use flashbulb_types::ApiError;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
+use crate::conditional;
 use crate::WebResult;
 use crate::{access::SignedIn, state::AppState};
+
+/// The owner's browser may keep a downloaded original for an hour.
+const PRIVATE_HOUR: HeaderValue = HeaderValue::from_static("private, max-age=3600");
 
 pub(crate) async fn download_original(
     State(state): State<AppState>,
@@ -24,6 +29,11 @@ pub(crate) async fn download_original(
     let owner = viewer.id;
     let row = flashbulb_store::photos::original_of(&state.db, owner, id).await?;
     let (file_name, mime_type, sha) = row.ok_or(ApiError::NotFound)?;
+    // The file is named by its content: its SHA-256 is a strong tag.
+    let etag = conditional::tag(&storage::hex(&sha), false);
+    if let Some(unchanged) = conditional::not_modified(request.headers(), &etag, PRIVATE_HOUR) {
+        return Ok(unchanged);
+    }
     let path = storage::original_path(&state.settings.data_dir, &sha);
     if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
         return Err(CoreError::Refused(ApiError::Gone(
@@ -37,6 +47,7 @@ pub(crate) async fn download_original(
         .await
         .map_err(|error| CoreError::Internal(error.into()))?
         .map(Body::new);
+    let served = response.status().is_success();
     let headers = response.headers_mut();
     if let Some(mime) = mime_type.and_then(|mime| HeaderValue::from_str(&mime).ok()) {
         headers.insert(header::CONTENT_TYPE, mime);
@@ -44,9 +55,9 @@ pub(crate) async fn download_original(
     if let Ok(disposition) = HeaderValue::from_str(&crate::attachment(&file_name)) {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=3600"),
-    );
+    if served {
+        headers.insert(header::ETAG, etag);
+    }
+    headers.insert(header::CACHE_CONTROL, PRIVATE_HOUR);
     Ok(response.into_response())
 }

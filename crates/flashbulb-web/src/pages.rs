@@ -14,7 +14,6 @@ use axum::{
 };
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use flashbulb_core::cache::Cache;
-use sha2::Digest;
 
 /// What the layer needs of the application: the cache.
 #[derive(Clone)]
@@ -33,9 +32,9 @@ pub const MAX_CACHED_BODY: usize = 4 * 1024 * 1024;
 /// Smaller bodies are stored as they are: compressing them saves less than a TCP segment.
 pub const COMPRESS_ABOVE: usize = 1500;
 /// Headers of the rendered response worth keeping; the rest are per connection or ours.
-/// The Content-Security-Policy is kept with the page because it names the nonce of the
-/// page's scripts: a cached page keeps the nonce it was rendered with until it is invalidated,
-/// and is only ever sent to its owner.
+/// The Content-Security-Policy is kept with the page, rewritten to name the digests of the
+/// page's inline scripts instead of the nonce it was rendered with, which no other response
+/// may carry ([`crate::csp`]).
 const KEPT_HEADERS: [HeaderName; 4] = [
     header::CONTENT_TYPE,
     header::CACHE_CONTROL,
@@ -141,7 +140,7 @@ pub async fn serve(State(state): State<PageCache>, request: Request, next: Next)
 struct NotStored;
 
 /// A content coding the client accepts and we store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Encoding {
     Brotli,
     Gzip,
@@ -194,8 +193,9 @@ pub struct StoredResponse {
     pub gzip: Option<Bytes>,
 }
 
-/// The stored form's version: entries of another version are not read.
-const FORMAT: u8 = 1;
+/// The stored form's version: entries of another version are not read (those of format 1
+/// carried their rendering's nonce).
+const FORMAT: u8 = 2;
 
 impl StoredResponse {
     /// Reads a whole 200 response; anything else (another status, a body too large, an
@@ -220,21 +220,32 @@ impl StoredResponse {
                 return Err(StatusCode::INTERNAL_SERVER_ERROR.into_response());
             }
         };
-        let headers = KEPT_HEADERS
+        let mut headers: Vec<(HeaderName, HeaderValue)> = KEPT_HEADERS
             .iter()
             .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
             .collect();
+        let mut identity = identity;
+        if let Some((_, policy)) = headers
+            .iter_mut()
+            .find(|(name, _)| name == header::CONTENT_SECURITY_POLICY)
+        {
+            match crate::csp::pin_to_digests(&identity, policy) {
+                Some((page, pinned)) => {
+                    identity = Bytes::from(page);
+                    *policy = pinned;
+                }
+                // A policy with a nonce that could not be pinned must not be shared.
+                None if crate::csp::nonce_of(policy.to_str().unwrap_or_default()).is_some() => {
+                    return Err(Response::from_parts(parts, Body::from(identity)));
+                }
+                None => {}
+            }
+        }
         Ok(Self::new(headers, identity))
     }
 
     pub fn new(headers: Vec<(HeaderName, HeaderValue)>, identity: Bytes) -> Self {
-        let digest = sha2::Sha256::digest(&identity);
-        let hex: String = digest[..12]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        let etag = HeaderValue::from_str(&format!("W/\"{hex}\""))
-            .unwrap_or_else(|_| HeaderValue::from_static("W/\"0\""));
+        let etag = crate::conditional::content_tag(&identity);
         let (brotli, gzip) = if identity.len() > COMPRESS_ABOVE {
             (Some(brotli(&identity)), Some(gzip(&identity)))
         } else {

@@ -24,7 +24,11 @@ use crate::{
 /// What a route asks of its visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
-    /// Anyone: sign-in, share links, signed media, health, the site's files.
+    /// Anyone, and who they are changes nothing: the site's files, signed media, health and
+    /// metrics. Their requests skip the session lookup.
+    Public,
+    /// Anyone, though the answer may differ for a signed-in user: sign-in, set-up, share
+    /// links, the beacon.
     Open,
     /// A signed-in user; the route shows or changes that user's library only.
     SignedIn,
@@ -60,13 +64,13 @@ fn route(path: &'static str, rule: Rule, handler: MethodRouter<AppState>) -> Rou
 
 /// The handlers of this crate, each with its rule.
 pub fn handlers() -> Vec<Route> {
-    use Rule::{Admin, Open, SignedIn};
+    use Rule::{Admin, Open, Public, SignedIn};
     let form = DefaultBodyLimit::max(forms::MAX_FORM_BYTES);
     vec![
-        route("/healthz", Open, get(health::healthz)),
-        route("/readyz", Open, get(health::readyz)),
-        route("/metrics", Open, get(metrics::export)),
-        route("/pkg/{*file}", Open, get(assets::pkg_file)),
+        route("/healthz", Public, get(health::healthz)),
+        route("/readyz", Public, get(health::readyz)),
+        route("/metrics", Public, get(metrics::export)),
+        route("/pkg/{*file}", Public, get(assets::pkg_file)),
         route("/signin", Open, post(forms::sign_in).layer(form)),
         route("/setup", Open, post(forms::set_up).layer(form)),
         route("/signout", SignedIn, post(forms::sign_out).layer(form)),
@@ -80,7 +84,7 @@ pub fn handlers() -> Vec<Route> {
         // Signed URLs: the access is in the path, checked by the handler.
         route(
             "/media/{access}/{key}/{variant}",
-            Open,
+            Public,
             get(media::derivative),
         ),
         // The share link's secret is the access.
@@ -169,7 +173,7 @@ pub fn rule(matched: Option<&str>, path: &str) -> Rule {
     static RULES: OnceLock<HashMap<&'static str, Rule>> = OnceLock::new();
     let Some(matched) = matched else {
         return if OPEN_FILES.contains(&path) {
-            Rule::Open
+            Rule::Public
         } else {
             Rule::SignedIn
         };
@@ -234,7 +238,7 @@ mod tests {
         assert_eq!(rule(Some("/s/{token}"), "/s/0123"), Rule::Open);
         assert_eq!(
             rule(Some("/media/{access}/{key}/{variant}"), "/media/a/b/thumb"),
-            Rule::Open
+            Rule::Public
         );
         assert_eq!(rule(Some("/signin"), "/signin"), Rule::Open);
         assert_eq!(rule(Some("/ops"), "/ops"), Rule::Admin);
@@ -251,6 +255,11 @@ mod tests {
             Rule::SignedIn
         );
         assert_eq!(rule(None, "/something-new"), Rule::SignedIn);
-        assert_eq!(rule(None, "/favicon.svg"), Rule::Open);
+        assert_eq!(rule(None, "/favicon.svg"), Rule::Public);
+        assert_eq!(
+            rule(Some("/pkg/{*file}"), "/pkg/flashbulb.js"),
+            Rule::Public
+        );
+        assert_eq!(rule(Some("/healthz"), "/healthz"), Rule::Public);
     }
 }

@@ -8,7 +8,7 @@ use flashbulb_core::{background::Background, services::Core, Settings};
 use flashbulb_store::Pool;
 use leptos::config::LeptosOptions;
 
-use crate::{access::Access, settings::WebSettings};
+use crate::{access::Access, assets::SiteFiles, settings::WebSettings};
 
 /// Cheap to clone: axum clones a route's state for every request that passes through a
 /// layer, hits of the page cache included, and cloning every field each time cost a fifth
@@ -39,6 +39,8 @@ pub struct Shared {
     pub access: Access,
     /// The web layer's section of the configuration.
     pub web: WebSettings,
+    /// The site's content-named files, once read.
+    pub site_files: SiteFiles,
 }
 
 impl std::ops::Deref for Shared {
@@ -65,6 +67,7 @@ impl AppState {
             leptos_options,
             access,
             web,
+            site_files: SiteFiles::default(),
         }))
     }
 

@@ -10,7 +10,7 @@ use std::{
 use axum::{
     body::Body,
     extract::{multipart::Field, FromRequest, Multipart, Query, Request, State},
-    http::{header, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Redirect, Response},
     Json,
 };
@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::conditional::{self, REVALIDATE};
 use crate::WebError;
 use crate::{access::SignedIn, state::AppState};
 
@@ -41,8 +42,9 @@ pub(crate) struct StatusQuery {
 pub(crate) async fn statuses(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
+    request_headers: HeaderMap,
     query: Result<Query<StatusQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<flashbulb_store::photos::Processing>>, WebError> {
+) -> Result<Response, WebError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let ids: Vec<i64> = query
         .ids
@@ -60,9 +62,26 @@ pub(crate) async fn statuses(
         )))
         .into());
     }
-    Ok(Json(
-        flashbulb_store::photos::processing(&state.db, viewer.id, &ids).await?,
-    ))
+    let statuses = flashbulb_store::photos::processing(&state.db, viewer.id, &ids).await?;
+    // A page polls until its uploads are done: while nothing changed, 304 says so.
+    let body = serde_json::to_vec(&statuses)
+        .map_err(|error| CoreError::Internal(anyhow::anyhow!("statuses as JSON: {error}")))?;
+    let etag = conditional::content_tag(&body);
+    if let Some(unchanged) = conditional::not_modified(&request_headers, &etag, REVALIDATE) {
+        return Ok(unchanged);
+    }
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag),
+            (header::CACHE_CONTROL, REVALIDATE),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The answer for one file.

@@ -1,4 +1,6 @@
 //! Album downloads: a ZIP of the originals, streamed as it is written, in bounded memory.
+//! The owner's is tagged with the library's tag (asked again while nothing changed: 304);
+//! a visitor's, by share link, is never stored.
 
 use std::{
     collections::HashSet,
@@ -10,7 +12,7 @@ use app::{format::civil_date, model::AlbumId};
 use axum::{
     body::{Body, Bytes},
     extract::{Path as UrlPath, State},
-    http::header,
+    http::{header, HeaderMap},
     response::{IntoResponse, Response},
 };
 use flashbulb_core::storage;
@@ -20,6 +22,7 @@ use flashbulb_types::ApiError;
 use tokio::{runtime::Handle, sync::mpsc};
 use zip::{write::SimpleFileOptions, CompressionMethod, ZipWriter};
 
+use crate::conditional::{self, REVALIDATE};
 use crate::WebResult;
 use crate::{access::SignedIn, attachment, state::AppState};
 
@@ -32,18 +35,28 @@ const ROWS_PER_QUERY: i64 = 500;
 /// The entry listing photos whose original is not stored on this server.
 pub const MISSING_LIST: &str = "missing.txt";
 
-/// `GET /api/albums/{id}/zip`: the owner's download.
+/// `GET /api/albums/{id}/zip`: the owner's download, tagged with the library's tag.
 pub(crate) async fn owner_zip(
     State(state): State<AppState>,
     SignedIn(viewer): SignedIn,
     UrlPath(id): UrlPath<String>,
+    request_headers: HeaderMap,
 ) -> WebResult<Response> {
     let id: AlbumId = id.parse().map_err(|_| ApiError::NotFound)?;
     let owner = viewer.id;
+    // Read before the album: a write while it is archived changes the tag.
+    let etag = conditional::tag(&state.cache.library_tag(owner).await, true);
     let (id, title) = albums::titled(&state.db, owner, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(stream_album(&state, id, &title))
+    if let Some(unchanged) = conditional::not_modified(&request_headers, &etag, REVALIDATE) {
+        return Ok(unchanged);
+    }
+    let mut response = stream_album(&state, id, &title);
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert(header::CACHE_CONTROL, REVALIDATE);
+    Ok(response)
 }
 
 /// `GET /api/shared/{token}/zip`: the same archive for a visitor holding the share link.

@@ -593,3 +593,157 @@ async fn precompressed_site_files_are_sent_as_they_are_while_fresh() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{hostile}");
     }
 }
+
+#[tokio::test]
+async fn content_named_site_files_are_answered_from_memory_once_read() {
+    let site = tempfile::tempdir().expect("a site folder");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg folder");
+    let name = "app.DMF1ucDxtqgxw5niaXcmYQ.js";
+    let script = "console.log('hydrate');".repeat(200);
+    std::fs::write(pkg.join(name), &script).expect("script");
+    std::fs::write(pkg.join(format!("{name}.br")), "BROTLI FORM").expect("brotli form");
+    let wasm = "app.kutf_uauL-w61xx3dTFXjw.wasm";
+    std::fs::write(pkg.join(wasm), b"\0asm wasm bytes").expect("wasm");
+    let app = TestApp::with_config(Config {
+        site_root: site.path().to_path_buf(),
+        ..Config::default()
+    })
+    .await;
+    let fetch = |file: &str, accept: &'static str, etag: Option<header::HeaderValue>| {
+        let mut request = Request::get(format!("/pkg/{file}"));
+        if !accept.is_empty() {
+            request = request.header(header::ACCEPT_ENCODING, accept);
+        }
+        if let Some(etag) = etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        app.send(request.body(Body::empty()).expect("request"), None)
+    };
+    let (status, brotli, body) = fetch(name, "gzip, br", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, b"BROTLI FORM");
+    let (status, plain, body) = fetch(name, "", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, script.as_bytes());
+    let (status, headers, body) = fetch(wasm, "br", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/wasm");
+    assert!(!headers.contains_key(header::CONTENT_ENCODING));
+    assert_eq!(body, b"\0asm wasm bytes");
+
+    // Gone from disk, they are still sent: from memory, with the same headers.
+    for file in [name.to_string(), format!("{name}.br"), wasm.to_string()] {
+        std::fs::remove_file(pkg.join(file)).expect("remove");
+    }
+    let (status, headers, body) = fetch(name, "br", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, b"BROTLI FORM");
+    for name in [
+        header::CONTENT_ENCODING,
+        header::CONTENT_TYPE,
+        header::CACHE_CONTROL,
+        header::ETAG,
+        header::VARY,
+    ] {
+        assert_eq!(headers.get(&name), brotli.get(&name), "{name}");
+    }
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(headers[header::CONTENT_ENCODING], "br");
+    assert_ne!(
+        brotli[header::ETAG],
+        plain[header::ETAG],
+        "one tag per encoding"
+    );
+    let (_, _, body) = fetch(name, "", None).await;
+    assert_eq!(body, script.as_bytes());
+    let (status, headers, body) = fetch(name, "br", Some(brotli[header::ETAG].clone())).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers[header::ETAG], brotli[header::ETAG]);
+    assert!(body.is_empty());
+    // An encoding never read was never kept.
+    let (status, _, _) = fetch(name, "gzip", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// `path` as `get` asks for it, naming `etag` in `If-None-Match`.
+async fn get_if_changed(
+    app: &TestApp,
+    path: &str,
+    etag: &header::HeaderValue,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    app.request_bytes(
+        Request::get(path)
+            .header(header::ACCEPT_ENCODING, "gzip, br")
+            .header(header::IF_NONE_MATCH, etag)
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn api_answers_carry_etags_and_are_304_while_unchanged() {
+    let app = TestApp::new().await.with_photos(5).await;
+    let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = 1")
+        .fetch_one(&app.pool)
+        .await
+        .expect("a photo");
+    super::write_original(&app, &sha, b"the original bytes");
+    let album = super::create_album(&app, "Tagged").await;
+    assert_eq!(super::add_to_album(&app, album, 1).await, StatusCode::OK);
+    let zip = format!("/api/albums/{album}/zip");
+    let paths = [
+        "/api/photos/status?ids=1,2,3",
+        "/api/export/photos.csv",
+        "/api/photos/1/original",
+        zip.as_str(),
+    ];
+    let mut tags = Vec::new();
+    for path in paths {
+        let (status, headers, body) = get(&app, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(!body.is_empty(), "{path}");
+        let etag = headers
+            .get(header::ETAG)
+            .unwrap_or_else(|| panic!("{path} has no ETag"))
+            .clone();
+        let (status, again, body) = get_if_changed(&app, path, &etag).await;
+        assert_eq!(status, StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(again[header::ETAG], etag, "{path}");
+        assert!(body.is_empty(), "{path}");
+        tags.push(etag);
+    }
+    // The original is named by its content: its tag is its SHA-256.
+    assert_eq!(tags[2], format!("\"{}\"", app::format::hex(&sha)));
+
+    // A write: the library's answers are sent whole again, under new tags; the original,
+    // whose bytes cannot change, keeps its tag.
+    let (status, _) = app
+        .post_form("/api/set_favourite", "photo_id=2&favourite=true")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for (path, etag) in paths.iter().zip(&tags) {
+        let (status, headers, _) = get_if_changed(&app, path, etag).await;
+        if path.ends_with("/original") {
+            assert_eq!(status, StatusCode::NOT_MODIFIED, "{path}");
+            continue;
+        }
+        if path.starts_with("/api/photos/status") {
+            // Statuses are tagged by content, which a favourite does not change.
+            assert_eq!(status, StatusCode::NOT_MODIFIED, "{path}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_ne!(&headers[header::ETAG], etag, "{path}");
+    }
+    // A status that changes is sent whole.
+    app.execute("UPDATE photos SET status = 'failed', failure = 'broken' WHERE id = 3")
+        .await;
+    let (status, _, body) = get_if_changed(&app, paths[0], &tags[0]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).contains("broken"));
+}

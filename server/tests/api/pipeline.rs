@@ -456,6 +456,72 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
 }
 
 #[tokio::test]
+async fn derivatives_come_from_memory_once_read_and_never_after_their_photo_is_deleted() {
+    let app = TestApp::with_config(Config {
+        trash_grace_days: 0,
+        ..Config::default()
+    })
+    .await
+    .with_photos(1)
+    .await;
+    let (status, json) = upload(&app, &[("test1.jpg", &fixture("photos/test1.jpg"))]).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let id = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    run_jobs(&app).await;
+    let key: Vec<u8> = sqlx::query_scalar("SELECT media_key FROM photos WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("a media key");
+    let owner = app
+        .scalar(&format!("SELECT owner_id FROM photos WHERE id = {id}"))
+        .await;
+    let access = app.state.media.access(owner).await.expect("access");
+    let url = format!("/media/{access}/{}/thumb.webp", app::format::hex(&key));
+    let fetch = |extra: Option<(header::HeaderName, String)>| {
+        let mut request = Request::get(&url);
+        if let Some((name, value)) = extra {
+            request = request.header(name, value);
+        }
+        app.request_bytes(request.body(Body::empty()).expect("request"))
+    };
+
+    let (status, first, from_disk) = fetch(None).await;
+    assert_eq!(status, StatusCode::OK);
+    let hits = app.state.cache.stats().l1_hits;
+    let (status, second, from_memory) = fetch(None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(from_memory, from_disk, "the same bytes from memory");
+    assert_eq!(app.state.cache.stats().l1_hits, hits + 1, "a hit");
+    assert_eq!(first[header::ETAG], second[header::ETAG]);
+    assert_eq!(second[header::CONTENT_TYPE], "image/webp");
+    assert_eq!(second[header::CONTENT_LENGTH], from_disk.len().to_string());
+    assert_eq!(
+        second[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let etag = second[header::ETAG].to_str().expect("ascii").to_string();
+    let (status, headers, body) = fetch(Some((header::IF_NONE_MATCH, etag.clone()))).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers[header::ETAG], etag.as_str());
+    assert!(body.is_empty());
+    // Ranges still come from the file.
+    let (status, _, part) = fetch(Some((header::RANGE, "bytes=0-9".into()))).await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(part, from_disk[..10]);
+
+    // Deleted: its derivatives are gone from memory with the write that deleted them.
+    let (status, body) = app
+        .post_form("/api/set_trashed", &format!("photo_id={id}&trashed=true"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.post_form("/api/empty_trash", "").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "1"));
+    let (status, _, _) = fetch(None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn bad_uploads_are_refused_and_leave_nothing_behind() {
     let app = TestApp::with_config(Config {
         max_upload_bytes: 100_000,

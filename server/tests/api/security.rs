@@ -1,6 +1,7 @@
 //! Accounts and security over the real router: user B never reads or changes user A's photos,
 //! derivatives, albums, search results or live events; share-link visitors see one album;
-//! sign-in, set-up and sign-out; cross-site writes refused; the CSP nonce; rate limits.
+//! sign-in, set-up and sign-out; cross-site writes refused; the CSP's nonces and digests; rate
+//! limits.
 
 use std::time::Duration;
 
@@ -954,32 +955,37 @@ async fn writes_from_other_sites_are_refused() {
     assert!(session_cookie(&headers).is_none());
 }
 
+/// The `script-src` directive of a response's policy; every page has one, and none admits
+/// inline scripts at large.
+fn script_src(path: &str, headers: &HeaderMap) -> String {
+    let policy = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap_or_else(|| panic!("{path} has no CSP"))
+        .to_str()
+        .expect("ascii");
+    let script_src = policy
+        .split(';')
+        .find(|directive| directive.trim().starts_with("script-src"))
+        .unwrap_or_else(|| panic!("{path}: no script-src in {policy}"));
+    assert!(!script_src.contains("unsafe-inline"), "{policy}");
+    script_src.trim().to_string()
+}
+
 #[tokio::test]
-async fn pages_carry_a_content_security_policy_with_the_nonce_of_their_scripts() {
+async fn rendered_pages_name_a_fresh_nonce_and_stored_pages_their_scripts_digests() {
     let app = TestApp::new().await.with_photos(5).await;
-    for path in ["/", "/albums", "/signin", "/no-such-page"] {
+    // Rendered for each response: every script carries the nonce the policy names.
+    for path in ["/signin", "/no-such-page", "/search"] {
         let (_, headers, body) = app
             .request_bytes(Request::get(path).body(Body::empty()).expect("request"))
             .await;
-        let body = String::from_utf8_lossy(&body);
         if headers.get(header::LOCATION).is_some() {
             continue;
         }
-        let policy = headers
-            .get(header::CONTENT_SECURITY_POLICY)
-            .unwrap_or_else(|| panic!("{path} has no CSP"))
-            .to_str()
-            .expect("ascii");
-        let script_src = policy
-            .split(';')
-            .find(|directive| directive.trim().starts_with("script-src"))
-            .expect("script-src");
-        assert!(!script_src.contains("unsafe-inline"), "{policy}");
-        let nonce = script_src
-            .split_whitespace()
-            .find_map(|source| source.strip_prefix("'nonce-"))
-            .and_then(|rest| rest.strip_suffix('\''))
-            .expect("a nonce");
+        let body = String::from_utf8_lossy(&body);
+        let nonce = flashbulb_web::csp::nonce_of(&script_src(path, &headers))
+            .unwrap_or_else(|| panic!("{path}: no nonce"))
+            .to_string();
         assert!(nonce.len() >= 16, "{nonce}");
         let scripts = body.matches("<script").count();
         let with_nonce = body.matches(&format!("nonce=\"{nonce}\"")).count();
@@ -989,16 +995,44 @@ async fn pages_carry_a_content_security_policy_with_the_nonce_of_their_scripts()
         );
         assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
-    // Each rendering gets its own nonce.
-    let nonce_of = |headers: &HeaderMap| {
-        headers[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .expect("csp")
-            .to_string()
-    };
-    let (_, first, _) = send_full(&app, None, Method::GET, "/signin", "").await;
-    let (_, second, _) = send_full(&app, None, Method::GET, "/signin", "").await;
-    assert_ne!(nonce_of(&first), nonce_of(&second));
+    // 100 renderings, 100 nonces.
+    let mut nonces = std::collections::HashSet::new();
+    for _ in 0..100 {
+        let (_, headers, _) = send_full(&app, None, Method::GET, "/signin", "").await;
+        let script_src = script_src("/signin", &headers);
+        let nonce = flashbulb_web::csp::nonce_of(&script_src).expect("a nonce");
+        assert!(nonces.insert(nonce.to_string()), "{nonce} was sent twice");
+    }
+    // Stored pages, sent to many responses from the cache: no nonce at all, in the policy or
+    // the page, and the policy names the digest of every inline script the page has.
+    for path in ["/", "/albums", "/p/1"] {
+        let mut policies = std::collections::HashSet::new();
+        for _ in 0..100 {
+            let (status, headers, body) = app
+                .request_bytes(Request::get(path).body(Body::empty()).expect("request"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            let script_src = script_src(path, &headers);
+            assert_eq!(flashbulb_web::csp::nonce_of(&script_src), None, "{path}");
+            let body = String::from_utf8(body.to_vec()).expect("utf-8");
+            assert!(!body.contains(" nonce="), "{path} still carries a nonce");
+            let digests = flashbulb_web::csp::inline_script_digests(&body);
+            assert!(!digests.is_empty(), "{path} has inline scripts");
+            for digest in &digests {
+                assert!(
+                    script_src.contains(&format!("'{digest}'")),
+                    "{path}: {digest}"
+                );
+            }
+            assert_eq!(
+                script_src.matches("'sha256-").count(),
+                digests.len(),
+                "{path}: only its own scripts"
+            );
+            policies.insert(script_src);
+        }
+        assert_eq!(policies.len(), 1, "{path}: one stored page, one policy");
+    }
 }
 
 #[tokio::test]

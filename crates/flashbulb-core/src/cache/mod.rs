@@ -66,6 +66,8 @@ struct Inner {
     misses: AtomicU64,
     evictions: Arc<AtomicU64>,
     invalidations: AtomicU64,
+    /// Random per process: [`Cache::library_tag`]s of two processes never coincide.
+    epoch: u64,
 }
 
 /// An entry in this process: the bytes and the owner's generation they were made in.
@@ -118,6 +120,7 @@ impl Cache {
                 misses: AtomicU64::new(0),
                 evictions,
                 invalidations: AtomicU64::new(0),
+                epoch: rand::random(),
             }),
         }
     }
@@ -146,6 +149,38 @@ impl Cache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, E>>,
     {
+        self.load_through(owner, name, true, load).await
+    }
+
+    /// As [`Cache::get_or_load`], for entries that every instance reads as cheaply from its
+    /// own files as from Redis (a photo's derivatives): kept in this process only, never sent
+    /// to Redis, and dropped with the owner's other entries at the next write.
+    pub async fn get_or_load_here<E, F, Fut>(
+        &self,
+        owner: UserId,
+        name: &str,
+        load: F,
+    ) -> Result<Bytes, LoadError<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
+        self.load_through(owner, name, false, load).await
+    }
+
+    async fn load_through<E, F, Fut>(
+        &self,
+        owner: UserId,
+        name: &str,
+        shared: bool,
+        load: F,
+    ) -> Result<Bytes, LoadError<E>>
+    where
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, E>>,
+    {
         let generation = self.generation(owner).await;
         let key: Arc<str> = l1_key(owner, name).into();
         let inner = &self.inner;
@@ -164,7 +199,8 @@ impl Cache {
             .l1
             .entry(key)
             .or_try_insert_with(async move {
-                if let Some(redis) = &inner.redis {
+                let redis = inner.redis.as_ref().filter(|_| shared);
+                if let Some(redis) = redis {
                     if let Some(bytes) = redis.get(&l2).await {
                         inner.l2_hits.fetch_add(1, Ordering::Relaxed);
                         return Ok(Stored { generation, bytes });
@@ -172,7 +208,7 @@ impl Cache {
                 }
                 inner.misses.fetch_add(1, Ordering::Relaxed);
                 let bytes = load().await?;
-                if let Some(redis) = &inner.redis {
+                if let Some(redis) = redis {
                     redis.set(&l2, &bytes, inner.ttl).await;
                 }
                 Ok(Stored { generation, bytes })
@@ -184,6 +220,14 @@ impl Cache {
         // Another request may have stored an older rendering in between: it is replaced at
         // the next lookup, which sees its generation.
         Ok(entry.into_value().bytes)
+    }
+
+    /// A tag that changes whenever `owner`'s library may have: at each invalidation of the
+    /// owner, and with the process (a generation only rises within one process, and the tag
+    /// names the process). Answers too large to store, such as an export, are tagged with it
+    /// for `ETag`s; read it before reading what it tags, so a write in between changes it.
+    pub async fn library_tag(&self, owner: UserId) -> String {
+        format!("{:016x}-{}", self.inner.epoch, self.generation(owner).await)
     }
 
     /// Everything cached for `owner` is stale, here and on every instance.
