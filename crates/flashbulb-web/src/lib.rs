@@ -15,6 +15,7 @@ pub mod export;
 pub mod forms;
 pub mod gate;
 pub mod health;
+pub mod hot;
 pub mod media;
 pub mod metrics;
 pub mod original;
@@ -109,7 +110,7 @@ pub fn build_app(state: AppState) -> Router {
         .layer(middleware::map_response(server_fn_error_status))
         .layer(RequestBodyLimitLayer::new(MAX_REQUEST_BODY));
     // Uploads stream to disk with a limit per file instead of the small body limit.
-    streams
+    let mut routed = streams
         .merge(pages)
         // Inside compression: it stores pages plain and answers with its own encodings, which
         // the compression layer leaves alone.
@@ -124,20 +125,11 @@ pub fn build_app(state: AppState) -> Router {
             state.clone(),
             gate::fail_fast,
         ))
-        .layer(CompressionLayer::new().compress_when(compress_when))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        // Share links carry their secret in the path: never hand it to another site.
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(CompressionLayer::new().compress_when(compress_when));
+    for (name, value) in SITE_HEADERS {
+        routed = routed.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    let routed = routed
         // Inside the router, so each request is counted under the route it matched.
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -149,8 +141,25 @@ pub fn build_app(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
         )
-        .with_state(state)
+        .with_state(state.clone());
+    // Around the router: stored pages are answered before any routing.
+    let hot = middleware::from_fn_with_state(state, hot::serve);
+    Router::new().fallback_service(tower::Layer::layer(&hot, routed))
 }
+
+/// Headers every response carries unless it set its own: no guessing of content types, no
+/// framing, and share links carry their secret in the path, so never hand it to another site.
+pub const SITE_HEADERS: [(header::HeaderName, HeaderValue); 3] = [
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+];
 
 /// What every page and server function may know of its request: the signed-in user (from the
 /// guard), the viewer's time zone (from its cookie) and the nonce of its scripts, which the

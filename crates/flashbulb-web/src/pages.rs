@@ -8,7 +8,7 @@ use app::model::Viewer;
 use axum::{
     body::Body,
     extract::{Request, State},
-    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode},
+    http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -51,10 +51,41 @@ const BROTLI_QUALITY: u32 = 5;
 /// The routes whose answers depend only on the owner's library, and so are cached. Search
 /// is not among them: it streams its results after the form.
 pub fn is_cacheable(path: &str) -> bool {
-    matches!(path, "/" | "/favourites" | "/trash" | "/albums")
-        || path.starts_with("/albums/")
-        || path.starts_with("/p/")
-        || path.starts_with("/api/timeline/buckets/")
+    cached_route(path).is_some()
+}
+
+/// The route template of a cacheable path (as the router would match it, for the metrics);
+/// `None` for paths that are not cached.
+pub fn cached_route(path: &str) -> Option<&'static str> {
+    let exact = ["/", "/favourites", "/trash", "/albums"];
+    if let Some(route) = exact.into_iter().find(|route| *route == path) {
+        return Some(route);
+    }
+    [
+        ("/albums/", "/albums/{id}"),
+        ("/p/", "/p/{id}"),
+        ("/api/timeline/buckets/", "/api/timeline/buckets/{month}"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| {
+        // One segment after the prefix, as the router's `{param}` matches.
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+    })
+    .map(|(_, route)| route)
+}
+
+/// The name a request's page is stored under: pages show times in the viewer's zone, so one
+/// stored page per zone, and one for viewers whose zone is not known yet (whose times say
+/// "UTC", unlike those of the zone `UTC`).
+pub fn entry_name(headers: &HeaderMap, uri: &Uri) -> String {
+    let zone = crate::viewer_zone(headers);
+    format!(
+        "page {} {}",
+        zone.name().unwrap_or("?"),
+        uri.path_and_query()
+            .map_or(uri.path(), |whole| whole.as_str())
+    )
 }
 
 /// Requests that change nothing, whatever their route.
@@ -90,17 +121,7 @@ pub async fn serve(State(state): State<PageCache>, request: Request, next: Next)
         // Visitors are sent to sign in before they get here; nothing of theirs is cached.
         return next.run(request).await;
     };
-    // Pages show times in the viewer's zone: one stored page per zone, and one for viewers
-    // whose zone is not known yet (whose times say "UTC", unlike those of the zone `UTC`).
-    let zone = crate::viewer_zone(request.headers());
-    let name = format!(
-        "page {} {}",
-        zone.name().unwrap_or("?"),
-        request
-            .uri()
-            .path_and_query()
-            .map_or(path, |whole| whole.as_str())
-    );
+    let name = entry_name(request.headers(), request.uri());
     let (parts, _) = request.into_parts();
     let conditional = parts.headers.get(header::IF_NONE_MATCH).cloned();
     let encoding = Encoding::preferred(&parts.headers);
@@ -480,14 +501,18 @@ mod tests {
 
     #[test]
     fn only_library_pages_are_cached() {
-        for path in [
-            "/",
-            "/albums",
-            "/albums/3",
-            "/p/9",
-            "/api/timeline/buckets/2026-11",
+        for (path, route) in [
+            ("/", "/"),
+            ("/albums", "/albums"),
+            ("/albums/3", "/albums/{id}"),
+            ("/p/9", "/p/{id}"),
+            (
+                "/api/timeline/buckets/2026-11",
+                "/api/timeline/buckets/{month}",
+            ),
         ] {
             assert!(is_cacheable(path), "{path}");
+            assert_eq!(cached_route(path), Some(route), "{path}");
         }
         for path in [
             "/ops",
@@ -497,6 +522,9 @@ mod tests {
             "/readyz",
             "/pkg/x.js",
             "/ws",
+            "/p/",
+            "/p/9/x",
+            "/albums/3/zip",
         ] {
             assert!(!is_cacheable(path), "{path}");
         }

@@ -747,3 +747,67 @@ async fn api_answers_carry_etags_and_are_304_while_unchanged() {
     assert_eq!(status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&body).contains("broken"));
 }
+
+#[tokio::test]
+async fn stored_pages_answered_before_routing_are_the_routed_answers() {
+    let app = TestApp::new().await.with_photos(20).await;
+    for path in ["/", "/p/3", "/albums"] {
+        for accept in ["", "gzip", "gzip, br"] {
+            let fetch = || {
+                let mut request = Request::get(path);
+                if !accept.is_empty() {
+                    request = request.header(header::ACCEPT_ENCODING, accept);
+                }
+                app.request_bytes(request.body(Body::empty()).expect("request"))
+            };
+            // The first may render; the second is a hit of the cache, answered before routing.
+            let (status, first, first_body) = fetch().await;
+            let hits = app.state.cache.stats().l1_hits;
+            let (again, second, second_body) = fetch().await;
+            assert_eq!(app.state.cache.stats().l1_hits, hits + 1, "{path}: a hit");
+            assert_eq!(
+                (status, &first_body),
+                (again, &second_body),
+                "{path} {accept}"
+            );
+            assert_eq!(first, second, "{path} {accept}: the same headers");
+            assert_eq!(second[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            assert_eq!(second[header::X_FRAME_OPTIONS], "DENY");
+            assert_eq!(second[header::REFERRER_POLICY], "same-origin");
+        }
+    }
+    // Counted under their routes, as routed requests are.
+    let (_, metrics) = app.get("/metrics").await;
+    for series in [
+        r#"flashbulb_http_requests_total{method="GET",route="/",status="200"} 6"#,
+        r#"flashbulb_http_requests_total{method="GET",route="/p/{id}",status="200"} 6"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
+    // Without a session the router answers: the sign-in page, never a stored page.
+    let (status, headers, _) = app
+        .send(
+            Request::get("/").body(Body::empty()).expect("request"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/signin");
+    // Another owner's session finds nothing of the first owner's.
+    let other = flashbulb_core::users::add(&app.pool, "other", "other password", false)
+        .await
+        .expect("another user");
+    let session = app.session_of(other).await;
+    let (status, _, body) = app
+        .send(
+            Request::get("/p/3").body(Body::empty()).expect("request"),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
