@@ -1,8 +1,10 @@
-//! The hot path: a signed-in owner's page or timeline segment that this process already holds
-//! in the page cache is answered before routing, so a hit costs the session lookup, the cache
-//! lookup and the response, and none of the router's or the layers' per-request work. What
-//! it does not answer (another method or route, no session, a miss, the database gate shut)
-//! goes on to the router unchanged, where the layers do everything they always do.
+//! The hot path: what this process already holds in memory is answered before routing, so a
+//! hit costs a lookup and the response, and none of the router's or the layers' per-request
+//! work: a signed-in owner's page or timeline segment in the page cache (after the session
+//! lookup), a content-named site file, a signed derivative (after its signature is checked).
+//! What it does not answer (another method or route, no session, a miss, for pages the
+//! database gate shut) goes on to the router unchanged, where the layers do everything they
+//! always do.
 //!
 //! It must answer exactly as the routed path would for the same request: the same stored
 //! bytes and headers (`StoredResponse::respond`), the site-wide headers
@@ -19,7 +21,9 @@ use axum::{
 use flashbulb_core::users::sessions;
 
 use crate::{
+    assets, media,
     pages::{self, Encoding, StoredResponse},
+    routes::{MEDIA_ROUTE, PKG_ROUTE},
     state::AppState,
 };
 
@@ -56,7 +60,15 @@ async fn stored_answer(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Option<(&'static str, Response)> {
-    let route = pages::cached_route(uri.path())?;
+    let path = uri.path();
+    if path.starts_with("/pkg/") {
+        return assets::remembered(state, path, headers).map(|answer| (PKG_ROUTE, answer));
+    }
+    if path.starts_with("/media/") {
+        let answer = media::remembered(state, path, headers).await?;
+        return Some((MEDIA_ROUTE, answer));
+    }
+    let route = pages::cached_route(path)?;
     // Shut, the routed path refuses with its own answer.
     if !state.database_gate.is_open() {
         return None;

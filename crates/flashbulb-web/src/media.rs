@@ -8,7 +8,7 @@
 use axum::{
     body::Body,
     extract::{Path, Request, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
@@ -44,7 +44,7 @@ pub(crate) async fn derivative(
             .get_or_load_here(owner, &name, || read_small(&state, owner, key, variant))
             .await;
         if let Ok(bytes) = remembered {
-            return Ok(from_memory(&key_hex, variant, bytes, &request));
+            return Ok(from_memory(&key_hex, variant, bytes, request.headers()));
         }
     }
     from_disk(&state, owner, key, variant, request).await
@@ -92,19 +92,43 @@ async fn derivative_path(
     Ok(sha.map(|sha| storage::derivative_path(&state.settings.data_dir, &sha, variant)))
 }
 
+/// A derivative already in memory, answered as [`derivative`] answers it; `None` for
+/// anything else. For the hot path, which calls it before routing (and so also while the
+/// database is away: what is in memory needs none).
+pub(crate) async fn remembered(
+    state: &AppState,
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let mut segments = path.strip_prefix("/media/")?.split('/');
+    let (access, key_hex, variant) = (segments.next()?, segments.next()?, segments.next()?);
+    if segments.next().is_some() || headers.contains_key(header::RANGE) {
+        return None;
+    }
+    let variant = VARIANTS.iter().find(|known| **known == variant)?;
+    parse_key(key_hex)?;
+    let owner = state.media.verify(access).await.ok()?;
+    let name = format!("media {key_hex} {variant}");
+    let bytes = state.cache.peek(owner, &name).await?;
+    Some(from_memory(key_hex, variant, bytes, headers))
+}
+
 /// A remembered derivative, with 304 when the browser names its ETag.
-fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &Request) -> Response {
+fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &HeaderMap) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{key_hex}-{variant}-{}\"", bytes.len()))
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
     let unchanged = request
-        .headers()
         .get(header::IF_NONE_MATCH)
         .is_some_and(|listed| crate::pages::etag_matches(listed, &etag));
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let mime = mime_guess::from_path(variant).first_or_octet_stream();
+        let length = HeaderValue::from(bytes.len());
         let mut response = Response::new(Body::from(bytes));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, length);
         if let Ok(mime) = HeaderValue::from_str(mime.as_ref()) {
             response.headers_mut().insert(header::CONTENT_TYPE, mime);
         }

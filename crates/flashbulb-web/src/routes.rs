@@ -21,6 +21,11 @@ use crate::{
     upload, vitals, zip,
 };
 
+/// The site's files and the signed media, whose hits the hot path answers before routing
+/// (and counts under these routes).
+pub const PKG_ROUTE: &str = "/pkg/{*file}";
+pub const MEDIA_ROUTE: &str = "/media/{access}/{key}/{variant}";
+
 /// What a route asks of its visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
@@ -70,7 +75,7 @@ pub fn handlers() -> Vec<Route> {
         route("/healthz", Public, get(health::healthz)),
         route("/readyz", Public, get(health::readyz)),
         route("/metrics", Public, get(metrics::export)),
-        route("/pkg/{*file}", Public, get(assets::pkg_file)),
+        route(PKG_ROUTE, Public, get(assets::pkg_file)),
         route("/signin", Open, post(forms::sign_in).layer(form)),
         route("/setup", Open, post(forms::set_up).layer(form)),
         route("/signout", SignedIn, post(forms::sign_out).layer(form)),
@@ -82,11 +87,7 @@ pub fn handlers() -> Vec<Route> {
             post(vitals::ingest).layer(DefaultBodyLimit::max(MAX_BEACON_BYTES)),
         ),
         // Signed URLs: the access is in the path, checked by the handler.
-        route(
-            "/media/{access}/{key}/{variant}",
-            Public,
-            get(media::derivative),
-        ),
+        route(MEDIA_ROUTE, Public, get(media::derivative)),
         // The share link's secret is the access.
         route("/api/shared/{token}/zip", Open, get(zip::shared_zip)),
         route("/api/albums/{id}/zip", SignedIn, get(zip::owner_zip)),

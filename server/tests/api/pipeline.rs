@@ -493,7 +493,8 @@ async fn derivatives_come_from_memory_once_read_and_never_after_their_photo_is_d
     assert_eq!(status, StatusCode::OK);
     assert_eq!(from_memory, from_disk, "the same bytes from memory");
     assert_eq!(app.state.cache.stats().l1_hits, hits + 1, "a hit");
-    assert_eq!(first[header::ETAG], second[header::ETAG]);
+    // Read by the router the first time, answered before routing the second: alike.
+    assert_eq!(first, second);
     assert_eq!(second[header::CONTENT_TYPE], "image/webp");
     assert_eq!(second[header::CONTENT_LENGTH], from_disk.len().to_string());
     assert_eq!(
