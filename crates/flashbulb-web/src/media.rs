@@ -5,6 +5,8 @@
 //! their owner, so the owner's next write drops them with the pages: a deleted photo's are
 //! never served from memory after the write that deleted it).
 
+use std::{path::PathBuf, sync::LazyLock};
+
 use axum::{
     body::Body,
     extract::{Path, Request, State},
@@ -43,17 +45,31 @@ pub(crate) async fn derivative(
             .cache
             .get_or_load_here(owner, &name, || read_small(&state, owner, key, variant))
             .await;
-        if let Ok(bytes) = remembered {
-            return Ok(from_memory(&key_hex, variant, bytes, request.headers()));
+        match remembered {
+            Ok(bytes) => return Ok(from_memory(&key_hex, variant, bytes, request.headers())),
+            // Found but not kept: no second lookup to stream it.
+            Err(not) => {
+                if let NotRemembered::OnDisk(path) = &*not {
+                    return serve_file(path.clone(), request).await;
+                }
+            }
         }
     }
-    from_disk(&state, owner, key, variant, request).await
+    let path = derivative_path(&state, owner, key, variant)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    serve_file(path, request).await
 }
 
-/// Why a derivative was not kept in memory: it is missing, too large, or could not be read;
-/// the file service then answers, with the status each case deserves.
+/// Why a derivative was not kept in memory; the file service answers instead.
 #[derive(Debug)]
-struct NotRemembered;
+enum NotRemembered {
+    /// No photo of the owner's has the key, or the database could not say: the lookup is
+    /// made again, and answers with the status it deserves.
+    Unknown,
+    /// Too large to keep, or unreadable here: the file service streams it (or says why not).
+    OnDisk(PathBuf),
+}
 
 /// The whole derivative, if it is one of the owner's photos and small enough to keep.
 async fn read_small(
@@ -66,18 +82,17 @@ async fn read_small(
         .await
         .ok()
         .flatten()
-        .ok_or(NotRemembered)?;
-    let size = tokio::fs::metadata(&path)
+        .ok_or(NotRemembered::Unknown)?;
+    let small = tokio::fs::metadata(&path)
         .await
-        .map_err(|_| NotRemembered)?
-        .len();
-    if size > MAX_REMEMBERED_BYTES {
-        return Err(NotRemembered);
+        .is_ok_and(|metadata| metadata.len() <= MAX_REMEMBERED_BYTES);
+    if !small {
+        return Err(NotRemembered::OnDisk(path));
     }
-    tokio::fs::read(&path)
-        .await
-        .map(Bytes::from)
-        .map_err(|_| NotRemembered)
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => Ok(Bytes::from(bytes)),
+        Err(_) => Err(NotRemembered::OnDisk(path)),
+    }
 }
 
 /// Where `owner`'s derivative is on disk; `None` when no photo of theirs has that key.
@@ -86,7 +101,7 @@ async fn derivative_path(
     owner: UserId,
     key: [u8; 8],
     variant: &str,
-) -> WebResult<Option<std::path::PathBuf>> {
+) -> WebResult<Option<PathBuf>> {
     // Only the owner's photos are served.
     let sha = flashbulb_store::photos::derivatives_by_media_key(&state.db, owner, key).await?;
     Ok(sha.map(|sha| storage::derivative_path(&state.settings.data_dir, &sha, variant)))
@@ -123,14 +138,12 @@ fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &HeaderMap) 
     let mut response = if unchanged {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let mime = mime_guess::from_path(variant).first_or_octet_stream();
         let length = HeaderValue::from(bytes.len());
         let mut response = Response::new(Body::from(bytes));
-        response
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, length);
-        if let Ok(mime) = HeaderValue::from_str(mime.as_ref()) {
-            response.headers_mut().insert(header::CONTENT_TYPE, mime);
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_LENGTH, length);
+        if let Some(content_type) = content_type(variant) {
+            headers.insert(header::CONTENT_TYPE, content_type);
         }
         response
     };
@@ -141,17 +154,25 @@ fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &HeaderMap) 
     response
 }
 
+/// The content type of a variant, guessed once per process rather than once per answer.
+fn content_type(variant: &str) -> Option<HeaderValue> {
+    static TYPES: LazyLock<Vec<(&str, HeaderValue)>> = LazyLock::new(|| {
+        VARIANTS
+            .iter()
+            .filter_map(|variant| {
+                let mime = mime_guess::from_path(variant).first_or_octet_stream();
+                Some((*variant, HeaderValue::from_str(mime.as_ref()).ok()?))
+            })
+            .collect()
+    });
+    TYPES
+        .iter()
+        .find(|(known, _)| *known == variant)
+        .map(|(_, content_type)| content_type.clone())
+}
+
 /// The file service's answer: ranges, conditional requests, large files, and the 404s.
-async fn from_disk(
-    state: &AppState,
-    owner: UserId,
-    key: [u8; 8],
-    variant: &str,
-    request: Request,
-) -> WebResult<Response> {
-    let path = derivative_path(state, owner, key, variant)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+async fn serve_file(path: PathBuf, request: Request) -> WebResult<Response> {
     let mut response = ServeFile::new(path)
         .oneshot(request)
         .await

@@ -234,7 +234,7 @@ impl StoredResponse {
             return Err(response);
         }
         let (parts, body) = response.into_parts();
-        let identity = match axum::body::to_bytes(body, MAX_CACHED_BODY).await {
+        let mut identity = match axum::body::to_bytes(body, MAX_CACHED_BODY).await {
             Ok(bytes) => bytes,
             Err(error) => {
                 tracing::warn!(%error, "a page could not be read whole to cache it");
@@ -245,7 +245,6 @@ impl StoredResponse {
             .iter()
             .filter_map(|name| Some((name.clone(), parts.headers.get(name)?.clone())))
             .collect();
-        let mut identity = identity;
         if let Some((_, policy)) = headers
             .iter_mut()
             .find(|(name, _)| name == header::CONTENT_SECURITY_POLICY)
