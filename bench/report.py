@@ -194,6 +194,52 @@ def plot_soak(soak, plots):
     return save(figure, plots, "soak.svg")
 
 
+def formats_section(formats):
+    """HEIF and AVIF originals against vipsthumbnail, and what each preview format costs."""
+    heif, avif, enc = formats["heif"], formats["avif"], formats["encodings"]
+    lines = [
+        "## Phone formats: HEIF and AVIF in, AVIF out (same files, same run, one core each)",
+        "",
+        "Thumbnails (256 × 256 centre crop, WebP quality 80) from the HEIC and HIF files of "
+        "pillow_heif's tests (iPhone 8 Plus and 13 Pro, Xiaomi, Canon, a Nokia burst) and the "
+        "AVIFs of Pillow's (small; no camera's AVIF is in the registries). Both decode through "
+        f"Debian's libheif; {formats['rounds']} rounds, alternating; per second: the median round.",
+        "",
+        "| originals | files | MP in all | Flashbulb / s | `vipsthumbnail` / s | ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in (("HEIF/HEIC", heif), ("AVIF", avif)):
+        lines.append(
+            f"| {name} | {row['files']} | {row['megapixels']:.1f} | "
+            f"{row['flashbulb_per_second']:.1f} | {row['vipsthumbnail_per_second']:.1f} | "
+            f"**{row['ratio']:.2f}** |"
+        )
+    lines += [
+        "",
+        f"Previews: the {formats['previews']} camera photos' {formats['preview_edge']}-pixel "
+        "previews, encoded by each format; time: the median preview; bytes: the mean. AVIF at "
+        f"quality {formats['avif_quality']} through libaom at speed {formats['avif_speed']} "
+        "(what the pipeline makes) and at speed 6 (libaom's default in libheif); WebP at "
+        f"{formats['webp_quality']:.0f}, JPEG at {formats['jpeg_quality']}.",
+        "",
+        "| preview format | encode ms | KB a preview | bytes against JPEG |",
+        "|---|---|---|---|",
+    ]
+    jpeg = enc["jpeg"]["mean_bytes"]
+    for key, label in (
+        ("avif", f"AVIF, speed {formats['avif_speed']}"),
+        ("avif_speed_6", "AVIF, speed 6"),
+        ("webp", "WebP"),
+        ("jpeg", "JPEG"),
+    ):
+        row = enc[key]
+        lines.append(
+            f"| {label} | {row['median_ms']:.0f} | {row['mean_bytes'] / 1e3:.0f} | "
+            f"{row['mean_bytes'] / jpeg:.2f}× |"
+        )
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--results", type=Path, required=True)
@@ -207,6 +253,7 @@ def main():
     timeline = load(results, "timeline.json")
     timeline_pg = load(results, "timeline_postgres.json")
     thumbs = load(results, "thumbnails.json")
+    formats = load(results, "formats.json")
     hostile = load(results, "hostile.json")
     web = load(results, "web.json")
     held = load(results, "live_held.json")
@@ -488,6 +535,8 @@ def main():
         f"| Flashbulb (`pipeline::thumbnail`) | {thumbs['flashbulb_per_second']:.1f} |",
         f"| `vipsthumbnail` (libvips, `VIPS_CONCURRENCY=1`) | {thumbs['vipsthumbnail_per_second']:.1f} |",
         f"| **ratio** (median of the rounds') | **{thumbs['ratio']:.2f}** |",
+        "",
+        *formats_section(formats),
         "",
         "## The hostile set: one job at a time, peak memory",
         "",

@@ -8,7 +8,7 @@ use crate::{
     albums::{SetAlbumCover, SetInAlbum},
     error::ApiError,
     format::{byte_size, moment_label, taken_label},
-    model::{media_url, PhotoDetail, PhotoId},
+    model::{fitted, media_url, preview_edges, preview_variant, PhotoDetail, PhotoId},
     timeline::{photo_href, LoadFailed, SetFavourite, HEART_PATH},
 };
 
@@ -66,6 +66,7 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
     );
     let newer = photo.newer;
     let older = photo.older;
+    let responsive = photo.responsive;
     view! {
         <Title text=cell.file_name.clone() />
         <div class="photo-page" data-photo-id=cell.id>
@@ -83,7 +84,28 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
                 >
                     {cell.media.clone().map(|key| view! {
                         <picture>
-                            <source type="image/webp" srcset=media_url(&key, "preview.webp") />
+                            {responsive.then(|| view! {
+                                <source
+                                    type="image/avif"
+                                    srcset=srcset(&key, width, height, "avif")
+                                    sizes=preview_slot(width, height)
+                                />
+                            })}
+                            {if responsive {
+                                view! {
+                                    <source
+                                        type="image/webp"
+                                        srcset=srcset(&key, width, height, "webp")
+                                        sizes=preview_slot(width, height)
+                                    />
+                                }
+                                    .into_any()
+                            } else {
+                                view! {
+                                    <source type="image/webp" srcset=media_url(&key, "preview.webp") />
+                                }
+                                    .into_any()
+                            }}
                             // The page's largest paint: asked for before anything else.
                             <img
                                 class="preview"
@@ -100,6 +122,29 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
             <PhotoKeys newer older />
         </div>
     }
+}
+
+/// `…/preview-720.avif 720w, …/preview.avif 1440w, …`: each preview the photo has in
+/// `extension`, by its width, so the browser fetches the smallest that fills the frame.
+fn srcset(key: &str, width: u32, height: u32, extension: &str) -> String {
+    preview_edges(width, height)
+        .map(|edge| {
+            let url = media_url(key, &preview_variant(edge, extension));
+            format!("{url} {}w", fitted(width, height, edge).0)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How wide the frame is drawn (see `.photo-frame` in the style sheet): the page's width less
+/// its margins, and beside the facts column on wide screens, but never taller than 78 % of the
+/// viewport.
+fn preview_slot(width: u32, height: u32) -> String {
+    let tallest = format!("calc(78vh * {width} / {height})");
+    format!(
+        "(max-width: 720px) min(calc(100vw - 40px), {tallest}), \
+         min(calc(100vw - 408px), {tallest})"
+    )
 }
 
 #[component]

@@ -79,7 +79,7 @@ pub fn Uploader() -> impl IntoView {
                     type="file"
                     name="file"
                     multiple
-                    accept="image/jpeg,image/png,image/gif,image/webp,image/tiff,image/bmp"
+                    accept="image/jpeg,image/png,image/gif,image/webp,image/tiff,image/bmp,image/heic,image/heif,image/avif,.heic,.heif,.hif,.avif"
                     class="visually-hidden"
                     on:change=on_pick
                 />

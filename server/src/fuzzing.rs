@@ -15,6 +15,7 @@ pub type Target = (&'static str, fn(&[u8]));
 /// Every fuzz target, in the order `scripts/fuzz` runs them.
 pub const TARGETS: &[Target] = &[
     ("upload_sniffing", upload_sniffing),
+    ("heif_boxes", heif_boxes),
     ("image_decoding", image_decoding),
     ("exif_extraction", exif_extraction),
     ("vitals_beacon", vitals_beacon),
@@ -29,9 +30,6 @@ pub fn upload_sniffing(data: &[u8]) {
         return;
     };
     let _ = format.mime_type();
-    if !format.is_supported() {
-        return;
-    }
     let limits = Limits {
         max_pixels: 50_000_000,
         ..Limits::default()
@@ -39,6 +37,24 @@ pub fn upload_sniffing(data: &[u8]) {
     if let Ok((width, height)) = declared_size_of(std::io::Cursor::new(data), format, limits) {
         assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);
         // The pricing uploads run next, from the same headers.
+        let _ = flashbulb_core::pipeline::decode::price(data, format, limits);
+    }
+}
+
+/// A HEIF or AVIF file's brands and boxes as uploads read them: the format from the `ftyp`
+/// box's brands, then libheif's parse of the boxes for the primary image's size and the price
+/// of decoding it. libFuzzer reaches the C++ box parser sooner here than through every format.
+pub fn heif_boxes(data: &[u8]) {
+    let Some(format @ (Format::Heif | Format::Avif)) = Format::sniff(data) else {
+        return;
+    };
+    let limits = Limits {
+        max_pixels: 50_000_000,
+        ..Limits::default()
+    };
+    if let Ok((width, height)) = declared_size_of(std::io::Cursor::new(data), format, limits) {
+        assert!(width > 0 && height > 0);
+        assert!(u64::from(width) * u64::from(height) <= limits.max_pixels);
         let _ = flashbulb_core::pipeline::decode::price(data, format, limits);
     }
 }
@@ -130,6 +146,11 @@ mod tests {
             "upload_sniffing" | "image_decoding" => {
                 folders.push(root.join(".fixtures/photos"));
                 folders.push(root.join(".fixtures/pillow"));
+                folders.push(root.join(".fixtures/heif"));
+            }
+            "heif_boxes" => {
+                folders.push(root.join(".fixtures/heif"));
+                folders.push(root.join(".fixtures/pillow/avif"));
             }
             "exif_extraction" => folders.push(root.join(".fixtures/photos")),
             _ => {}

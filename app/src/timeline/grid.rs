@@ -1397,14 +1397,12 @@ fn row_html(
             escape_html(&cell_name(&photo.name, photo.taken_at)),
         );
         if let Some(key) = photo.media {
-            let url = media_url(
-                &format!("{access}/{}", crate::format::hex(&key)),
-                "thumb.webp",
-            );
+            let media = format!("{access}/{}", crate::format::hex(&key));
             let _ = write!(
                 html,
-                "<img class=\"thumb\" src=\"{}\" alt=\"\" decoding=\"async\">",
-                escape_html(&url)
+                "<img class=\"thumb\" src=\"{}\" srcset=\"{} 2x\" alt=\"\" decoding=\"async\">",
+                escape_html(&media_url(&media, "thumb.webp")),
+                escape_html(&media_url(&media, crate::model::THUMB_2X)),
             );
         }
         let _ = write!(
@@ -1801,6 +1799,7 @@ mod tests {
         ));
         assert!(!html.contains("<img src=x"));
         assert!(html.contains("src=\"/media/1-2-sig/abababababababab/thumb.webp\""));
+        assert!(html.contains("srcset=\"/media/1-2-sig/abababababababab/thumb-512.webp 2x\""));
         assert!(html.contains("aria-pressed=\"true\" aria-label=\"Remove from favourites\""));
         assert!(html.ends_with("<li class=\"cell vt-cell vt-loading\"></li>"));
         // Not in full (flicking past): the colour alone, no link, heart or thumbnail.

@@ -180,14 +180,16 @@ pub(crate) fn Cell(
     }
 }
 
-/// A cell's thumbnail, once its derivatives exist. Every browser in use decodes WebP; one
-/// `<img>` instead of a `<picture>` with a JPEG source keeps the grid at half the elements.
+/// A cell's thumbnail, once its derivatives exist, at twice the size on high-density screens.
+/// Every browser in use decodes WebP; one `<img>` instead of a `<picture>` with a JPEG source
+/// keeps the grid at half the elements.
 pub(crate) fn thumbnail(media: Option<&str>, eager: bool) -> Option<impl IntoView> {
     media.map(|key| {
         view! {
             <img
                 class="thumb"
                 src=media_url(key, "thumb.webp")
+                srcset=format!("{} 2x", media_url(key, crate::model::THUMB_2X))
                 alt=""
                 width="256"
                 height="256"

@@ -50,7 +50,7 @@ pub async fn record(pool: &Pool, owner: UserId, photo: PhotoId) -> StoreResult<P
     let row: Option<PhotoRecord> = sqlx::query_as(&format!(
         "SELECT {CELL_COLUMNS}, byte_size, mime_type, camera_make, camera_model, lens,
                 focal_length_mm, aperture, exposure_time, iso, trashed_at, status, sha256,
-                failure, taken_offset_minutes
+                failure, taken_offset_minutes, coalesce(derivatives_of, sha256) AS derivatives_sha256
          FROM photos WHERE id = $1 AND owner_id = $2"
     ))
     .bind(photo)
@@ -119,6 +119,8 @@ pub struct PhotoRecord {
     pub sha256: Vec<u8>,
     pub failure: Option<String>,
     pub taken_offset_minutes: Option<i64>,
+    /// The content its derivatives were made for: its own, or a shared picture's.
+    pub derivatives_sha256: Vec<u8>,
 }
 
 /// Moves one of `owner`'s photos to the trash or back. Trashing twice keeps the first time,

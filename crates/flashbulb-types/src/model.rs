@@ -62,7 +62,58 @@ pub struct PhotoCell {
 /// Every photo of the library with its details, as CSV (served by the server's export).
 pub const PHOTO_EXPORT_PATH: &str = "/api/export/photos.csv";
 
-/// The URL of one derivative of a photo: `thumb.webp`, `thumb.jpg`, `preview.webp`, `preview.jpg`.
+/// Longest edges of the previews made of a photo, smallest first. Every photo has the middle
+/// one ([`PREVIEW_EDGE`], `preview.webp`, `preview.jpg`); the others only when the original is
+/// larger than the size below them, so no preview is ever enlarged.
+pub const PREVIEW_EDGES: [u32; 3] = [720, PREVIEW_EDGE, 2560];
+/// The preview every photo has, in every format.
+pub const PREVIEW_EDGE: u32 = 1440;
+/// Side of the grid's square thumbnail; the high-density one is twice that.
+pub const THUMBNAIL_SIDE: u32 = 256;
+/// The grid's thumbnail for high-density screens, twice [`THUMBNAIL_SIDE`].
+pub const THUMB_2X: &str = "thumb-512.webp";
+
+/// `width` × `height` scaled to fit inside `edge` × `edge`, never enlarged: the size a preview
+/// is made at, and the width its `srcset` names.
+pub fn fitted(width: u32, height: u32, edge: u32) -> (u32, u32) {
+    let longest = width.max(height);
+    if longest <= edge {
+        return (width, height);
+    }
+    let scale = f64::from(edge) / f64::from(longest);
+    let side = |side: u32| ((f64::from(side) * scale).round() as u32).max(1);
+    (side(width), side(height))
+}
+
+/// The preview edges made of a `width` × `height` photo, smallest first (see [`PREVIEW_EDGES`]):
+/// a smaller one when the original is larger than it, a larger one when the original is larger
+/// than the edge below it. Each is then a different size.
+pub fn preview_edges(width: u32, height: u32) -> impl Iterator<Item = u32> {
+    let longest = width.max(height);
+    let mut below = 0;
+    PREVIEW_EDGES.into_iter().filter(move |&edge| {
+        let made = match edge.cmp(&PREVIEW_EDGE) {
+            std::cmp::Ordering::Less => longest > edge,
+            std::cmp::Ordering::Equal => true,
+            std::cmp::Ordering::Greater => longest > below,
+        };
+        below = edge;
+        made
+    })
+}
+
+/// The file name of the preview at `edge` in `extension` (`webp`, `jpg`, `avif`):
+/// `preview.webp` at [`PREVIEW_EDGE`], `preview-720.webp` at the others.
+pub fn preview_variant(edge: u32, extension: &str) -> String {
+    if edge == PREVIEW_EDGE {
+        format!("preview.{extension}")
+    } else {
+        format!("preview-{edge}.{extension}")
+    }
+}
+
+/// The URL of one derivative of a photo: `thumb.webp`, `thumb-512.webp`, `preview.jpg`,
+/// `preview-2560.avif`, … (the pipeline's `VARIANTS`).
 /// `media` is a [`PhotoCell::media`]: `{owner}-{expiry}-{signature}/{key}`. The server signs the
 /// owner and an expiry rounded to a window, so the URL needs no cookie (a CDN can serve it) and
 /// stays the same, cacheable, for the whole window.
@@ -182,6 +233,9 @@ pub struct PhotoDetail {
     pub trashed_at: Option<i64>,
     /// Whether this server stores the original file (demo photos have none).
     pub has_original: bool,
+    /// Whether its previews exist at every width its size allows and in AVIF: photos derived
+    /// before those existed have one preview, in WebP and JPEG.
+    pub responsive: bool,
     /// `pending` while its derivatives are made, `ready`, or `failed`.
     pub status: String,
     /// Why the photo could not be read, when it failed.
@@ -271,6 +325,24 @@ impl SearchResults {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previews_are_made_at_each_edge_the_original_can_fill() {
+        let edges = |width, height| preview_edges(width, height).collect::<Vec<_>>();
+        assert_eq!(edges(6000, 4000), [720, 1440, 2560]);
+        assert_eq!(edges(3024, 4032), [720, 1440, 2560]);
+        assert_eq!(edges(1600, 1200), [720, 1440, 2560]);
+        assert_eq!(edges(1440, 960), [720, 1440]);
+        assert_eq!(edges(721, 10), [720, 1440]);
+        assert_eq!(edges(720, 480), [1440]);
+        assert_eq!(edges(29, 100), [1440]);
+        assert_eq!(fitted(6000, 4000, 2560), (2560, 1707));
+        assert_eq!(fitted(3024, 4032, 720), (540, 720));
+        assert_eq!(fitted(1600, 1200, 2560), (1600, 1200));
+        assert_eq!(fitted(100_000, 1, 720), (720, 1));
+        assert_eq!(preview_variant(1440, "jpg"), "preview.jpg");
+        assert_eq!(preview_variant(2560, "avif"), "preview-2560.avif");
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {

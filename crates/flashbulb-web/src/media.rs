@@ -50,7 +50,7 @@ pub(crate) async fn derivative(
             // Found but not kept: no second lookup to stream it.
             Err(not) => {
                 if let NotRemembered::OnDisk(path) = &*not {
-                    return serve_file(path.clone(), request).await;
+                    return serve_derivative(path.clone(), variant, request).await;
                 }
             }
         }
@@ -58,6 +58,35 @@ pub(crate) async fn derivative(
     let path = derivative_path(&state, owner, key, variant)
         .await?
         .ok_or(ApiError::NotFound)?;
+    serve_derivative(path, variant, request).await
+}
+
+/// The variant whose file answers for `variant` when a photo has none: photos derived before
+/// the high-density thumbnail and the other preview widths existed, and originals too small
+/// for them. Pages name those files from the photo's size alone; the stand-in shows the same
+/// picture at the size there is. AVIF has none: pages name it only when it exists.
+fn stand_in(variant: &str) -> Option<&'static str> {
+    match variant {
+        flashbulb_core::pipeline::THUMB_2X => Some("thumb.webp"),
+        "preview-720.webp" | "preview-2560.webp" => Some("preview.webp"),
+        _ => None,
+    }
+}
+
+/// [`serve_file`], or the stand-in's file when the variant's is missing, sent `no-cache`: the
+/// photo's next derivation may make the real one under the same address.
+async fn serve_derivative(path: PathBuf, variant: &str, request: Request) -> WebResult<Response> {
+    if let Some(stand_in) = stand_in(variant) {
+        if !tokio::fs::try_exists(&path).await.unwrap_or(true) {
+            let mut response = serve_file(path.with_file_name(stand_in), request).await?;
+            if response.status().is_success() {
+                response
+                    .headers_mut()
+                    .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            }
+            return Ok(response);
+        }
+    }
     serve_file(path, request).await
 }
 

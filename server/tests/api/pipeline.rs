@@ -17,9 +17,38 @@ use flashbulb_store::jobs::{self, JobKind};
 
 use super::TestApp;
 
+/// A derivative's size, decoded: AVIFs by the pipeline's own decoder (libheif), the rest by
+/// the `image` crate.
 fn decode_size(bytes: &[u8]) -> (u32, u32) {
+    use flashbulb_core::pipeline::{derive, sniff::Format};
+    if Format::sniff(bytes) == Some(Format::Avif) {
+        let image = derive::decode(bytes, Format::Avif, 100_000, Limits::default())
+            .expect("an AVIF derivative decodes");
+        return image.dimensions();
+    }
     let image = image::load_from_memory(bytes).expect("a derivative decodes");
     (image.width(), image.height())
+}
+
+/// Each derivative's name and decoded size, by name.
+fn sizes_of(derived: &pipeline::Derived) -> Vec<(&'static str, (u32, u32))> {
+    let mut sizes: Vec<_> = derived
+        .files
+        .iter()
+        .map(|(variant, bytes)| (*variant, decode_size(bytes)))
+        .collect();
+    sizes.sort();
+    sizes
+}
+
+/// The derivative named `variant`.
+fn file<'a>(derived: &'a pipeline::Derived, variant: &str) -> &'a [u8] {
+    derived
+        .files
+        .iter()
+        .find(|(name, _)| *name == variant)
+        .map(|(_, bytes)| bytes.as_slice())
+        .unwrap_or_else(|| panic!("no {variant}"))
 }
 
 #[test]
@@ -39,21 +68,36 @@ fn a_camera_photo_gives_its_exif_and_derivatives() {
     assert_eq!(facts.taken_at, Some(1_397_853_233));
     assert_eq!(facts.taken_offset_minutes, None);
     assert_eq!(facts.gps, None);
-    let sizes: Vec<(&str, (u32, u32))> = derived
-        .files
-        .iter()
-        .map(|(variant, bytes)| (*variant, decode_size(bytes)))
-        .collect();
+    // Each preview at its edge, in each format; the thumbnails at one and two times.
     assert_eq!(
-        sizes,
+        sizes_of(&derived),
         [
-            ("thumb.webp", (256, 256)),
-            ("thumb.jpg", (256, 256)),
-            ("preview.webp", (1440, 960)),
+            ("preview-2560.avif", (2560, 1707)),
+            ("preview-2560.webp", (2560, 1707)),
+            ("preview-720.avif", (720, 480)),
+            ("preview-720.webp", (720, 480)),
+            ("preview.avif", (1440, 960)),
             ("preview.jpg", (1440, 960)),
+            ("preview.webp", (1440, 960)),
+            ("thumb-512.webp", (512, 512)),
+            ("thumb.jpg", (256, 256)),
+            ("thumb.webp", (256, 256)),
         ]
     );
     assert!(app::codec::thumbhash_rgb(&derived.thumbhash).is_some());
+    // A small original gets no preview larger than itself, nor one of its own size twice.
+    let derived = pipeline::derive_all(&fixture("pillow/hopper.jpg"), Limits::default())
+        .expect("a 128-pixel photo");
+    assert_eq!(
+        sizes_of(&derived),
+        [
+            ("preview.avif", (128, 128)),
+            ("preview.jpg", (128, 128)),
+            ("preview.webp", (128, 128)),
+            ("thumb.jpg", (256, 256)),
+            ("thumb.webp", (256, 256)),
+        ]
+    );
 }
 
 #[test]
@@ -81,8 +125,7 @@ fn orientation_is_applied_and_gps_never_reaches_a_derivative() {
         pipeline::derive_all(&fixture("photos/right.jpg"), Limits::default()).expect("right.jpg");
     assert_eq!(derived.facts.orientation, 8);
     assert_eq!((derived.width, derived.height), (480, 640));
-    let preview = &derived.files[2].1;
-    assert_eq!(decode_size(preview), (480, 640));
+    assert_eq!(decode_size(file(&derived, "preview.webp")), (480, 640));
 
     let derived = pipeline::derive_all(
         &fixture("pillow/hopper_orientation_6.jpg"),
@@ -144,7 +187,7 @@ fn unusual_but_valid_pixel_formats_make_derivatives() {
         }
         sums.map(|sum| sum / u64::from(image.width() * image.height()))
     };
-    let preview = image::load_from_memory(&derived.files[2].1)
+    let preview = image::load_from_memory(file(&derived, "preview.webp"))
         .expect("preview")
         .to_rgb8();
     let (ours, theirs) = (mean(&preview), mean(&reference));
@@ -166,8 +209,12 @@ fn malformed_and_hostile_images_are_refused_with_a_reason() {
         ("pillow/decompression_bomb.gif", ""),
         ("pillow/bmp/b/reallybig.bmp", "megapixels allowed"),
         ("pillow/png_decompression_dos.png", ""),
-        ("pillow/avif/hopper.heif", "not supported"),
-        ("pillow/avif/hopper.avif", "not supported"),
+        ("heif/heif_truncated/truncated.heic", "damaged"),
+        ("heif/heif_corrupted/corrupted.heic", "damaged"),
+        ("heif/heif_corrupted/corrupted.hif", "damaged"),
+        ("heif/heif_corrupted/empty.heic", "not supported yet"),
+        // 200 megapixels in 2.4 MB: refused from its boxes, before a pixel is decoded.
+        ("heif/heif_special/200MP.heic", "megapixels allowed"),
         // Valid, but the TIFF decoder asserts on them: named rather than crashing it.
         (
             "pillow/tiff_tiled_planar_raw.tif",
@@ -199,6 +246,116 @@ fn malformed_and_hostile_images_are_refused_with_a_reason() {
         error.to_string().contains("24000000") || error.to_string().contains("6000 × 4000"),
         "{error}"
     );
+}
+
+/// The mean absolute difference of two images' samples, 0 to 255.
+fn mean_difference(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    let total: u64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| u64::from(x.abs_diff(*y)))
+        .sum();
+    total as f64 / a.as_raw().len() as f64
+}
+
+fn preview_of(derived: &pipeline::Derived) -> image::RgbImage {
+    image::load_from_memory(file(derived, "preview.webp"))
+        .expect("preview")
+        .to_rgb8()
+}
+
+#[test]
+fn phone_photos_in_heif_and_avif_give_their_exif_and_upright_derivatives() {
+    // An iPhone 8 Plus held upright: its pixels are coded on their side (4032 × 3024) with an
+    // `irot` box and EXIF orientation 6. libheif turns them; turning them again by the EXIF
+    // orientation would lay the photo down.
+    let arrow = fixture("heif/heif_other/arrow.heic");
+    assert_eq!(pipeline::metadata::read(&arrow).orientation, 6);
+    let derived = pipeline::derive_all(&arrow, Limits::default()).expect("the iPhone 8 HEIC");
+    assert_eq!((derived.width, derived.height), (3024, 4032));
+    assert_eq!(derived.facts.orientation, 1);
+    assert_eq!(derived.facts.camera_make.as_deref(), Some("Apple"));
+    assert_eq!(derived.facts.camera_model.as_deref(), Some("iPhone 8 Plus"));
+    assert!(derived.facts.taken_at.is_some());
+    assert_eq!(
+        sizes_of(&derived),
+        [
+            ("preview-2560.avif", (1920, 2560)),
+            ("preview-2560.webp", (1920, 2560)),
+            ("preview-720.avif", (540, 720)),
+            ("preview-720.webp", (540, 720)),
+            ("preview.avif", (1080, 1440)),
+            ("preview.jpg", (1080, 1440)),
+            ("preview.webp", (1080, 1440)),
+            ("thumb-512.webp", (512, 512)),
+            ("thumb.jpg", (256, 256)),
+            ("thumb.webp", (256, 256)),
+        ]
+    );
+    for (variant, file) in &derived.files {
+        assert!(
+            !file.windows(4).any(|w| w == b"Exif"),
+            "{variant} has an EXIF block"
+        );
+    }
+
+    // An iPhone 13 Pro's grid of tiles with a depth map and an HDR gain map beside it: the
+    // primary image, with the date and offset the phone recorded.
+    let derived = pipeline::derive_all(&fixture("heif/heif_other/pug.heic"), Limits::default())
+        .expect("the iPhone 13 HEIC");
+    assert_eq!((derived.width, derived.height), (4032, 3024));
+    assert_eq!(derived.facts.camera_model.as_deref(), Some("iPhone 13 Pro"));
+    // 21 February 2023, 14:33:08 by the place's clock.
+    let day = app::format::parse_day("2023-02-21").expect("a day");
+    assert_eq!(derived.facts.taken_at, Some(day + 14 * 3600 + 33 * 60 + 8));
+
+    // A Canon HIF of 10 bits a sample, a Xiaomi HEIC, and a Nokia burst (its primary frame).
+    for (file, size) in [
+        ("heif/heif_other/cat.hif", (4240, 2832)),
+        ("heif/heif_special/xiaomi.heic", (2592, 1944)),
+        ("heif/heif_other/nokia/bird_burst.heic", (1280, 720)),
+        ("heif/heif/RGB_10__29x100.heif", (29, 100)),
+        ("pillow/avif/hopper.avif", (128, 128)),
+    ] {
+        let derived = pipeline::derive_all(&fixture(file), Limits::default())
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert_eq!((derived.width, derived.height), size, "{file}");
+        assert!(derived.files.iter().all(|(_, bytes)| !bytes.is_empty()));
+    }
+
+    // The same picture stored turned and mirrored every way, each with the `irot` and `imir`
+    // that undo it: all eight come out alike, and unlike the picture turned once more.
+    let upright = preview_of(
+        &pipeline::derive_all(&fixture("pillow/avif/rot0mir0.avif"), Limits::default())
+            .expect("rot0mir0"),
+    );
+    for turned in [
+        "rot1mir0", "rot2mir0", "rot3mir0", "rot0mir1", "rot1mir1", "rot3mir1",
+    ] {
+        let file = format!("pillow/avif/{turned}.avif");
+        let derived = pipeline::derive_all(&fixture(&file), Limits::default())
+            .unwrap_or_else(|error| panic!("{file}: {error}"));
+        assert_eq!((derived.width, derived.height), (640, 427), "{file}");
+        let preview = preview_of(&derived);
+        let difference = mean_difference(&preview, &upright);
+        let upside_down = mean_difference(&image::imageops::rotate180(&preview), &upright);
+        let mirrored = mean_difference(&image::imageops::flip_horizontal(&preview), &upright);
+        assert!(difference < 12.0, "{file} differs by {difference:.1}");
+        assert!(
+            upside_down > 2.0 * difference && mirrored > 2.0 * difference,
+            "{file}"
+        );
+    }
+
+    // Within a job's memory budget, or refused with the sizes before decoding.
+    let small = Limits {
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let error = pipeline::derive_all(&arrow, small).expect_err("12 MP in 16 MiB of decoding");
+    assert!(error.to_string().contains("12-megapixel HEIF"), "{error}");
 }
 
 /// A valid PNG header declaring `width` × `height` pixels, with no pixel data worth decoding:
@@ -456,6 +613,150 @@ async fn an_upload_becomes_a_photo_with_derivatives_at_immutable_urls() {
 }
 
 #[tokio::test]
+async fn an_iphone_heic_upload_becomes_an_upright_photo_with_its_camera() {
+    let app = TestApp::new().await;
+    let heic = fixture("heif/heif_other/arrow.heic");
+    let (status, json) = upload(&app, &[("IMG_0001.HEIC", &heic)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let id = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    // Its size is known from the boxes at once, upright, before the job decodes anything.
+    let (width, height, mime): (i64, i64, String) =
+        sqlx::query_as("SELECT width, height, mime_type FROM photos WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("row");
+    assert_eq!((width, height, mime.as_str()), (3024, 4032, "image/heic"));
+
+    run_jobs(&app).await;
+    let (state, model, taken, key): (String, Option<String>, Option<i64>, Option<Vec<u8>>) =
+        sqlx::query_as(
+            "SELECT status, camera_model, taken_at, media_key FROM photos WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("row");
+    assert_eq!(state, "ready");
+    assert_eq!(model.as_deref(), Some("iPhone 8 Plus"));
+    assert!(taken.is_some());
+    let key = app::format::hex(&key.expect("a media key"));
+    let owner = app
+        .scalar(&format!("SELECT owner_id FROM photos WHERE id = {id}"))
+        .await;
+    let access = app.state.media.access(owner).await.expect("access");
+    let (status, headers, bytes) = app
+        .request_bytes(
+            Request::get(format!("/media/{access}/{key}/preview.jpg"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/jpeg");
+    assert_eq!(
+        decode_size(&bytes),
+        (1080, 1440),
+        "the preview stands upright"
+    );
+    let (status, headers, bytes) = app
+        .request_bytes(
+            Request::get(format!("/media/{access}/{key}/preview-2560.avif"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "image/avif");
+    assert_eq!(decode_size(&bytes), (1920, 2560));
+
+    // Its page offers each preview by width, AVIF first, sized to the frame.
+    let (status, page) = app.get(&format!("/p/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let media = format!("/media/{access}/{key}");
+    let avif = format!(
+        "<source type=\"image/avif\" srcset=\"{media}/preview-720.avif 540w, \
+         {media}/preview.avif 1080w, {media}/preview-2560.avif 1920w\""
+    );
+    assert!(page.contains(&avif), "{page}");
+    assert!(page.contains(&format!("{media}/preview-2560.webp 1920w")));
+    assert!(page
+        .contains("sizes=\"(max-width: 720px) min(calc(100vw - 40px), calc(78vh * 3024 / 4032))"));
+}
+
+#[tokio::test]
+async fn photos_derived_before_the_sizes_existed_keep_working() {
+    let app = TestApp::new().await;
+    let photo = fixture("photos/test1.jpg");
+    let (status, json) = upload(&app, &[("test1.jpg", &photo)]).await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let id = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    run_jobs(&app).await;
+    let (sha, key): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT sha256, media_key FROM photos WHERE id = $1")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await
+            .expect("row");
+    // What an earlier version made: one preview in WebP and JPEG, one thumbnail.
+    let data_dir = app.config.data_dir.clone();
+    let path = |variant: &str| flashbulb_core::storage::derivative_path(&data_dir, &sha, variant);
+    for variant in flashbulb_core::pipeline::VARIANTS {
+        if !matches!(
+            variant,
+            "thumb.webp" | "thumb.jpg" | "preview.webp" | "preview.jpg"
+        ) {
+            match std::fs::remove_file(path(variant)) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    panic!("{variant}: {error}")
+                }
+                _ => {}
+            }
+        }
+    }
+    let (status, page) = app.get(&format!("/p/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !page.contains("image/avif") && !page.contains("sizes="),
+        "{page}"
+    );
+    assert!(page.contains("/preview.webp\""), "{page}");
+
+    // The grid names the high-density thumbnail of every photo: the one there is stands in,
+    // sent to be checked again, since the photo's next derivation makes the real one.
+    let key = app::format::hex(&key);
+    let owner = app
+        .scalar(&format!("SELECT owner_id FROM photos WHERE id = {id}"))
+        .await;
+    let access = app.state.media.access(owner).await.expect("access");
+    for (variant, stand_in) in [
+        ("thumb-512.webp", "thumb.webp"),
+        ("preview-2560.webp", "preview.webp"),
+    ] {
+        let (status, headers, bytes) = app
+            .request_bytes(
+                Request::get(format!("/media/{access}/{key}/{variant}"))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{variant}");
+        assert_eq!(headers[header::CONTENT_TYPE], "image/webp");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
+        assert_eq!(bytes, std::fs::read(path(stand_in)).expect("the stand-in"));
+    }
+    // AVIF has no stand-in: pages never name it for such a photo.
+    let (status, _, _) = app
+        .request_bytes(
+            Request::get(format!("/media/{access}/{key}/preview.avif"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn derivatives_come_from_memory_once_read_and_never_after_their_photo_is_deleted() {
     let app = TestApp::with_config(Config {
         trash_grace_days: 0,
@@ -540,10 +841,16 @@ async fn bad_uploads_are_refused_and_leave_nothing_behind() {
             "not a photo",
         ),
         (
-            "phone.heic",
-            &fixture("pillow/avif/hopper.heif")[..],
+            "movie.mp4",
+            &b"\0\0\0\x18ftypmp42\0\0\0\0isommp42 and the rest of a film"[..],
             415,
-            "not supported",
+            "not a photo",
+        ),
+        (
+            "lying.heic",
+            &b"\0\0\0\x18ftypheic\0\0\0\0mif1heic\0\0\0\x08meta but no boxes follow"[..],
+            422,
+            "damaged",
         ),
         (
             "broken.png",

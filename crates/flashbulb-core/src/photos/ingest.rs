@@ -89,9 +89,6 @@ async fn add_inner(
         let mut reader = std::io::BufReader::new(file);
         let head = reader.fill_buf().map_err(CoreError::from_io)?;
         let format = Format::sniff(head).ok_or(Refusal::NotAnImage)?;
-        if !format.is_supported() {
-            return Err(Refusal::Image(DeriveError::Unsupported(format.mime_type())));
-        }
         reader.rewind().map_err(CoreError::from_io)?;
         // Our own temporary file failing to read is the server's fault, not the photo's.
         let refusal = |error| match error {
@@ -102,7 +99,7 @@ async fn add_inner(
         // A file whose decoding cannot fit a job's memory is refused now, with the sizes,
         // rather than failing in its job later.
         decode::price(temporary.as_path(), format, limits).map_err(refusal)?;
-        Ok((format, size))
+        Ok::<_, Refusal>((format, size))
     })
     .await
     .map_err(|error| CoreError::Internal(error.into()))??;

@@ -23,6 +23,13 @@ pub async fn detail(
     let has_original = tokio::fs::try_exists(storage::original_path(data_dir, &row.sha256))
         .await
         .unwrap_or(false);
+    let responsive = tokio::fs::try_exists(storage::derivative_path(
+        data_dir,
+        &row.derivatives_sha256,
+        crate::pipeline::COMPLETES,
+    ))
+    .await
+    .unwrap_or(false);
     let visible = row.trashed_at.is_none() && row.status == "ready";
     // Neighbours in timeline order; a trashed photo has none.
     let (newer, older) = if visible {
@@ -55,6 +62,7 @@ pub async fn detail(
             .and_then(|minutes| i32::try_from(minutes).ok()),
         trashed_at: row.trashed_at,
         has_original,
+        responsive,
         status: row.status,
         failure: row.failure,
         newer,

@@ -21,13 +21,14 @@ use super::{
 
 const MIB: u64 = 1 << 20;
 
-/// Memory kept back from the decoding for what follows it: the shrunk pixels turned upright,
-/// the preview, the thumbnail, the thumbhash and the encoders' working memory (a whole
-/// 100-megapixel PNG's job peaks at 21 MiB, its shrunk image included; the rest is margin).
-pub const AFTER_DECODE: u64 = 48 * MIB;
+/// Memory kept back from the decoding for what follows it: the shrunk pixels turned upright (a
+/// copy, up to [`MAX_SHRUNK`]), the previews at each edge (13 MiB at 2,560 pixels), the
+/// thumbnails, the thumbhash and the encoders' working memory.
+pub const AFTER_DECODE: u64 = 80 * MIB;
 
-/// Largest shrunk image: what the decoders may hand on, whatever `at_least` asks.
-const MAX_SHRUNK: u64 = 16 * MIB;
+/// Largest shrunk image: what the decoders may hand on, whatever `at_least` asks. A 12-megapixel
+/// phone photo whole (36 MB), so its 2,560-pixel preview is made from every pixel it has.
+const MAX_SHRUNK: u64 = 40 * MIB;
 
 /// What the decoding itself may use of a job's budget.
 pub fn decode_budget(limits: Limits) -> u64 {
@@ -35,7 +36,7 @@ pub fn decode_budget(limits: Limits) -> u64 {
 }
 
 /// Refuses work that needs `needed` bytes when the decode budget is smaller.
-fn within_budget(
+pub(super) fn within_budget(
     needed: u64,
     what: impl FnOnce() -> String,
     limits: Limits,
@@ -51,7 +52,7 @@ fn within_budget(
     Ok(())
 }
 
-fn megapixels(width: u32, height: u32) -> String {
+pub(super) fn megapixels(width: u32, height: u32) -> String {
     let megapixels = f64::from(width) * f64::from(height) / 1e6;
     if megapixels >= 10.0 {
         format!("{megapixels:.0}-megapixel")
@@ -82,7 +83,7 @@ pub fn price<S: Source + ?Sized>(
     run(
         source,
         format,
-        AtLeast::LongEdge(super::derive::PREVIEW_EDGE),
+        AtLeast::LongEdge(super::derive::LARGEST_PREVIEW_EDGE),
         limits,
         Mode::Price,
     )
@@ -121,7 +122,8 @@ fn run<S: Source + ?Sized>(
             super::derive::declared_size_of(open()?, format, limits)?;
             decode_whole(open()?, format, at_least, limits, mode)
         }
-        Format::Heif | Format::Avif => Err(DeriveError::Unsupported(format.mime_type())),
+        Format::Heif | Format::Avif => super::heif::Container::read(open()?, format, limits)?
+            .decode(at_least, MAX_SHRUNK, limits, mode == Mode::Price),
     }
 }
 

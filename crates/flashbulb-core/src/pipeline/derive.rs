@@ -6,16 +6,21 @@
 
 use fast_image_resize::{
     images::{Image, ImageRef},
-    FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    FilterType, PixelType, ResizeAlg, ResizeOptions,
 };
 use image::{codecs::jpeg::JpegEncoder, ExtendedColorType, RgbImage};
 
 use super::{sniff::Format, Source};
 
-/// Square thumbnail side for the grid, in pixels.
-pub const THUMBNAIL_SIDE: u32 = 256;
-/// Longest edge of the preview on the photo page.
-pub const PREVIEW_EDGE: u32 = 1440;
+pub use super::heif::{encode_avif, encode_avif_with, AVIF_QUALITY, AVIF_SPEED};
+/// What [`fit`] and [`square`] resize with; one serves every resize of a job.
+pub use fast_image_resize::Resizer;
+/// The grid's square thumbnail side and the photo page's previews' edges, shared with the
+/// pages that name them in `srcset`.
+pub use flashbulb_types::model::{PREVIEW_EDGE, PREVIEW_EDGES, THUMBNAIL_SIDE};
+
+/// The largest preview: what a decode must keep.
+pub const LARGEST_PREVIEW_EDGE: u32 = PREVIEW_EDGES[PREVIEW_EDGES.len() - 1];
 pub const WEBP_QUALITY: f32 = 80.0;
 pub const JPEG_QUALITY: u8 = 82;
 
@@ -106,6 +111,9 @@ pub fn declared_size_of<R: std::io::BufRead + std::io::Seek>(
             .read_header_info()
             .map_err(|error| DeriveError::Corrupt(error.to_string()))?;
         (info.width, info.height)
+    } else if matches!(format, Format::Heif | Format::Avif) {
+        // The boxes only: libheif parses them without decoding a pixel.
+        super::heif::Container::read(reader, format, limits)?.size()
     } else {
         let mut reader = reader;
         if format == Format::Bmp {
@@ -207,13 +215,11 @@ pub fn upright(image: RgbImage, orientation: u8) -> RgbImage {
 /// `image` scaled to fit inside `edge` × `edge` (never enlarged).
 pub fn fit(resizer: &mut Resizer, image: &RgbImage, edge: u32) -> Result<RgbImage, DeriveError> {
     let (width, height) = image.dimensions();
-    let longest = width.max(height);
-    if longest <= edge {
+    if width.max(height) <= edge {
         return Ok(image.clone());
     }
-    let scale = f64::from(edge) / f64::from(longest);
-    let target = |side: u32| ((f64::from(side) * scale).round() as u32).max(1);
-    resize(resizer, image, target(width), target(height), false)
+    let (target_width, target_height) = flashbulb_types::model::fitted(width, height, edge);
+    resize(resizer, image, target_width, target_height, false)
 }
 
 /// The centre square of `image`, scaled to `side` × `side`.

@@ -3,10 +3,13 @@
 use exif::{In, Tag, Value};
 use flashbulb_store::photos::Facts;
 
-/// Reads the EXIF block of a JPEG, PNG, WebP or TIFF; a file without one (or with a broken
-/// one) has no facts, which is not an error: the photo is still a photo.
+use super::sniff::Format;
+
+/// Reads the EXIF block of a JPEG, PNG, WebP, TIFF, HEIF or AVIF as the camera recorded it;
+/// a file without one (or with a broken one) has no facts, which is not an error: the photo
+/// is still a photo.
 pub fn read(bytes: &[u8]) -> Facts {
-    read_from(std::io::Cursor::new(bytes))
+    read_exif(std::io::Cursor::new(bytes))
 }
 
 /// Bytes of a file the EXIF reader may look at. It reads a whole TIFF into memory, and a PNG's
@@ -14,9 +17,21 @@ pub fn read(bytes: &[u8]) -> Facts {
 /// and rarely more than a few hundred elsewhere.
 pub const METADATA_BYTES: u64 = 16 << 20;
 
+/// The facts of a file of `format`, with the orientation the decoded pixels still need.
+/// HEIF and AVIF carry their rotation and mirroring in the container (`irot`, `imir`), which
+/// libheif applies while decoding; their EXIF orientation (an iPhone writes both) is only
+/// informative, as the HEIF standard says, and applying it too would turn the photo twice.
+pub fn read_from<R: std::io::BufRead + std::io::Seek>(reader: R, format: Format) -> Facts {
+    let mut facts = read_exif(reader);
+    if matches!(format, Format::Heif | Format::Avif) {
+        facts.orientation = 1;
+    }
+    facts
+}
+
 /// [`read`] from a reader: only the container's EXIF block is read, wherever it is in the
 /// first [`METADATA_BYTES`].
-pub fn read_from<R: std::io::BufRead + std::io::Seek>(reader: R) -> Facts {
+fn read_exif<R: std::io::BufRead + std::io::Seek>(reader: R) -> Facts {
     let mut reader = Capped {
         inner: reader,
         left: METADATA_BYTES,

@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod derive;
+mod heif;
 mod jpeg;
 pub mod metadata;
 pub mod shrink;
@@ -24,10 +25,28 @@ use sniff::Format;
 
 use crate::storage;
 
-/// The files made for every photo, named as their URLs end.
-pub const VARIANTS: [&str; 4] = ["thumb.webp", "thumb.jpg", "preview.webp", "preview.jpg"];
+/// The files made of a photo, named as their URLs end: the grid's square thumbnail (WebP, JPEG,
+/// and WebP at twice the side for high-density screens), and the photo page's previews at each
+/// edge of [`derive::PREVIEW_EDGES`] the original can fill, in AVIF and WebP, with a JPEG of
+/// the middle one for browsers that read neither. Photos derived before the sizes and AVIF
+/// existed have only `thumb.*` and `preview.{webp,jpg}`.
+pub const VARIANTS: [&str; 10] = [
+    "thumb.webp",
+    "thumb.jpg",
+    "thumb-512.webp",
+    "preview-720.avif",
+    "preview-720.webp",
+    "preview.avif",
+    "preview.webp",
+    "preview.jpg",
+    "preview-2560.avif",
+    "preview-2560.webp",
+];
 
-/// `(variant, bytes)` for each of [`VARIANTS`].
+/// The high-density thumbnail, when the photo's short side can fill it.
+pub use flashbulb_types::model::THUMB_2X;
+
+/// `(variant, bytes)` for the [`VARIANTS`] made of one photo, [`COMPLETES`] last.
 pub type Files = Vec<(&'static str, Vec<u8>)>;
 
 /// Everything one run of the pipeline makes of one original.
@@ -186,13 +205,10 @@ pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Der
 
 fn derive_within<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Derived, DeriveError> {
     let format = sniff(source)?;
-    if !format.is_supported() {
-        return Err(DeriveError::Unsupported(format.mime_type()));
-    }
     let (declared_width, declared_height) =
         derive::declared_size_of(source.open().map_err(DeriveError::Read)?, format, limits)?;
-    let facts = metadata::read_from(source.open().map_err(DeriveError::Read)?);
-    let pixels = derive::decode(source, format, derive::PREVIEW_EDGE, limits)?;
+    let facts = metadata::read_from(source.open().map_err(DeriveError::Read)?, format);
+    let pixels = derive::decode(source, format, derive::LARGEST_PREVIEW_EDGE, limits)?;
     let pixels = derive::upright(pixels, facts.orientation);
     let (width, height) = if (5..=8).contains(&facts.orientation) {
         (declared_height, declared_width)
@@ -209,27 +225,59 @@ fn derive_within<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Deriv
     })
 }
 
-/// The thumbhash and the files of [`VARIANTS`] made from upright pixels: the preview fitted
-/// within its edge, the square thumbnail cut from it.
+/// The thumbhash and the files of [`VARIANTS`] made from upright pixels (at least the largest
+/// preview's edge, or the whole original): each preview fitted within its edge, made from the
+/// next larger one; the square thumbnails cut from the middle preview.
 pub fn derive_pixels(pixels: &RgbImage) -> Result<(Vec<u8>, Files), DeriveError> {
     let mut resizer = Resizer::new();
-    let preview = derive::fit(&mut resizer, pixels, derive::PREVIEW_EDGE)?;
+    let (width, height) = pixels.dimensions();
+    let mut files: Files = Vec::with_capacity(VARIANTS.len());
+    let mut larger: Option<RgbImage> = None;
+    let mut middle = None;
+    let edges: Vec<u32> = flashbulb_types::model::preview_edges(width, height).collect();
+    for &edge in edges.iter().rev() {
+        let preview = derive::fit(&mut resizer, larger.as_ref().unwrap_or(pixels), edge)?;
+        files.push((variant(edge, "avif")?, heif::encode_avif(&preview)?));
+        files.push((variant(edge, "webp")?, derive::encode_webp(&preview)));
+        if edge == derive::PREVIEW_EDGE {
+            files.push(("preview.jpg", derive::encode_jpeg(&preview)?));
+            middle = Some(preview.clone());
+        }
+        larger = Some(preview);
+    }
+    let preview = middle.ok_or_else(|| DeriveError::Encode("no preview was made".into()))?;
     let thumb = derive::square(&mut resizer, &preview, derive::THUMBNAIL_SIDE)?;
+    files.push(("thumb.webp", derive::encode_webp(&thumb)));
+    files.push(("thumb.jpg", derive::encode_jpeg(&thumb)?));
+    if preview.width().min(preview.height()) >= 2 * derive::THUMBNAIL_SIDE {
+        let sharp = derive::square(&mut resizer, &preview, 2 * derive::THUMBNAIL_SIDE)?;
+        files.push((THUMB_2X, derive::encode_webp(&sharp)));
+    }
     let thumbhash = derive::thumbhash(&mut resizer, &preview)?;
-    let files = vec![
-        ("thumb.webp", derive::encode_webp(&thumb)),
-        ("thumb.jpg", derive::encode_jpeg(&thumb)?),
-        ("preview.webp", derive::encode_webp(&preview)),
-        ("preview.jpg", derive::encode_jpeg(&preview)?),
-    ];
+    // Written in this order, the middle AVIF last: once it exists, every other file does
+    // (pages ask for the sizes and AVIF only then).
+    files.sort_by_key(|(variant, _)| *variant == COMPLETES);
     Ok((thumbhash, files))
+}
+
+/// The file a photo's derivation writes last: its presence says the photo has every size.
+pub const COMPLETES: &str = "preview.avif";
+
+/// The [`VARIANTS`] name of the preview at `edge` in `extension`.
+fn variant(edge: u32, extension: &str) -> Result<&'static str, DeriveError> {
+    let name = flashbulb_types::model::preview_variant(edge, extension);
+    VARIANTS
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .ok_or_else(|| DeriveError::Encode(format!("{name} is not a known variant")))
 }
 
 /// Only the square WebP thumbnail, decoded no larger than it needs: the work the thumbnail
 /// benchmark compares with `vipsthumbnail`.
 pub fn thumbnail(bytes: &[u8], limits: Limits) -> Result<Vec<u8>, DeriveError> {
     let format = Format::sniff(bytes).ok_or(DeriveError::Unsupported("files of this kind"))?;
-    let orientation = metadata::read(bytes).orientation;
+    let orientation = metadata::read_from(Cursor::new(bytes), format).orientation;
     let pixels = derive::decode(
         bytes,
         format,

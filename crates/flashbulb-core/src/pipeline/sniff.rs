@@ -9,13 +9,14 @@ pub enum Format {
     Webp,
     Tiff,
     Bmp,
-    /// HEIF/HEIC (iPhone photos): recognised so the refusal can say what it is.
+    /// HEIF/HEIC: iPhones' photos, Canon's HIF, many Android phones'.
     Heif,
     Avif,
 }
 
-/// Bytes needed to tell every format apart.
-pub const SNIFF_BYTES: usize = 32;
+/// Bytes needed to tell every format apart: an ISO base media file's `ftyp` box lists its
+/// compatible brands after the first 16 bytes.
+pub const SNIFF_BYTES: usize = 64;
 
 impl Format {
     /// The format of a file starting with `head`, `None` for anything else.
@@ -39,15 +40,25 @@ impl Format {
         if starts(b"BM") && head.len() >= 14 {
             return Some(Format::Bmp);
         }
-        // ISO base media: a `ftyp` box whose brand names the codec.
+        // ISO base media: a `ftyp` box whose brands name the codec. The major brand may be
+        // the generic image-file one (`mif1`), with the codec among the compatible brands.
         if head.len() >= 12 && &head[4..8] == b"ftyp" {
-            return match &head[8..12] {
-                b"heic" | b"heix" | b"hevc" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
-                    Some(Format::Heif)
+            let declared = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+            let compatible = head.get(16..declared.min(head.len())).unwrap_or_default();
+            let brands = std::iter::once(&head[8..12]).chain(compatible.chunks_exact(4));
+            let mut generic = false;
+            for brand in brands {
+                match brand {
+                    b"avif" | b"avis" => return Some(Format::Avif),
+                    b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" => {
+                        return Some(Format::Heif)
+                    }
+                    b"mif1" | b"msf1" | b"miaf" => generic = true,
+                    _ => {}
                 }
-                b"avif" | b"avis" => Some(Format::Avif),
-                _ => None,
-            };
+            }
+            // An image file of another codec: libheif says which, or that it lacks it.
+            return generic.then_some(Format::Heif);
         }
         None
     }
@@ -64,11 +75,6 @@ impl Format {
             Format::Heif => "image/heic",
             Format::Avif => "image/avif",
         }
-    }
-
-    /// Whether this server can decode the format into derivatives.
-    pub fn is_supported(self) -> bool {
-        !matches!(self, Format::Heif | Format::Avif)
     }
 
     pub fn image_format(self) -> Option<image::ImageFormat> {
@@ -103,6 +109,17 @@ mod tests {
             Format::sniff(b"\0\0\0\x18ftypavif\0\0\0\0"),
             Some(Format::Avif)
         );
+        // The codec among the compatible brands, after a generic major brand.
+        assert_eq!(
+            Format::sniff(b"\0\0\0\x1cftypmif1\0\0\0\0mif1miafavif"),
+            Some(Format::Avif)
+        );
+        assert_eq!(
+            Format::sniff(b"\0\0\0\x18ftypmif1\0\0\0\0heic"),
+            Some(Format::Heif)
+        );
+        // Brands past the box's declared end are not its own.
+        assert_eq!(Format::sniff(b"\0\0\0\x14ftypmp42\0\0\0\0isomavif"), None);
         for other in [
             &b""[..],
             b"\xFF\xD8",
@@ -113,7 +130,5 @@ mod tests {
         ] {
             assert_eq!(Format::sniff(other), None, "{other:?}");
         }
-        assert!(!Format::Heif.is_supported());
-        assert!(Format::Jpeg.is_supported());
     }
 }

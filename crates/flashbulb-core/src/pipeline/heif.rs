@@ -1,0 +1,242 @@
+//! HEIF (iPhone HEIC, Canon HIF, Samsung and Xiaomi HEIF) and AVIF through libheif: the
+//! container's boxes are parsed first, so the primary image's size and what decoding it will
+//! take are known before any pixel is decoded; then the primary image (never a burst's other
+//! frames, a depth map or an embedded thumbnail) is decoded whole, turned by the container's
+//! own rotation and mirroring (`irot`, `imir`), and shrunk row by row like every other format.
+//!
+//! libheif decodes the whole primary image at once (its 1.15 API has no shrink-on-load), so a
+//! file is priced at its compressed bytes, its decoded planes and the 8-bit RGB they convert to.
+
+use std::{io::Read, sync::LazyLock};
+
+use image::RgbImage;
+use libheif_rs::{
+    Channel, ColorSpace, CompressionFormat, EncoderParameterValue, EncoderQuality, HeifContext,
+    HeifError, HeifErrorCode, Image, ImageHandle, LibHeif, RgbChroma,
+};
+
+use super::{
+    decode::within_budget,
+    derive::{check_pixels, AtLeast, DeriveError, Limits},
+    shrink::{Samples, Shrinker},
+    sniff::Format,
+};
+
+/// libheif initialised once for the process: its plugins and colour tables are shared.
+static LIBHEIF: LazyLock<LibHeif> = LazyLock::new(LibHeif::new);
+
+/// A parsed HEIF or AVIF file: its bytes (libheif reads them in place) and its primary image.
+pub struct Container {
+    primary: ImageHandle,
+    /// Fields drop in order: the context before the bytes it reads in place.
+    _context: HeifContext,
+    file_bytes: u64,
+    format: Format,
+    _bytes: Vec<u8>,
+}
+
+impl Container {
+    /// Reads the whole file (compressed, a few megabytes for a phone photo) within the decode
+    /// budget, and parses its boxes: no pixel is decoded.
+    pub fn read(
+        mut reader: impl Read,
+        format: Format,
+        limits: Limits,
+    ) -> Result<Container, DeriveError> {
+        let budget = super::decode::decode_budget(limits);
+        let mut bytes = Vec::new();
+        (&mut reader)
+            .take(budget + 1)
+            .read_to_end(&mut bytes)
+            .map_err(DeriveError::Read)?;
+        let file_bytes = bytes.len() as u64;
+        within_budget(
+            file_bytes,
+            || format!("{} file of {} bytes", name(format), file_bytes),
+            limits,
+        )?;
+        LazyLock::force(&LIBHEIF);
+        let context = HeifContext::read_from_bytes(&bytes).map_err(|error| failure(&error))?;
+        let primary = context
+            .primary_image_handle()
+            .map_err(|error| failure(&error))?;
+        let container = Container {
+            primary,
+            _context: context,
+            file_bytes,
+            format,
+            _bytes: bytes,
+        };
+        let (width, height) = container.size();
+        check_pixels(width, height, limits)?;
+        // The coded size too: a grid may declare more than it shows.
+        let (coded_width, coded_height) = (
+            container.primary.ispe_width().max(0) as u32,
+            container.primary.ispe_height().max(0) as u32,
+        );
+        if coded_width > 0 && coded_height > 0 {
+            check_pixels(coded_width, coded_height, limits)?;
+        }
+        Ok(container)
+    }
+
+    /// The primary image's size as it is seen, after the container's rotation.
+    pub fn size(&self) -> (u32, u32) {
+        (self.primary.width(), self.primary.height())
+    }
+
+    /// Bytes decoding takes at its peak, while libheif converts its planes to RGB: the file,
+    /// the decoded planes (4:2:0, the phones' and cameras' sampling; two bytes a sample above
+    /// 8 bits), the RGB image and the shrunk one.
+    fn peak_bytes(&self, shrunk_bytes: u64) -> u64 {
+        let (width, height) = (
+            u64::from(self.primary.width()),
+            u64::from(self.primary.height()),
+        );
+        let pixels = width * height;
+        let sample_bytes = if self.primary.luma_bits_per_pixel() > 8 {
+            2
+        } else {
+            1
+        };
+        let alpha = if self.primary.has_alpha_channel() {
+            pixels * sample_bytes
+        } else {
+            0
+        };
+        let planes = pixels * sample_bytes * 3 / 2 + alpha;
+        self.file_bytes + planes + pixels * 3 + shrunk_bytes
+    }
+
+    /// Decodes the primary image upright and shrinks it to what `at_least` asks (see
+    /// [`super::decode::decode`]); `None` when only pricing.
+    pub fn decode(
+        &self,
+        at_least: AtLeast,
+        max_shrunk: u64,
+        limits: Limits,
+        price_only: bool,
+    ) -> Result<Option<RgbImage>, DeriveError> {
+        let (width, height) = self.size();
+        let mut shrinker = Shrinker::new(width, height, at_least, max_shrunk)?;
+        within_budget(
+            self.peak_bytes(shrinker.output_bytes()),
+            || {
+                format!(
+                    "{} {}",
+                    super::decode::megapixels(width, height),
+                    name(self.format)
+                )
+            },
+            limits,
+        )?;
+        if price_only {
+            return Ok(None);
+        }
+        // No decoding options: these bindings free the options before libheif reads them, and
+        // the defaults are what is wanted (the container's rotation and mirroring applied; ten-
+        // and twelve-bit photos brought to the 8 bits of interleaved RGB by the conversion).
+        let image = LIBHEIF
+            .decode(&self.primary, ColorSpace::Rgb(RgbChroma::Rgb), None)
+            .map_err(|error| failure(&error))?;
+        let plane = image
+            .planes()
+            .interleaved
+            .ok_or_else(|| DeriveError::Corrupt("the decoder returned no pixels".into()))?;
+        if (plane.width, plane.height) != (width, height) || plane.storage_bits_per_pixel != 24 {
+            return Err(DeriveError::Corrupt(format!(
+                "the decoder returned {} × {} pixels of {} bits for a {width} × {height} image",
+                plane.width, plane.height, plane.storage_bits_per_pixel
+            )));
+        }
+        let row_bytes = width as usize * 3;
+        for (y, row) in plane
+            .data
+            .chunks(plane.stride)
+            .take(height as usize)
+            .enumerate()
+        {
+            let row = row
+                .get(..row_bytes)
+                .ok_or_else(|| DeriveError::Corrupt("the decoder returned a short row".into()))?;
+            shrinker.add(0, y as u32, row, Samples::Rgb);
+            shrinker.rows_done(y as u32 + 1);
+        }
+        drop(image);
+        shrinker.finish().map(Some)
+    }
+}
+
+/// AVIF previews' quality on libheif's scale (0 to 100): about the look of the WebP previews at
+/// their quality 80, in fewer bytes (BENCHMARKS.md has the sizes).
+pub const AVIF_QUALITY: u8 = 55;
+/// libaom's speed (0, slowest, to 9): 8 encodes a 1,440-pixel preview in a fraction of the
+/// time 6 takes for a few percent more bytes, so AVIF previews are made with the others.
+pub const AVIF_SPEED: i32 = 8;
+
+/// `image` as an AVIF (AV1 through libaom, 4:2:0, 8 bits) at the pipeline's quality and
+/// speed, with no metadata.
+pub fn encode_avif(image: &RgbImage) -> Result<Vec<u8>, DeriveError> {
+    encode_avif_with(image, AVIF_QUALITY, AVIF_SPEED)
+}
+
+/// [`encode_avif`] at another `quality` (0 to 100) and libaom `speed` (0 to 9): what the
+/// benchmark compares.
+pub fn encode_avif_with(image: &RgbImage, quality: u8, speed: i32) -> Result<Vec<u8>, DeriveError> {
+    let failed = |error: HeifError| DeriveError::Encode(format!("AVIF: {}", error.message));
+    let (width, height) = image.dimensions();
+    let mut picture = Image::new(width, height, ColorSpace::Rgb(RgbChroma::Rgb)).map_err(failed)?;
+    picture
+        .create_plane(Channel::Interleaved, width, height, 8)
+        .map_err(failed)?;
+    let row_bytes = width as usize * 3;
+    {
+        let plane = picture
+            .planes_mut()
+            .interleaved
+            .ok_or_else(|| DeriveError::Encode("AVIF: libheif made no plane".into()))?;
+        for (target, source) in plane
+            .data
+            .chunks_mut(plane.stride)
+            .zip(image.as_raw().chunks_exact(row_bytes))
+        {
+            target[..row_bytes].copy_from_slice(source);
+        }
+    }
+    let mut encoder = LIBHEIF
+        .encoder_for_format(CompressionFormat::Av1)
+        .map_err(failed)?;
+    encoder
+        .set_quality(EncoderQuality::Lossy(quality))
+        .map_err(failed)?;
+    encoder
+        .set_parameter_value("speed", EncoderParameterValue::Int(speed))
+        .map_err(failed)?;
+    let mut context = HeifContext::new().map_err(failed)?;
+    context
+        .encode_image(&picture, &mut encoder, None)
+        .map_err(failed)?;
+    context.write_to_bytes().map_err(failed)
+}
+
+/// How a file of this family is named in messages.
+fn name(format: Format) -> &'static str {
+    match format {
+        Format::Avif => "AVIF",
+        _ => "HEIF",
+    }
+}
+
+/// libheif's errors as the pipeline's: features it lacks (a codec without its plugin, an
+/// unknown brand) are unsupported, the rest is damage.
+fn failure(error: &HeifError) -> DeriveError {
+    match error.code {
+        HeifErrorCode::UnsupportedFeature | HeifErrorCode::UnsupportedFileType => {
+            DeriveError::UnsupportedKind(error.message.clone())
+        }
+        HeifErrorCode::MemoryAllocationError => {
+            DeriveError::Corrupt("the image asks for more memory than one photo may use".into())
+        }
+        _ => DeriveError::Corrupt(error.message.clone()),
+    }
+}
