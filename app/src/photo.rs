@@ -142,7 +142,7 @@ fn srcset(key: &str, width: u32, height: u32, extension: &str) -> String {
 fn preview_slot(width: u32, height: u32) -> String {
     let tallest = format!("calc(78vh * {width} / {height})");
     format!(
-        "(max-width: 720px) min(calc(100vw - 40px), {tallest}), \
+        "(max-width: 720px) min(calc(100vw - 16px), {tallest}), \
          min(calc(100vw - 408px), {tallest})"
     )
 }

@@ -127,6 +127,23 @@ export async function newUser(browser) {
   return state;
 }
 
+/** Drops the file at `url` on the timeline as a file called `name` of MIME `type`, as a person
+ * drags one from their desktop, once the uploader island listens; the upload's JSON answer. */
+export async function dropOnTimeline(page, url, name, type) {
+  await page.locator('.uploader').waitFor();
+  await page.waitForFunction(() => document.querySelector('.uploader')?.closest('leptos-island') !== null);
+  await page.waitForTimeout(500);
+  const dataTransfer = await page.evaluateHandle(({ base64, name, type }) => {
+    const binary = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([binary], name, { type }));
+    return transfer;
+  }, { base64: readFileSync(url).toString('base64'), name, type });
+  const answered = page.waitForResponse((response) => response.url().endsWith('/api/upload'));
+  await page.dispatchEvent('body', 'drop', { dataTransfer });
+  return (await answered).json();
+}
+
 /** Uploads the test photographs `names` (from `.fixtures/photos`) as the page's user and waits
  * until each is processed; their ids. */
 export async function uploadPhotos(page, names) {

@@ -3,9 +3,8 @@
 // chosen by the screen's width, so a phone fetches a small file and a large screen a sharp one.
 // Each test has a user of its own, so the new photos are the whole library.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, newUser, resultsDir, uploadPhotos, watchErrors } from './browser.mjs';
+import { baseUrl, dropOnTimeline, launch, newUser, resultsDir, uploadPhotos, watchErrors } from './browser.mjs';
 
 // An iPhone 8 Plus photo held upright: coded on its side, turned by its container.
 const heic = new URL('../../.fixtures/heif/heif_other/arrow.heic', import.meta.url);
@@ -39,19 +38,7 @@ test('an iPhone HEIC dropped on the timeline appears with its thumbnail, date an
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);
-  await page.locator('.uploader').waitFor();
-  await page.waitForFunction(() => document.querySelector('.uploader')?.closest('leptos-island') !== null);
-  await page.waitForTimeout(500);
-
-  const dataTransfer = await page.evaluateHandle(({ base64, name }) => {
-    const binary = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-    const transfer = new DataTransfer();
-    transfer.items.add(new File([binary], name, { type: 'image/heic' }));
-    return transfer;
-  }, { base64: readFileSync(heic).toString('base64'), name: 'IMG_0001.HEIC' });
-  const answered = page.waitForResponse((response) => response.url().endsWith('/api/upload'));
-  await page.dispatchEvent('body', 'drop', { dataTransfer });
-  const answer = await (await answered).json();
+  const answer = await dropOnTimeline(page, heic, 'IMG_0001.HEIC', 'image/heic');
   assert.equal(answer.files[0].status, 'added', JSON.stringify(answer));
   const id = answer.files[0].photo_id;
   await page.locator('.upload-list li[data-state="added"]').waitFor({ timeout: 60_000 });

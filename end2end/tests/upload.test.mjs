@@ -1,9 +1,8 @@
 // Upload end to end: a photo dropped on the timeline is sent, processed by the job workers,
 // and appears at the top of the timeline with its thumbnail, without a reload.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { baseUrl, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
+import { baseUrl, dropOnTimeline, launch, resultsDir, signedIn, watchErrors } from './browser.mjs';
 
 // A real phone photo without EXIF: it is dated when it arrives, so it is the newest photo.
 const fixture = new URL('../../.fixtures/photos/IMG-20191006-WA0002.jpg', import.meta.url);
@@ -17,26 +16,13 @@ after(async () => {
 });
 
 test('a photo dropped on the timeline appears in it with its thumbnail', async () => {
-  const bytes = readFileSync(fixture).toString('base64');
   const context = await signedIn(browser, { viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   const errors = watchErrors(page);
   await page.goto(baseUrl);
   const before = Number(await page.locator('.summary').getAttribute('data-total'));
-  // The uploader island loads lazily: wait for it to listen.
-  await page.locator('.uploader').waitFor();
-  await page.waitForFunction(() => document.querySelector('.uploader')?.closest('leptos-island') !== null);
-  await page.waitForTimeout(500);
-
-  const dataTransfer = await page.evaluateHandle(({ base64, name }) => {
-    const binary = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-    const transfer = new DataTransfer();
-    transfer.items.add(new File([binary], name, { type: 'image/jpeg' }));
-    return transfer;
-  }, { base64: bytes, name: 'whatsapp.jpg' });
-  const answered = page.waitForResponse((response) => response.url().endsWith('/api/upload'));
-  await page.dispatchEvent('body', 'drop', { dataTransfer });
-  const uploaded = (await (await answered).json()).files[0].photo_id;
+  // The uploader island loads lazily: dropping waits for it to listen.
+  const uploaded = (await dropOnTimeline(page, fixture, 'whatsapp.jpg', 'image/jpeg')).files[0].photo_id;
   await page.locator('.upload-list li').first().waitFor();
   await page.screenshot({ path: `${resultsDir}/upload-progress.png` });
   // The live socket reports the processed photo; the timeline shows it without a reload.

@@ -36,6 +36,9 @@ pub enum Command {
     /// Add every photo below a folder (idempotent: photos already there are skipped), then
     /// make their derivatives.
     Import(ImportCommand),
+    /// Give photos derived by an earlier version every preview size, AVIF and the
+    /// high-density thumbnail (idempotent: photos that have them are skipped).
+    Rederive(RederiveCommand),
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -52,6 +55,13 @@ pub struct ImportCommand {
     #[arg(long, default_value = "demo")]
     pub owner: String,
     /// Only add the photos and queue their derivatives; a running server makes them.
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RederiveCommand {
+    /// Only queue the photos' jobs; a running server makes them.
     #[arg(long)]
     pub no_wait: bool,
 }
@@ -93,6 +103,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 no_wait: args.no_wait,
             };
             let report = flashbulb_core::import::run(&pool, &config.core(), &args).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Rederive(args) => {
+            let pool = config.connect().await?;
+            flashbulb_store::migrate(&pool).await?;
+            let report = flashbulb_core::rederive::run(&pool, &config.core(), args.no_wait).await?;
             println!("{report}");
             Ok(())
         }

@@ -126,7 +126,10 @@ pub async fn run(
 }
 
 /// Runs this process's workers until no derivative job is waiting or running.
-async fn wait_for_derivatives(pool: &Pool, settings: &crate::Settings) -> anyhow::Result<()> {
+pub(crate) async fn wait_for_derivatives(
+    pool: &Pool,
+    settings: &crate::Settings,
+) -> anyhow::Result<()> {
     let waiting =
         |depth: flashbulb_store::jobs::QueueDepth| (depth.queued + depth.running).max(0) as u64;
     let total = waiting(flashbulb_store::jobs::depth(pool).await?);

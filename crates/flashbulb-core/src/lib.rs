@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ops;
 pub mod photos;
 pub mod pipeline;
+pub mod rederive;
 pub mod redis_link;
 pub mod services;
 pub mod settings;

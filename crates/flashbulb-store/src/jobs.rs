@@ -26,9 +26,11 @@ impl JobKind {
     }
 }
 
-/// Priorities: a photo someone just uploaded is waited for; an import is not.
+/// Priorities: a photo someone just uploaded is waited for; an import is not; remaking the
+/// derivatives of photos that already have some waits for both.
 pub const PRIORITY_UPLOAD: i64 = 10;
 pub const PRIORITY_IMPORT: i64 = 0;
+pub const PRIORITY_REDERIVE: i64 = -10;
 
 /// A job a worker holds.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -59,6 +61,30 @@ pub async fn enqueue(
     .bind(now)
     .fetch_one(&mut *tx)
     .await?)
+}
+
+/// Queues a job of `kind` for `photo` unless one is already queued or running for it; whether
+/// one was queued. For work asked again of photos that exist, outside any transaction.
+pub async fn enqueue_unless_queued(
+    pool: &Pool,
+    kind: JobKind,
+    photo: PhotoId,
+    priority: i64,
+) -> StoreResult<bool> {
+    let now = crate::now();
+    let queued = sqlx::query(
+        "INSERT INTO jobs (kind, photo_id, priority, run_at, created_at)
+         SELECT $1, $2, $3, $4, $5
+         WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $1 AND photo_id = $2)",
+    )
+    .bind(kind.as_str())
+    .bind(photo)
+    .bind(priority)
+    .bind(now)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(queued.rows_affected() > 0)
 }
 
 /// Takes the next due job of `kind` for `worker`, also one whose previous holder let its

@@ -591,6 +591,24 @@ pub async fn original_of(
     .await?)
 }
 
+/// Up to `limit` ready photos with derivatives of their own (not a shared demo picture's),
+/// after `after` in id order: `(id, content hash)`, for walking the whole library in pages.
+pub async fn ready_with_own_derivatives(
+    pool: &Pool,
+    after: PhotoId,
+    limit: i64,
+) -> StoreResult<Vec<(PhotoId, Vec<u8>)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, sha256 FROM photos
+         WHERE id > $1 AND status = 'ready' AND derivatives_of IS NULL
+         ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// How many of `owner`'s photos the pipeline could not process.
 pub async fn failed_count(pool: &Pool, owner: UserId) -> StoreResult<i64> {
     Ok(

@@ -681,7 +681,7 @@ async fn an_iphone_heic_upload_becomes_an_upright_photo_with_its_camera() {
     assert!(page.contains(&avif), "{page}");
     assert!(page.contains(&format!("{media}/preview-2560.webp 1920w")));
     assert!(page
-        .contains("sizes=\"(max-width: 720px) min(calc(100vw - 40px), calc(78vh * 3024 / 4032))"));
+        .contains("sizes=\"(max-width: 720px) min(calc(100vw - 16px), calc(78vh * 3024 / 4032))"));
 }
 
 #[tokio::test]
@@ -754,6 +754,25 @@ async fn photos_derived_before_the_sizes_existed_keep_working() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // `flashbulb rederive` gives it every file again, once: a second run finds nothing to do.
+    let settings = app.config.core();
+    let report = flashbulb_core::rederive::run(&app.pool, &settings, true)
+        .await
+        .expect("rederive");
+    assert_eq!((report.queued, report.complete), (1, 0));
+    let again = flashbulb_core::rederive::run(&app.pool, &settings, true)
+        .await
+        .expect("rederive");
+    assert_eq!((again.queued, again.complete), (0, 0), "queued twice");
+    run_jobs(&app).await;
+    assert!(path("preview.avif").exists() && path("thumb.webp").exists());
+    let (_, page) = app.get(&format!("/p/{id}")).await;
+    assert!(page.contains("type=\"image/avif\""), "{page}");
+    let done = flashbulb_core::rederive::run(&app.pool, &settings, true)
+        .await
+        .expect("rederive");
+    assert_eq!((done.queued, done.complete), (0, 1));
 }
 
 #[tokio::test]

@@ -263,9 +263,11 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
 
     // Derivatives are kept at the edge: the second request never reaches an instance.
     let (_, _, photo_page) = fetch(&through_edge, &format!("/p/{uploaded}"), "etag").await;
+    // The first URL of the first `srcset` naming a WebP (URLs and widths, comma-separated).
     let media = photo_page
         .split('"')
         .find(|part| part.starts_with("/media/") && part.contains(".webp"))
+        .and_then(|srcset| srcset.split_whitespace().next())
         .expect("the photo page names a derivative")
         .to_string();
     let (status, edge, _) = fetch(&through_edge, &media, "x-edge-cache").await;

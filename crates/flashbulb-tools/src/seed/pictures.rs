@@ -24,9 +24,30 @@ pub struct DemoPicture {
     pub thumbhash: Vec<u8>,
 }
 
-/// Draws the pictures and writes their derivatives under `data_dir`, on blocking threads. The
+/// The pictures and their derivatives, drawn and encoded once per process: a process that
+/// seeds several libraries (the test suite) pays for the encoders once.
+static DRAWN: tokio::sync::OnceCell<Vec<(DemoPicture, pipeline::Files)>> =
+    tokio::sync::OnceCell::const_new();
+
+/// Draws the pictures (once per process) and writes their derivatives under `data_dir`. The
 /// same number always gives the same picture, so seeding again rewrites the same files.
 pub async fn prepare(data_dir: &Path) -> anyhow::Result<Vec<DemoPicture>> {
+    let drawn = DRAWN.get_or_try_init(draw_all).await?;
+    let mut pictures = Vec::with_capacity(PICTURES);
+    for (picture, files) in drawn {
+        for (variant, bytes) in files {
+            let path = storage::derivative_path(data_dir, &picture.sha256, variant);
+            storage::write_atomically(data_dir, &path, bytes)
+                .await
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        pictures.push(picture.clone());
+    }
+    Ok(pictures)
+}
+
+/// Every picture with its derivatives, half on each of two blocking threads.
+async fn draw_all() -> anyhow::Result<Vec<(DemoPicture, pipeline::Files)>> {
     let halves = [0..PICTURES / 2, PICTURES / 2..PICTURES].map(|range| {
         tokio::task::spawn_blocking(move || {
             range
@@ -50,19 +71,11 @@ pub async fn prepare(data_dir: &Path) -> anyhow::Result<Vec<DemoPicture>> {
                 .collect::<anyhow::Result<Vec<_>>>()
         })
     });
-    let mut pictures = Vec::with_capacity(PICTURES);
+    let mut drawn = Vec::with_capacity(PICTURES);
     for half in halves {
-        for (picture, files) in half.await.context("drawing the demo pictures")?? {
-            for (variant, bytes) in files {
-                let path = storage::derivative_path(data_dir, &picture.sha256, variant);
-                storage::write_atomically(data_dir, &path, &bytes)
-                    .await
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            pictures.push(picture);
-        }
+        drawn.extend(half.await.context("drawing the demo pictures")??);
     }
-    Ok(pictures)
+    Ok(drawn)
 }
 
 /// Sky at the top, sky at the horizon, land: noon in summer, dusk, a winter day, the desert,
