@@ -22,6 +22,11 @@ use super::{
     sniff::Format,
 };
 
+/// Largest HEIF or AVIF file read: libheif parses files in memory, and uploads parse them to
+/// check them, so this bounds what one upload may hold. A 48-megapixel iPhone photo is about
+/// 15 MB; a camera's largest HIF a few tens.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
 /// libheif initialised once for the process: its plugins and colour tables are shared.
 static LIBHEIF: LazyLock<LibHeif> = LazyLock::new(LibHeif::new);
 
@@ -36,20 +41,26 @@ pub struct Container {
 }
 
 impl Container {
-    /// Reads the whole file (compressed, a few megabytes for a phone photo) within the decode
-    /// budget, and parses its boxes: no pixel is decoded.
+    /// Reads the whole file (compressed: a few megabytes for a phone photo, at most
+    /// [`MAX_FILE_BYTES`]) and parses its boxes: no pixel is decoded.
     pub fn read(
         mut reader: impl Read,
         format: Format,
         limits: Limits,
     ) -> Result<Container, DeriveError> {
-        let budget = super::decode::decode_budget(limits);
         let mut bytes = Vec::new();
         (&mut reader)
-            .take(budget + 1)
+            .take(MAX_FILE_BYTES + 1)
             .read_to_end(&mut bytes)
             .map_err(DeriveError::Read)?;
         let file_bytes = bytes.len() as u64;
+        if file_bytes > MAX_FILE_BYTES {
+            return Err(DeriveError::UnsupportedKind(format!(
+                "{} files larger than {}",
+                name(format),
+                flashbulb_types::format::limit_size(MAX_FILE_BYTES)
+            )));
+        }
         within_budget(
             file_bytes,
             || format!("{} file of {} bytes", name(format), file_bytes),
@@ -238,5 +249,32 @@ fn failure(error: &HeifError) -> DeriveError {
             DeriveError::Corrupt("the image asks for more memory than one photo may use".into())
         }
         _ => DeriveError::Corrupt(error.message.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(bytes: &[u8]) -> DeriveError {
+        Container::read(bytes, Format::Heif, Limits::default())
+            .err()
+            .expect("refused")
+    }
+
+    #[test]
+    fn files_too_large_or_without_boxes_are_refused_with_a_reason() {
+        let head = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
+        let mut huge = head.to_vec();
+        huge.resize(MAX_FILE_BYTES as usize + 1, 0);
+        let error = refusal(&huge);
+        assert!(
+            error
+                .to_string()
+                .contains("HEIF files larger than 64\u{a0}MiB"),
+            "{error}"
+        );
+        assert!(matches!(refusal(head), DeriveError::Corrupt(_)));
+        assert!(matches!(refusal(b""), DeriveError::Corrupt(_)));
     }
 }
