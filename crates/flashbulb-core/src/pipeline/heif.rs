@@ -5,7 +5,8 @@
 //! own rotation and mirroring (`irot`, `imir`), and shrunk row by row like every other format.
 //!
 //! libheif decodes the whole primary image at once (its 1.15 API has no shrink-on-load), so a
-//! file is priced at its compressed bytes, its decoded planes and the 8-bit RGB they convert to.
+//! file is priced at its compressed bytes, its decoded planes, the 8-bit RGB they convert to
+//! and the shrunk image.
 
 use std::{io::Read, sync::LazyLock};
 
@@ -97,8 +98,8 @@ impl Container {
     }
 
     /// Bytes decoding takes at its peak, while libheif converts its planes to RGB: the file,
-    /// the decoded planes (4:2:0, the phones' and cameras' sampling; two bytes a sample above
-    /// 8 bits), the RGB image and the shrunk one.
+    /// the decoded planes (counted as 4:4:4, since libheif 1.15 cannot say a handle's chroma
+    /// before decoding it; two bytes a sample above 8 bits), the RGB image and the shrunk one.
     fn peak_bytes(&self, shrunk_bytes: u64) -> u64 {
         let (width, height) = (
             u64::from(self.primary.width()),
@@ -110,12 +111,8 @@ impl Container {
         } else {
             1
         };
-        let alpha = if self.primary.has_alpha_channel() {
-            pixels * sample_bytes
-        } else {
-            0
-        };
-        let planes = pixels * sample_bytes * 3 / 2 + alpha;
+        let alpha = u64::from(self.primary.has_alpha_channel());
+        let planes = pixels * sample_bytes * (3 + alpha);
         self.file_bytes + planes + pixels * 3 + shrunk_bytes
     }
 
@@ -222,6 +219,11 @@ pub fn encode_avif_with(image: &RgbImage, quality: u8, speed: i32) -> Result<Vec
         .map_err(failed)?;
     encoder
         .set_parameter_value("speed", EncoderParameterValue::Int(speed))
+        .map_err(failed)?;
+    // One thread, as every other step of a job: the workers are sized to the cores, and at
+    // speed 8 libaom's four default threads made a 2,560-pixel preview no sooner.
+    encoder
+        .set_parameter_value("threads", EncoderParameterValue::Int(1))
         .map_err(failed)?;
     let mut context = HeifContext::new().map_err(failed)?;
     context
