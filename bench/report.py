@@ -214,6 +214,13 @@ def formats_section(formats):
             f"{row['flashbulb_per_second']:.1f} | {row['vipsthumbnail_per_second']:.1f} | "
             f"**{row['ratio']:.2f}** |"
         )
+    only_ours = heif["only_flashbulb_reads"] + avif["only_flashbulb_reads"]
+    if only_ours:
+        lines += [
+            "",
+            "Left out of the comparison, as `vipsthumbnail` could not read them (Flashbulb "
+            f"does): {', '.join(f'`{name}`' for name in only_ours)}.",
+        ]
     lines += [
         "",
         f"Previews: the {formats['previews']} camera photos' {formats['preview_edge']}-pixel "

@@ -8,7 +8,9 @@ use crate::{
     albums::{SetAlbumCover, SetInAlbum},
     error::ApiError,
     format::{byte_size, moment_label, taken_label},
-    model::{fitted, media_url, preview_edges, preview_variant, PhotoDetail, PhotoId},
+    model::{
+        fitted, media_url, preview_edges, preview_variant, PhotoDetail, PhotoId, PREVIEW_EDGE,
+    },
     timeline::{photo_href, LoadFailed, SetFavourite, HEART_PATH},
 };
 
@@ -87,6 +89,7 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
                             {responsive.then(|| view! {
                                 <source
                                     type="image/avif"
+                                    media=avif_media(width, height)
                                     srcset=srcset(&key, width, height, "avif")
                                     sizes=preview_slot(width, height)
                                 />
@@ -124,13 +127,32 @@ fn Photo(photo: PhotoDetail) -> impl IntoView {
     }
 }
 
-/// `…/preview-720.avif 720w, …/preview.avif 1440w, …`: each preview the photo has in
-/// `extension`, by its width, so the browser fetches the smallest that fills the frame.
+/// `…/preview-720.webp 720w, …/preview.webp 1440w, …`: each preview the photo has in
+/// `extension` (AVIF only up to the middle edge), by its width, so the browser fetches the
+/// smallest that fills the frame.
 fn srcset(key: &str, width: u32, height: u32, extension: &str) -> String {
     preview_edges(width, height)
+        .filter(|&edge| extension != "avif" || edge <= PREVIEW_EDGE)
         .map(|edge| {
             let url = media_url(key, &preview_variant(edge, extension));
             format!("{url} {}w", fitted(width, height, edge).0)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// When the AVIF previews are enough: the largest (the middle edge) is at least as wide as the
+/// viewport in device pixels. A media query cannot multiply, so each common density gets its
+/// bound; the viewport is wider than the frame, so it errs towards the larger WebP.
+fn avif_media(width: u32, height: u32) -> String {
+    let widest = fitted(width, height, PREVIEW_EDGE).0;
+    [("1", 1, 1), ("1.5", 2, 3), ("2", 1, 2), ("3", 1, 3)]
+        .iter()
+        .map(|(density, times, over)| {
+            format!(
+                "(max-resolution: {density}dppx) and (max-width: {}px)",
+                widest * times / over
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")

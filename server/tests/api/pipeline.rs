@@ -72,7 +72,6 @@ fn a_camera_photo_gives_its_exif_and_derivatives() {
     assert_eq!(
         sizes_of(&derived),
         [
-            ("preview-2560.avif", (2560, 1707)),
             ("preview-2560.webp", (2560, 1707)),
             ("preview-720.avif", (720, 480)),
             ("preview-720.webp", (720, 480)),
@@ -282,7 +281,6 @@ fn phone_photos_in_heif_and_avif_give_their_exif_and_upright_derivatives() {
     assert_eq!(
         sizes_of(&derived),
         [
-            ("preview-2560.avif", (1920, 2560)),
             ("preview-2560.webp", (1920, 2560)),
             ("preview-720.avif", (540, 720)),
             ("preview-720.webp", (540, 720)),
@@ -661,22 +659,25 @@ async fn an_iphone_heic_upload_becomes_an_upright_photo_with_its_camera() {
     );
     let (status, headers, bytes) = app
         .request_bytes(
-            Request::get(format!("/media/{access}/{key}/preview-2560.avif"))
+            Request::get(format!("/media/{access}/{key}/preview.avif"))
                 .body(Body::empty())
                 .expect("request"),
         )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[header::CONTENT_TYPE], "image/avif");
-    assert_eq!(decode_size(&bytes), (1920, 2560));
+    assert_eq!(decode_size(&bytes), (1080, 1440));
 
-    // Its page offers each preview by width, AVIF first, sized to the frame.
+    // Its page offers each preview by width, AVIF first where its largest is enough, sized
+    // to the frame.
     let (status, page) = app.get(&format!("/p/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     let media = format!("/media/{access}/{key}");
     let avif = format!(
-        "<source type=\"image/avif\" srcset=\"{media}/preview-720.avif 540w, \
-         {media}/preview.avif 1080w, {media}/preview-2560.avif 1920w\""
+        "<source type=\"image/avif\" media=\"(max-resolution: 1dppx) and (max-width: 1080px), \
+         (max-resolution: 1.5dppx) and (max-width: 720px), (max-resolution: 2dppx) and \
+         (max-width: 540px), (max-resolution: 3dppx) and (max-width: 360px)\" \
+         srcset=\"{media}/preview-720.avif 540w, {media}/preview.avif 1080w\""
     );
     assert!(page.contains(&avif), "{page}");
     assert!(page.contains(&format!("{media}/preview-2560.webp 1920w")));

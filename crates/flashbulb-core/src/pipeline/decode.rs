@@ -21,14 +21,15 @@ use super::{
 
 const MIB: u64 = 1 << 20;
 
-/// Memory kept back from the decoding for what follows it: the shrunk pixels turned upright (a
-/// copy, up to [`MAX_SHRUNK`]), the previews at each edge (13 MiB at 2,560 pixels), the
-/// thumbnails, the thumbhash and the encoders' working memory.
-pub const AFTER_DECODE: u64 = 80 * MIB;
+/// Memory kept back from the decoding for what follows it: the shrunk pixels turned upright,
+/// the previews, the thumbnails, the thumbhash and the encoders' working memory (one encoder at
+/// a time; libaom's for a 1,440-pixel AVIF is about 20 MB, libwebp's for a 2,560-pixel WebP
+/// about 30). The decoder's own memory is free by then.
+pub const AFTER_DECODE: u64 = 48 * MIB;
 
-/// Largest shrunk image: what the decoders may hand on, whatever `at_least` asks. A 12-megapixel
-/// phone photo whole (36 MB), so its 2,560-pixel preview is made from every pixel it has.
-const MAX_SHRUNK: u64 = 40 * MIB;
+/// Largest shrunk image: what the decoders may hand on, whatever `at_least` asks. A 2,560-pixel
+/// square preview's pixels fit.
+const MAX_SHRUNK: u64 = 24 * MIB;
 
 /// What the decoding itself may use of a job's budget.
 pub fn decode_budget(limits: Limits) -> u64 {
@@ -73,7 +74,8 @@ pub fn decode<S: Source + ?Sized>(
         .ok_or_else(|| DeriveError::Corrupt("the image could not be decoded".into()))
 }
 
-/// Whether decoding `source` for a preview fits `limits`, from its headers alone (the first
+/// Whether decoding `source` for the preview every photo has fits `limits` (larger ones are
+/// made when their decode fits too), from its headers alone (the first
 /// frame's, for a GIF): what a decode would refuse before decoding, said at upload.
 pub fn price<S: Source + ?Sized>(
     source: &S,
@@ -83,7 +85,7 @@ pub fn price<S: Source + ?Sized>(
     run(
         source,
         format,
-        AtLeast::LongEdge(super::derive::LARGEST_PREVIEW_EDGE),
+        AtLeast::LongEdge(super::derive::PREVIEW_EDGE),
         limits,
         Mode::Price,
     )

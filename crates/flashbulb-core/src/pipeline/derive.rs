@@ -234,15 +234,29 @@ fn resize(
     height: u32,
     crop_to_fill: bool,
 ) -> Result<RgbImage, DeriveError> {
-    let failed = |error: String| DeriveError::Encode(format!("resizing: {error}"));
-    let source = ImageRef::new(
-        image.width(),
-        image.height(),
-        image.as_raw(),
-        PixelType::U8x3,
+    let (from_width, from_height) = image.dimensions();
+    resize_rgb(
+        resizer,
+        (from_width, from_height, image.as_raw()),
+        width,
+        height,
+        crop_to_fill,
     )
-    .map_err(|error| failed(error.to_string()))?;
-    let mut target = Image::new(width, height, PixelType::U8x3);
+}
+
+/// `width` × `height` RGB pixels (`pixels`, rows without padding) resized to `to_width` ×
+/// `to_height` (Catmull-Rom), cropped to fill when asked.
+pub(super) fn resize_rgb(
+    resizer: &mut Resizer,
+    (width, height, pixels): (u32, u32, &[u8]),
+    to_width: u32,
+    to_height: u32,
+    crop_to_fill: bool,
+) -> Result<RgbImage, DeriveError> {
+    let failed = |error: String| DeriveError::Encode(format!("resizing: {error}"));
+    let source = ImageRef::new(width, height, pixels, PixelType::U8x3)
+        .map_err(|error| failed(error.to_string()))?;
+    let mut target = Image::new(to_width, to_height, PixelType::U8x3);
     let mut options =
         ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
     if crop_to_fill {
@@ -251,7 +265,7 @@ fn resize(
     resizer
         .resize(&source, &mut target, &options)
         .map_err(|error| failed(error.to_string()))?;
-    RgbImage::from_raw(width, height, target.into_vec())
+    RgbImage::from_raw(to_width, to_height, target.into_vec())
         .ok_or_else(|| failed("the resized image is incomplete".into()))
 }
 

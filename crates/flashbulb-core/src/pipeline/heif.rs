@@ -2,7 +2,7 @@
 //! container's boxes are parsed first, so the primary image's size and what decoding it will
 //! take are known before any pixel is decoded; then the primary image (never a burst's other
 //! frames, a depth map or an embedded thumbnail) is decoded whole, turned by the container's
-//! own rotation and mirroring (`irot`, `imir`), and shrunk row by row like every other format.
+//! own rotation and mirroring (`irot`, `imir`), and resized to what the previews need.
 //!
 //! libheif decodes the whole primary image at once (its 1.15 API has no shrink-on-load), so a
 //! file is priced at its compressed bytes, its decoded planes, the 8-bit RGB they convert to
@@ -19,7 +19,6 @@ use libheif_rs::{
 use super::{
     decode::within_budget,
     derive::{check_pixels, AtLeast, DeriveError, Limits},
-    shrink::{Samples, Shrinker},
     sniff::Format,
 };
 
@@ -99,8 +98,9 @@ impl Container {
 
     /// Bytes decoding takes at its peak, while libheif converts its planes to RGB: the file,
     /// the decoded planes (counted as 4:4:4, since libheif 1.15 cannot say a handle's chroma
-    /// before decoding it; two bytes a sample above 8 bits), the RGB image and the shrunk one.
-    fn peak_bytes(&self, shrunk_bytes: u64) -> u64 {
+    /// before decoding it; two bytes a sample above 8 bits), the RGB image and what resizing
+    /// it takes.
+    fn peak_bytes(&self, resized_bytes: u64) -> u64 {
         let (width, height) = (
             u64::from(self.primary.width()),
             u64::from(self.primary.height()),
@@ -113,11 +113,14 @@ impl Container {
         };
         let alpha = u64::from(self.primary.has_alpha_channel());
         let planes = pixels * sample_bytes * (3 + alpha);
-        self.file_bytes + planes + pixels * 3 + shrunk_bytes
+        self.file_bytes + planes + pixels * 3 + resized_bytes
     }
 
-    /// Decodes the primary image upright and shrinks it to what `at_least` asks (see
-    /// [`super::decode::decode`]); `None` when only pricing.
+    /// Decodes the primary image upright and resizes it to what `at_least` asks (see
+    /// [`super::decode::decode`]); `None` when only pricing. libheif hands over the whole
+    /// image anyway, so it is resized with the previews' filter to exactly the size asked
+    /// (within `max_shrunk`), not box-shrunk by a whole factor: a 12-megapixel photo's
+    /// 2,560-pixel preview comes from all its pixels.
     pub fn decode(
         &self,
         at_least: AtLeast,
@@ -126,9 +129,11 @@ impl Container {
         price_only: bool,
     ) -> Result<Option<RgbImage>, DeriveError> {
         let (width, height) = self.size();
-        let mut shrinker = Shrinker::new(width, height, at_least, max_shrunk)?;
+        let (to_width, to_height) = resized_size(width, height, at_least, max_shrunk);
+        // The resizer's first pass keeps the new width at the old height.
+        let resized_bytes = 3 * u64::from(to_width) * (u64::from(height) + u64::from(to_height));
         within_budget(
-            self.peak_bytes(shrinker.output_bytes()),
+            self.peak_bytes(resized_bytes),
             || {
                 format!(
                     "{} {}",
@@ -144,11 +149,11 @@ impl Container {
         // No decoding options: these bindings free the options before libheif reads them, and
         // the defaults are what is wanted (the container's rotation and mirroring applied; ten-
         // and twelve-bit photos brought to the 8 bits of interleaved RGB by the conversion).
-        let image = LIBHEIF
+        let mut image = LIBHEIF
             .decode(&self.primary, ColorSpace::Rgb(RgbChroma::Rgb), None)
             .map_err(|error| failure(&error))?;
         let plane = image
-            .planes()
+            .planes_mut()
             .interleaved
             .ok_or_else(|| DeriveError::Corrupt("the decoder returned no pixels".into()))?;
         if (plane.width, plane.height) != (width, height) || plane.storage_bits_per_pixel != 24 {
@@ -158,21 +163,44 @@ impl Container {
             )));
         }
         let row_bytes = width as usize * 3;
-        for (y, row) in plane
-            .data
-            .chunks(plane.stride)
-            .take(height as usize)
-            .enumerate()
-        {
-            let row = row
-                .get(..row_bytes)
-                .ok_or_else(|| DeriveError::Corrupt("the decoder returned a short row".into()))?;
-            shrinker.add(0, y as u32, row, Samples::Rgb);
-            shrinker.rows_done(y as u32 + 1);
+        let rows = height as usize;
+        if plane.stride < row_bytes || plane.data.len() < plane.stride * rows {
+            return Err(DeriveError::Corrupt(
+                "the decoder returned short rows".into(),
+            ));
         }
-        drop(image);
-        shrinker.finish().map(Some)
+        // Rows moved together in place (libheif pads them), so the resizer reads one slice.
+        for row in 1..rows {
+            let from = row * plane.stride;
+            plane
+                .data
+                .copy_within(from..from + row_bytes, row * row_bytes);
+        }
+        let pixels = &plane.data[..row_bytes * rows];
+        let resized = super::derive::resize_rgb(
+            &mut super::derive::Resizer::new(),
+            (width, height, pixels),
+            to_width,
+            to_height,
+            false,
+        )?;
+        Ok(Some(resized))
     }
+}
+
+/// The size a `width` × `height` image is resized to on decoding: the smallest that keeps what
+/// `at_least` asks (never larger than the image), unless that takes more than `max_bytes`.
+fn resized_size(width: u32, height: u32, at_least: AtLeast, max_bytes: u64) -> (u32, u32) {
+    let (longest, shortest) = (width.max(height), width.min(height));
+    let wanted = match at_least {
+        AtLeast::LongEdge(edge) => f64::from(edge) / f64::from(longest),
+        AtLeast::ShortEdge(side) => f64::from(side) / f64::from(shortest),
+    };
+    let pixels = f64::from(width) * f64::from(height);
+    let affordable = (max_bytes as f64 / (3.0 * pixels)).sqrt();
+    let scale = wanted.min(affordable).min(1.0);
+    let side = |side: u32| ((f64::from(side) * scale).round() as u32).clamp(1, side);
+    (side(width), side(height))
 }
 
 /// AVIF previews' quality on libheif's scale (0 to 100): about the look of the WebP previews at
@@ -262,6 +290,26 @@ mod tests {
         Container::read(bytes, Format::Heif, Limits::default())
             .err()
             .expect("refused")
+    }
+
+    #[test]
+    fn images_are_resized_to_what_is_asked_within_the_bound() {
+        let no_bound = u64::MAX;
+        assert_eq!(
+            resized_size(3024, 4032, AtLeast::LongEdge(2560), no_bound),
+            (1920, 2560)
+        );
+        assert_eq!(
+            resized_size(4032, 3024, AtLeast::ShortEdge(256), no_bound),
+            (341, 256)
+        );
+        // Never enlarged; never more than the bound, even short of what is asked.
+        assert_eq!(
+            resized_size(640, 427, AtLeast::LongEdge(2560), no_bound),
+            (640, 427)
+        );
+        let (width, height) = resized_size(100_000, 300, AtLeast::ShortEdge(256), 1 << 20);
+        assert!(u64::from(width) * u64::from(height) * 3 <= 1 << 20, "{width} × {height}");
     }
 
     #[test]

@@ -27,10 +27,11 @@ use crate::storage;
 
 /// The files made of a photo, named as their URLs end: the grid's square thumbnail (WebP, JPEG,
 /// and WebP at twice the side for high-density screens), and the photo page's previews at each
-/// edge of [`derive::PREVIEW_EDGES`] the original can fill, in AVIF and WebP, with a JPEG of
-/// the middle one for browsers that read neither. Photos derived before the sizes and AVIF
+/// edge of [`derive::PREVIEW_EDGES`] the original can fill, in WebP, in AVIF up to the middle
+/// one (libaom's working memory for a 2,560-pixel AVIF, some 70 MB, would double a job's), and
+/// the middle one in JPEG for browsers that read neither. Photos derived before the sizes and AVIF
 /// existed have only `thumb.*` and `preview.{webp,jpg}`.
-pub const VARIANTS: [&str; 10] = [
+pub const VARIANTS: [&str; 9] = [
     "thumb.webp",
     "thumb.jpg",
     "thumb-512.webp",
@@ -39,7 +40,6 @@ pub const VARIANTS: [&str; 10] = [
     "preview.avif",
     "preview.webp",
     "preview.jpg",
-    "preview-2560.avif",
     "preview-2560.webp",
 ];
 
@@ -208,7 +208,15 @@ fn derive_within<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Deriv
     let (declared_width, declared_height) =
         derive::declared_size_of(source.open().map_err(DeriveError::Read)?, format, limits)?;
     let facts = metadata::read_from(source.open().map_err(DeriveError::Read)?, format);
-    let pixels = derive::decode(source, format, derive::LARGEST_PREVIEW_EDGE, limits)?;
+    // Pixels for the largest preview when their decode fits the budget, else for the preview
+    // every photo has (a 64-megapixel progressive JPEG at half size would not): the larger
+    // previews are then made from what there is, never enlarged.
+    let pixels = match derive::decode(source, format, derive::LARGEST_PREVIEW_EDGE, limits) {
+        Err(DeriveError::OverBudget { .. }) => {
+            derive::decode(source, format, derive::PREVIEW_EDGE, limits)?
+        }
+        pixels => pixels?,
+    };
     let pixels = derive::upright(pixels, facts.orientation);
     let (width, height) = if (5..=8).contains(&facts.orientation) {
         (declared_height, declared_width)
@@ -237,7 +245,9 @@ pub fn derive_pixels(pixels: &RgbImage) -> Result<(Vec<u8>, Files), DeriveError>
     let edges: Vec<u32> = flashbulb_types::model::preview_edges(width, height).collect();
     for &edge in edges.iter().rev() {
         let preview = derive::fit(&mut resizer, larger.as_ref().unwrap_or(pixels), edge)?;
-        files.push((variant(edge, "avif")?, heif::encode_avif(&preview)?));
+        if edge <= derive::PREVIEW_EDGE {
+            files.push((variant(edge, "avif")?, heif::encode_avif(&preview)?));
+        }
         files.push((variant(edge, "webp")?, derive::encode_webp(&preview)));
         if edge == derive::PREVIEW_EDGE {
             files.push(("preview.jpg", derive::encode_jpeg(&preview)?));
