@@ -223,8 +223,8 @@ def formats_section(formats):
         ]
     lines += [
         "",
-        f"Previews: the {formats['previews']} camera photos' {formats['preview_edge']}-pixel "
-        "previews, encoded by each format; time: the median preview; bytes: the mean. AVIF at "
+        f"Previews: the {formats['previews']} test photographs' previews fitted within "
+        f"{formats['preview_edge']} pixels, encoded by each format; time: the median preview; bytes: the mean. AVIF at "
         f"quality {formats['avif_quality']} through libaom at speed {formats['avif_speed']} "
         "(what the pipeline makes) and at speed 6 (libaom's default in libheif); WebP at "
         f"{formats['webp_quality']:.0f}, JPEG at {formats['jpeg_quality']}.",
