@@ -185,9 +185,9 @@ pub fn derive_all(bytes: &[u8], limits: Limits) -> Result<Derived, DeriveError> 
     derive_from(bytes, limits)
 }
 
-/// Decodes `source` once (shrunk to what the preview needs), turns it upright, and makes the
-/// square thumbnail, the preview, both in WebP and JPEG, and the thumbhash. Pure CPU work: run
-/// it on a blocking thread.
+/// Decodes `source` once (shrunk to what the largest preview needs), turns it upright, and
+/// makes the files of [`VARIANTS`] it can fill (see [`derive_pixels`]) and the thumbhash. Pure
+/// CPU work: run it on a blocking thread.
 pub fn derive_from<S: Source + ?Sized>(source: &S, limits: Limits) -> Result<Derived, DeriveError> {
     let started = Instant::now();
     let timed = Timed {
