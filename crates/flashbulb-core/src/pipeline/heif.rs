@@ -309,7 +309,10 @@ mod tests {
             (640, 427)
         );
         let (width, height) = resized_size(100_000, 300, AtLeast::ShortEdge(256), 1 << 20);
-        assert!(u64::from(width) * u64::from(height) * 3 <= 1 << 20, "{width} × {height}");
+        assert!(
+            u64::from(width) * u64::from(height) * 3 <= 1 << 20,
+            "{width} × {height}"
+        );
     }
 
     #[test]
