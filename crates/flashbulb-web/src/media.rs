@@ -3,7 +3,8 @@
 //! year; the access is the owner's signed grant (see [`flashbulb_core::media`]), checked
 //! without a cookie. Small derivatives are answered from memory once read (the cache's, under
 //! their owner, so the owner's next write drops them with the pages: a deleted photo's are
-//! never served from memory after the write that deleted it).
+//! never served from memory after the write that deleted it). A size a photo lacks (derived
+//! by an earlier version, or too small for it) is answered by the size it has, `no-cache`.
 
 use std::{path::PathBuf, sync::LazyLock};
 
