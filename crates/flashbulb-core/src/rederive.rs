@@ -28,7 +28,7 @@ impl fmt::Display for RederiveReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} photos given every size and AVIF ({} had them already) in {:.1} s",
+            "{} photos queued for every size and AVIF ({} had them already), {:.1} s",
             self.queued, self.complete, self.seconds
         )
     }
