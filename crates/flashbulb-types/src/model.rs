@@ -63,8 +63,8 @@ pub struct PhotoCell {
 pub const PHOTO_EXPORT_PATH: &str = "/api/export/photos.csv";
 
 /// Longest edges of the previews made of a photo, smallest first. Every photo has the middle
-/// one ([`PREVIEW_EDGE`], `preview.webp`, `preview.jpg`); the others only when the original is
-/// larger than the size below them, so no preview is ever enlarged.
+/// one ([`PREVIEW_EDGE`], `preview.webp`, `preview.jpg`); the others only when the original can
+/// fill them (see [`preview_edges`]), so no preview is ever enlarged.
 pub const PREVIEW_EDGES: [u32; 3] = [720, PREVIEW_EDGE, 2560];
 /// The preview every photo has, in every format.
 pub const PREVIEW_EDGE: u32 = 1440;
