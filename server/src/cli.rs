@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `seed`, `import`, `user add`, `live-load`.
+//! The command line: `serve` (default), `worker`, `migrate`, `seed`, `import`, `rederive`,
+//! `user add`, `live-load`.
 
 use std::path::PathBuf;
 
@@ -27,8 +28,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the web application (the default).
-    Serve,
+    /// Serve the web application (the default), with derivative workers unless told not to.
+    Serve(ServeCommand),
+    /// Run derivative workers only: no pages, just `/healthz`, `/readyz` and `/metrics` on
+    /// `listen`. For a deployment of several machines, beside web-only `serve` processes.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Add a synthetic library for demos and benchmarks.
@@ -45,6 +49,14 @@ pub enum Command {
     /// Load a running server's live-updates hub: hold many sockets, make changes at a
     /// steady rate, report delivery, frames per client and latency.
     LiveLoad(load::LoadArgs),
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeCommand {
+    /// Run no derivative workers (as `derivative_workers = 0`): jobs are left to
+    /// `flashbulb worker` processes sharing the database.
+    #[arg(long)]
+    pub no_workers: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -84,10 +96,19 @@ pub enum UserCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
+    let mut config = Config::load(cli.config.as_deref()).context("reading the configuration")?;
     crate::telemetry::init(&config.log);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+    match cli
+        .command
+        .unwrap_or(Command::Serve(ServeCommand::default()))
+    {
+        Command::Serve(args) => {
+            if args.no_workers {
+                config.derivative_workers = Some(0);
+            }
+            serve(config).await
+        }
+        Command::Worker => work(config).await,
         Command::Migrate => {
             let pool = config.connect().await?;
             let applied = flashbulb_store::migrate(&pool).await?;
@@ -168,7 +189,9 @@ fn read_password() -> anyhow::Result<String> {
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// What every long-running process does first: the database, migrated, and what killed
+/// processes of this host left behind (half-written files, job leases) cleared.
+async fn open_for_serving(config: &Config) -> anyhow::Result<flashbulb_store::Pool> {
     let pool = config.connect().await?;
     flashbulb_store::migrate(&pool).await?;
     // What a killed process of this host left: its half-written files and its job leases.
@@ -189,6 +212,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             "took back the jobs of stopped processes"
         );
     }
+    Ok(pool)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = open_for_serving(&config).await?;
     let listen = config.listen;
     let settings = config.core();
     let grace = settings.shutdown_grace();
@@ -197,6 +225,53 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Err(error) = state.media.prepare().await {
         tracing::warn!(%error, "the media URL key is not ready yet; pages will make it");
     }
+    let workers = (settings.derivative_workers > 0).then(|| {
+        flashbulb_core::jobs::worker::Workers::start(
+            pool.clone(),
+            settings.worker_config(),
+            &settings.jobs(&pool),
+            state.jobs_queued.clone(),
+            state.events.clone(),
+        )
+    });
+    if workers.is_none() {
+        tracing::info!("web only: derivative jobs are left to `flashbulb worker` processes");
+    }
+    background.push("console sampler", flashbulb_core::ops::start(&state.ops));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    tracing::info!("Flashbulb listening on http://{}", listener.local_addr()?);
+    flashbulb_web::serve(state, listener, crate::shutdown::signal(), grace, || {
+        if let Some(workers) = &workers {
+            workers.stop_taking();
+        }
+    })
+    .await?;
+    // Running jobs get their grace period; the rest go back to the queue.
+    if let Some(workers) = workers {
+        workers.shutdown().await;
+    }
+    background.abort();
+    pool.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The worker role: the services a job needs (the database, the live updates and cache
+/// invalidations it publishes, through Redis to every web instance), the workers, and a port
+/// for probes and metrics only.
+async fn work(config: Config) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.effective_derivative_workers() > 0,
+        "a worker with derivative_workers = 0 has nothing to do: leave it unset (one per core) \
+         or give a number"
+    );
+    let pool = open_for_serving(&config).await?;
+    let listen = config.listen;
+    let settings = config.core();
+    let state = AppState::new(settings.clone(), config.web(), pool.clone());
+    let background = state.start();
     let workers = flashbulb_core::jobs::worker::Workers::start(
         pool.clone(),
         settings.worker_config(),
@@ -204,12 +279,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.jobs_queued.clone(),
         state.events.clone(),
     );
-    background.push("console sampler", flashbulb_core::ops::start(&state.ops));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
-    tracing::info!("Flashbulb listening on http://{}", listener.local_addr()?);
-    flashbulb_web::serve(state, listener, crate::shutdown::signal(), grace, || {
+    tracing::info!(
+        "Flashbulb worker running; probes and metrics on http://{}",
+        listener.local_addr()?
+    );
+    flashbulb_web::serve_probes(state, listener, crate::shutdown::signal(), || {
         workers.stop_taking()
     })
     .await?;

@@ -34,10 +34,12 @@ pub struct Config {
     /// Largest image, in pixels (width × height), the pipeline decodes; larger ones are refused
     /// before decoding (decompression bombs).
     pub max_image_pixels: u64,
-    /// Derivative jobs run at once by this process; 0 means one per CPU core.
-    pub derivative_workers: usize,
-    /// Seconds a worker holds a job before another may take it over; a running job renews
-    /// its lease every third of this.
+    /// Derivative jobs run at once by this process; unset means one per CPU core, and 0 none
+    /// (a web-only instance of several, leaving jobs to `flashbulb worker` processes).
+    pub derivative_workers: Option<usize>,
+    /// Seconds a worker holds a job before another may take it over: the process renews the
+    /// leases of its running jobs every third of this (its heartbeat), so the jobs of a
+    /// process that died on any host are taken again within this.
     pub job_lease_secs: u64,
     /// Seconds one photo's job may take; past this its decoding stops and the attempt fails
     /// (retried like any other, until the job is out of attempts).
@@ -162,8 +164,8 @@ impl Default for Config {
             log: "info,sqlx=warn".to_string(),
             max_upload_bytes: 200 * 1024 * 1024,
             max_image_pixels: 100_000_000,
-            derivative_workers: 0,
-            job_lease_secs: 120,
+            derivative_workers: None,
+            job_lease_secs: 30,
             job_timeout_secs: 60,
             job_memory_mib: 256,
             jobs_memory_mib: 1024,
@@ -343,10 +345,9 @@ impl Config {
     /// Derivative workers in force: as configured, or one per core, and no more than
     /// `jobs_memory_mib` holds budgets of `job_memory_mib`.
     pub fn effective_derivative_workers(&self) -> usize {
-        let wanted = match self.derivative_workers {
-            0 => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
-            workers => workers,
-        };
+        let wanted = self
+            .derivative_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |cores| cores.get()));
         let fit = usize::try_from(self.jobs_memory_mib / self.job_memory_mib.max(1))
             .unwrap_or(usize::MAX)
             .max(1);
@@ -525,6 +526,11 @@ mod tests {
                 .err()
                 .ok_or("accepted more than the total")?;
             assert!(error.to_string().contains("jobs_memory_mib"), "{error}");
+            // None at all: a web-only instance.
+            jail.set_env("FLASHBULB_JOB_MEMORY_MIB", "300");
+            jail.set_env("FLASHBULB_DERIVATIVE_WORKERS", "0");
+            let config = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(config.effective_derivative_workers(), 0);
             Ok(())
         });
     }

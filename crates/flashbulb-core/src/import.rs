@@ -125,7 +125,8 @@ pub async fn run(
     Ok(report)
 }
 
-/// Runs this process's workers until no derivative job is waiting or running.
+/// Runs this process's workers (if it has any) until no derivative job is waiting or
+/// running.
 pub(crate) async fn wait_for_derivatives(
     pool: &Pool,
     settings: &crate::Settings,
@@ -136,7 +137,12 @@ pub(crate) async fn wait_for_derivatives(
     if total == 0 {
         return Ok(());
     }
-    let progress = bar(total, "making derivatives for");
+    // A process configured with no workers (a web-only machine) watches other processes'.
+    let progress = if settings.derivative_workers == 0 {
+        bar(total, "worker processes making derivatives for")
+    } else {
+        bar(total, "making derivatives for")
+    };
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let mut worker_config = settings.worker_config();
     worker_config.idle_poll = std::time::Duration::from_millis(200);

@@ -58,8 +58,8 @@ impl MediaSigner {
         ))
     }
 
-    /// The owner whose media `access` opens, if its signature holds and it has not expired.
-    pub async fn verify(&self, access: &str) -> CoreResult<UserId> {
+    /// What `access` opens, if its signature holds and it has not expired.
+    pub async fn verify(&self, access: &str) -> CoreResult<Grant> {
         let key = self.key().await?;
         check(key, access, flashbulb_store::now())
     }
@@ -119,7 +119,22 @@ fn sign(key: &[u8; 32], owner: UserId, expiry: i64) -> String {
     format!("{owner}-{expiry}-{}", storage::hex(&tag[..SIGNATURE_BYTES]))
 }
 
-fn check(key: &[u8; 32], access: &str, now: i64) -> CoreResult<UserId> {
+/// What a valid media access opens, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    pub owner: UserId,
+    /// Unix seconds: past this the URL is refused, so no shared cache may keep its answer longer.
+    pub expires_at: i64,
+}
+
+impl Grant {
+    /// Seconds from now until the URL expires (0 once it has): a shared cache's lifetime.
+    pub fn seconds_left(&self) -> u64 {
+        u64::try_from(self.expires_at.saturating_sub(flashbulb_store::now())).unwrap_or(0)
+    }
+}
+
+fn check(key: &[u8; 32], access: &str, now: i64) -> CoreResult<Grant> {
     let refused = || CoreError::Refused(ApiError::Forbidden("this media link is not valid".into()));
     let mut parts = access.splitn(3, '-');
     let (Some(owner), Some(expiry), Some(signature)) = (parts.next(), parts.next(), parts.next())
@@ -138,7 +153,10 @@ fn check(key: &[u8; 32], access: &str, now: i64) -> CoreResult<UserId> {
         )
         .into());
     }
-    Ok(owner)
+    Ok(Grant {
+        owner,
+        expires_at: expiry,
+    })
 }
 
 /// Digits only, no sign or padding: one spelling per number, so one URL per access.
@@ -247,8 +265,13 @@ mod tests {
     #[test]
     fn a_signed_access_opens_its_owner_until_it_expires() {
         let access = sign(&KEY, 42, 2_000);
-        assert_eq!(check(&KEY, &access, 1_999).ok(), Some(42));
-        assert_eq!(check(&KEY, &access, 2_000).ok(), Some(42));
+        let opens = |now| check(&KEY, &access, now).ok();
+        let grant = Grant {
+            owner: 42,
+            expires_at: 2_000,
+        };
+        assert_eq!(opens(1_999), Some(grant));
+        assert_eq!(opens(2_000), Some(grant));
         let expired = check(&KEY, &access, 2_001).err().map(|e| e.to_string());
         assert!(expired.is_some_and(|message| message.contains("expired")));
     }

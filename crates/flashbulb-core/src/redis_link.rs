@@ -32,8 +32,11 @@ const MESSAGE_BACKLOG: usize = 4096;
 pub enum Delivery {
     /// A message published on one of our channels (the name without the prefix).
     Message { channel: String, payload: Bytes },
-    /// The subscription or the command connection was (re)established: anything published
-    /// meanwhile was missed, and what this process could not write to Redis is not there.
+    /// The first subscription of this link: from now on what any instance publishes arrives.
+    Subscribed,
+    /// The subscription or the command connection was established again after a loss:
+    /// anything published meanwhile was missed, and what this process could not write to
+    /// Redis is not there.
     Reconnected,
 }
 
@@ -62,9 +65,12 @@ pub const INVALIDATIONS: &str = "invalidate";
 /// The channel the live hubs share updates on.
 pub const BRIDGE: &str = "live";
 
+/// The channel that tells every process's idle workers a job was queued (no payload).
+pub const JOBS: &str = "jobs";
+
 /// The channels every instance listens on. The link owns their names, so it depends on
 /// neither the cache nor the hub that speak on them.
-pub const CHANNELS: [&str; 2] = [INVALIDATIONS, BRIDGE];
+pub const CHANNELS: [&str; 3] = [INVALIDATIONS, BRIDGE, JOBS];
 
 impl RedisLink {
     /// Parses `url`; [`RedisLink::start`] connects. A Redis that is down is not an error, only
@@ -331,12 +337,15 @@ async fn keep_subscribed(link: std::sync::Weak<Inner>) {
                 return;
             };
             inner.subscribed.store(true, Ordering::Relaxed);
-            if ever_subscribed {
+            let delivery = if ever_subscribed {
                 inner.reconnections.fetch_add(1, Ordering::Relaxed);
                 tracing::info!("subscribed to Redis again");
-            }
+                Delivery::Reconnected
+            } else {
+                Delivery::Subscribed
+            };
             ever_subscribed = true;
-            let _ = inner.deliveries.send(Delivery::Reconnected);
+            let _ = inner.deliveries.send(delivery);
         }
         let mut messages = pubsub.on_message();
         loop {

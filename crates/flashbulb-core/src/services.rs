@@ -117,15 +117,60 @@ impl Core {
         let outcome = ingest::add(&self.db, &self.settings.data_dir, candidate, limits).await;
         if let Ok(Outcome::Added(_)) = outcome {
             self.events.counters_changed(owner);
-            self.jobs_queued.notify_waiters();
-            self.jobs_queued.notify_one();
+            self.announce_jobs().await;
         }
         outcome
+    }
+
+    /// Wakes the idle workers of this process and, through Redis, of every other (web-only
+    /// instances leave jobs to `flashbulb worker` processes); without Redis the others find
+    /// the job at their next look at the queue.
+    async fn announce_jobs(&self) {
+        self.jobs_queued.notify_waiters();
+        self.jobs_queued.notify_one();
+        if let Some(redis) = &self.redis {
+            redis.publish(crate::redis_link::JOBS, b"").await;
+        }
     }
 
     /// Starts every task the services run beside requests ([`crate::background::start`]);
     /// they stop when the returned tasks are dropped.
     pub fn start(&self) -> Background {
-        crate::background::start(self.redis.as_ref(), &self.cache, &self.events)
+        let mut background =
+            crate::background::start(self.redis.as_ref(), &self.cache, &self.events);
+        if let Some(redis) = &self.redis {
+            background.push(
+                "job announcements",
+                tokio::spawn(wake_on_announcements(
+                    redis.deliveries(),
+                    self.jobs_queued.clone(),
+                )),
+            );
+        }
+        background
+    }
+}
+
+/// Wakes this process's idle workers whenever any process announces a queued job.
+async fn wake_on_announcements(
+    mut deliveries: tokio::sync::broadcast::Receiver<crate::redis_link::Delivery>,
+    wake: Arc<tokio::sync::Notify>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match deliveries.recv().await {
+            Err(RecvError::Closed) => return,
+            Ok(crate::redis_link::Delivery::Message { channel, .. })
+                if channel == crate::redis_link::JOBS =>
+            {
+                wake.notify_waiters();
+                wake.notify_one();
+            }
+            // A gap may have hidden an announcement: look at the queue.
+            Err(RecvError::Lagged(_)) | Ok(crate::redis_link::Delivery::Reconnected) => {
+                wake.notify_one();
+            }
+            Ok(_) => {}
+        }
     }
 }

@@ -124,19 +124,18 @@ pub async fn lease(
     .await?)
 }
 
-/// Extends `worker`'s lease on a job it is still running, so that a long but healthy job is
-/// never handed to a second worker; `false` when the lease was already lost.
-pub async fn renew(pool: &Pool, job: i64, worker: &str, lease: Duration) -> StoreResult<bool> {
-    let renewed = sqlx::query(
-        "UPDATE jobs SET lease_until = $1 WHERE id = $2 AND leased_by = $3 AND state = 'running'",
-    )
-    .bind(crate::now() + lease.as_secs() as i64)
-    .bind(job)
-    .bind(worker)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(renewed == 1)
+/// The heartbeat of a process's workers: extends the lease of every job `worker` is still
+/// running, in one statement, so that long but healthy jobs are never handed to a second
+/// worker while a dead process's leases run out within one lease. Returns the jobs renewed.
+pub async fn heartbeat(pool: &Pool, worker: &str, lease: Duration) -> StoreResult<u64> {
+    let renewed =
+        sqlx::query("UPDATE jobs SET lease_until = $1 WHERE leased_by = $2 AND state = 'running'")
+            .bind(crate::now() + lease.as_secs() as i64)
+            .bind(worker)
+            .execute(pool)
+            .await?
+            .rows_affected();
+    Ok(renewed)
 }
 
 /// Ends the jobs whose lease ran out on their last allowed attempt (their worker hung, was

@@ -49,7 +49,7 @@ use tower_http::{
 };
 
 pub use error::{WebError, WebResult};
-pub use serve::serve;
+pub use serve::{serve, serve_probes};
 pub use settings::WebSettings;
 pub use state::AppState;
 

@@ -5,6 +5,8 @@
 //! their owner, so the owner's next write drops them with the pages: a deleted photo's are
 //! never served from memory after the write that deleted it). A size a photo lacks (derived
 //! by an earlier version, or too small for it) is answered by the size it has, `no-cache`.
+//! Browsers keep an answer for a year; shared caches (the nginx edge, a CDN) only until the
+//! URL expires (`s-maxage`), so no edge serves a signed URL past its expiry.
 
 use std::{path::PathBuf, sync::LazyLock};
 
@@ -15,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use flashbulb_core::{pipeline::VARIANTS, storage, CoreError};
+use flashbulb_core::{media::Grant, pipeline::VARIANTS, storage, CoreError};
 use flashbulb_types::{model::UserId, ApiError};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
@@ -26,8 +28,15 @@ use crate::WebResult;
 /// Derivatives up to this size are kept in the cache's memory once read (a thumbnail is a few
 /// kilobytes, a preview a few hundred); larger ones stream from disk each time.
 pub const MAX_REMEMBERED_BYTES: u64 = 1024 * 1024;
-/// The URL names the content: a response never changes.
-const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
+/// The URL names the content: a response never changes. Browsers keep it for a year; shared
+/// caches until the URL's expiry, after which it must be refused everywhere.
+fn immutable_until_expiry(grant: Grant) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "public, max-age=31536000, immutable, s-maxage={}",
+        grant.seconds_left()
+    ))
+    .unwrap_or(HeaderValue::from_static("no-cache"))
+}
 
 pub(crate) async fn derivative(
     State(state): State<AppState>,
@@ -38,7 +47,8 @@ pub(crate) async fn derivative(
         return Err(ApiError::NotFound.into());
     };
     let key = parse_key(&key_hex).ok_or(ApiError::NotFound)?;
-    let owner = state.media.verify(&access).await?;
+    let grant = state.media.verify(&access).await?;
+    let owner = grant.owner;
     // Ranges, and whatever is not in memory, are the file service's.
     if !request.headers().contains_key(header::RANGE) {
         let name = format!("media {key_hex} {variant}");
@@ -47,11 +57,19 @@ pub(crate) async fn derivative(
             .get_or_load_here(owner, &name, || read_small(&state, owner, key, variant))
             .await;
         match remembered {
-            Ok(bytes) => return Ok(from_memory(&key_hex, variant, bytes, request.headers())),
+            Ok(bytes) => {
+                return Ok(from_memory(
+                    &key_hex,
+                    variant,
+                    bytes,
+                    grant,
+                    request.headers(),
+                ))
+            }
             // Found but not kept: no second lookup to stream it.
             Err(not) => {
                 if let NotRemembered::OnDisk(path) = &*not {
-                    return serve_derivative(path.clone(), variant, request).await;
+                    return serve_derivative(path.clone(), variant, grant, request).await;
                 }
             }
         }
@@ -59,7 +77,7 @@ pub(crate) async fn derivative(
     let path = derivative_path(&state, owner, key, variant)
         .await?
         .ok_or(ApiError::NotFound)?;
-    serve_derivative(path, variant, request).await
+    serve_derivative(path, variant, grant, request).await
 }
 
 /// The variant whose file answers for `variant` when a photo has none: photos derived before
@@ -76,10 +94,15 @@ fn stand_in(variant: &str) -> Option<&'static str> {
 
 /// [`serve_file`], or the stand-in's file when the variant's is missing, sent `no-cache`: the
 /// photo's next derivation may make the real one under the same address.
-async fn serve_derivative(path: PathBuf, variant: &str, request: Request) -> WebResult<Response> {
+async fn serve_derivative(
+    path: PathBuf,
+    variant: &str,
+    grant: Grant,
+    request: Request,
+) -> WebResult<Response> {
     if let Some(stand_in) = stand_in(variant) {
         if !tokio::fs::try_exists(&path).await.unwrap_or(true) {
-            let mut response = serve_file(path.with_file_name(stand_in), request).await?;
+            let mut response = serve_file(path.with_file_name(stand_in), grant, request).await?;
             if response.status().is_success() {
                 response
                     .headers_mut()
@@ -88,7 +111,7 @@ async fn serve_derivative(path: PathBuf, variant: &str, request: Request) -> Web
             return Ok(response);
         }
     }
-    serve_file(path, request).await
+    serve_file(path, grant, request).await
 }
 
 /// Why a derivative was not kept in memory; the file service answers instead.
@@ -152,14 +175,20 @@ pub(crate) async fn remembered(
     }
     let variant = VARIANTS.iter().find(|known| **known == variant)?;
     parse_key(key_hex)?;
-    let owner = state.media.verify(access).await.ok()?;
+    let grant = state.media.verify(access).await.ok()?;
     let name = format!("media {key_hex} {variant}");
-    let bytes = state.cache.peek(owner, &name).await?;
-    Some(from_memory(key_hex, variant, bytes, headers))
+    let bytes = state.cache.peek(grant.owner, &name).await?;
+    Some(from_memory(key_hex, variant, bytes, grant, headers))
 }
 
 /// A remembered derivative, with 304 when the browser names its ETag.
-fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &HeaderMap) -> Response {
+fn from_memory(
+    key_hex: &str,
+    variant: &str,
+    bytes: Bytes,
+    grant: Grant,
+    request: &HeaderMap,
+) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{key_hex}-{variant}-{}\"", bytes.len()))
         .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
     let unchanged = request
@@ -179,7 +208,7 @@ fn from_memory(key_hex: &str, variant: &str, bytes: Bytes, request: &HeaderMap) 
     };
     let headers = response.headers_mut();
     headers.insert(header::ETAG, etag);
-    headers.insert(header::CACHE_CONTROL, IMMUTABLE);
+    headers.insert(header::CACHE_CONTROL, immutable_until_expiry(grant));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     response
 }
@@ -202,7 +231,7 @@ fn content_type(variant: &str) -> Option<HeaderValue> {
 }
 
 /// The file service's answer: ranges, conditional requests, large files, and the 404s.
-async fn serve_file(path: PathBuf, request: Request) -> WebResult<Response> {
+async fn serve_file(path: PathBuf, grant: Grant, request: Request) -> WebResult<Response> {
     let mut response = ServeFile::new(path)
         .oneshot(request)
         .await
@@ -211,7 +240,7 @@ async fn serve_file(path: PathBuf, request: Request) -> WebResult<Response> {
     if response.status().is_success() {
         response
             .headers_mut()
-            .insert(header::CACHE_CONTROL, IMMUTABLE);
+            .insert(header::CACHE_CONTROL, immutable_until_expiry(grant));
     }
     Ok(response.into_response())
 }

@@ -1,13 +1,14 @@
 //! Serving the router on a socket: TCP_NODELAY on every connection, peer addresses for the
-//! rate limits, and a graceful stop that gives requests in flight a grace period.
+//! rate limits, and a graceful stop that gives requests in flight a grace period. A worker
+//! process serves its probes and metrics only.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
+use axum::{routing::get, serve::ListenerExt, Router};
 use tokio::net::TcpListener;
 
-use crate::{build_app, state::AppState};
+use crate::{build_app, health, metrics, state::AppState};
 
 /// Serves `state`'s application on `listener` until `stop` resolves. Then no connection is
 /// taken, live sockets are told to go (browsers reconnect to the next server at once),
@@ -60,5 +61,27 @@ pub async fn serve(
             );
         }
     }
+    Ok(())
+}
+
+/// Serves a worker process's port until `stop` resolves: `/healthz`, `/readyz` and
+/// `/metrics`, as the web application answers them, and nothing else (404). Then `draining`
+/// runs (the binary stops its workers taking jobs).
+pub async fn serve_probes(
+    state: AppState,
+    listener: TcpListener,
+    stop: impl Future<Output = ()> + Send + 'static,
+    draining: impl FnOnce(),
+) -> anyhow::Result<()> {
+    let probes = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::export))
+        .with_state(state);
+    axum::serve(listener, probes)
+        .with_graceful_shutdown(stop)
+        .await
+        .context("serving the probes")?;
+    draining();
     Ok(())
 }

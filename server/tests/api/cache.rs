@@ -424,6 +424,9 @@ async fn with_redis_stopped_pages_keep_answering_and_both_instances_recover_by_t
         b_redis.is_up() && b_redis.is_subscribed()
     })
     .await;
+    // B's tab missed photo 4's favourite (bridged nowhere while Redis was away): it is told
+    // to refetch rather than left showing what no longer holds.
+    while !matches!(next(&mut follower).await, ServerMessage::Resync { .. }) {}
     assert_eq!(readiness(&a).await["status"], "ready");
     let (status, body) = a
         .post_form("/api/set_favourite", "photo_id=5&favourite=true")

@@ -1,7 +1,7 @@
 //! Two instances behind Debian's nginx, configured by the shipped `deploy/nginx.conf`, sharing
 //! one database and Redis: a change through instance A invalidates what B has cached and
 //! reaches a live socket held by B; nginx balances, carries WebSockets and keeps derivatives
-//! at the edge.
+//! at the edge, never past their signed URL's expiry.
 
 use std::{path::Path, time::Duration};
 
@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use super::{
     cache::{shared_redis_url, unique_prefix, wait_until},
     live::{following, next, Follower, Served},
-    pipeline, postgres,
+    pipeline, postgres, TestApp,
 };
 
 /// nginx running `deploy/nginx.conf`, rewritten only for its ports and folders.
@@ -280,4 +280,72 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     drop(nginx);
     served_a.stop().await;
     served_b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_refuses_a_signed_media_url_once_it_expires() {
+    // Windows of two seconds: a URL made now expires within four.
+    let app = TestApp::with_config(Config {
+        media_url_window_secs: 2,
+        ..Config::default()
+    })
+    .await
+    .with_photos(1)
+    .await;
+    let (status, json) = pipeline::upload(
+        &app,
+        &[("test1.jpg", &pipeline::fixture("photos/test1.jpg"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{json}");
+    let id = json["files"][0]["photo_id"].as_i64().expect("photo id");
+    pipeline::run_jobs(&app).await;
+    let key: Vec<u8> = sqlx::query_scalar("SELECT media_key FROM photos WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("a media key");
+    let owner = app
+        .scalar(&format!("SELECT owner_id FROM photos WHERE id = {id}"))
+        .await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let served = Served::on(&app.state, listener).await;
+    let nginx = Nginx::start(app.dir.path(), [port, port]).await;
+    let edge = Site {
+        base: nginx.base.clone(),
+        session: served.site.session.clone(),
+    };
+
+    let access = app.state.media.access(owner).await.expect("access");
+    let expiry: i64 = access
+        .split('-')
+        .nth(1)
+        .and_then(|expiry| expiry.parse().ok())
+        .expect("the access names its expiry");
+    let media = format!("/media/{access}/{}/thumb.webp", app::format::hex(&key));
+    let (status, cached, _) = fetch(&edge, &media, "x-edge-cache").await;
+    assert_eq!((status, cached.as_deref()), (StatusCode::OK, Some("MISS")));
+    let (status, cached, _) = fetch(&edge, &media, "x-edge-cache").await;
+    assert_eq!((status, cached.as_deref()), (StatusCode::OK, Some("HIT")));
+
+    // Past the expiry the edge asks again, and the instance refuses.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64
+    };
+    while now() <= expiry {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, cached, body) = fetch(&edge, &media, "x-edge-cache").await;
+    assert_eq!(
+        (status, cached.as_deref()),
+        (StatusCode::FORBIDDEN, Some("EXPIRED")),
+        "{body}"
+    );
+    assert!(body.contains("expired"), "{body}");
+    drop(nginx);
+    served.stop().await;
 }

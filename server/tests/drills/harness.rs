@@ -140,6 +140,14 @@ impl Flashbulb {
 
     /// Starts `serve` and waits until `/healthz` answers.
     pub async fn start(&mut self) {
+        self.start_as(&["serve"], None).await;
+    }
+
+    /// Starts the binary with `args` (a role: `serve`, `serve --no-workers`, `worker`) and
+    /// waits until `/healthz` answers. With `host`, the process runs in a UTS namespace of its
+    /// own under that host name (root only, as CI runs): to every other process it is a
+    /// process of another machine, whose leases only its heartbeat's end gives back.
+    pub async fn start_as(&mut self, args: &[&str], host: Option<&str>) {
         assert!(self.child.is_none(), "already running");
         self.starts += 1;
         let log = std::fs::OpenOptions::new()
@@ -147,9 +155,23 @@ impl Flashbulb {
             .append(true)
             .open(&self.log)
             .expect("the server's log file");
-        let child = self
-            .command()
-            .arg("serve")
+        let mut command = self.command();
+        if let Some(host) = host {
+            let program = command.get_program().to_os_string();
+            let mut wrapped = Command::new("unshare");
+            wrapped
+                .args(["--uts", "sh", "-c", r#"hostname "$0" && exec "$@""#, host])
+                .arg(program);
+            for (key, value) in command.get_envs() {
+                match value {
+                    Some(value) => wrapped.env(key, value),
+                    None => wrapped.env_remove(key),
+                };
+            }
+            command = wrapped;
+        }
+        let child = command
+            .args(args)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .stdin(Stdio::null())

@@ -6,6 +6,7 @@
 #[path = "../support/files.rs"]
 mod files;
 mod harness;
+mod roles;
 mod soak;
 
 use std::{path::Path, sync::Arc, time::Duration};

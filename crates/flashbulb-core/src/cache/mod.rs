@@ -374,7 +374,7 @@ async fn follow_invalidations(
         };
         match delivery {
             Err(RecvError::Closed) => return,
-            Err(RecvError::Lagged(_)) | Ok(Delivery::Reconnected) => {
+            Err(RecvError::Lagged(_)) | Ok(Delivery::Subscribed | Delivery::Reconnected) => {
                 inner.l1.invalidate_all();
                 let owners: Vec<UserId> = lock(&inner.generations).keys().copied().collect();
                 let cache = Cache { inner };

@@ -25,6 +25,8 @@ pub struct WorkerConfig {
 pub struct Workers {
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// Renews the leases of the jobs running here until every worker has ended.
+    heartbeat: tokio::task::JoinHandle<()>,
     pool: Pool,
     id: String,
     grace: Duration,
@@ -58,9 +60,11 @@ impl Workers {
             }
         }
         tracing::info!(workers = tasks.len(), ?jobs, id, "job workers started");
+        let heartbeat = tokio::spawn(keep_leases(pool.clone(), id.clone(), config.lease));
         Self {
             stop,
             tasks,
+            heartbeat,
             pool,
             id,
             grace: config.shutdown_grace,
@@ -83,6 +87,7 @@ impl Workers {
         if drained.is_err() {
             self.tasks.abort_all();
         }
+        self.heartbeat.abort();
         match queue::release_all(&self.pool, &self.id).await {
             Ok(0) => {}
             Ok(returned) => tracing::info!(returned, "unfinished jobs returned to the queue"),
@@ -91,26 +96,18 @@ impl Workers {
     }
 }
 
-/// Runs `work` while renewing the job's lease every third of it, so that a job that runs
-/// longer than one lease (within its time limit) is never handed to a second worker.
-async fn with_lease_renewed<T>(
-    pool: &Pool,
-    worker: &str,
-    job: i64,
-    lease: Duration,
-    work: impl std::future::Future<Output = T>,
-) -> T {
-    let mut work = std::pin::pin!(work);
+/// The process's heartbeat: every third of a lease, one statement renews the leases of all
+/// the jobs running here, so a job that runs longer than one lease (within its time limit) is
+/// never handed to a second worker, and the jobs of a process that died, on any host, are
+/// taken again within one lease of its last beat.
+async fn keep_leases(pool: Pool, worker: String, lease: Duration) {
     let period = (lease / 3).max(Duration::from_millis(100));
-    let mut renewal = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            outcome = &mut work => return outcome,
-            _ = renewal.tick() => match queue::renew(pool, job, worker, lease).await {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(job, "lost the lease of a running job"),
-                Err(error) => tracing::warn!(%error, job, "could not renew a job's lease"),
-            },
+        beat.tick().await;
+        if let Err(error) = queue::heartbeat(&pool, &worker, lease).await {
+            tracing::warn!(%error, "could not renew the running jobs' leases");
         }
     }
 }
@@ -147,7 +144,7 @@ async fn run(
             }
         }
         match queue::lease(&pool, job.kind(), &id, config.lease).await {
-            Ok(Some(leased)) => work_on(&pool, job.as_ref(), &config, &id, leased, &events).await,
+            Ok(Some(leased)) => work_on(&pool, job.as_ref(), &id, leased, &events).await,
             Ok(None) => {
                 tokio::select! {
                     _ = stopped.changed() => {}
@@ -167,20 +164,13 @@ async fn run(
     }
 }
 
-async fn work_on(
-    pool: &Pool,
-    kind: &dyn Job,
-    config: &WorkerConfig,
-    id: &str,
-    job: queue::Leased,
-    events: &LiveEvents,
-) {
+async fn work_on(pool: &Pool, kind: &dyn Job, id: &str, job: queue::Leased, events: &LiveEvents) {
     let Some(photo) = job.photo_id else {
         let reason = format!("a {} job without a photo", kind.kind().as_str());
         let _ = queue::fail(pool, &job, id, &reason, false).await;
         return;
     };
-    let outcome = with_lease_renewed(pool, id, job.id, config.lease, kind.run(photo)).await;
+    let outcome = kind.run(photo).await;
     let outcome_ready = outcome.is_ok();
     let recorded = match outcome {
         Ok(()) => queue::complete(pool, job.id, id).await.map(|held| {

@@ -97,13 +97,20 @@ impl Relay {
     }
 }
 
-/// Hands every bridged update to this process' hub.
+/// Hands every bridged update to this process' hub. After a gap (this process fell behind
+/// Redis' messages, or the subscription was lost and made again) updates may have been
+/// missed: every socket here gets a `resync`, so its page refetches.
 async fn forward(hub: Hub, mut deliveries: tokio::sync::broadcast::Receiver<Delivery>) {
     loop {
         match deliveries.recv().await {
             Err(RecvError::Closed) => return,
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "live updates from Redis were dropped; pages resync");
+                hub.resync_all();
+            }
+            Ok(Delivery::Reconnected) => {
+                tracing::info!("bridged again after a gap; pages resync");
+                hub.resync_all();
             }
             Ok(Delivery::Message { channel, payload }) if channel == BRIDGE => {
                 match serde_json::from_slice::<Bridged>(&payload) {

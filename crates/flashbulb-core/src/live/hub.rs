@@ -224,6 +224,21 @@ impl Hub {
         });
     }
 
+    /// Sends every subscriber of every channel a `resync` with the next frame: after a gap in
+    /// what reached this hub (the bridge lost Redis, or fell behind its messages), no socket
+    /// here can know what it missed.
+    pub fn resync_all(&self) {
+        {
+            let mut channels = self.lock_channels();
+            for state in channels.values_mut() {
+                state.overflowed = true;
+                state.changes.clear();
+                state.additions.clear();
+            }
+        }
+        self.inner.published.notify_one();
+    }
+
     /// Whether anyone listens on `channel`: publishers may skip work when nobody does.
     pub fn is_watched(&self, channel: Channel) -> bool {
         self.lock_channels().contains_key(&channel)
