@@ -19,7 +19,7 @@ async fn web_only_instances_leave_jobs_to_workers_that_take_over_from_each_other
     let postgres = Postgres::start().await;
     let redis = Redis::start().await;
     let data = folder.path().join("data");
-    let shared = |extra: &[(&str, String)]| {
+    let shared = |extra: &[(&'static str, String)]| {
         let mut env = vec![
             ("DATABASE_URL", postgres.url()),
             ("FLASHBULB_REDIS_URL", redis.url()),
