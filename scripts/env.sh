@@ -18,6 +18,9 @@ WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version 
 # cargo and cargo-leptos share their artifacts instead of rebuilding Leptos and all above it.
 export LEPTOS_OUTPUT_NAME="flashbulb"
 
+# The S3-protocol server the object-storage drill runs (moto's server mode, from PyPI).
+MOTO_VERSION="5.2.5"
+
 # The benchmark plots.
 MATPLOTLIB_VERSION="3.10.7"
 

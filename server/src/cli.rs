@@ -163,7 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => {
             let pool = config.connect().await?;
             flashbulb_store::migrate(&pool).await?;
-            let report = seed::run_with_pictures(&pool, &args, &config.data_dir).await?;
+            let report = seed::run_with_pictures(&pool, &args, &config.files()).await?;
             println!("{report}");
             Ok(())
         }

@@ -88,6 +88,11 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// Prepended to every Redis key and channel, so installations can share a server.
     pub redis_prefix: String,
+    /// Where originals and derivatives are kept. None: the data folder (one machine).
+    /// `s3://bucket[/prefix]`: S3-compatible object storage every machine shares, its
+    /// endpoint, region and credentials from `AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` (and `AWS_ALLOW_HTTP=true` without TLS).
+    pub storage_url: Option<String>,
     /// Megabytes of rendered pages and segments cached in this process.
     pub cache_mb: u64,
     /// Seconds a cached entry lives at most. Writes invalidate at once; this bounds only what
@@ -141,6 +146,7 @@ const KEYS: &[&str] = &[
     "trash_grace_days",
     "alert_webhook",
     "redis_url",
+    "storage_url",
     "redis_prefix",
     "cache_mb",
     "cache_ttl_secs",
@@ -182,6 +188,7 @@ impl Default for Config {
             alert_webhook: None,
             alerts: flashbulb_core::alerts::AlertRule::defaults(),
             redis_url: None,
+            storage_url: None,
             redis_prefix: "flashbulb:".to_string(),
             cache_mb: 64,
             cache_ttl_secs: 300,
@@ -311,6 +318,15 @@ impl Config {
                 )));
             }
         }
+        if let Some(url) = &self.storage_url {
+            if let Err(problem) =
+                flashbulb_core::files::FileStore::new(&self.data_dir, Some(url.as_str()))
+            {
+                return Err(ConfigError::Rejected(format!(
+                    "storage_url cannot be used: {problem}"
+                )));
+            }
+        }
         if !(60..=365 * 86_400).contains(&self.media_url_window_secs) {
             return Err(ConfigError::Rejected(
                 "media_url_window_secs must be between 60 and 31536000".into(),
@@ -354,10 +370,18 @@ impl Config {
         wanted.min(fit)
     }
 
+    /// Where the library's files are kept. The storage URL was checked when the configuration
+    /// was read (a configuration made in code with a bad one is a programming error).
+    pub fn files(&self) -> flashbulb_core::files::FileStore {
+        flashbulb_core::files::FileStore::new(&self.data_dir, self.storage_url.as_deref())
+            .unwrap_or_else(|error| panic!("storage_url {:?}: {error}", self.storage_url))
+    }
+
     /// The services' section: what `flashbulb_core` is configured with.
     pub fn core(&self) -> flashbulb_core::Settings {
         flashbulb_core::Settings {
             data_dir: self.data_dir.clone(),
+            files: self.files(),
             instance: self.listen.to_string(),
             database_max_connections: self.database_max_connections,
             slow_query_ms: self.slow_query_ms,

@@ -31,13 +31,18 @@ impl From<ApiError> for CoreError {
 }
 
 impl CoreError {
-    /// A file-system failure: a full disk says so (507); anything else is an internal error
-    /// (details logged, never sent).
+    /// A file-system failure: a full disk says so (507), object storage that does not answer
+    /// is a 503 to retry ([`crate::files`] reports it as `NotConnected`); anything else is an
+    /// internal error (details logged, never sent).
     pub fn from_io(error: std::io::Error) -> Self {
         match error.kind() {
             std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => {
                 tracing::error!(%error, "the data folder is full");
                 CoreError::Refused(ApiError::StorageFull)
+            }
+            std::io::ErrorKind::NotConnected => {
+                tracing::error!(%error, "the photo storage is not answering");
+                CoreError::Refused(ApiError::Unavailable)
             }
             _ => CoreError::Internal(error.into()),
         }

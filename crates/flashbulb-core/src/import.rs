@@ -108,7 +108,7 @@ pub async fn run(
             byte_size,
             priority: flashbulb_store::jobs::PRIORITY_IMPORT,
         };
-        match ingest::add(pool, &settings.data_dir, candidate, limits).await {
+        match ingest::add(pool, &settings.files, candidate, limits).await {
             Ok(Outcome::Added(_)) => report.added += 1,
             Ok(Outcome::Duplicate(_)) => report.duplicates += 1,
             Err(Refusal::Server(error)) => return Err(error.into()),
@@ -158,13 +158,15 @@ pub(crate) async fn wait_for_derivatives(
         crate::media::MediaSigner::new(pool.clone(), settings.media_url_window_secs),
     );
     let _background = crate::background::start(redis.as_ref(), &cache, &events);
-    let workers = Workers::start(
-        pool.clone(),
-        worker_config,
-        &settings.jobs(pool),
-        wake,
-        events,
-    );
+    let workers = (settings.derivative_workers > 0).then(|| {
+        Workers::start(
+            pool.clone(),
+            worker_config,
+            &settings.jobs(pool),
+            wake,
+            events,
+        )
+    });
     loop {
         let left = waiting(flashbulb_store::jobs::depth(pool).await?);
         progress.set_position(total.saturating_sub(left));
@@ -174,7 +176,9 @@ pub(crate) async fn wait_for_derivatives(
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     progress.finish_and_clear();
-    workers.shutdown().await;
+    if let Some(workers) = workers {
+        workers.shutdown().await;
+    }
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod background;
 pub mod cache;
 pub mod error;
+pub mod files;
 pub mod gate;
 pub mod import;
 pub mod instance;

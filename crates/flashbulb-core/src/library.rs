@@ -1,7 +1,5 @@
 //! The server's implementation of the pages' [`Library`] seam, backed by the database.
 
-use std::path::PathBuf;
-
 use flashbulb_store::Pool;
 use flashbulb_types::{
     library::Library,
@@ -13,6 +11,7 @@ use flashbulb_types::{
 };
 
 use crate::{
+    files::FileStore,
     live::LiveEvents,
     media::{MediaSigner, SignMedia},
     photos, CoreError,
@@ -21,7 +20,7 @@ use crate::{
 pub struct DbLibrary {
     pool: Pool,
     /// Where originals live, for the files an emptied trash leaves behind.
-    data_dir: PathBuf,
+    files: FileStore,
     /// Every change made here is also published to the live pages.
     events: LiveEvents,
     /// Photos leave here with their media keys signed for their owner.
@@ -33,14 +32,14 @@ pub struct DbLibrary {
 impl DbLibrary {
     pub fn new(
         pool: Pool,
-        data_dir: PathBuf,
+        files: FileStore,
         events: LiveEvents,
         media: MediaSigner,
         trash_grace_days: u32,
     ) -> Self {
         Self {
             pool,
-            data_dir,
+            files,
             events,
             media,
             trash_grace_days,
@@ -101,7 +100,7 @@ impl Library for DbLibrary {
     }
 
     async fn photo(&self, owner: UserId, photo: PhotoId) -> Result<PhotoDetail, ApiError> {
-        let detail = photos::detail(&self.pool, &self.data_dir, owner, photo).await?;
+        let detail = photos::detail(&self.pool, &self.files, owner, photo).await?;
         self.signed(owner, detail).await
     }
 
@@ -161,7 +160,7 @@ impl Library for DbLibrary {
 
     async fn empty_trash(&self, owner: UserId) -> Result<u64, ApiError> {
         let emptied =
-            photos::empty_trash(&self.pool, &self.data_dir, owner, self.trash_grace_days).await?;
+            photos::empty_trash(&self.pool, &self.files, owner, self.trash_grace_days).await?;
         self.events.library_changed(owner).await;
         Ok(emptied)
     }

@@ -10,7 +10,7 @@ use flashbulb_store::{
     photos, Pool,
 };
 
-use crate::{pipeline, storage};
+use crate::{files::Stored, pipeline};
 
 /// Photos looked at per query.
 const PAGE: i64 = 1_000;
@@ -52,9 +52,8 @@ pub async fn run(
         };
         after = *last;
         for (photo, sha256) in page {
-            let complete =
-                storage::derivative_path(&settings.data_dir, &sha256, pipeline::COMPLETES);
-            if tokio::fs::try_exists(&complete).await.unwrap_or(false) {
+            let complete = Stored::Derivative(&sha256, pipeline::COMPLETES);
+            if settings.files.exists(complete).await? {
                 report.complete += 1;
             } else if jobs::enqueue_unless_queued(
                 pool,

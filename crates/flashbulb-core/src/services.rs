@@ -65,7 +65,7 @@ impl Core {
         );
         let library: SharedLibrary = Arc::new(DbLibrary::new(
             db.clone(),
-            settings.data_dir.clone(),
+            settings.files.clone(),
             events.clone(),
             media.clone(),
             settings.trash_grace_days,
@@ -114,7 +114,7 @@ impl Core {
     pub async fn add_photo(&self, candidate: Candidate<'_>) -> Result<Outcome, Refusal> {
         let owner = candidate.owner;
         let limits = self.settings.job_limits();
-        let outcome = ingest::add(&self.db, &self.settings.data_dir, candidate, limits).await;
+        let outcome = ingest::add(&self.db, &self.settings.files, candidate, limits).await;
         if let Ok(Outcome::Added(_)) = outcome {
             self.events.counters_changed(owner);
             self.announce_jobs().await;

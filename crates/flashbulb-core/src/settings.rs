@@ -9,6 +9,7 @@ use flashbulb_store::Pool;
 use crate::{
     alerts::AlertRule,
     cache::Cache,
+    files::FileStore,
     jobs::{worker::WorkerConfig, Registry},
     live::HubConfig,
     pipeline::{derive::Limits, DerivativesJob},
@@ -19,6 +20,8 @@ use crate::{
 pub struct Settings {
     /// Where the photo files live (and a SQLite database, by default).
     pub data_dir: PathBuf,
+    /// Where originals and derivatives are kept: the data folder, or object storage.
+    pub files: FileStore,
     /// How this process names itself to others: alerts' webhook payloads carry it.
     pub instance: String,
     pub database_max_connections: u32,
@@ -64,7 +67,7 @@ impl Settings {
     pub fn derivatives_job(&self, pool: &Pool) -> DerivativesJob {
         DerivativesJob {
             pool: pool.clone(),
-            data_dir: self.data_dir.clone(),
+            files: self.files.clone(),
             limits: self.job_limits(),
             workers: self.derivative_workers,
         }

@@ -122,22 +122,16 @@ pub async fn write_atomically(data_dir: &Path, path: &Path, bytes: &[u8]) -> std
 
 pub use flashbulb_types::format::hex;
 
-/// Removes an original that no photo refers to any more; a missing file is no error.
-pub async fn remove_original(data_dir: &Path, sha256: &[u8]) -> std::io::Result<()> {
-    match tokio::fs::remove_file(original_path(data_dir, sha256)).await {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
-}
-
-/// Removes an original unless a photo (of any owner) still refers to its bytes.
+/// Removes an original unless a photo (of any owner) still refers to its bytes; a missing
+/// file is no error.
 pub async fn remove_original_unless_used(
     pool: &flashbulb_store::Pool,
-    data_dir: &Path,
+    files: &crate::files::FileStore,
     sha256: &[u8],
 ) -> Result<(), crate::CoreError> {
     if !flashbulb_store::photos::content_in_use(pool, sha256).await? {
-        remove_original(data_dir, sha256)
+        files
+            .remove(crate::files::Stored::Original(sha256))
             .await
             .map_err(crate::CoreError::from_io)?;
     }

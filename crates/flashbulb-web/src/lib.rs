@@ -25,6 +25,7 @@ pub mod serve;
 pub mod settings;
 pub mod socket;
 pub mod state;
+mod stored;
 pub mod timeline;
 pub mod upload;
 pub mod vitals;

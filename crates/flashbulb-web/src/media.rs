@@ -8,7 +8,7 @@
 //! Browsers keep an answer for a year; shared caches (the nginx edge, a CDN) only until the
 //! URL expires (`s-maxage`), so no edge serves a signed URL past its expiry.
 
-use std::{path::PathBuf, sync::LazyLock};
+use std::sync::LazyLock;
 
 use axum::{
     body::Body,
@@ -17,16 +17,19 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use flashbulb_core::{media::Grant, pipeline::VARIANTS, storage, CoreError};
+use flashbulb_core::{
+    files::{FileStore, Small, Stored},
+    media::Grant,
+    pipeline::VARIANTS,
+    storage,
+};
 use flashbulb_types::{model::UserId, ApiError};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 use crate::state::AppState;
 use crate::WebResult;
 
 /// Derivatives up to this size are kept in the cache's memory once read (a thumbnail is a few
-/// kilobytes, a preview a few hundred); larger ones stream from disk each time.
+/// kilobytes, a preview a few hundred); larger ones stream from where the files are each time.
 pub const MAX_REMEMBERED_BYTES: u64 = 1024 * 1024;
 /// The URL names the content: a response never changes. Browsers keep it for a year; shared
 /// caches until the URL's expiry, after which it must be refused everywhere.
@@ -49,7 +52,7 @@ pub(crate) async fn derivative(
     let key = parse_key(&key_hex).ok_or(ApiError::NotFound)?;
     let grant = state.media.verify(&access).await?;
     let owner = grant.owner;
-    // Ranges, and whatever is not in memory, are the file service's.
+    // Ranges, and whatever is not in memory, are streamed from where the files are.
     if !request.headers().contains_key(header::RANGE) {
         let name = format!("media {key_hex} {variant}");
         let remembered = state
@@ -68,16 +71,16 @@ pub(crate) async fn derivative(
             }
             // Found but not kept: no second lookup to stream it.
             Err(not) => {
-                if let NotRemembered::OnDisk(path) = &*not {
-                    return serve_derivative(path.clone(), variant, grant, request).await;
+                if let NotRemembered::Stored(sha) = &*not {
+                    return serve_derivative(&state, sha, variant, grant, request).await;
                 }
             }
         }
     }
-    let path = derivative_path(&state, owner, key, variant)
+    let sha = derivatives_of(&state, owner, key)
         .await?
         .ok_or(ApiError::NotFound)?;
-    serve_derivative(path, variant, grant, request).await
+    serve_derivative(&state, &sha, variant, grant, request).await
 }
 
 /// The variant whose file answers for `variant` when a photo has none: photos derived before
@@ -92,17 +95,24 @@ fn stand_in(variant: &str) -> Option<&'static str> {
     }
 }
 
-/// [`serve_file`], or the stand-in's file when the variant's is missing, sent `no-cache`: the
-/// photo's next derivation may make the real one under the same address.
+/// [`serve_stored`], or the stand-in's file when the variant's is missing, sent `no-cache`:
+/// the photo's next derivation may make the real one under the same address.
 async fn serve_derivative(
-    path: PathBuf,
+    state: &AppState,
+    sha: &[u8],
     variant: &str,
     grant: Grant,
     request: Request,
 ) -> WebResult<Response> {
+    let files = &state.settings.files;
     if let Some(stand_in) = stand_in(variant) {
-        if !tokio::fs::try_exists(&path).await.unwrap_or(true) {
-            let mut response = serve_file(path.with_file_name(stand_in), grant, request).await?;
+        let has_own = files
+            .exists(Stored::Derivative(sha, variant))
+            .await
+            .unwrap_or(true);
+        if !has_own {
+            let mut response =
+                serve_stored(files, Stored::Derivative(sha, stand_in), grant, request).await?;
             if response.status().is_success() {
                 response
                     .headers_mut()
@@ -111,17 +121,18 @@ async fn serve_derivative(
             return Ok(response);
         }
     }
-    serve_file(path, grant, request).await
+    serve_stored(files, Stored::Derivative(sha, variant), grant, request).await
 }
 
-/// Why a derivative was not kept in memory; the file service answers instead.
+/// Why a derivative was not kept in memory; it is streamed instead.
 #[derive(Debug)]
 enum NotRemembered {
     /// No photo of the owner's has the key, or the database could not say: the lookup is
     /// made again, and answers with the status it deserves.
     Unknown,
-    /// Too large to keep, or unreadable here: the file service streams it (or says why not).
-    OnDisk(PathBuf),
+    /// Too large to keep, missing, or unreadable now: streamed from where the files are (or
+    /// answered with why not), the content's SHA-256 known.
+    Stored(Vec<u8>),
 }
 
 /// The whole derivative, if it is one of the owner's photos and small enough to keep.
@@ -131,33 +142,31 @@ async fn read_small(
     key: [u8; 8],
     variant: &str,
 ) -> Result<Bytes, NotRemembered> {
-    let path = derivative_path(state, owner, key, variant)
+    let sha = derivatives_of(state, owner, key)
         .await
         .ok()
         .flatten()
         .ok_or(NotRemembered::Unknown)?;
-    let small = tokio::fs::metadata(&path)
+    match state
+        .settings
+        .files
+        .read_small(Stored::Derivative(&sha, variant), MAX_REMEMBERED_BYTES)
         .await
-        .is_ok_and(|metadata| metadata.len() <= MAX_REMEMBERED_BYTES);
-    if !small {
-        return Err(NotRemembered::OnDisk(path));
-    }
-    match tokio::fs::read(&path).await {
-        Ok(bytes) => Ok(Bytes::from(bytes)),
-        Err(_) => Err(NotRemembered::OnDisk(path)),
+    {
+        Ok(Small::Bytes(bytes)) => Ok(bytes),
+        _ => Err(NotRemembered::Stored(sha)),
     }
 }
 
-/// Where `owner`'s derivative is on disk; `None` when no photo of theirs has that key.
-async fn derivative_path(
+/// The SHA-256 naming `owner`'s derivatives of media key `key`; `None` when no photo of
+/// theirs has that key.
+async fn derivatives_of(
     state: &AppState,
     owner: UserId,
     key: [u8; 8],
-    variant: &str,
-) -> WebResult<Option<PathBuf>> {
+) -> WebResult<Option<Vec<u8>>> {
     // Only the owner's photos are served.
-    let sha = flashbulb_store::photos::derivatives_by_media_key(&state.db, owner, key).await?;
-    Ok(sha.map(|sha| storage::derivative_path(&state.settings.data_dir, &sha, variant)))
+    Ok(flashbulb_store::photos::derivatives_by_media_key(&state.db, owner, key).await?)
 }
 
 /// A derivative already in memory, answered as [`derivative`] answers it; `None` for
@@ -230,19 +239,22 @@ fn content_type(variant: &str) -> Option<HeaderValue> {
         .map(|(_, content_type)| content_type.clone())
 }
 
-/// The file service's answer: ranges, conditional requests, large files, and the 404s.
-async fn serve_file(path: PathBuf, grant: Grant, request: Request) -> WebResult<Response> {
-    let mut response = ServeFile::new(path)
-        .oneshot(request)
-        .await
-        .map_err(|error| CoreError::Internal(error.into()))?
-        .map(Body::new);
+/// The stored file's answer: ranges, conditional requests, large files, and the 404s.
+async fn serve_stored(
+    files: &FileStore,
+    file: Stored<'_>,
+    grant: Grant,
+    request: Request,
+) -> WebResult<Response> {
+    let mut response = crate::stored::answer(files, file, request)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     if response.status().is_success() {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, immutable_until_expiry(grant));
     }
-    Ok(response.into_response())
+    Ok(response)
 }
 
 /// 16 lower-case hex digits, exactly: one address per content.

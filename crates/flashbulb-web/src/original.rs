@@ -2,15 +2,12 @@
 //! tagged with its SHA-256.
 
 use axum::{
-    body::Body,
     extract::{Path, Request, State},
     http::{header, HeaderValue},
     response::{IntoResponse, Response},
 };
-use flashbulb_core::{storage, CoreError};
+use flashbulb_core::{files::Stored, storage, CoreError};
 use flashbulb_types::ApiError;
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 use crate::conditional;
 use crate::WebResult;
@@ -34,19 +31,15 @@ pub(crate) async fn download_original(
     if let Some(unchanged) = conditional::not_modified(request.headers(), &etag, PRIVATE_HOUR) {
         return Ok(unchanged);
     }
-    let path = storage::original_path(&state.settings.data_dir, &sha);
-    if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+    // Streamed, with ranges (and, from the data folder, conditional requests).
+    let Some(mut response) =
+        crate::stored::answer(&state.settings.files, Stored::Original(&sha), request).await?
+    else {
         return Err(CoreError::Refused(ApiError::Gone(
             "the original file of this photo is not stored on this server".into(),
         ))
         .into());
-    }
-    // ServeFile streams the file and answers range and conditional requests.
-    let mut response = ServeFile::new(path)
-        .oneshot(request)
-        .await
-        .map_err(|error| CoreError::Internal(error.into()))?
-        .map(Body::new);
+    };
     let served = response.status().is_success();
     let headers = response.headers_mut();
     if let Some(mime) = mime_type.and_then(|mime| HeaderValue::from_str(&mime).ok()) {

@@ -5,7 +5,6 @@
 use std::{
     collections::HashSet,
     io::{self, BufWriter, Write},
-    path::{Path, PathBuf},
 };
 
 use app::{format::civil_date, model::AlbumId};
@@ -15,7 +14,7 @@ use axum::{
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
 };
-use flashbulb_core::storage;
+use flashbulb_core::files::{FileStore, Stored};
 use flashbulb_store::albums;
 use flashbulb_store::Pool;
 use flashbulb_types::ApiError;
@@ -76,11 +75,11 @@ pub(crate) async fn shared_zip(
 fn stream_album(state: &AppState, album: AlbumId, title: &str) -> Response {
     let (sender, receiver) = mpsc::channel::<io::Result<Bytes>>(CHUNKS_IN_FLIGHT);
     let pool = state.db.clone();
-    let data_dir = state.settings.data_dir.clone();
+    let files = state.settings.files.clone();
     let runtime = Handle::current();
     tokio::task::spawn_blocking(move || {
         let out = BufWriter::with_capacity(CHUNK, ChannelWriter(sender.clone()));
-        if let Err(error) = write_album(&runtime, &pool, &data_dir, album, out) {
+        if let Err(error) = write_album(&runtime, &pool, &files, album, out) {
             // The status line is gone already: cutting the stream short is the one signal
             // left, and a client then sees a truncated (invalid) archive, never a wrong one.
             tracing::warn!(%error, album, "album download stopped");
@@ -125,7 +124,7 @@ impl Write for ChannelWriter {
 fn write_album<W: Write>(
     runtime: &Handle,
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     album: AlbumId,
     out: W,
 ) -> anyhow::Result<()> {
@@ -138,15 +137,14 @@ fn write_album<W: Write>(
         let Some(last) = rows.last() else { break };
         after = last.id;
         for row in rows {
-            let path: PathBuf = storage::original_path(data_dir, &row.sha256);
-            let mut file = match std::fs::File::open(&path) {
-                Ok(file) => file,
-                Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                    missing.push(row.file_name);
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
+            // From object storage, each original is fetched into the scratch folder first
+            // (and removed once copied into the archive).
+            let Some(readable) = runtime.block_on(files.readable(Stored::Original(&row.sha256)))?
+            else {
+                missing.push(row.file_name);
+                continue;
             };
+            let mut file = std::fs::File::open(readable.path())?;
             let options = SimpleFileOptions::default()
                 .compression_method(CompressionMethod::Stored)
                 .large_file(file.metadata()?.len() >= u64::from(u32::MAX))

@@ -68,7 +68,7 @@ async fn a_demo_library_shows_pictures_whose_files_its_rows_share() {
         without_pictures: false,
         ..seed_args("demo", 300)
     };
-    seed::run_with_pictures(&app.pool, &args, app.dir.path())
+    seed::run_with_pictures(&app.pool, &args, &app.state.settings.files)
         .await
         .expect("seed");
     // Every row shows a picture: its own media key, a shared picture's files.

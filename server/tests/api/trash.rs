@@ -136,13 +136,15 @@ async fn emptying_the_trash_keeps_its_photos_restorable_then_deletes_them_and_un
 
     // Within the grace period nothing goes; after it, the photos and unshared originals do.
     let now = flashbulb_store::now();
-    let purged = flashbulb_core::photos::purge_emptied(&app.pool, app.dir.path(), now - 86_400)
-        .await
-        .expect("purge");
+    let purged =
+        flashbulb_core::photos::purge_emptied(&app.pool, &app.state.settings.files, now - 86_400)
+            .await
+            .expect("purge");
     assert!(purged.is_empty(), "{purged:?}");
-    let purged = flashbulb_core::photos::purge_emptied(&app.pool, app.dir.path(), now + 1)
-        .await
-        .expect("purge");
+    let purged =
+        flashbulb_core::photos::purge_emptied(&app.pool, &app.state.settings.files, now + 1)
+            .await
+            .expect("purge");
     assert_eq!(purged.into_iter().collect::<Vec<_>>(), [(1, 2)]);
     assert_eq!(
         app.scalar("SELECT count(*) FROM photos WHERE owner_id = 1")

@@ -356,6 +356,106 @@ impl Drop for Redis {
     }
 }
 
+/// An S3-protocol server of the drill's own: moto's server mode, installed by
+/// `scripts/setup --test` in `.tools/s3-venv`. It keeps objects in memory: a restart is empty.
+pub struct ObjectStore {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+/// The bucket every object-storage drill uses.
+pub const BUCKET: &str = "flashbulb-drill";
+
+impl ObjectStore {
+    pub async fn start() -> Self {
+        let mut store = Self {
+            child: None,
+            port: free_port(),
+        };
+        store.resume().await;
+        store
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// What a Flashbulb process needs to keep its files in the bucket, below `prefix`.
+    pub fn env(&self, prefix: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("FLASHBULB_STORAGE_URL", format!("s3://{BUCKET}/{prefix}")),
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ALLOW_HTTP", "true".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", "drill".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "drill".to_string()),
+        ]
+    }
+
+    /// (Re)starts the server on the same port, empty, with the bucket made.
+    pub async fn resume(&mut self) {
+        let server =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/s3-venv/bin/moto_server");
+        let child = Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "{} (moto, installed by scripts/setup --test) runs: {error}",
+                    server.display()
+                )
+            });
+        self.child = Some(child);
+        let endpoint = self.endpoint();
+        eventually("the S3 server answers", Duration::from_secs(30), || {
+            let endpoint = endpoint.clone();
+            async move { get(&endpoint, "/", None).await.status.is_some() }
+        })
+        .await;
+        let made = send(
+            axum::http::Request::put(format!("{}/{BUCKET}", self.endpoint()))
+                .body(Full::new(Bytes::new()))
+                .expect("a request"),
+        )
+        .await;
+        assert_eq!(made.status, Some(200), "making the bucket: {}", made.text());
+    }
+
+    /// The names of the objects below `prefix`, from the server's listing.
+    pub async fn names(&self, prefix: &str) -> Vec<String> {
+        let listing = get(
+            &self.endpoint(),
+            &format!("/{BUCKET}?list-type=2&max-keys=10000&prefix={prefix}"),
+            None,
+        )
+        .await;
+        assert_eq!(listing.status, Some(200), "{}", listing.text());
+        listing
+            .text()
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|rest| rest.split("</Key>").next())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// SIGKILL: the store vanishes, with everything it held.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL the S3 server");
+            child.wait().expect("reaped");
+        }
+    }
+}
+
+impl Drop for ObjectStore {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A PostgreSQL cluster of the drill's own (initdb in a temporary folder, run as the
 /// `postgres` user), which it may stop and start.
 pub struct Postgres {
@@ -479,6 +579,7 @@ fn run_checked(command: &mut Command) {
 pub struct Answer {
     /// `None`: no HTTP answer at all (refused connection, reset, timeout).
     pub status: Option<u16>,
+    pub headers: axum::http::HeaderMap,
     pub body: Bytes,
     pub took: Duration,
 }
@@ -503,21 +604,24 @@ pub async fn send(request: axum::http::Request<Full<Bytes>>) -> Answer {
     let answer = tokio::time::timeout(Duration::from_secs(30), async {
         let response = client().request(request).await.ok()?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let body = response.into_body().collect().await.ok()?.to_bytes();
-        Some((status, body))
+        Some((status, headers, body))
     })
     .await
     .ok()
     .flatten();
     let took = started.elapsed();
     match answer {
-        Some((status, body)) => Answer {
+        Some((status, headers, body)) => Answer {
             status: Some(status),
+            headers,
             body,
             took,
         },
         None => Answer {
             status: None,
+            headers: axum::http::HeaderMap::new(),
             body: Bytes::new(),
             took,
         },

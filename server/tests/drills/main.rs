@@ -6,6 +6,7 @@
 #[path = "../support/files.rs"]
 mod files;
 mod harness;
+mod object_storage;
 mod roles;
 mod soak;
 

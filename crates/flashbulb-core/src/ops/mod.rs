@@ -152,7 +152,7 @@ pub fn start(state: &Ops) -> tokio::task::JoinHandle<()> {
 async fn prune(state: &Ops) {
     let grace_secs = i64::from(state.settings.trash_grace_days) * 24 * 3600;
     let before = flashbulb_store::now() - grace_secs;
-    match crate::photos::purge_emptied(&state.db, &state.settings.data_dir, before).await {
+    match crate::photos::purge_emptied(&state.db, &state.settings.files, before).await {
         Ok(purged) => {
             for (owner, photos) in purged {
                 tracing::info!(

@@ -9,6 +9,7 @@ use flashbulb_types::model::{PhotoId, UserId};
 use flashbulb_types::ApiError;
 
 use crate::{
+    files::{FileStore, Stored},
     pipeline::{
         decode,
         derive::{self, DeriveError, Limits},
@@ -65,11 +66,11 @@ impl Refusal {
 /// moves into place and the row and its job are written in one transaction.
 pub async fn add(
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     candidate: Candidate<'_>,
     limits: Limits,
 ) -> Result<Outcome, Refusal> {
-    let outcome = add_inner(pool, data_dir, &candidate, limits).await;
+    let outcome = add_inner(pool, files, &candidate, limits).await;
     // Whatever happened, the temporary file is gone afterwards (moved or removed).
     let _ = tokio::fs::remove_file(candidate.temporary).await;
     outcome
@@ -77,7 +78,7 @@ pub async fn add(
 
 async fn add_inner(
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     candidate: &Candidate<'_>,
     limits: Limits,
 ) -> Result<Outcome, Refusal> {
@@ -111,17 +112,13 @@ async fn add_inner(
         return Ok(Outcome::Duplicate(id));
     }
 
-    let original = storage::original_path(data_dir, &candidate.sha256);
-    let placed_here = if tokio::fs::try_exists(&original).await.unwrap_or(false) {
+    let original = Stored::Original(&candidate.sha256);
+    let placed_here = if files.exists(original).await.map_err(CoreError::from_io)? {
         // Another owner has the same bytes: one file serves both.
         false
     } else {
-        if let Some(folder) = original.parent() {
-            tokio::fs::create_dir_all(folder)
-                .await
-                .map_err(CoreError::from_io)?;
-        }
-        tokio::fs::rename(candidate.temporary, &original)
+        files
+            .put_file(original, candidate.temporary)
             .await
             .map_err(CoreError::from_io)?;
         true
@@ -130,8 +127,7 @@ async fn add_inner(
         Ok(id) => Ok(Outcome::Added(id)),
         Err(error) => {
             if placed_here {
-                let _ =
-                    storage::remove_original_unless_used(pool, data_dir, &candidate.sha256).await;
+                let _ = storage::remove_original_unless_used(pool, files, &candidate.sha256).await;
             }
             // Two uploads of the same bytes at once: the other one won.
             if let CoreError::Database(StoreError::Conflict(_)) = &error {

@@ -4,32 +4,32 @@
 
 pub mod ingest;
 
-use std::path::Path;
-
 use flashbulb_store::photos::{delete_emptied, delete_trashed, mark_emptied, neighbours, record};
 use flashbulb_store::Pool;
 use flashbulb_types::model::{PhotoDetail, PhotoId, UserId};
 
-use crate::{error::CoreResult, storage};
+use crate::{
+    error::CoreResult,
+    files::{FileStore, Stored},
+    storage,
+};
 
 /// Everything the photo page shows about one of `owner`'s photos.
 pub async fn detail(
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     owner: UserId,
     photo: PhotoId,
 ) -> CoreResult<PhotoDetail> {
     let row = record(pool, owner, photo).await?;
-    let has_original = tokio::fs::try_exists(storage::original_path(data_dir, &row.sha256))
-        .await
-        .unwrap_or(false);
-    let responsive = tokio::fs::try_exists(storage::derivative_path(
-        data_dir,
-        &row.derivatives_sha256,
-        crate::pipeline::COMPLETES,
-    ))
-    .await
-    .unwrap_or(false);
+    let (has_original, responsive) = tokio::join!(
+        files.exists(Stored::Original(&row.sha256)),
+        files.exists(Stored::Derivative(
+            &row.derivatives_sha256,
+            crate::pipeline::COMPLETES,
+        )),
+    );
+    let (has_original, responsive) = (has_original.unwrap_or(false), responsive.unwrap_or(false));
     let visible = row.trashed_at.is_none() && row.status == "ready";
     // Neighbours in timeline order; a trashed photo has none.
     let (newer, older) = if visible {
@@ -77,13 +77,13 @@ pub async fn detail(
 /// [`purge_emptied`] deletes them once the period is over. Without one they go at once.
 pub async fn empty_trash(
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     owner: UserId,
     grace_days: u32,
 ) -> CoreResult<u64> {
     if grace_days == 0 {
         let hashes = delete_trashed(pool, owner).await?;
-        remove_unused_originals(pool, data_dir, &hashes).await;
+        remove_unused_originals(pool, files, &hashes).await;
         return Ok(hashes.len() as u64);
     }
     Ok(mark_emptied(pool, owner).await?)
@@ -98,7 +98,7 @@ const PURGE_BATCH: i64 = 500;
 /// went, each once, with how many.
 pub async fn purge_emptied(
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     before: i64,
 ) -> CoreResult<std::collections::BTreeMap<UserId, u64>> {
     let mut purged = std::collections::BTreeMap::new();
@@ -108,18 +108,18 @@ pub async fn purge_emptied(
             *purged.entry(*owner).or_default() += 1;
         }
         let hashes: Vec<Vec<u8>> = rows.into_iter().map(|(_, sha)| sha).collect();
-        remove_unused_originals(pool, data_dir, &hashes).await;
+        remove_unused_originals(pool, files, &hashes).await;
         if (hashes.len() as i64) < PURGE_BATCH {
             return Ok(purged);
         }
     }
 }
 
-/// Removes the originals of deleted photos that no remaining photo shares. Files go after the
+/// Removes the originals of deleted photos that no remaining photo shares. FileStore go after the
 /// rows are gone: a crash in between leaves an orphan file, never a photo without its original.
-async fn remove_unused_originals(pool: &Pool, data_dir: &Path, hashes: &[Vec<u8>]) {
+async fn remove_unused_originals(pool: &Pool, files: &FileStore, hashes: &[Vec<u8>]) {
     for sha in hashes {
-        if let Err(error) = storage::remove_original_unless_used(pool, data_dir, sha).await {
+        if let Err(error) = storage::remove_original_unless_used(pool, files, sha).await {
             tracing::warn!(%error, sha = %storage::hex(sha), "could not remove an original");
         }
     }

@@ -23,7 +23,7 @@ use flashbulb_types::model::PhotoId;
 use image::RgbImage;
 use sniff::Format;
 
-use crate::storage;
+use crate::files::{FileStore, Stored};
 
 /// The files made of a photo, named as their URLs end: the grid's square thumbnail (WebP, JPEG,
 /// and WebP at twice the side for high-density screens), and the photo page's previews at each
@@ -329,7 +329,7 @@ impl PipelineError {
 #[derive(Debug, Clone)]
 pub struct DerivativesJob {
     pub pool: Pool,
-    pub data_dir: std::path::PathBuf,
+    pub files: FileStore,
     pub limits: Limits,
     /// Jobs run at once; each takes a core while it decodes and encodes.
     pub workers: usize,
@@ -346,7 +346,7 @@ impl crate::jobs::Job for DerivativesJob {
     }
 
     async fn run(&self, photo: PhotoId) -> Result<(), crate::jobs::JobFailure> {
-        make_derivatives(&self.pool, &self.data_dir, photo, self.limits)
+        make_derivatives(&self.pool, &self.files, photo, self.limits)
             .await
             .map_err(|error| crate::jobs::JobFailure {
                 reason: error.to_string(),
@@ -360,7 +360,7 @@ impl crate::jobs::Job for DerivativesJob {
 /// at any point leaves at worst files that the next attempt rewrites byte for byte.
 pub async fn make_derivatives(
     pool: &Pool,
-    data_dir: &Path,
+    files: &FileStore,
     photo: PhotoId,
     limits: Limits,
 ) -> Result<(), PipelineError> {
@@ -368,16 +368,13 @@ pub async fn make_derivatives(
     let Some(sha) = photos::sha256_of(pool, photo).await? else {
         return Ok(());
     };
-    let original = storage::original_path(data_dir, &sha);
-    match tokio::fs::metadata(&original).await {
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err(PipelineError::MissingOriginal)
-        }
-        Err(error) => return Err(error.into()),
-    }
+    // From object storage, a copy in the scratch folder, removed when the job ends.
+    let original = files
+        .readable(Stored::Original(&sha))
+        .await?
+        .ok_or(PipelineError::MissingOriginal)?;
     let derived =
-        match tokio::task::spawn_blocking(move || derive_from(original.as_path(), limits)).await {
+        match tokio::task::spawn_blocking(move || derive_from(original.path(), limits)).await {
             Ok(derived) => derived?,
             // A decoder that panics on a file will panic on it again: not worth a retry.
             Err(error) if error.is_panic() => {
@@ -388,12 +385,9 @@ pub async fn make_derivatives(
             }
         };
     for (variant, bytes) in &derived.files {
-        storage::write_atomically(
-            data_dir,
-            &storage::derivative_path(data_dir, &sha, variant),
-            bytes,
-        )
-        .await?;
+        files
+            .put_bytes(Stored::Derivative(&sha, variant), bytes)
+            .await?;
     }
     photos::record_derivatives(
         pool,

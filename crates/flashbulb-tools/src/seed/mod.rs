@@ -3,7 +3,7 @@
 
 pub mod pictures;
 
-use std::{fmt, path::Path, time::Instant};
+use std::{fmt, time::Instant};
 
 use flashbulb_core::users;
 use flashbulb_store::bulk::GeneratedPhoto;
@@ -90,18 +90,18 @@ pub async fn run(pool: &Pool, args: &SeedArgs) -> anyhow::Result<SeedReport> {
     seed(pool, args, &[], Instant::now()).await
 }
 
-/// Seeds the rows, each showing one of the demo pictures (drawn and derived into `data_dir`
+/// Seeds the rows, each showing one of the demo pictures (drawn and derived into `store`
 /// first) unless `args` asks for colour placeholders only.
 pub async fn run_with_pictures(
     pool: &Pool,
     args: &SeedArgs,
-    data_dir: &Path,
+    store: &flashbulb_core::files::FileStore,
 ) -> anyhow::Result<SeedReport> {
     if args.without_pictures {
         return run(pool, args).await;
     }
     let started = Instant::now();
-    let pictures = pictures::prepare(data_dir).await?;
+    let pictures = pictures::prepare(store).await?;
     seed(pool, args, &pictures, started).await
 }
 

@@ -3,10 +3,11 @@
 //! shared by the seeded rows, so a new library looks like photographs rather than coloured
 //! tiles while a million rows still seed in seconds.
 
-use std::path::Path;
-
 use anyhow::Context;
-use flashbulb_core::{pipeline, storage};
+use flashbulb_core::{
+    files::{FileStore, Stored},
+    pipeline,
+};
 use image::{Rgb, RgbImage};
 use rand::{rngs::SmallRng, Rng, SeedableRng};
 use sha2::{Digest, Sha256};
@@ -29,17 +30,17 @@ pub struct DemoPicture {
 static DRAWN: tokio::sync::OnceCell<Vec<(DemoPicture, pipeline::Files)>> =
     tokio::sync::OnceCell::const_new();
 
-/// Draws the pictures (once per process) and writes their derivatives under `data_dir`. The
-/// same number always gives the same picture, so seeding again rewrites the same files.
-pub async fn prepare(data_dir: &Path) -> anyhow::Result<Vec<DemoPicture>> {
+/// Draws the pictures (once per process) and writes their derivatives to `store`. The same
+/// number always gives the same picture, so seeding again rewrites the same files.
+pub async fn prepare(store: &FileStore) -> anyhow::Result<Vec<DemoPicture>> {
     let drawn = DRAWN.get_or_try_init(draw_all).await?;
     let mut pictures = Vec::with_capacity(PICTURES);
     for (picture, files) in drawn {
         for (variant, bytes) in files {
-            let path = storage::derivative_path(data_dir, &picture.sha256, variant);
-            storage::write_atomically(data_dir, &path, bytes)
+            store
+                .put_bytes(Stored::Derivative(&picture.sha256, variant), bytes)
                 .await
-                .with_context(|| format!("writing {}", path.display()))?;
+                .with_context(|| format!("writing a demo picture's {variant} to {store:?}"))?;
         }
         pictures.push(picture.clone());
     }
