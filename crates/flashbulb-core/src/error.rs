@@ -20,6 +20,10 @@ pub enum CoreError {
     /// Sorted by the store where it happened.
     #[error(transparent)]
     Database(#[from] StoreError),
+    /// Object storage did not answer (or failed): a 503 to retry, which says nothing about the
+    /// database.
+    #[error("the photo storage is not answering: {0}")]
+    StorageAway(std::io::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -42,7 +46,7 @@ impl CoreError {
             }
             std::io::ErrorKind::NotConnected => {
                 tracing::error!(%error, "the photo storage is not answering");
-                CoreError::Refused(ApiError::Unavailable)
+                CoreError::StorageAway(error)
             }
             _ => CoreError::Internal(error.into()),
         }
@@ -58,6 +62,7 @@ impl CoreError {
         match self {
             CoreError::Refused(api) => api.clone(),
             CoreError::Database(error) => error.to_api(),
+            CoreError::StorageAway(_) => ApiError::Unavailable,
             CoreError::Internal(_) => {
                 tracing::error!(error = ?self, "internal error");
                 ApiError::Internal

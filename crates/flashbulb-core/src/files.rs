@@ -159,6 +159,8 @@ impl FileStore {
                     .with_connect_timeout(Duration::from_secs(2))
                     .with_timeout(Duration::from_secs(120)),
             )
+            // The client options above replace those read from the environment.
+            .with_allow_http(std::env::var("AWS_ALLOW_HTTP").is_ok_and(|allow| allow == "true"))
             .build()?;
         Ok(Self {
             data_dir: data_dir.to_path_buf(),

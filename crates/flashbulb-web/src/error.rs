@@ -41,9 +41,18 @@ impl From<anyhow::Error> for WebError {
     }
 }
 
+/// Marks a 503 that is not the database's (object storage did not answer): the database gate
+/// stays open, so pages that need no file keep answering.
+#[derive(Debug, Clone, Copy)]
+pub struct NotTheDatabase;
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        api_response(&self.0.to_api())
+        let mut response = api_response(&self.0.to_api());
+        if matches!(self.0, CoreError::StorageAway(_)) {
+            response.extensions_mut().insert(NotTheDatabase);
+        }
+        response
     }
 }
 

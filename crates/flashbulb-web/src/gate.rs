@@ -60,7 +60,12 @@ pub async fn fail_fast(State(state): State<AppState>, request: Request, next: Ne
             }
         }
     };
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+    let database_away = response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && response
+            .extensions()
+            .get::<crate::error::NotTheDatabase>()
+            .is_none();
+    if database_away {
         gate.shut();
     }
     response
