@@ -25,6 +25,8 @@ mod health;
 #[allow(dead_code)] // this binary takes one crafted file of the set
 mod hostile;
 mod live;
+#[path = "../support/nginx.rs"]
+mod nginx;
 mod observability;
 mod photos;
 mod pipeline;

@@ -3,7 +3,7 @@
 //! reaches a live socket held by B; nginx balances, carries WebSockets and keeps derivatives
 //! at the edge, never past their signed URL's expiry.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use app::live::{Change, ServerMessage, Topic};
 use axum::http::StatusCode;
@@ -15,105 +15,9 @@ use tokio::net::TcpListener;
 use super::{
     cache::{shared_redis_url, unique_prefix, wait_until},
     live::{following, next, Follower, Served},
+    nginx::Nginx,
     pipeline, postgres, TestApp,
 };
-
-/// nginx running `deploy/nginx.conf`, rewritten only for its ports and folders.
-struct Nginx {
-    base: String,
-    process: tokio::process::Child,
-}
-
-impl Nginx {
-    async fn start(folder: &Path, upstreams: [u16; 2]) -> Self {
-        let shipped = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx.conf"),
-        )
-        .expect("deploy/nginx.conf");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let folder = folder.display().to_string();
-        let mut config = shipped.clone();
-        for (from, to) in [
-            (
-                "worker_processes auto;".to_string(),
-                format!(
-                    "worker_processes 1;\nuser root;\npid {folder}/nginx.pid;\n\
-                     error_log {folder}/nginx-error.log warn;"
-                ),
-            ),
-            (
-                "http {".to_string(),
-                format!(
-                    "http {{\n    client_body_temp_path {folder}/body;\n    \
-                     proxy_temp_path {folder}/proxy;\n    fastcgi_temp_path {folder}/fastcgi;\n    \
-                     uwsgi_temp_path {folder}/uwsgi;\n    scgi_temp_path {folder}/scgi;"
-                ),
-            ),
-            (
-                "server 127.0.0.1:3000 ".to_string(),
-                format!("server 127.0.0.1:{} ", upstreams[0]),
-            ),
-            (
-                "server 127.0.0.1:3001 ".to_string(),
-                format!("server 127.0.0.1:{} ", upstreams[1]),
-            ),
-            (
-                "/var/cache/nginx/flashbulb".to_string(),
-                format!("{folder}/edge"),
-            ),
-            (
-                "listen 80;".to_string(),
-                format!("listen 127.0.0.1:{port};"),
-            ),
-        ] {
-            assert_eq!(
-                shipped.matches(&from).count(),
-                1,
-                "deploy/nginx.conf changed: {from:?} is not there once"
-            );
-            config = config.replacen(&from, &to, 1);
-        }
-        let path = format!("{folder}/nginx.conf");
-        std::fs::write(&path, config).expect("write the nginx configuration");
-        let process = tokio::process::Command::new("nginx")
-            .args(["-p", &folder, "-c", &path, "-g", "daemon off;"])
-            .kill_on_drop(true)
-            .spawn()
-            .expect("nginx (Debian's nginx-light, installed by scripts/setup --test) runs");
-        let base = format!("http://127.0.0.1:{port}");
-        let address = format!("127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while tokio::net::TcpStream::connect(&address).await.is_err() {
-            let log =
-                std::fs::read_to_string(format!("{folder}/nginx-error.log")).unwrap_or_default();
-            assert!(
-                std::time::Instant::now() < deadline,
-                "nginx did not start: {log}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self { base, process }
-    }
-}
-
-impl Drop for Nginx {
-    /// A fast shutdown through the master, which stops its worker and cache processes: killed
-    /// outright, the master would leave them running, holding the port and the test's output.
-    fn drop(&mut self) {
-        let Some(pid) = self.process.id() else {
-            return;
-        };
-        // SAFETY: a signal to the process this test started and has not yet reaped.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while matches!(self.process.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
 
 /// `GET base + path` over a real socket: status, one header's value, and the body.
 async fn fetch(site: &Site, path: &str, header: &str) -> (StatusCode, Option<String>, String) {
@@ -209,7 +113,7 @@ async fn two_instances_behind_nginx_share_invalidations_and_live_updates() {
     ];
     let served_a = Served::on(&a.state, listener_a).await;
     let served_b = Served::on(&b, listener_b).await;
-    let nginx = Nginx::start(a.dir.path(), ports).await;
+    let nginx = Nginx::start(a.dir.path(), ports.map(|port| format!("127.0.0.1:{port}"))).await;
     // Sessions live in the shared database: A's opens B and the edge too.
     let through_edge = Site {
         base: nginx.base.clone(),
@@ -311,7 +215,8 @@ async fn the_edge_refuses_a_signed_media_url_once_it_expires() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let served = Served::on(&app.state, listener).await;
-    let nginx = Nginx::start(app.dir.path(), [port, port]).await;
+    let upstream = format!("127.0.0.1:{port}");
+    let nginx = Nginx::start(app.dir.path(), [upstream.clone(), upstream]).await;
     let edge = Site {
         base: nginx.base.clone(),
         session: served.site.session.clone(),

@@ -75,6 +75,8 @@ pub const PASSWORD: &str = "drill password";
 /// One Flashbulb server process on its own port.
 pub struct Flashbulb {
     child: Option<std::process::Child>,
+    /// The network namespace it runs in (a host of its own), if any.
+    netns: Option<String>,
     pub base: String,
     pub data: PathBuf,
     env: Vec<(String, String)>,
@@ -86,9 +88,24 @@ impl Flashbulb {
     /// Configuration by environment, as an operator would: `FLASHBULB_*` keys over the
     /// defaults, the data folder `data`, the port picked here.
     pub fn new(data: &Path, env: &[(&str, String)]) -> Self {
+        Self::listening(data, env, "127.0.0.1", None)
+    }
+
+    /// As [`Flashbulb::new`], run on `host`: in its network namespace, listening on its
+    /// address.
+    pub fn on_host(data: &Path, env: &[(&str, String)], host: &Host) -> Self {
+        Self::listening(data, env, &host.address, Some(host.netns.clone()))
+    }
+
+    fn listening(
+        data: &Path,
+        env: &[(&str, String)],
+        address: &str,
+        netns: Option<String>,
+    ) -> Self {
         let port = free_port();
         let mut all = vec![
-            ("FLASHBULB_LISTEN".to_string(), format!("127.0.0.1:{port}")),
+            ("FLASHBULB_LISTEN".to_string(), format!("{address}:{port}")),
             ("FLASHBULB_DATA_DIR".to_string(), data.display().to_string()),
             ("FLASHBULB_LOG".to_string(), "info,sqlx=error".to_string()),
         ];
@@ -99,7 +116,8 @@ impl Flashbulb {
         std::fs::create_dir_all(data).expect("the data folder");
         Self {
             child: None,
-            base: format!("http://127.0.0.1:{port}"),
+            netns,
+            base: format!("http://{address}:{port}"),
             data: data.to_path_buf(),
             env: all,
             log: data.with_extension(format!("{port}.log")),
@@ -158,7 +176,14 @@ impl Flashbulb {
         let mut command = self.command();
         if let Some(host) = host {
             let program = command.get_program().to_os_string();
-            let mut wrapped = Command::new("unshare");
+            let mut wrapped = match &self.netns {
+                Some(netns) => {
+                    let mut inside = Command::new("ip");
+                    inside.args(["netns", "exec", netns, "unshare"]);
+                    inside
+                }
+                None => Command::new("unshare"),
+            };
             wrapped
                 .args(["--uts", "sh", "-c", r#"hostname "$0" && exec "$@""#, host])
                 .arg(program);
@@ -299,13 +324,20 @@ impl Drop for Flashbulb {
 pub struct Redis {
     child: Option<std::process::Child>,
     pub port: u16,
+    bind: &'static str,
 }
 
 impl Redis {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Listening on `bind` (`0.0.0.0`: reachable from the drill's hosts too).
+    pub async fn start_on(bind: &'static str) -> Self {
         let mut redis = Self {
             child: None,
             port: free_port(),
+            bind,
         };
         redis.resume().await;
         redis
@@ -322,7 +354,9 @@ impl Redis {
                 "--port",
                 &self.port.to_string(),
                 "--bind",
-                "127.0.0.1",
+                self.bind,
+                "--protected-mode",
+                "no",
                 "--save",
                 "",
                 "--appendonly",
@@ -361,6 +395,7 @@ impl Drop for Redis {
 pub struct ObjectStore {
     child: Option<std::process::Child>,
     pub port: u16,
+    bind: &'static str,
 }
 
 /// The bucket every object-storage drill uses.
@@ -368,9 +403,15 @@ pub const BUCKET: &str = "flashbulb-drill";
 
 impl ObjectStore {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Listening on `bind` (`0.0.0.0`: reachable from the drill's hosts too).
+    pub async fn start_on(bind: &'static str) -> Self {
         let mut store = Self {
             child: None,
             port: free_port(),
+            bind,
         };
         store.resume().await;
         store
@@ -382,9 +423,17 @@ impl ObjectStore {
 
     /// What a Flashbulb process needs to keep its files in the bucket, below `prefix`.
     pub fn env(&self, prefix: &str) -> Vec<(&'static str, String)> {
+        self.env_via("127.0.0.1", prefix)
+    }
+
+    /// [`ObjectStore::env`] for a process that reaches this machine at `address`.
+    pub fn env_via(&self, address: &str, prefix: &str) -> Vec<(&'static str, String)> {
         vec![
             ("FLASHBULB_STORAGE_URL", format!("s3://{BUCKET}/{prefix}")),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
+            (
+                "AWS_ENDPOINT_URL",
+                format!("http://{address}:{}", self.port),
+            ),
             ("AWS_ALLOW_HTTP", "true".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
             ("AWS_ACCESS_KEY_ID", "drill".to_string()),
@@ -397,7 +446,7 @@ impl ObjectStore {
         let server =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/s3-venv/bin/moto_server");
         let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-H", self.bind, "-p", &self.port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -461,10 +510,17 @@ impl Drop for ObjectStore {
 pub struct Postgres {
     folder: tempfile::TempDir,
     pub port: u16,
+    listen: &'static str,
 }
 
 impl Postgres {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1", None).await
+    }
+
+    /// Listening on `listen` (`*`: every address), trusting connections from `network`
+    /// (`10.77.0.0/16`) besides the loopback ones.
+    pub async fn start_on(listen: &'static str, network: Option<&str>) -> Self {
         let folder = tempfile::tempdir().expect("a folder");
         let port = free_port();
         run_checked(Command::new("chown").args([
@@ -472,7 +528,11 @@ impl Postgres {
             "postgres:postgres",
             &folder.path().display().to_string(),
         ]));
-        let postgres = Self { folder, port };
+        let postgres = Self {
+            folder,
+            port,
+            listen,
+        };
         run_checked(postgres.as_postgres("initdb").args([
             "--auth=trust",
             "--username=postgres",
@@ -480,6 +540,14 @@ impl Postgres {
             "-D",
             &postgres.cluster(),
         ]));
+        if let Some(network) = network {
+            use std::io::Write;
+            let mut rules = std::fs::OpenOptions::new()
+                .append(true)
+                .open(Path::new(&postgres.cluster()).join("pg_hba.conf"))
+                .expect("pg_hba.conf");
+            writeln!(rules, "host all all {network} trust").expect("a rule");
+        }
         postgres.resume().await;
         postgres
     }
@@ -518,8 +586,9 @@ impl Postgres {
     /// Starts the cluster and waits until it accepts connections.
     pub async fn resume(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            "-p {} -c listen_addresses={} -k {} -c fsync=off",
             self.port,
+            self.listen,
             self.folder.path().display()
         );
         let log = self
@@ -782,4 +851,62 @@ pub fn served(answer: &Answer) -> bool {
     answer
         .status
         .is_some_and(|status| StatusCode::from_u16(status).is_ok_and(|s| s.is_success()))
+}
+
+/// A machine of the drill's own: a network namespace joined to this one by a veth pair, the
+/// namespace at `10.77.{index}.2`, this side at `10.77.{index}.1` (where it reaches the
+/// databases, Redis and the object store). Removed when dropped. Root only, as CI runs.
+pub struct Host {
+    pub netns: String,
+    /// Its address, where its processes listen.
+    pub address: String,
+    /// This machine's address as the host sees it.
+    pub gateway: String,
+    outside: String,
+}
+
+impl Host {
+    pub fn create(name: &str, index: u8) -> Self {
+        let netns = format!("fb-{name}");
+        let outside = format!("fbh-{name}");
+        let inside = format!("fbn-{name}");
+        // What an interrupted run may have left.
+        let _ = Command::new("ip").args(["netns", "del", &netns]).output();
+        let _ = Command::new("ip").args(["link", "del", &outside]).output();
+        let address = format!("10.77.{index}.2");
+        let gateway = format!("10.77.{index}.1");
+        let ip = |args: &[&str]| run_checked(Command::new("ip").args(args));
+        ip(&["netns", "add", &netns]);
+        ip(&[
+            "link", "add", &outside, "type", "veth", "peer", "name", &inside,
+        ]);
+        ip(&["link", "set", &inside, "netns", &netns]);
+        ip(&["addr", "add", &format!("{gateway}/24"), "dev", &outside]);
+        ip(&["link", "set", &outside, "up"]);
+        let within = |args: &[&str]| {
+            let mut all = vec!["netns", "exec", netns.as_str(), "ip"];
+            all.extend_from_slice(args);
+            run_checked(Command::new("ip").args(&all));
+        };
+        within(&["addr", "add", &format!("{address}/24"), "dev", &inside]);
+        within(&["link", "set", &inside, "up"]);
+        within(&["link", "set", "lo", "up"]);
+        Self {
+            netns,
+            address,
+            gateway,
+            outside,
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.outside])
+            .output();
+    }
 }

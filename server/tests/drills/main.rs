@@ -6,9 +6,12 @@
 #[path = "../support/files.rs"]
 mod files;
 mod harness;
+#[path = "../support/nginx.rs"]
+mod nginx;
 mod object_storage;
 mod roles;
 mod soak;
+mod two_hosts;
 
 use std::{path::Path, sync::Arc, time::Duration};
 
