@@ -109,6 +109,18 @@ impl Flashbulb {
             ("FLASHBULB_DATA_DIR".to_string(), data.display().to_string()),
             ("FLASHBULB_LOG".to_string(), "info,sqlx=error".to_string()),
         ];
+        // `scripts/drills --object-storage`: the files go to its S3 server, below a prefix
+        // named after the data folder (processes sharing a folder share the prefix), unless
+        // the drill chose a store itself.
+        let chose = env.iter().any(|(key, _)| *key == "FLASHBULB_STORAGE_URL");
+        if let (Some(endpoint), false) = (shared_object_storage(), chose) {
+            let shared = object_storage_env(&endpoint, &storage_prefix(data));
+            all.extend(
+                shared
+                    .into_iter()
+                    .map(|(key, value)| (key.to_string(), value)),
+            );
+        }
         all.extend(
             env.iter()
                 .map(|(key, value)| (key.to_string(), value.clone())),
@@ -294,6 +306,47 @@ impl Flashbulb {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The names of the photo files kept below `folder` (`originals` or `derivatives`), as
+    /// `originals/ab/ab12…`: from the data folder, or from the bucket when the drills run
+    /// with object storage.
+    pub async fn stored(&self, folder: &str) -> Vec<String> {
+        let Some(endpoint) = self.object_storage() else {
+            let below = self.data.join(folder);
+            let mut names: Vec<String> = crate::files_below(&below)
+                .into_iter()
+                .map(|name| format!("{folder}/{name}"))
+                .collect();
+            names.sort();
+            return names;
+        };
+        let prefix = format!("{}/", storage_prefix(&self.data));
+        let mut names: Vec<String> = list_bucket(&endpoint, &format!("{prefix}{folder}/"))
+            .await
+            .into_iter()
+            .filter_map(|name| Some(name.strip_prefix(&prefix)?.to_string()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The bytes of the stored file `name` (as [`Flashbulb::stored`] names it).
+    pub async fn read_stored(&self, name: &str) -> Option<Vec<u8>> {
+        let Some(endpoint) = self.object_storage() else {
+            return std::fs::read(self.data.join(name)).ok();
+        };
+        let prefix = storage_prefix(&self.data);
+        read_object(&endpoint, &format!("{prefix}/{name}")).await
+    }
+
+    /// The S3 endpoint this process keeps its files at, when it is the drills' shared one.
+    fn object_storage(&self) -> Option<String> {
+        let endpoint = shared_object_storage()?;
+        self.env
+            .iter()
+            .any(|(key, value)| key == "AWS_ENDPOINT_URL" && *value == endpoint)
+            .then_some(endpoint)
+    }
+
     /// The SQLite database of the data folder, for checking what is stored.
     pub async fn sqlite(&self) -> flashbulb_store::Pool {
         let config = flashbulb::Config {
@@ -401,6 +454,72 @@ pub struct ObjectStore {
 /// The bucket every object-storage drill uses.
 pub const BUCKET: &str = "flashbulb-drill";
 
+/// `FLASHBULB_DRILL_S3`: the endpoint of the S3 server `scripts/drills --object-storage`
+/// started (with [`BUCKET`] made), when the drills run with object storage.
+pub fn shared_object_storage() -> Option<String> {
+    std::env::var("FLASHBULB_DRILL_S3")
+        .ok()
+        .filter(|endpoint| !endpoint.is_empty())
+}
+
+/// What a Flashbulb process needs to keep its files in [`BUCKET`] at `endpoint`, below
+/// `prefix`.
+fn object_storage_env(endpoint: &str, prefix: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("FLASHBULB_STORAGE_URL", format!("s3://{BUCKET}/{prefix}")),
+        ("AWS_ENDPOINT_URL", endpoint.to_string()),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID", "drill".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "drill".to_string()),
+    ]
+}
+
+/// The object `name` of [`BUCKET`] at `endpoint`, read as the servers' S3 client reads it.
+pub async fn read_object(endpoint: &str, name: &str) -> Option<Vec<u8>> {
+    use object_store::ObjectStore as _;
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(BUCKET)
+        .with_region("us-east-1")
+        .with_access_key_id("drill")
+        .with_secret_access_key("drill")
+        .build()
+        .expect("an S3 client");
+    let got = store
+        .get(&object_store::path::Path::from(name))
+        .await
+        .ok()?;
+    Some(got.bytes().await.ok()?.to_vec())
+}
+
+/// A bucket prefix of its own for each data folder: its path, `/` and `.` turned to `-`.
+fn storage_prefix(data: &Path) -> String {
+    data.display()
+        .to_string()
+        .trim_matches('/')
+        .replace(['/', '.'], "-")
+}
+
+/// The names of the objects of [`BUCKET`] at `endpoint` below `prefix`, from its listing.
+async fn list_bucket(endpoint: &str, prefix: &str) -> Vec<String> {
+    let listing = get(
+        endpoint,
+        &format!("/{BUCKET}?list-type=2&max-keys=100000&prefix={prefix}"),
+        None,
+    )
+    .await;
+    assert_eq!(listing.status, Some(200), "{}", listing.text());
+    listing
+        .text()
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</Key>").next())
+        .map(str::to_string)
+        .collect()
+}
+
 impl ObjectStore {
     pub async fn start() -> Self {
         Self::start_on("127.0.0.1").await
@@ -428,17 +547,7 @@ impl ObjectStore {
 
     /// [`ObjectStore::env`] for a process that reaches this machine at `address`.
     pub fn env_via(&self, address: &str, prefix: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("FLASHBULB_STORAGE_URL", format!("s3://{BUCKET}/{prefix}")),
-            (
-                "AWS_ENDPOINT_URL",
-                format!("http://{address}:{}", self.port),
-            ),
-            ("AWS_ALLOW_HTTP", "true".to_string()),
-            ("AWS_REGION", "us-east-1".to_string()),
-            ("AWS_ACCESS_KEY_ID", "drill".to_string()),
-            ("AWS_SECRET_ACCESS_KEY", "drill".to_string()),
-        ]
+        object_storage_env(&format!("http://{address}:{}", self.port), prefix)
     }
 
     /// (Re)starts the server on the same port, empty, with the bucket made.
@@ -474,20 +583,7 @@ impl ObjectStore {
 
     /// The names of the objects below `prefix`, from the server's listing.
     pub async fn names(&self, prefix: &str) -> Vec<String> {
-        let listing = get(
-            &self.endpoint(),
-            &format!("/{BUCKET}?list-type=2&max-keys=10000&prefix={prefix}"),
-            None,
-        )
-        .await;
-        assert_eq!(listing.status, Some(200), "{}", listing.text());
-        listing
-            .text()
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|rest| rest.split("</Key>").next())
-            .map(str::to_string)
-            .collect()
+        list_bucket(&self.endpoint(), prefix).await
     }
 
     /// SIGKILL: the store vanishes, with everything it held.

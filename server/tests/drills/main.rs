@@ -165,22 +165,18 @@ async fn a_worker_killed_mid_job_loses_nothing_and_repeats_nothing() {
         let hex = flashbulb_core::storage::hex(sha);
         expected_files.push(format!("originals/{}/{hex}", &hex[..2]));
         for (variant, bytes) in &reference.files {
-            let path = flashbulb_core::storage::derivative_path(data, sha, variant);
-            let stored = std::fs::read(&path)
-                .unwrap_or_else(|error| panic!("{} is missing: {error}", path.display()));
-            assert!(
-                stored == *bytes,
-                "{} differs from a clean run's",
-                path.display()
-            );
-            expected_files.push(format!("derivatives/{}/{hex}/{variant}", &hex[..2]));
+            let name = format!("derivatives/{}/{hex}/{variant}", &hex[..2]);
+            let stored = server
+                .read_stored(&name)
+                .await
+                .unwrap_or_else(|| panic!("{name} is missing"));
+            assert!(stored == *bytes, "{name} differs from a clean run's");
+            expected_files.push(name);
         }
     }
     expected_files.sort();
-    let mut stored: Vec<String> = files_below(data)
-        .into_iter()
-        .filter(|file| file.starts_with("originals/") || file.starts_with("derivatives/"))
-        .collect();
+    let mut stored = server.stored("originals").await;
+    stored.extend(server.stored("derivatives").await);
     stored.sort();
     assert_eq!(
         stored, expected_files,
@@ -330,7 +326,7 @@ async fn sigterm_finishes_what_is_in_flight_and_leaves_nothing_half_done() {
     assert_eq!(abandoned_rows, 0);
     let leftovers = files_below(&scratch);
     assert!(leftovers.is_empty(), "no half-written file: {leftovers:?}");
-    let originals = files_below(&server.data.join("originals")).len() as i64;
+    let originals = server.stored("originals").await.len() as i64;
     assert_eq!(
         originals,
         count(
@@ -441,7 +437,7 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
     )
     .await;
     let rows_before = count(&pool, "SELECT count(*) FROM photos").await;
-    let originals_before = files_below(&data.join("originals"));
+    let originals_before = server.stored("originals").await;
 
     let filler = data.join("filler");
     let filled = fill(&filler);
@@ -480,10 +476,10 @@ async fn a_full_disk_refuses_uploads_clearly_and_corrupts_nothing() {
         files_below(&data.join("tmp")).is_empty(),
         "no scratch file left"
     );
-    assert_eq!(files_below(&data.join("originals")), originals_before);
+    assert_eq!(server.stored("originals").await, originals_before);
     for original in &originals_before {
         use sha2::Digest;
-        let bytes = std::fs::read(data.join("originals").join(original)).expect("original");
+        let bytes = server.read_stored(original).await.expect("original");
         let name = Path::new(original)
             .file_name()
             .expect("name")
