@@ -89,6 +89,41 @@ def http_figures(results):
     return targets
 
 
+def storage_section(results):
+    """Media from object storage next to the data folder and nginx, same run."""
+    listed = results / "storage_targets.txt"
+    if not listed.exists():
+        return []
+    lines = [
+        "## Media from object storage (same run)",
+        "",
+        "The same photograph served by a server whose files are in a bucket (`storage_url`, "
+        "moto's S3 server on this machine: pure Python, so it bounds what streams through it), "
+        "by one whose files are in the data folder, and by nginx from disk. The original is "
+        "streamed on every request; the thumbnail is kept in memory once read. wrk, "
+        "same connections and seconds as above.",
+        "",
+        "| what | data folder req/s | object storage req/s | nginx req/s | object storage / data folder "
+        "| p50 / p99: data folder | object storage | nginx |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for line in listed.read_text().split():
+        name = line.split("|")[0]
+        folder, objects, nginx = (
+            load(results, f"http_storage_{name}_{where}.json") for where in ("folder", "objects", "nginx")
+        )
+        percentiles = " | ".join(
+            f"{ms(run['latency_ms']['p50'])} / {ms(run['latency_ms']['p99'])}"
+            for run in (folder, objects, nginx)
+        )
+        lines.append(
+            f"| {name} | {folder['requests_per_second']:,.0f} | {objects['requests_per_second']:,.0f} "
+            f"| {nginx['requests_per_second']:,.0f} "
+            f"| **{objects['requests_per_second'] / folder['requests_per_second']:.2f}×** | {percentiles} |"
+        )
+    return lines + [""]
+
+
 def plot_http(targets, plots):
     names = [name.replace("_", " ") for name, *_ in targets]
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(12, 4.5))
@@ -544,6 +579,7 @@ def main():
         f"| **ratio** (median of the rounds') | **{thumbs['ratio']:.2f}** |",
         "",
         *formats_section(formats),
+        *storage_section(results),
         "",
         "## The hostile set: one job at a time, peak memory",
         "",
