@@ -190,6 +190,17 @@ impl FileStore {
         }
     }
 
+    /// Whether object storage answers (a `HEAD` of a name that need not exist); `None` when
+    /// the files are in the data folder. For readiness.
+    pub async fn probe(&self) -> Option<io::Result<()>> {
+        let objects = self.objects.as_ref()?;
+        let probe = ObjectPath::from(format!("{}/readiness-probe", objects.prefix));
+        Some(match objects.store.head(&probe).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(objects.failed(error)),
+        })
+    }
+
     /// The file in the data folder, when files are kept there (it may not exist).
     pub fn local_path(&self, file: Stored<'_>) -> Option<PathBuf> {
         self.objects

@@ -49,6 +49,10 @@ struct Report {
     /// hub: degraded, not unready.
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<Check>,
+    /// Only when the files are in object storage. Without it uploads are refused and new
+    /// photos wait, but pages and cached media are served: degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<Check>,
 }
 
 /// `GET /readyz`: 200 when ready or degraded, 503 when not ready; the body says why.
@@ -122,9 +126,30 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
                 ),
             },
         });
+    let storage_started = Instant::now();
+    let storage = tokio::time::timeout(DATABASE_TIMEOUT, state.settings.files.probe())
+        .await
+        .unwrap_or_else(|_| Some(Err(std::io::Error::other("no answer in time"))))
+        .map(|probed| match probed {
+            Ok(()) => Check {
+                ok: true,
+                detail: format!(
+                    "{} answered in {} ms",
+                    state.settings.files.describe(),
+                    storage_started.elapsed().as_millis()
+                ),
+            },
+            Err(error) => Check {
+                ok: false,
+                detail: format!("{error}; uploads are refused until it answers"),
+            },
+        });
     let status = if !database.ok || !disk.ok {
         Readiness::Unready
-    } else if !queue.ok || redis.as_ref().is_some_and(|check| !check.ok) {
+    } else if !queue.ok
+        || redis.as_ref().is_some_and(|check| !check.ok)
+        || storage.as_ref().is_some_and(|check| !check.ok)
+    {
         Readiness::Degraded
     } else {
         Readiness::Ready
@@ -142,6 +167,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             disk,
             queue,
             redis,
+            storage,
         }),
     )
 }

@@ -63,6 +63,27 @@ async fn count(pool: &flashbulb_store::Pool, query: &str) -> i64 {
         .unwrap_or_else(|error| panic!("{query}: {error}"))
 }
 
+/// Waits until photo `id` is ready (derived by whichever worker).
+async fn until_ready(pool: &flashbulb_store::Pool, id: i64) {
+    let query = format!("SELECT count(*) FROM photos WHERE id = {id} AND status = 'ready'");
+    eventually("the photo is derived", Duration::from_secs(60), || async {
+        count(pool, &query).await == 1
+    })
+    .await;
+}
+
+/// Waits until a worker of the host named `host` runs a job (the lease's holder names it).
+async fn until_host_runs_jobs(pool: &flashbulb_store::Pool, host: &str) {
+    let query =
+        format!("SELECT count(*) FROM jobs WHERE state = 'running' AND leased_by LIKE '{host}-%'");
+    eventually(
+        &format!("{host} runs jobs"),
+        Duration::from_secs(120),
+        || async { count(pool, &query).await >= 1 },
+    )
+    .await;
+}
+
 /// Every file below `folder`, relative to it.
 fn files_below(folder: &Path) -> Vec<String> {
     let mut files = Vec::new();

@@ -6,10 +6,8 @@
 
 use std::time::Duration;
 
-use crate::harness::{
-    distinct_photo, eventually, get, post_form, send, upload, Flashbulb, ObjectStore,
-};
-use crate::{count, files_below};
+use crate::harness::{distinct_photo, get, post_form, send, upload, Flashbulb, ObjectStore};
+use crate::{files_below, until_ready};
 use axum::http::Request;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -59,15 +57,7 @@ async fn with_object_storage_photos_live_in_the_bucket_and_an_absent_store_is_a_
         .as_i64()
         .expect("a photo id");
     let pool = server.sqlite().await;
-    eventually("the photo is derived", Duration::from_secs(60), || async {
-        count(
-            &pool,
-            &format!("SELECT count(*) FROM photos WHERE id = {id} AND status = 'ready'"),
-        )
-        .await
-            == 1
-    })
-    .await;
+    until_ready(&pool, id).await;
     let sha: Vec<u8> = sqlx::query_scalar("SELECT sha256 FROM photos WHERE id = $1")
         .bind(id)
         .fetch_one(&pool)
@@ -158,6 +148,20 @@ async fn with_object_storage_photos_live_in_the_bucket_and_an_absent_store_is_a_
         refused.text()
     );
     assert_eq!(get(&site.base, "/", Some(&site)).await.status, Some(200));
+    let readiness = get(&site.base, "/readyz", None).await;
+    assert_eq!(readiness.status, Some(200), "degraded, not unready");
+    assert_eq!(
+        readiness.json()["status"],
+        "degraded",
+        "{}",
+        readiness.text()
+    );
+    assert_eq!(
+        readiness.json()["storage"]["ok"],
+        false,
+        "{}",
+        readiness.text()
+    );
     let scratch = files_below(&data.join("tmp"));
     assert!(
         scratch.is_empty(),
@@ -166,6 +170,13 @@ async fn with_object_storage_photos_live_in_the_bucket_and_an_absent_store_is_a_
 
     // Back (empty, as this server keeps nothing): uploads work again, with no restart.
     store.resume().await;
+    let readiness = get(&site.base, "/readyz", None).await;
+    assert_eq!(
+        readiness.json()["storage"]["ok"],
+        true,
+        "{}",
+        readiness.text()
+    );
     let answer = upload(
         &site,
         &[("three.jpg".to_string(), distinct_photo(PHOTO, 3))],
@@ -175,19 +186,7 @@ async fn with_object_storage_photos_live_in_the_bucket_and_an_absent_store_is_a_
     let id = answer.json()["files"][0]["photo_id"]
         .as_i64()
         .expect("a photo id");
-    eventually(
-        "the new photo is derived",
-        Duration::from_secs(60),
-        || async {
-            count(
-                &pool,
-                &format!("SELECT count(*) FROM photos WHERE id = {id} AND status = 'ready'"),
-            )
-            .await
-                == 1
-        },
-    )
-    .await;
+    until_ready(&pool, id).await;
     server.terminate();
     server.wait_exit(Duration::from_secs(30)).await;
 }

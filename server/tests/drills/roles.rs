@@ -10,7 +10,7 @@ use std::time::Duration;
 use app::live::{Addition, ServerMessage, Topic};
 use flashbulb_tools::load;
 
-use super::{count, upload_copies, LARGE};
+use super::{count, until_host_runs_jobs, upload_copies, LARGE};
 use crate::harness::{eventually, get, pick, Flashbulb, Postgres, Redis};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -83,19 +83,7 @@ async fn web_only_instances_leave_jobs_to_workers_that_take_over_from_each_other
     .connect()
     .await
     .expect("the database");
-    eventually(
-        "the first worker holds jobs while photos wait",
-        Duration::from_secs(120),
-        || async {
-            count(
-                &pool,
-                "SELECT count(*) FROM jobs WHERE state = 'running' AND leased_by LIKE 'worker-one-%'",
-            )
-            .await
-                >= 1
-        },
-    )
-    .await;
+    until_host_runs_jobs(&pool, "worker-one").await;
     first.kill_hard();
     let held = count(&pool, "SELECT count(*) FROM jobs WHERE state = 'running'").await;
     eprintln!("killed the first worker holding {held} jobs");

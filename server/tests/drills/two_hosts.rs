@@ -17,7 +17,7 @@ use crate::harness::{
     Redis,
 };
 use crate::nginx::Nginx;
-use crate::{count, upload_copies, LARGE};
+use crate::{count, until_host_runs_jobs, upload_copies, LARGE};
 
 /// The photo's preview URL as the photo page on `site` names it.
 async fn preview_url(site: &Site, photo: i64) -> String {
@@ -177,15 +177,7 @@ async fn two_web_hosts_and_a_worker_host_share_one_library_behind_nginx() {
 
     // The worker dies mid-job; a replacement (another host name) finishes every job once.
     let copies = upload_copies(&site_a, LARGE, 10, 6, 3).await;
-    eventually("the worker holds jobs", Duration::from_secs(60), || async {
-        count(
-            &pool,
-            "SELECT count(*) FROM jobs WHERE state = 'running' AND leased_by LIKE 'worker-one-%'",
-        )
-        .await
-            >= 1
-    })
-    .await;
+    until_host_runs_jobs(&pool, "worker-one").await;
     worker.kill_hard();
     let mut replacement = Flashbulb::on_host(&worker_data, &env(&host_w, &workers), &host_w);
     replacement.start_as(&["worker"], Some("worker-two")).await;
