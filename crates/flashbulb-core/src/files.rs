@@ -247,6 +247,8 @@ impl FileStore {
                 }
             };
             if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                // The parts sent so far are dropped rather than left incomplete in the bucket.
+                let _ = writer.abort().await;
                 return Err(objects.failed(error));
             }
             writer.write(&buffer[..read]);
