@@ -122,22 +122,6 @@ pub async fn write_atomically(data_dir: &Path, path: &Path, bytes: &[u8]) -> std
 
 pub use flashbulb_types::format::hex;
 
-/// Removes an original unless a photo (of any owner) still refers to its bytes; a missing
-/// file is no error.
-pub async fn remove_original_unless_used(
-    pool: &flashbulb_store::Pool,
-    files: &crate::files::FileStore,
-    sha256: &[u8],
-) -> Result<(), crate::CoreError> {
-    if !flashbulb_store::photos::content_in_use(pool, sha256).await? {
-        files
-            .remove(crate::files::Stored::Original(sha256))
-            .await
-            .map_err(crate::CoreError::from_io)?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::{
         derive::{self, DeriveError, Limits},
         sniff::Format,
     },
-    storage, CoreError,
+    CoreError,
 };
 
 /// A file that is ready to add: hashed and sniffed while it was written.
@@ -127,7 +127,7 @@ async fn add_inner(
         Ok(id) => Ok(Outcome::Added(id)),
         Err(error) => {
             if placed_here {
-                let _ = storage::remove_original_unless_used(pool, files, &candidate.sha256).await;
+                let _ = super::remove_original_unless_used(pool, files, &candidate.sha256).await;
             }
             // Two uploads of the same bytes at once: the other one won.
             if let CoreError::Database(StoreError::Conflict(_)) = &error {

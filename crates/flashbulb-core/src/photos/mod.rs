@@ -119,8 +119,24 @@ pub async fn purge_emptied(
 /// rows are gone: a crash in between leaves an orphan file, never a photo without its original.
 async fn remove_unused_originals(pool: &Pool, files: &FileStore, hashes: &[Vec<u8>]) {
     for sha in hashes {
-        if let Err(error) = storage::remove_original_unless_used(pool, files, sha).await {
+        if let Err(error) = remove_original_unless_used(pool, files, sha).await {
             tracing::warn!(%error, sha = %storage::hex(sha), "could not remove an original");
         }
     }
+}
+
+/// Removes an original unless a photo (of any owner) still refers to its bytes; a missing
+/// file is no error.
+pub(crate) async fn remove_original_unless_used(
+    pool: &Pool,
+    files: &FileStore,
+    sha256: &[u8],
+) -> CoreResult<()> {
+    if !flashbulb_store::photos::content_in_use(pool, sha256).await? {
+        files
+            .remove(Stored::Original(sha256))
+            .await
+            .map_err(crate::CoreError::from_io)?;
+    }
+    Ok(())
 }
