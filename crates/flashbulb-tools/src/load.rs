@@ -11,12 +11,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod listeners;
+
 use anyhow::{bail, Context};
 use flashbulb_types::{
     codec::Segment,
-    live::{
-        frame::decode_frames, retry_delay, Change, ClientMessage, ServerMessage, Topic, LIVE_PATH,
-    },
+    live::{frame::decode_frames, retry_delay, ClientMessage, ServerMessage, Topic, LIVE_PATH},
     model::{PhotoId, TimelineFirstScreen},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -90,8 +90,8 @@ pub async fn sign_in(base: &str, user: &str, password: &str) -> anyhow::Result<S
         })
 }
 
-/// Opens a socket to the hub of the site as a page of that site would.
-pub async fn connect(site: &Site) -> Result<Socket, tungstenite::Error> {
+/// The upgrade request a page of `site` makes to its hub (Origin and session cookie).
+fn live_request(site: &Site) -> Result<http::Request<()>, tungstenite::Error> {
     let base = &site.base;
     let ws_url = format!(
         "{}{LIVE_PATH}",
@@ -109,12 +109,24 @@ pub async fn connect(site: &Site) -> Result<Socket, tungstenite::Error> {
     request
         .headers_mut()
         .insert(http::header::COOKIE, header(&site.cookie())?);
-    // Updates are small; a large read buffer per socket would dominate memory at scale.
-    let config = WebSocketConfig::default()
+    Ok(request)
+}
+
+/// Updates are small; a large read buffer per socket would dominate memory at scale.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(8 * 1024)
-        .write_buffer_size(0);
-    let (socket, _) =
-        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
+        .write_buffer_size(0)
+}
+
+/// Opens a socket to the hub of the site as a page of that site would.
+pub async fn connect(site: &Site) -> Result<Socket, tungstenite::Error> {
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(
+        live_request(site)?,
+        Some(socket_config()),
+        false,
+    )
+    .await?;
     Ok(socket)
 }
 
@@ -350,7 +362,7 @@ impl std::fmt::Display for LoadReport {
     }
 }
 
-/// Counters every socket of a run adds to.
+/// Counters of what arrived, read by the run while the sockets are read.
 #[derive(Default)]
 struct Tally {
     messages: AtomicU64,
@@ -359,9 +371,20 @@ struct Tally {
     disconnects: AtomicU64,
 }
 
-/// Latencies in microseconds one socket measured: since each change's request, and since the
-/// server's answer.
-type Latencies = (Vec<u32>, Vec<u32>);
+impl Tally {
+    fn add(&self, messages: u64, bytes: u64, resyncs: u64, disconnects: u64) {
+        for (counter, value) in [
+            (&self.messages, messages),
+            (&self.bytes, bytes),
+            (&self.resyncs, resyncs),
+            (&self.disconnects, disconnects),
+        ] {
+            if value > 0 {
+                counter.fetch_add(value, Ordering::Relaxed);
+            }
+        }
+    }
+}
 
 /// When each photo's change was requested and when the server answered (by then the change
 /// is stored and published), in microseconds since the run started (0: not yet).
@@ -438,45 +461,16 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         answered: ids.iter().map(|_| AtomicU64::new(0)).collect(),
     });
     let tally = Arc::new(Tally::default());
-    let (latency_sender, mut latency_receiver) = mpsc::unbounded_channel::<Latencies>();
-    let (stop_sender, stop) = tokio::sync::watch::channel(false);
 
-    // Open sockets a few hundred at a time: a burst of 20,000 handshakes only measures
-    // the listen backlog.
     let connecting = Instant::now();
-    let gate = Arc::new(tokio::sync::Semaphore::new(256));
-    let (ready_sender, mut ready) = mpsc::unbounded_channel::<bool>();
-    for number in 0..args.connections {
-        let permit = gate.clone().acquire_owned().await?;
-        let site = site.clone();
-        let tally = tally.clone();
-        let ready_sender = ready_sender.clone();
-        let stop = stop.clone();
-        let measure =
-            (number < args.latency_sample).then(|| (sent_at.clone(), latency_sender.clone()));
-        tokio::spawn(async move {
-            let opened = open_following(&site).await;
-            drop(permit);
-            let Ok(socket) = opened else {
-                let _ = ready_sender.send(false);
-                return;
-            };
-            let _ = ready_sender.send(true);
-            listen(socket, tally, measure, stop).await;
-        });
-    }
-    drop(ready_sender);
-    drop(latency_sender);
-    // Each socket reports once, then keeps its sender while it listens: count the reports.
-    let (mut held, mut connect_failures) = (0usize, 0u64);
-    while held + (connect_failures as usize) < args.connections {
-        match ready.recv().await {
-            Some(true) => held += 1,
-            Some(false) => connect_failures += 1,
-            None => break,
-        }
-    }
+    let (sockets, connect_failures) = tokio::task::spawn_blocking({
+        let (site, count) = (site.clone(), args.connections);
+        move || listeners::open(&site, count)
+    })
+    .await?;
+    let held = sockets.len();
     let connect_seconds = connecting.elapsed().as_secs_f64();
+    let listening = listeners::listen(sockets, args.latency_sample, sent_at.clone(), tally.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let server_rss_held_mib = args.server_pid.and_then(rss_mib);
     let delivered_before = tally.messages.load(Ordering::Relaxed);
@@ -533,15 +527,12 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         .1
         .zip(own_cpu_seconds())
         .map(|(before, after)| after - before);
-    let _ = stop_sender.send(true);
-
-    let (mut latencies, mut answered) = (Vec::<u32>::new(), Vec::<u32>::new());
-    while let Some((batch, answered_batch)) = latency_receiver.recv().await {
-        latencies.extend(batch);
-        answered.extend(answered_batch);
-    }
+    let listeners::Heard {
+        mut latencies,
+        answered: mut answered_latencies,
+    } = tokio::task::spawn_blocking(move || listening.finish()).await??;
     latencies.sort_unstable();
-    answered.sort_unstable();
+    answered_latencies.sort_unstable();
     let percentile = |sorted: &[u32], p: f64| -> Option<f64> {
         if sorted.is_empty() {
             return None;
@@ -594,92 +585,12 @@ pub async fn run(args: &LoadArgs) -> anyhow::Result<LoadReport> {
         latency_ms_p90: percentile(&latencies, 0.90),
         latency_ms_p99: percentile(&latencies, 0.99),
         latency_ms_max: latencies.last().map(|v| f64::from(*v) / 1000.0),
-        fanout_ms_p50: percentile(&answered, 0.50),
-        fanout_ms_p99: percentile(&answered, 0.99),
+        fanout_ms_p50: percentile(&answered_latencies, 0.50),
+        fanout_ms_p99: percentile(&answered_latencies, 0.99),
         answer_ms_p50: percentile(&answers, 0.50),
         answer_ms_p99: percentile(&answers, 0.99),
         answer_ms_max: answers.last().map(|v| f64::from(*v) / 1000.0),
     })
-}
-
-/// A socket following the library, after the hub confirmed the subscription.
-async fn open_following(site: &Site) -> anyhow::Result<Socket> {
-    let mut socket = connect(site).await?;
-    send(
-        &mut socket,
-        &ClientMessage::Subscribe {
-            topic: Topic::Library,
-        },
-    )
-    .await?;
-    let mut pending = std::collections::VecDeque::new();
-    loop {
-        match receive_one(&mut socket, &mut pending).await {
-            Some(Ok(ServerMessage::Subscribed { .. })) => return Ok(socket),
-            Some(Ok(ServerMessage::Refused { reason })) => bail!("subscription refused: {reason}"),
-            Some(_) => continue,
-            None => bail!("the socket closed before the subscription was confirmed"),
-        }
-    }
-}
-
-/// Counts what arrives until told to stop; a measuring socket also decodes each frame and
-/// times every favourite change in it against when it was sent.
-async fn listen(
-    mut socket: Socket,
-    tally: Arc<Tally>,
-    measure: Option<(Arc<SentAt>, mpsc::UnboundedSender<Latencies>)>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut latencies = Vec::new();
-    let mut answered_latencies = Vec::new();
-    loop {
-        let next = tokio::select! {
-            biased;
-            next = socket.next() => next,
-            _ = stop.changed() => break,
-        };
-        let now = Instant::now();
-        let frames = match next {
-            Some(Ok(Message::Binary(frames))) => frames,
-            Some(Ok(Message::Text(text))) => {
-                tally.messages.fetch_add(1, Ordering::Relaxed);
-                tally.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-                if text.starts_with(r#"{"type":"resync""#) {
-                    tally.resyncs.fetch_add(1, Ordering::Relaxed);
-                }
-                continue;
-            }
-            Some(Ok(_)) => continue,
-            Some(Err(_)) | None => {
-                tally.disconnects.fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-        };
-        tally.messages.fetch_add(1, Ordering::Relaxed);
-        tally
-            .bytes
-            .fetch_add(frames.len() as u64, Ordering::Relaxed);
-        let Some((sent_at, _)) = &measure else {
-            continue;
-        };
-        for frame in decode_frames(&frames).unwrap_or_default() {
-            let ServerMessage::Frame { state, .. } = frame else {
-                continue;
-            };
-            for change in state {
-                if let Change::Photo { id, .. } = change {
-                    if let Some(latency) = sent_at.latency(id, now) {
-                        latencies.push(micros(latency.0));
-                        answered_latencies.push(micros(latency.1));
-                    }
-                }
-            }
-        }
-    }
-    if let Some((_, sender)) = measure {
-        let _ = sender.send((latencies, answered_latencies));
-    }
 }
 
 fn micros(duration: Duration) -> u32 {
