@@ -1,24 +1,36 @@
 //! `GET /ws`: the upgrade (same-site Origin, a signed-in user), then one task per socket
-//! that answers subscriptions, sends what the hub queued for it, and drops silent peers.
+//! that answers subscriptions, writes what the hub could not write at once, and drops silent
+//! peers.
+//!
+//! The socket's TCP stream is shared: the hub writes each frame straight to it when it is idle
+//! (see `flashbulb_core::live::wire`), and the task reads browsers' messages through
+//! tungstenite and writes everything else through the same mailbox, so nothing interleaves.
 
-use std::time::Instant;
+use std::{
+    io::{ErrorKind, Read, Write},
+    sync::Arc,
+    time::Instant,
+};
 
 use app::{
     live::{ClientMessage, ServerMessage, Topic, LIVE_PATH},
     model::Viewer,
 };
 use axum::{
-    extract::{
-        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
-        State,
-    },
-    http::{header, HeaderMap},
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
-use flashbulb_core::live::hub::{resync_message, Channel, Connection, Outbound};
+use flashbulb_core::live::hub::{Channel, Connection, Mailbox};
 use flashbulb_core::{CoreError, CoreResult};
 use flashbulb_types::ApiError;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tungstenite::{
+    protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig},
+    Message, WebSocket,
+};
 
 use crate::WebError;
 use crate::{
@@ -30,43 +42,97 @@ use crate::{
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
 /// A socket that keeps sending what cannot be understood is closed after this many.
 const MAX_REFUSALS: u32 = 10;
-/// WebSocket close code "policy violation" (RFC 6455 §7.4.1).
-const CLOSE_POLICY: u16 = 1008;
-/// WebSocket close code "going away": the server is shutting down.
-const CLOSE_GOING_AWAY: u16 = 1001;
+/// How long a closing socket may take to accept its last messages.
+const CLOSING_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) async fn upgrade(
     State(state): State<AppState>,
     viewer: Option<SignedIn>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+    mut request: Request,
 ) -> Response {
     // Not a WebSocket request at all: say so before anything else.
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => {
+    let key = match handshake_key(request.headers()) {
+        Ok(key) => key,
+        Err(reason) => {
             return WebError::from(ApiError::BadRequest(format!(
-                "{LIVE_PATH} takes WebSocket upgrades only: {rejection}"
+                "{LIVE_PATH} takes WebSocket upgrades only: {reason}"
             )))
             .into_response()
         }
     };
-    match accept(viewer, &headers) {
-        Ok(viewer) => upgrade
-            .read_buffer_size(MAX_CLIENT_MESSAGE)
-            // Each message is written out at once: no second buffer per connection (the
-            // mailbox is the one bounded backlog).
-            .write_buffer_size(0)
-            .max_message_size(MAX_CLIENT_MESSAGE)
-            .max_frame_size(MAX_CLIENT_MESSAGE)
-            // Sockets live on the hub's own threads: fan-out never takes a request's CPU.
-            .on_upgrade(move |socket| async move {
+    let viewer = match accept(viewer, request.headers()) {
+        Ok(viewer) => viewer,
+        Err(error) => return WebError(error).into_response(),
+    };
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return WebError::from(ApiError::BadRequest(format!(
+            "{LIVE_PATH}: this connection cannot be upgraded"
+        )))
+        .into_response();
+    };
+    tokio::spawn(async move {
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(error) => {
+                tracing::debug!(%error, "a live socket's upgrade failed");
+                return;
+            }
+        };
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => {
                 let hub = state.hub.clone();
-                hub.spawn(serve(socket, state, viewer));
+                // Sockets live on the hub's own threads: fan-out never takes a request's CPU.
+                hub.spawn(serve(parts.io.into_inner(), parts.read_buf, state, viewer));
+            }
+            Err(_) => tracing::error!(
+                "a live socket on a connection not served by flashbulb_web::serve was dropped"
+            ),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(
+            header::SEC_WEBSOCKET_ACCEPT,
+            tungstenite::handshake::derive_accept_key(key.as_bytes()),
+        )
+        .body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The client's handshake key, once the request asks for a WebSocket (RFC 6455 §4.2.1).
+fn handshake_key(headers: &HeaderMap) -> Result<String, &'static str> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value.to_str().is_ok_and(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
             })
-            .into_response(),
-        Err(error) => WebError(error).into_response(),
+        })
+    };
+    if !has_token(header::CONNECTION, "upgrade") {
+        return Err("Connection header did not include 'upgrade'");
     }
+    if !has_token(header::UPGRADE, "websocket") {
+        return Err("`Upgrade` header did not include 'websocket'");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|version| version != "13")
+    {
+        return Err("`Sec-WebSocket-Version` header did not include '13'");
+    }
+    headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|key| key.to_str().ok())
+        .filter(|key| !key.is_empty())
+        .map(str::to_string)
+        .ok_or("`Sec-WebSocket-Key` header missing")
 }
 
 /// Who may open a socket: a signed-in user on a page of this site (cross-site WebSocket
@@ -92,75 +158,195 @@ fn accept(viewer: Option<SignedIn>, headers: &HeaderMap) -> CoreResult<Viewer> {
         .ok_or(CoreError::Refused(ApiError::Unauthorized))
 }
 
+/// The socket as tungstenite sees it: reads from the stream without waiting (tungstenite
+/// keeps what it read of a message meanwhile), writes through the connection's mailbox.
+struct Endpoint {
+    stream: Arc<TcpStream>,
+    mailbox: Arc<Mailbox>,
+}
+
+impl Read for Endpoint {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.stream.try_read(buf)
+    }
+}
+
+impl Write for Endpoint {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.mailbox.send_encoded(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why a socket's task ends.
+enum Ending {
+    /// The peer left, broke the protocol or went silent: nothing more to say.
+    Gone,
+    /// Say why in a close message first.
+    Close(CloseCode, &'static str),
+}
+
 /// Serves one socket until the peer leaves, goes silent, misbehaves or the server stops.
-async fn serve(mut socket: WebSocket, state: AppState, viewer: Viewer) {
+async fn serve(stream: TcpStream, early: bytes::Bytes, state: AppState, viewer: Viewer) {
+    // The stream was registered with the request threads' runtime: register it with the
+    // live runtime this task runs on, so its readiness is the live threads' business.
+    let stream = match stream.into_std().and_then(TcpStream::from_std) {
+        Ok(stream) => Arc::new(stream),
+        Err(error) => {
+            tracing::debug!(%error, "a live socket could not move to the live threads");
+            return;
+        }
+    };
     let mut connection = state.hub.connect();
+    let mailbox = connection.shared_mailbox();
     let config = *state.hub.config();
     let mut closing = state.hub.closing();
+    let mut socket = WebSocket::from_partially_read(
+        Endpoint {
+            stream: stream.clone(),
+            mailbox: mailbox.clone(),
+        },
+        early.to_vec(),
+        Role::Server,
+        Some(
+            WebSocketConfig::default()
+                .read_buffer_size(MAX_CLIENT_MESSAGE)
+                .max_message_size(Some(MAX_CLIENT_MESSAGE))
+                .max_frame_size(Some(MAX_CLIENT_MESSAGE)),
+        ),
+    );
     let hello = ServerMessage::Hello {
         frame_ms: config.frame.as_millis() as u64,
         heartbeat_ms: config.heartbeat.as_millis() as u64,
     };
-    if send(&mut socket, &hello).await.is_err() {
+    if send(&mut socket, &hello).is_err() {
         return;
     }
+    // From here on the hub writes frames for this socket itself while it is idle.
+    mailbox.attach(stream.clone());
     let mut heartbeat = tokio::time::interval(config.heartbeat);
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
     let mut refusals = 0;
-    loop {
+    let ending = loop {
         tokio::select! {
-            // Writing comes first and, when it is ready, alone: under load a wake-up costs one
-            // poll instead of four. Reads, pings and shutdown follow once the mailbox is empty.
+            // Writing what waited comes first: reads, pings and shutdown follow once the
+            // mailbox is empty.
             biased;
-            () = connection.mailbox().ready() => {
-                if flush(&mut socket, &connection).await.is_err() {
-                    break;
+            () = mailbox.ready() => {
+                if write_waiting(&stream, &mailbox).await.is_err() {
+                    break Ending::Gone;
                 }
             }
-            incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { break };
-                last_heard = Instant::now();
-                let text = match message {
-                    Message::Text(text) => text,
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => continue,
-                    Message::Binary(_) => {
-                        refusals += 1;
-                        Utf8Bytes::from_static("binary")
-                    }
-                };
-                let answer = match flashbulb_core::live::read_client_message(&text) {
-                    Ok(request) => answer(&state, &viewer, &mut connection, request).await,
-                    Err(reason) => ServerMessage::Refused { reason },
-                };
-                if matches!(answer, ServerMessage::Refused { .. }) {
-                    refusals += 1;
+            readable = stream.readable() => {
+                if readable.is_err() {
+                    break Ending::Gone;
                 }
-                if send(&mut socket, &answer).await.is_err() {
-                    break;
-                }
-                if refusals >= MAX_REFUSALS {
-                    close(&mut socket, CLOSE_POLICY, "too many refused messages").await;
-                    break;
+                match read_available(&mut socket, &state, &viewer, &mut connection, &mut refusals).await {
+                    Ok(true) => last_heard = Instant::now(),
+                    Ok(false) => {}
+                    Err(ending) => break ending,
                 }
             }
             _ = heartbeat.tick() => {
                 // A peer that answered nothing, not even the last two pings, is gone.
                 if last_heard.elapsed() > config.heartbeat * 2 + config.heartbeat / 2 {
                     connection.hub().peer_dropped();
-                    break;
+                    break Ending::Gone;
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    break;
+                if socket.send(Message::Ping(Default::default())).is_err() {
+                    break Ending::Gone;
                 }
             }
-            _ = closing.changed() => {
-                close(&mut socket, CLOSE_GOING_AWAY, "server restarting").await;
-                break;
+            _ = closing.changed() => break Ending::Close(CloseCode::Away, "server restarting"),
+        }
+    };
+    if let Ending::Close(code, reason) = ending {
+        let _ = socket.close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }));
+        let _ = socket.flush();
+        let _ = tokio::time::timeout(CLOSING_WRITE, write_waiting(&stream, &mailbox)).await;
+    }
+}
+
+/// Reads and answers every message that arrived; whether anything did. An error ends the
+/// socket, saying why when the peer is still there to hear it.
+async fn read_available(
+    socket: &mut WebSocket<Endpoint>,
+    state: &AppState,
+    viewer: &Viewer,
+    connection: &mut Connection,
+    refusals: &mut u32,
+) -> Result<bool, Ending> {
+    let mut heard = false;
+    loop {
+        let message = match socket.read() {
+            Ok(message) => message,
+            Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {
+                return Ok(heard)
             }
+            Err(tungstenite::Error::Capacity(_)) => {
+                return Err(Ending::Close(CloseCode::Size, "message too large"))
+            }
+            Err(_) => return Err(Ending::Gone),
+        };
+        heard = true;
+        let text = match message {
+            Message::Text(text) => text.to_string(),
+            // tungstenite answered the close (and pings) itself; the answer goes out first.
+            Message::Close(_) => {
+                let _ = socket.flush();
+                return Err(Ending::Gone);
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            Message::Binary(_) => {
+                *refusals += 1;
+                "binary".to_string()
+            }
+        };
+        let answer = match flashbulb_core::live::read_client_message(&text) {
+            Ok(request) => answer(state, viewer, connection, request).await,
+            Err(reason) => ServerMessage::Refused { reason },
+        };
+        if matches!(answer, ServerMessage::Refused { .. }) {
+            *refusals += 1;
+        }
+        if send(socket, &answer).is_err() {
+            return Err(Ending::Gone);
+        }
+        if *refusals >= MAX_REFUSALS {
+            return Err(Ending::Close(
+                CloseCode::Policy,
+                "too many refused messages",
+            ));
         }
     }
+}
+
+/// Writes everything the hub could not write at once, waiting for the socket to take it;
+/// frames that queued meanwhile follow, then the hub writes directly again.
+async fn write_waiting(stream: &TcpStream, mailbox: &Mailbox) -> std::io::Result<()> {
+    while let Some(outgoing) = mailbox.take_for_writing() {
+        let bytes = outgoing.encode();
+        let mut written = 0;
+        while written < bytes.len() {
+            stream.writable().await?;
+            match stream.try_write(&bytes[written..]) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(count) => written += count,
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+                Err(error) => return Err(error),
+            }
+        }
+        // `outgoing` is dropped here, after the writes: the hub counts these frames as out.
+    }
+    Ok(())
 }
 
 async fn answer(
@@ -217,54 +403,9 @@ async fn authorize(state: &AppState, viewer: &Viewer, topic: Topic) -> Result<()
     }
 }
 
-/// Sends everything the mailbox holds: a `resync` first when the backlog was dropped. Frames
-/// that waited together go out as one binary message (frames are self-delimiting): under load
-/// that saves a write per frame exactly where writes are the bottleneck.
-async fn flush(socket: &mut WebSocket, connection: &Connection) -> Result<(), axum::Error> {
-    let mut outgoing = connection.mailbox().take();
-    if outgoing.resync {
-        send_text(socket, resync_message(None)).await?;
-    }
-    let mut frames: Vec<Bytes> = Vec::new();
-    for item in std::mem::take(&mut outgoing.items) {
-        match item {
-            Outbound::Frame(frame) => frames.push(frame.into_bytes()),
-            Outbound::Resync(topic) => {
-                send_frames(socket, &mut frames).await?;
-                send_text(socket, resync_message(Some(topic))).await?;
-            }
-        }
-    }
-    send_frames(socket, &mut frames).await
-    // `outgoing` is dropped here, after the writes: the hub counts these frames as out.
-}
-
-/// Sends `frames` as one binary message, leaving the list empty.
-async fn send_frames(socket: &mut WebSocket, frames: &mut Vec<Bytes>) -> Result<(), axum::Error> {
-    let message = match frames.len() {
-        0 => return Ok(()),
-        1 => frames.pop().unwrap_or_default(),
-        _ => Bytes::from(std::mem::take(frames).concat()),
-    };
-    socket.send(Message::Binary(message)).await
-}
-
-async fn send_text(socket: &mut WebSocket, text: String) -> Result<(), axum::Error> {
-    socket.send(Message::Text(Utf8Bytes::from(text))).await
-}
-
-async fn send(socket: &mut WebSocket, message: &ServerMessage) -> Result<(), axum::Error> {
-    let text = serde_json::to_string(message).map_err(axum::Error::new)?;
-    send_text(socket, text).await
-}
-
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from_static(reason),
-        })))
-        .await;
+fn send(socket: &mut WebSocket<Endpoint>, message: &ServerMessage) -> tungstenite::Result<()> {
+    let text = serde_json::to_string(message).map_err(|e| tungstenite::Error::Io(e.into()))?;
+    socket.send(Message::text(text))
 }
 
 #[cfg(test)]

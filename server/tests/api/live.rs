@@ -45,16 +45,19 @@ impl Served {
             session: first_user_session(state).await,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = flashbulb_web::build_app(state.clone());
-        let hub = state.hub.clone();
+        let state = state.clone();
         let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
+            flashbulb_web::serve(
+                state,
+                listener,
+                async move {
                     let _ = stopped.await;
-                    hub.close_all();
-                })
-                .await
-                .expect("serve");
+                },
+                Duration::from_secs(5),
+                || {},
+            )
+            .await
+            .expect("serve");
         });
         Self {
             base,

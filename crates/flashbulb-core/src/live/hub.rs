@@ -24,35 +24,43 @@ use flashbulb_types::{
 use indexmap::IndexMap;
 use tokio::sync::{watch, Notify};
 
-use super::runtime::LiveRuntime;
+use super::{
+    runtime::LiveRuntime,
+    wire::{self, Wire},
+};
 use crate::sync::lock;
 
 /// One frame in its binary form, encoded once and shared by every subscriber (a clone shares
-/// the bytes); the socket sends it as a binary message, back to back with any that waited.
+/// the bytes), with the WebSocket message that carries it alone: an idle socket is written
+/// that message as it is, a busy one sends its waiting frames together as one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Frame(bytes::Bytes);
+pub struct Frame {
+    payload: bytes::Bytes,
+    message: bytes::Bytes,
+}
 
 impl Frame {
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.payload.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.payload.is_empty()
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    pub fn into_bytes(self) -> bytes::Bytes {
-        self.0
+        &self.payload
     }
 }
 
 impl From<Vec<u8>> for Frame {
-    fn from(bytes: Vec<u8>) -> Self {
-        Self(bytes::Bytes::from(bytes))
+    fn from(payload: Vec<u8>) -> Self {
+        let mut message = Vec::with_capacity(payload.len() + 4);
+        wire::binary_message(&mut message, &[&payload]);
+        Self {
+            payload: bytes::Bytes::from(payload),
+            message: bytes::Bytes::from(message),
+        }
     }
 }
 
@@ -134,9 +142,16 @@ struct Inner {
     runtime: LiveRuntime,
 }
 
+/// A connection following a channel, and how far it was given the channel's frames.
+struct Subscriber {
+    mailbox: Arc<Mailbox>,
+    /// The channel's `seq` of the last frame handed to this connection.
+    cursor: AtomicU64,
+}
+
 #[derive(Default)]
 struct ChannelState {
-    subscribers: HashMap<u64, Arc<Mailbox>>,
+    subscribers: HashMap<u64, Arc<Subscriber>>,
     /// Latest state per key since the last frame, in the order keys first changed.
     changes: IndexMap<ChangeKey, Change>,
     /// Additions since the last frame, in the order they happened.
@@ -148,6 +163,11 @@ struct ChannelState {
     /// sends nothing (most recounts follow a change that moved no counter, a favourite). A
     /// new subscriber or a resync forgets them, so the next recount goes out again.
     counts_sent: HashMap<Counter, u64>,
+    /// The latest frames, oldest first, each with its `seq`: a subscriber is handed those
+    /// after its cursor when the sweep reaches it.
+    log: VecDeque<(u64, Outbound)>,
+    /// `seq` when the last sweep of this channel began: later frames need another.
+    swept: u64,
 }
 
 impl ChannelState {
@@ -333,64 +353,131 @@ impl Inner {
         self.unsent.load(Ordering::Relaxed) > connections * FRAMES_BEHIND
     }
 
-    /// Turns every dirty channel into one frame and hands it to each subscriber.
+    /// Turns every dirty channel into one frame and hands it to each subscriber (tests; the
+    /// flusher sweeps while it builds).
+    #[cfg(test)]
     fn flush(&self) {
-        let mut work: Vec<(Outbound, Vec<Arc<Mailbox>>)> = Vec::new();
-        {
-            let mut channels = lock(&self.channels);
-            for (channel, state) in channels.iter_mut() {
-                if !state.is_dirty() {
-                    continue;
-                }
-                let outbound = if std::mem::take(&mut state.overflowed) {
-                    state.counts_sent.clear();
-                    Outbound::Resync(channel.topic)
-                } else {
-                    state.seq += 1;
-                    for change in state.changes.values() {
-                        if let Change::Count { counter, value } = change {
-                            state.counts_sent.insert(*counter, *value);
-                        }
+        self.build();
+        self.sweep();
+    }
+
+    /// Turns every dirty channel into one frame, added to the channel's log.
+    fn build(&self) {
+        let mut channels = lock(&self.channels);
+        for (channel, state) in channels.iter_mut() {
+            if !state.is_dirty() {
+                continue;
+            }
+            state.seq += 1;
+            let outbound = if std::mem::take(&mut state.overflowed) {
+                state.counts_sent.clear();
+                Outbound::Resync(channel.topic)
+            } else {
+                for change in state.changes.values() {
+                    if let Change::Count { counter, value } = change {
+                        state.counts_sent.insert(*counter, *value);
                     }
-                    let mut bytes = Vec::with_capacity(16 + state.changes.len() * 4);
-                    encode_frame(
-                        &mut bytes,
-                        channel.topic,
-                        state.seq,
-                        state.changes.values(),
-                        state.additions.iter(),
-                    );
-                    Outbound::Frame(Frame::from(bytes))
-                };
-                state.changes.clear();
-                state.additions.clear();
-                work.push((outbound, state.subscribers.values().cloned().collect()));
-            }
-        }
-        let mut deliveries = 0;
-        for (outbound, mailboxes) in work {
-            self.counters.frames.fetch_add(1, Ordering::Relaxed);
-            deliveries += mailboxes.len() as u64;
-            for mailbox in mailboxes {
-                if mailbox.deliver(outbound.clone()) == Delivery::Overflowed {
-                    self.counters
-                        .mailbox_overflows
-                        .fetch_add(1, Ordering::Relaxed);
                 }
+                let mut bytes = Vec::with_capacity(16 + state.changes.len() * 4);
+                encode_frame(
+                    &mut bytes,
+                    channel.topic,
+                    state.seq,
+                    state.changes.values(),
+                    state.additions.iter(),
+                );
+                Outbound::Frame(Frame::from(bytes))
+            };
+            state.changes.clear();
+            state.additions.clear();
+            state.log.push_back((state.seq, outbound));
+            while state.log.len() > LOG_FRAMES {
+                state.log.pop_front();
+            }
+            self.counters.frames.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Hands every subscriber the frames after its cursor (tests; the flusher sweeps in
+    /// chunks, building between them).
+    #[cfg(test)]
+    fn sweep(&self) {
+        for (channel, subscribers) in self.sweep_plan() {
+            let log = self.log_of(channel);
+            for subscriber in &subscribers {
+                self.hand_over(subscriber, channel.topic, &log);
             }
         }
+    }
+
+    /// The channels with frames not swept yet, with their subscribers at this moment (the
+    /// sweep then runs without holding the channels' lock).
+    fn sweep_plan(&self) -> Vec<(Channel, Vec<Arc<Subscriber>>)> {
+        let mut channels = lock(&self.channels);
+        channels
+            .iter_mut()
+            .filter(|(_, state)| state.seq > state.swept)
+            .map(|(channel, state)| {
+                state.swept = state.seq;
+                (*channel, state.subscribers.values().cloned().collect())
+            })
+            .collect()
+    }
+
+    /// Whether anything was published that no frame carries yet.
+    fn dirty(&self) -> bool {
+        lock(&self.channels).values().any(ChannelState::is_dirty)
+    }
+
+    fn log_of(&self, channel: Channel) -> Vec<(u64, Outbound)> {
+        lock(&self.channels)
+            .get(&channel)
+            .map(|state| state.log.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Hands `subscriber` what the log holds after its cursor; how many frames that was.
+    fn hand_over(&self, subscriber: &Subscriber, topic: Topic, log: &[(u64, Outbound)]) -> u64 {
+        let Some((head, _)) = log.last() else {
+            return 0;
+        };
+        let cursor = subscriber.cursor.load(Ordering::Relaxed);
+        if cursor >= *head {
+            return 0;
+        }
+        subscriber.cursor.store(*head, Ordering::Relaxed);
+        let first = log.partition_point(|(seq, _)| *seq <= cursor);
+        let oldest = log.first().map_or(0, |(seq, _)| *seq);
+        let delivery = if cursor + 1 < oldest {
+            // Further behind than the log reaches: it refetches the topic.
+            subscriber.mailbox.deliver(&[Outbound::Resync(topic)])
+        } else {
+            let items: Vec<Outbound> = log[first..].iter().map(|(_, item)| item.clone()).collect();
+            subscriber.mailbox.deliver(&items)
+        };
+        if delivery == Delivery::Overflowed {
+            self.counters
+                .mailbox_overflows
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        let handed = (log.len() - first) as u64;
         self.counters
             .deliveries
-            .fetch_add(deliveries, Ordering::Relaxed);
+            .fetch_add(handed, Ordering::Relaxed);
+        handed
     }
 }
 
-/// What a dirty channel sends its subscribers.
+/// What waits in a mailbox: what a dirty channel sends its subscribers, or bytes already
+/// encoded for the socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outbound {
     Frame(Frame),
     /// More happened on this topic than a frame may carry: refetch it.
     Resync(Topic),
+    /// WebSocket messages as they go out: the socket's own (answers, pings, closing) and the
+    /// rest of one the socket took only part of, which must go on before anything else.
+    Encoded(bytes::Bytes),
 }
 
 impl Outbound {
@@ -399,40 +486,79 @@ impl Outbound {
         match self {
             Outbound::Frame(frame) => frame.len(),
             Outbound::Resync(_) => 48,
+            Outbound::Encoded(bytes) => bytes.len(),
         }
     }
 }
 
 /// Frames a socket may have waiting, on average, before the flusher holds the next back.
 const FRAMES_BEHIND: u64 = 16;
+/// Frames a channel keeps for subscribers the sweep has not reached yet; one further behind
+/// gets a `resync`.
+const LOG_FRAMES: usize = 64;
+/// Sockets handed their frames between two looks at the clock.
+const SWEEP_CHUNK: usize = 256;
 
-/// Sleeps until something is published, then gathers for one frame interval and flushes:
-/// a burst within a frame becomes one frame, and a channel is flushed at most once per frame.
+/// Sleeps until something is published, then gathers for one frame interval, builds a frame
+/// per dirty channel and sweeps: each subscriber is handed the frames after its cursor,
+/// written at once to an idle socket. While a sweep runs, the next frames are built every
+/// frame interval and the sockets not reached yet get them in the same write: a change waits
+/// at most one frame interval plus one sweep of the sockets, and under load frames merge
+/// (fewer, larger writes) instead of sockets falling behind.
 ///
-/// A socket busy writing merges the frames that queued meanwhile into one message, so the
-/// flusher keeps its pace while sockets are merely busy: a change then waits at most one
-/// frame interval plus one round of the sockets. Holding every frame back until the last
-/// round is written would add a whole round to the wait. Only when the sockets are more than
-/// [`FRAMES_BEHIND`] frames behind on average does it keep gathering, up to ten frame
-/// intervals: changes then coalesce in the hub instead of piling up in mailboxes until they
-/// overflow into resyncs.
+/// Only when the sockets' own backlogs are more than [`FRAMES_BEHIND`] frames on average
+/// does it keep gathering, up to ten frame intervals: changes then coalesce in the hub
+/// instead of piling up in mailboxes until they overflow into resyncs.
 async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration) {
     let longest = frame * 10;
     let behind = || inner.upgrade().is_some_and(|inner| inner.sockets_behind());
+    let mut last_build = tokio::time::Instant::now();
     loop {
-        // The timeout only lets the loop notice that the hub is gone.
-        let woken = tokio::time::timeout(Duration::from_secs(1), published.notified()).await;
-        if woken.is_ok() {
-            let gathering = tokio::time::Instant::now();
-            tokio::time::sleep(frame).await;
-            while behind() && gathering.elapsed() < longest {
-                tokio::time::sleep(frame / 25).await;
-            }
-        }
-        let Some(inner) = inner.upgrade() else {
+        let Some(hub) = inner.upgrade() else {
             return;
         };
-        inner.flush();
+        let plan = hub.sweep_plan();
+        if !plan.is_empty() {
+            for (channel, subscribers) in plan {
+                let mut log = hub.log_of(channel);
+                for chunk in subscribers.chunks(SWEEP_CHUNK) {
+                    for subscriber in chunk {
+                        hub.hand_over(subscriber, channel.topic, &log);
+                    }
+                    if last_build.elapsed() >= frame && !hub.sockets_behind() {
+                        hub.build();
+                        last_build = tokio::time::Instant::now();
+                        log = hub.log_of(channel);
+                    }
+                    // The sockets' own tasks share these threads.
+                    tokio::task::yield_now().await;
+                }
+            }
+            continue;
+        }
+        if hub.dirty() {
+            drop(hub);
+            // The next frame is due one interval after the last; far behind, later.
+            tokio::time::sleep_until(last_build + frame).await;
+            while behind() && last_build.elapsed() < longest {
+                tokio::time::sleep(frame / 25).await;
+            }
+            let Some(hub) = inner.upgrade() else {
+                return;
+            };
+            hub.build();
+            last_build = tokio::time::Instant::now();
+            continue;
+        }
+        drop(hub);
+        // Idle. The timeout only lets the loop notice that the hub is gone; once woken, a
+        // burst gathers for one frame interval.
+        if tokio::time::timeout(Duration::from_secs(1), published.notified())
+            .await
+            .is_ok()
+        {
+            last_build = tokio::time::Instant::now();
+        }
     }
 }
 
@@ -464,7 +590,12 @@ impl Connection {
         if self.channels.insert(channel) {
             let mut channels = self.hub.lock_channels();
             let state = channels.entry(channel).or_default();
-            state.subscribers.insert(self.id, self.mailbox.clone());
+            // Only what is built from now on: the page it follows was read just before.
+            let subscriber = Subscriber {
+                mailbox: self.mailbox.clone(),
+                cursor: AtomicU64::new(state.seq),
+            };
+            state.subscribers.insert(self.id, Arc::new(subscriber));
             // Its page may have been drawn before the counters last went out.
             state.counts_sent.clear();
         }
@@ -480,6 +611,11 @@ impl Connection {
 
     pub fn mailbox(&self) -> &Mailbox {
         &self.mailbox
+    }
+
+    /// The mailbox, for what writes on the connection's behalf (the socket's protocol).
+    pub fn shared_mailbox(&self) -> Arc<Mailbox> {
+        self.mailbox.clone()
     }
 
     pub fn hub(&self) -> &Hub {
@@ -513,19 +649,25 @@ impl Drop for Connection {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Delivery {
+    /// Written to the socket at once.
+    Written,
     Queued,
     Overflowed,
 }
 
-/// Frames waiting for one connection, bounded in bytes. Past the bound the backlog is thrown
-/// away and replaced by one `resync`: a slow client refetches instead of falling further
-/// behind.
+/// Frames waiting for one connection, bounded in bytes, and the connection's socket. A frame
+/// for an idle socket is written at once; one that cannot be waits here for the connection's
+/// task, which writes what waited as one message when the socket takes more. Past the bound
+/// the waiting frames are thrown away and replaced by one `resync`: a slow client refetches
+/// instead of falling further behind.
 pub struct Mailbox {
     queue: Mutex<Queue>,
     ready: Notify,
     limit: usize,
     /// The hub's count of what is queued and not yet written.
     unsent: Arc<AtomicU64>,
+    /// The socket, once the connection's task handed it over.
+    wire: std::sync::OnceLock<Arc<dyn Wire>>,
 }
 
 #[derive(Default)]
@@ -533,6 +675,15 @@ struct Queue {
     items: VecDeque<Outbound>,
     bytes: usize,
     resync: bool,
+    /// The connection's task is writing what it took: nothing may go out before it.
+    writing: bool,
+}
+
+impl Queue {
+    /// Nothing waits or is being written: the socket may be written to at once.
+    fn is_idle(&self) -> bool {
+        !self.writing && !self.resync && self.items.is_empty()
+    }
 }
 
 /// What a connection's writer takes out of its mailbox at once. Dropping it (once written)
@@ -544,6 +695,40 @@ pub struct Outgoing {
     pub items: VecDeque<Outbound>,
     taken: u64,
     unsent: Arc<AtomicU64>,
+}
+
+impl Outgoing {
+    /// The WebSocket messages it makes, as they go on the wire: a `resync` first when the
+    /// backlog was dropped, then frames that waited together as one binary message (frames
+    /// are self-delimiting), resyncs as text, encoded bytes as they are.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.resync {
+            wire::text_message(&mut out, &resync_message(None));
+        }
+        let mut frames: Vec<&[u8]> = Vec::new();
+        for item in &self.items {
+            if let Outbound::Frame(frame) = item {
+                frames.push(frame.as_bytes());
+                continue;
+            }
+            if !frames.is_empty() {
+                wire::binary_message(&mut out, &frames);
+                frames.clear();
+            }
+            match item {
+                Outbound::Resync(topic) => {
+                    wire::text_message(&mut out, &resync_message(Some(*topic)))
+                }
+                Outbound::Encoded(bytes) => out.extend_from_slice(bytes),
+                Outbound::Frame(_) => {}
+            }
+        }
+        if !frames.is_empty() {
+            wire::binary_message(&mut out, &frames);
+        }
+        out
+    }
 }
 
 impl Drop for Outgoing {
@@ -559,30 +744,106 @@ impl Mailbox {
             ready: Notify::new(),
             limit,
             unsent,
+            wire: std::sync::OnceLock::new(),
         }
     }
 
-    fn deliver(&self, item: Outbound) -> Delivery {
-        let delivery = {
-            let mut queue = lock(&self.queue);
+    /// Hands the hub the connection's socket: from now on frames for an idle socket are
+    /// written at once, by whoever delivers them.
+    pub fn attach(&self, wire: Arc<dyn Wire>) {
+        let _ = self.wire.set(wire);
+    }
+
+    /// Queues `items` (in order) or, to an idle socket, writes the frames among them at once
+    /// as one message.
+    fn deliver(&self, items: &[Outbound]) -> Delivery {
+        let mut queue = lock(&self.queue);
+        if let Some(message) = Self::as_one_message(items) {
+            match self.write_now(&queue, &message) {
+                Some(written) if written == message.len() => return Delivery::Written,
+                Some(written) => {
+                    let rest = bytes::Bytes::copy_from_slice(&message[written..]);
+                    self.push(&mut queue, Outbound::Encoded(rest));
+                    drop(queue);
+                    self.ready.notify_one();
+                    return Delivery::Queued;
+                }
+                None => {}
+            }
+        }
+        let mut delivery = Delivery::Queued;
+        for item in items {
             // One frame larger than the bound still goes to an idle connection: the bound is
             // on the backlog, and frames themselves are bounded by the channel limits.
             if queue.bytes > 0 && queue.bytes + item.len() > self.limit {
-                let dropped = queue.items.len() as u64;
-                queue.items.clear();
-                queue.bytes = 0;
+                // What was begun on the wire must be finished, or the stream is broken.
+                let before = queue.items.len();
+                queue
+                    .items
+                    .retain(|item| matches!(item, Outbound::Encoded(_)));
+                queue.bytes = queue.items.iter().map(Outbound::len).sum();
                 queue.resync = true;
+                let dropped = (before - queue.items.len()) as u64;
                 self.unsent.fetch_sub(dropped, Ordering::Relaxed);
-                Delivery::Overflowed
+                delivery = Delivery::Overflowed;
             } else {
-                queue.bytes += item.len();
-                queue.items.push_back(item);
-                self.unsent.fetch_add(1, Ordering::Relaxed);
-                Delivery::Queued
+                self.push(&mut queue, item.clone());
             }
-        };
+        }
+        drop(queue);
         self.ready.notify_one();
         delivery
+    }
+
+    /// Frames only: the one message that carries them (shared when there is one).
+    fn as_one_message(items: &[Outbound]) -> Option<bytes::Bytes> {
+        match items {
+            [] => None,
+            [Outbound::Frame(frame)] => Some(frame.message.clone()),
+            _ => {
+                let mut payloads = Vec::with_capacity(items.len());
+                for item in items {
+                    let Outbound::Frame(frame) = item else {
+                        return None;
+                    };
+                    payloads.push(frame.as_bytes());
+                }
+                let mut message = Vec::new();
+                wire::binary_message(&mut message, &payloads);
+                Some(bytes::Bytes::from(message))
+            }
+        }
+    }
+
+    /// Writes `message` to an idle socket: how much it took, or `None` when the socket is
+    /// not attached, not idle, or took nothing (full, or gone: its task finds out).
+    fn write_now(&self, queue: &Queue, message: &[u8]) -> Option<usize> {
+        let wire = self.wire.get()?;
+        if !queue.is_idle() {
+            return None;
+        }
+        wire.try_write(message).ok().filter(|written| *written > 0)
+    }
+
+    fn push(&self, queue: &mut Queue, item: Outbound) {
+        queue.bytes += item.len();
+        queue.items.push_back(item);
+        self.unsent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends the connection's own encoded messages (answers, pings, closing) in order with
+    /// the frames: at once to an idle socket, else after what waits.
+    pub fn send_encoded(&self, message: &[u8]) {
+        {
+            let mut queue = lock(&self.queue);
+            let written = self.write_now(&queue, message).unwrap_or(0);
+            if written == message.len() {
+                return;
+            }
+            let rest = bytes::Bytes::copy_from_slice(&message[written..]);
+            self.push(&mut queue, Outbound::Encoded(rest));
+        }
+        self.ready.notify_one();
     }
 
     /// Waits until something is waiting to be sent.
@@ -591,8 +852,12 @@ impl Mailbox {
     }
 
     /// Everything waiting, leaving the mailbox empty.
-    pub fn take(&self) -> Outgoing {
-        let mut queue = lock(&self.queue);
+    #[cfg(test)]
+    fn take(&self) -> Outgoing {
+        self.drain(&mut lock(&self.queue))
+    }
+
+    fn drain(&self, queue: &mut Queue) -> Outgoing {
         queue.bytes = 0;
         let items = std::mem::take(&mut queue.items);
         Outgoing {
@@ -601,6 +866,19 @@ impl Mailbox {
             items,
             unsent: self.unsent.clone(),
         }
+    }
+
+    /// Everything waiting, for the connection's task to write; until it asks again and
+    /// nothing waits, frames queue behind it instead of being written at once. `None` when
+    /// nothing waits.
+    pub fn take_for_writing(&self) -> Option<Outgoing> {
+        let mut queue = lock(&self.queue);
+        if queue.items.is_empty() && !queue.resync {
+            queue.writing = false;
+            return None;
+        }
+        queue.writing = true;
+        Some(self.drain(&mut queue))
     }
 }
 
@@ -679,6 +957,7 @@ mod tests {
                 Outbound::Resync(topic) => vec![ServerMessage::Resync {
                     topic: Some(*topic),
                 }],
+                Outbound::Encoded(_) => panic!("nothing was written to this connection"),
             })
             .collect()
     }
@@ -719,10 +998,10 @@ mod tests {
         let unsent = Arc::new(AtomicU64::new(0));
         let mailbox = Mailbox::new(100, unsent.clone());
         let frame = || Outbound::Frame(Frame::from(vec![b'x'; 40]));
-        assert_eq!(mailbox.deliver(frame()), Delivery::Queued);
-        assert_eq!(mailbox.deliver(frame()), Delivery::Queued);
+        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Queued);
+        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Queued);
         assert_eq!(unsent.load(Ordering::Relaxed), 2);
-        assert_eq!(mailbox.deliver(frame()), Delivery::Overflowed);
+        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Overflowed);
         // What was thrown away is no longer waiting to be written.
         assert_eq!(unsent.load(Ordering::Relaxed), 0);
         let outgoing = mailbox.take();
@@ -730,7 +1009,7 @@ mod tests {
         assert!(outgoing.items.is_empty());
         drop(outgoing);
         // After the resync, frames flow again; they count as unsent until written.
-        assert_eq!(mailbox.deliver(frame()), Delivery::Queued);
+        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Queued);
         let outgoing = mailbox.take();
         assert!(!outgoing.resync);
         assert_eq!(outgoing.items.len(), 1);
@@ -739,7 +1018,7 @@ mod tests {
         assert_eq!(unsent.load(Ordering::Relaxed), 0);
         // A single frame above the bound still reaches an idle connection.
         assert_eq!(
-            mailbox.deliver(Outbound::Frame(Frame::from(vec![b'y'; 500]))),
+            mailbox.deliver(&[Outbound::Frame(Frame::from(vec![b'y'; 500]))]),
             Delivery::Queued
         );
     }

@@ -6,6 +6,7 @@ pub mod bridge;
 pub mod events;
 pub mod hub;
 pub mod runtime;
+pub mod wire;
 
 pub use bridge::Relay;
 pub use events::LiveEvents;
