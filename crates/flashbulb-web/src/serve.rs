@@ -48,6 +48,8 @@ pub async fn serve(
             serve_connection(app.clone(), stream, peer, stopping.subscribe());
         }
     }
+    // No new connections from the signal on: they are refused, not left in the backlog.
+    drop(listener);
     // Live sockets are not requests the drain waits for.
     hub.close_all();
     stopping.send_replace(true);
