@@ -1,12 +1,13 @@
 //! The hub: channels (a topic of one owner's library) with their subscribers, coalescing of
-//! what is published into one frame per channel per frame interval, and one bounded mailbox
-//! per connection.
+//! what is published into one frame per channel per frame interval, and the sweep that hands
+//! every subscriber the frames after its cursor.
 //!
-//! A frame is encoded once (binary, [`flashbulb_types::live::frame`]) and shared by every
-//! subscriber (a reference-counted buffer), so fan-out costs one queue push per connection,
-//! not one serialization. The flusher paces itself by the sockets: while the previous frames
-//! are still being written it keeps gathering, so under load frames merge (fewer, larger)
-//! before any socket falls behind.
+//! A frame is encoded once (binary, [`flashbulb_types::live::frame`]) together with the
+//! WebSocket message that carries it, and shared by every subscriber (a reference-counted
+//! buffer). An idle socket is written at once by the sweep ([`super::wire`]); only one that
+//! cannot take it gets a mailbox backlog, bounded in bytes, for its own task to write. While
+//! a sweep runs the next frames are built on time, so under load frames merge (fewer, larger
+//! writes) before any socket falls behind.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
