@@ -242,7 +242,9 @@ async fn serve(stream: TcpStream, early: bytes::Bytes, state: AppState, viewer: 
                     break Ending::Gone;
                 }
             }
-            readable = stream.readable() => {
+            // A peer that sends faster than it reads is not read until its answers are out:
+            // what waits for it stays bounded.
+            readable = stream.readable(), if !mailbox.is_backlogged() => {
                 if readable.is_err() {
                     break Ending::Gone;
                 }
@@ -286,6 +288,9 @@ async fn read_available(
 ) -> Result<bool, Ending> {
     let mut heard = false;
     loop {
+        if connection.mailbox().is_backlogged() {
+            return Ok(heard);
+        }
         let message = match socket.read() {
             Ok(message) => message,
             Err(tungstenite::Error::Io(error)) if error.kind() == ErrorKind::WouldBlock => {

@@ -847,6 +847,12 @@ impl Mailbox {
         self.ready.notify_one();
     }
 
+    /// Whether what waits has reached the bound: the connection's own answers then wait
+    /// for the peer to read before it is read from again.
+    pub fn is_backlogged(&self) -> bool {
+        lock(&self.queue).bytes >= self.limit
+    }
+
     /// Waits until something is waiting to be sent.
     pub async fn ready(&self) {
         self.ready.notified().await;
