@@ -81,7 +81,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
-            frame: Duration::from_millis(50),
+            frame: Duration::from_millis(20),
             heartbeat: Duration::from_secs(20),
             mailbox_bytes: 256 * 1024,
             max_changes_per_frame: 2_000,
@@ -404,9 +404,9 @@ impl Inner {
     #[cfg(test)]
     fn sweep(&self) {
         for (channel, subscribers) in self.sweep_plan() {
-            let log = self.log_of(channel);
+            let mut log = self.log_of(channel);
             for subscriber in &subscribers {
-                self.hand_over(subscriber, channel.topic, &log);
+                self.hand_over(subscriber, &mut log);
             }
         }
     }
@@ -430,42 +430,75 @@ impl Inner {
         lock(&self.channels).values().any(ChannelState::is_dirty)
     }
 
-    fn log_of(&self, channel: Channel) -> Vec<(u64, Outbound)> {
-        lock(&self.channels)
-            .get(&channel)
-            .map(|state| state.log.iter().cloned().collect())
-            .unwrap_or_default()
+    fn log_of(&self, channel: Channel) -> SweepLog {
+        let channels = lock(&self.channels);
+        let log = channels.get(&channel).map(|state| &state.log);
+        let seqs = log.map_or_else(Vec::new, |log| log.iter().map(|(seq, _)| *seq).collect());
+        let items = log.map_or_else(Vec::new, |log| {
+            log.iter().map(|(_, item)| item.clone()).collect()
+        });
+        SweepLog {
+            topic: channel.topic,
+            messages: vec![None; items.len()],
+            seqs,
+            items,
+        }
     }
 
     /// Hands `subscriber` what the log holds after its cursor; how many frames that was.
-    fn hand_over(&self, subscriber: &Subscriber, topic: Topic, log: &[(u64, Outbound)]) -> u64 {
-        let Some((head, _)) = log.last() else {
+    fn hand_over(&self, subscriber: &Subscriber, log: &mut SweepLog) -> u64 {
+        let Some(&head) = log.seqs.last() else {
             return 0;
         };
         let cursor = subscriber.cursor.load(Ordering::Relaxed);
-        if cursor >= *head {
+        if cursor >= head {
             return 0;
         }
-        subscriber.cursor.store(*head, Ordering::Relaxed);
-        let first = log.partition_point(|(seq, _)| *seq <= cursor);
-        let oldest = log.first().map_or(0, |(seq, _)| *seq);
+        subscriber.cursor.store(head, Ordering::Relaxed);
+        let first = log.seqs.partition_point(|seq| *seq <= cursor);
+        let oldest = log.seqs.first().copied().unwrap_or(0);
         let delivery = if cursor + 1 < oldest {
             // Further behind than the log reaches: it refetches the topic.
-            subscriber.mailbox.deliver(&[Outbound::Resync(topic)])
+            subscriber
+                .mailbox
+                .deliver(&[Outbound::Resync(log.topic)], None)
         } else {
-            let items: Vec<Outbound> = log[first..].iter().map(|(_, item)| item.clone()).collect();
-            subscriber.mailbox.deliver(&items)
+            let (items, message) = log.owed_from(first);
+            subscriber.mailbox.deliver(items, message)
         };
         if delivery == Delivery::Overflowed {
             self.counters
                 .mailbox_overflows
                 .fetch_add(1, Ordering::Relaxed);
         }
-        let handed = (log.len() - first) as u64;
+        let handed = (log.items.len() - first) as u64;
         self.counters
             .deliveries
             .fetch_add(handed, Ordering::Relaxed);
         handed
+    }
+}
+
+/// A channel's log as a sweep hands it over. Sockets the sweep reaches at the same cursor
+/// are owed the same frames, so the one message carrying them is built once, at the first
+/// such socket, and shared by the rest.
+struct SweepLog {
+    topic: Topic,
+    seqs: Vec<u64>,
+    items: Vec<Outbound>,
+    /// At `at`: the message carrying `items[at..]` once built (`None` inside when those are
+    /// not all frames).
+    messages: Vec<Option<Option<bytes::Bytes>>>,
+}
+
+impl SweepLog {
+    /// What a socket at `at` is owed, and the message carrying it.
+    fn owed_from(&mut self, at: usize) -> (&[Outbound], Option<&bytes::Bytes>) {
+        let items = &self.items[at..];
+        let message = self.messages[at]
+            .get_or_insert_with(|| Mailbox::as_one_message(items))
+            .as_ref();
+        (items, message)
     }
 }
 
@@ -524,7 +557,7 @@ async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration)
                 let mut log = hub.log_of(channel);
                 for chunk in subscribers.chunks(SWEEP_CHUNK) {
                     for subscriber in chunk {
-                        hub.hand_over(subscriber, channel.topic, &log);
+                        hub.hand_over(subscriber, &mut log);
                     }
                     if last_build.elapsed() >= frame && !hub.sockets_behind() {
                         hub.build();
@@ -755,16 +788,15 @@ impl Mailbox {
         let _ = self.wire.set(wire);
     }
 
-    /// Queues `items` (in order) or, to an idle socket, writes the frames among them at once
-    /// as one message.
-    fn deliver(&self, items: &[Outbound]) -> Delivery {
+    /// Queues `items` (in order) or, to an idle socket, writes `message` at once: the one
+    /// message carrying them, when they are all frames ([`Self::as_one_message`]).
+    fn deliver(&self, items: &[Outbound], message: Option<&bytes::Bytes>) -> Delivery {
         let mut queue = lock(&self.queue);
-        if let Some(message) = Self::as_one_message(items) {
-            match self.write_now(&queue, &message) {
+        if let Some(message) = message {
+            match self.write_now(&queue, message) {
                 Some(written) if written == message.len() => return Delivery::Written,
                 Some(written) => {
-                    let rest = bytes::Bytes::copy_from_slice(&message[written..]);
-                    self.push(&mut queue, Outbound::Encoded(rest));
+                    self.push(&mut queue, Outbound::Encoded(message.slice(written..)));
                     drop(queue);
                     self.ready.notify_one();
                     return Delivery::Queued;
@@ -1000,15 +1032,56 @@ mod tests {
         assert_eq!(frames(&second).len(), 1, "the newcomer missed the counter");
     }
 
+    #[tokio::test]
+    async fn sockets_at_one_cursor_share_the_message_they_are_owed() {
+        let hub = Hub::new(HubConfig::default());
+        let mut connection = hub.connect();
+        connection.subscribe(LIBRARY).expect("one topic");
+        for value in [1, 2] {
+            hub.change(LIBRARY, &count(value));
+            hub.inner.build();
+        }
+        let mut log = hub.inner.log_of(LIBRARY);
+        let payloads: Vec<Vec<u8>> = log
+            .items
+            .iter()
+            .map(|item| match item {
+                Outbound::Frame(frame) => frame.as_bytes().to_vec(),
+                other => panic!("a frame, not {other:?}"),
+            })
+            .collect();
+        assert_eq!(payloads.len(), 2);
+        // Behind both frames: one message carrying the two, built once.
+        let (owed, first) = log.owed_from(0);
+        assert_eq!(owed.len(), 2);
+        let first = first.expect("frames make one message").clone();
+        let mut expected = Vec::new();
+        wire::binary_message(&mut expected, &[&payloads[0], &payloads[1]]);
+        assert_eq!(first.as_ref(), expected.as_slice());
+        let (_, again) = log.owed_from(0);
+        assert_eq!(again.map(|bytes| bytes.as_ptr()), Some(first.as_ptr()));
+        // Behind one: the last frame's own message.
+        let (owed, last) = log.owed_from(1);
+        assert_eq!(owed.len(), 1);
+        let mut expected = Vec::new();
+        wire::binary_message(&mut expected, &[&payloads[1]]);
+        assert_eq!(last.map(|bytes| bytes.to_vec()), Some(expected));
+    }
+
+    fn deliver(mailbox: &Mailbox, item: Outbound) -> Delivery {
+        let items = [item];
+        mailbox.deliver(&items, Mailbox::as_one_message(&items).as_ref())
+    }
+
     #[test]
     fn a_full_mailbox_trades_its_backlog_for_one_resync() {
         let unsent = Arc::new(AtomicU64::new(0));
         let mailbox = Mailbox::new(100, unsent.clone());
         let frame = || Outbound::Frame(Frame::from(vec![b'x'; 40]));
-        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Queued);
-        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Queued);
+        assert_eq!(deliver(&mailbox, frame()), Delivery::Queued);
+        assert_eq!(deliver(&mailbox, frame()), Delivery::Queued);
         assert_eq!(unsent.load(Ordering::Relaxed), 2);
-        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Overflowed);
+        assert_eq!(deliver(&mailbox, frame()), Delivery::Overflowed);
         // What was thrown away is no longer waiting to be written.
         assert_eq!(unsent.load(Ordering::Relaxed), 0);
         let outgoing = mailbox.take();
@@ -1016,7 +1089,7 @@ mod tests {
         assert!(outgoing.items.is_empty());
         drop(outgoing);
         // After the resync, frames flow again; they count as unsent until written.
-        assert_eq!(mailbox.deliver(&[frame()]), Delivery::Queued);
+        assert_eq!(deliver(&mailbox, frame()), Delivery::Queued);
         let outgoing = mailbox.take();
         assert!(!outgoing.resync);
         assert_eq!(outgoing.items.len(), 1);
@@ -1025,7 +1098,7 @@ mod tests {
         assert_eq!(unsent.load(Ordering::Relaxed), 0);
         // A single frame above the bound still reaches an idle connection.
         assert_eq!(
-            mailbox.deliver(&[Outbound::Frame(Frame::from(vec![b'y'; 500]))]),
+            deliver(&mailbox, Outbound::Frame(Frame::from(vec![b'y'; 500]))),
             Delivery::Queued
         );
     }
