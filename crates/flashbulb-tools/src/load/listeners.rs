@@ -17,12 +17,83 @@ use std::{
 use anyhow::Context;
 use flashbulb_types::live::{frame::decode_frames, Change, ClientMessage, ServerMessage, Topic};
 use mio::{unix::SourceFd, Events, Interest, Poll, Token};
+use nix::sys::{
+    socket::{
+        recvmsg, setsockopt, sockopt, ControlMessageOwned, MsgFlags, TimestampingFlag, Timestamps,
+    },
+    time::TimeSpec,
+};
 use tungstenite::{Message, WebSocket};
 
 use super::{live_request, micros, socket_config, SentAt, Site, Tally};
 
 /// A socket following the library, read without blocking once opened.
-type Held = WebSocket<TcpStream>;
+type Held = WebSocket<Stamped>;
+
+/// A socket that keeps the time its kernel received the last bytes read from it
+/// (`SO_TIMESTAMPING`, once [`Stamped::stamp_arrivals`] asked for it). One thread reads
+/// thousands of sockets, so a frame may wait in its socket while the thread reads others;
+/// a browser tab reads its one socket at once. The kernel's time says when the frame
+/// reached the client, whatever the reader was busy with.
+pub(super) struct Stamped {
+    stream: TcpStream,
+    /// The kernel's receive time (`CLOCK_REALTIME`) of the last bytes read.
+    arrived: Option<TimeSpec>,
+}
+
+impl Stamped {
+    fn stamp_arrivals(&self) -> std::io::Result<()> {
+        let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
+        setsockopt(&self.stream, sockopt::Timestamping, &flags).map_err(std::io::Error::from)
+    }
+
+    /// When the last bytes read reached this machine, as an instant of this process's clock;
+    /// `None` when the kernel gave no time.
+    fn arrived(&self) -> Option<Instant> {
+        let arrived = Duration::new(
+            u64::try_from(self.arrived?.tv_sec()).ok()?,
+            u32::try_from(self.arrived?.tv_nsec()).ok()?,
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Instant::now().checked_sub(now.saturating_sub(arrived))
+    }
+}
+
+impl std::io::Read for Stamped {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut control = nix::cmsg_space!(Timestamps);
+        let mut buffers = [std::io::IoSliceMut::new(buf)];
+        let received = recvmsg::<()>(
+            self.stream.as_raw_fd(),
+            &mut buffers,
+            Some(&mut control),
+            MsgFlags::empty(),
+        )
+        .map_err(std::io::Error::from)?;
+        let read = received.bytes;
+        if let Ok(messages) = received.cmsgs() {
+            for message in messages {
+                if let ControlMessageOwned::ScmTimestampsns(times) = message {
+                    self.arrived = Some(times.system);
+                }
+            }
+        }
+        Ok(read)
+    }
+}
+
+impl std::io::Write for Stamped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
 
 /// Threads opening sockets at once: handshakes overlap, and a burst of thousands only
 /// measures the listen backlog.
@@ -74,6 +145,10 @@ fn open_one(site: &Site) -> anyhow::Result<Held> {
     let stream = TcpStream::connect((host.as_str(), port))?;
     stream.set_read_timeout(Some(OPEN_TIMEOUT))?;
     stream.set_write_timeout(Some(OPEN_TIMEOUT))?;
+    let stream = Stamped {
+        stream,
+        arrived: None,
+    };
     let (mut socket, _) =
         tungstenite::client::client_with_config(request, stream, Some(socket_config()))
             .map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -93,7 +168,7 @@ fn open_one(site: &Site) -> anyhow::Result<Held> {
             _ => continue,
         }
     }
-    let stream = socket.get_mut();
+    let stream = &socket.get_mut().stream;
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
     stream.set_nonblocking(true)?;
@@ -101,11 +176,13 @@ fn open_one(site: &Site) -> anyhow::Result<Held> {
 }
 
 /// What the measuring sockets timed, in microseconds: since each change's request, and since
-/// the server's answer.
+/// the server's answer, to when this thread read the frame; and since the answer to when the
+/// frame reached the socket.
 #[derive(Default)]
 pub(super) struct Heard {
     pub(super) latencies: Vec<u32>,
     pub(super) answered: Vec<u32>,
+    pub(super) arrived: Vec<u32>,
 }
 
 /// The reading thread; [`Listening::finish`] stops it and returns what it timed.
@@ -151,8 +228,11 @@ fn read_all(
     stop: &AtomicBool,
 ) -> anyhow::Result<Heard> {
     let mut poll = Poll::new()?;
+    for socket in sockets.iter().take(measured) {
+        socket.get_ref().stamp_arrivals()?;
+    }
     for (at, socket) in sockets.iter().enumerate() {
-        let fd = socket.get_ref().as_raw_fd();
+        let fd = socket.get_ref().stream.as_raw_fd();
         poll.registry()
             .register(&mut SourceFd(&fd), Token(at), Interest::READABLE)?;
     }
@@ -171,7 +251,8 @@ fn read_all(
                         messages += 1;
                         bytes += frames.len() as u64;
                         if at < measured {
-                            time_changes(&frames, sent_at, Instant::now(), &mut heard);
+                            let arrived = socket.get_ref().arrived();
+                            time_changes(&frames, sent_at, Instant::now(), arrived, &mut heard);
                         }
                     }
                     Ok(Message::Text(text)) => {
@@ -187,7 +268,7 @@ fn read_all(
                     }
                     Err(_) => {
                         disconnects += 1;
-                        let fd = socket.get_ref().as_raw_fd();
+                        let fd = socket.get_ref().stream.as_raw_fd();
                         let _ = poll.registry().deregister(&mut SourceFd(&fd));
                         break;
                     }
@@ -210,8 +291,15 @@ fn read_all(
     Ok(heard)
 }
 
-/// Times every favourite change in `frames` against when it was requested and answered.
-fn time_changes(frames: &[u8], sent_at: &SentAt, now: Instant, heard: &mut Heard) {
+/// Times every favourite change in `frames` against when it was requested and answered,
+/// read `now` and, when the kernel said, `arrived` at the socket.
+fn time_changes(
+    frames: &[u8],
+    sent_at: &SentAt,
+    now: Instant,
+    arrived: Option<Instant>,
+    heard: &mut Heard,
+) {
     for frame in decode_frames(frames).unwrap_or_default() {
         let ServerMessage::Frame { state, .. } = frame else {
             continue;
@@ -221,8 +309,49 @@ fn time_changes(frames: &[u8], sent_at: &SentAt, now: Instant, heard: &mut Heard
                 if let Some((since_request, since_answer)) = sent_at.latency(id, now) {
                     heard.latencies.push(micros(since_request));
                     heard.answered.push(micros(since_answer));
+                    // Read later than it arrived by as long as it waited in the socket.
+                    if let Some(waited) =
+                        arrived.map(|arrived| now.saturating_duration_since(arrived))
+                    {
+                        heard
+                            .arrived
+                            .push(micros(since_answer.saturating_sub(waited)));
+                    }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use super::*;
+
+    #[test]
+    fn a_frame_is_timed_from_when_it_reached_the_socket() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let stream =
+            TcpStream::connect(listener.local_addr().expect("its address")).expect("connected");
+        let (mut server, _) = listener.accept().expect("accepted");
+        let mut stamped = Stamped {
+            stream,
+            arrived: None,
+        };
+        stamped
+            .stamp_arrivals()
+            .expect("the kernel stamps arrivals");
+        server.write_all(b"frame").expect("written");
+        // On loopback the bytes are in the socket once written; they wait there unread.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut buffer = [0; 16];
+        let read = stamped.read(&mut buffer).expect("read");
+        assert_eq!(&buffer[..read], b"frame");
+        let waited = stamped.arrived().expect("an arrival time").elapsed();
+        assert!(
+            waited >= Duration::from_millis(150) && waited < Duration::from_secs(60),
+            "the frame arrived {waited:?} before it was read"
+        );
     }
 }
