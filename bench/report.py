@@ -204,7 +204,11 @@ def plot_live(live, plots):
     labels = ["p50", "p90", "p99", "max"]
     axes.bar([f"request→frame {p}" for p in labels],
              [live[f"latency_ms_{p}"] for p in labels], color=FLASHBULB, alpha=0.5)
-    axes.bar(["fan-out p50", "fan-out p99"], [live["fanout_ms_p50"], live["fanout_ms_p99"]], color=FLASHBULB)
+    axes.bar(["fan-out p50, read", "fan-out p99, read"], [live["fanout_ms_p50"], live["fanout_ms_p99"]],
+             color=FLASHBULB, alpha=0.75)
+    if live.get("fanout_arrived_ms_p99") is not None:
+        axes.bar(["fan-out p50, arrived", "fan-out p99, arrived"],
+                 [live["fanout_arrived_ms_p50"], live["fanout_arrived_ms_p99"]], color=FLASHBULB)
     axes.axhline(150, color="black", linestyle=":", label="fan-out budget, p99 150 ms")
     axes.set_ylabel("ms")
     axes.set_title(f"Live updates: {live['connections_held']:,} clients, "
@@ -398,15 +402,19 @@ def main():
          f"{held['server_rss_held_mib']:.0f} MiB",
          held["server_rss_held_mib"] < 1024 and held["connections_held"] >= min(20_000, held["connections_wanted"])),
         # Labelled with the rate the server really took; a rate short of the one asked for
-        # fails the row, however fast the few changes that were made went out.
-        (f"WebSocket fan-out p99, {live['connections_held']:,} clients, "
+        # fails the row, however fast the few changes that were made went out. Timed to the
+        # frame's arrival at the client's socket (the kernel's receive time), with the time the
+        # load tool's one reading thread then took to get to it beside.
+        (f"WebSocket fan-out p99 (stored → frame at the client's socket), "
+         f"{live['connections_held']:,} clients, "
          f"{live['rate_achieved']:,.0f} changes/s achieved of {live['rate_wanted']:,} wanted",
          "≤ 150 ms at the wanted rate, no resync or disconnect",
-         ms(live["fanout_ms_p99"])
+         ms(live.get("fanout_arrived_ms_p99"))
+         + f" (read by the load tool: {ms(live['fanout_ms_p99'])})"
          + ("" if rate_reached(live) else f"; only {live['rate_achieved']:,.0f} changes/s")
          + ("" if live_clean(live) else f"; {live['resyncs']} resyncs, {live['disconnects']} disconnects"),
-         live["fanout_ms_p99"] is not None and live["fanout_ms_p99"] <= 150 and rate_reached(live)
-         and live_clean(live)),
+         live.get("fanout_arrived_ms_p99") is not None and live["fanout_arrived_ms_p99"] <= 150
+         and rate_reached(live) and live_clean(live)),
         (f"the changes' own HTTP answers during that fan-out, p99", "≤ 100 ms",
          ms(live["answer_ms_p99"]),
          live["answer_ms_p99"] is not None and live["answer_ms_p99"] <= 100),
@@ -621,14 +629,20 @@ def main():
         f"{per_delivery(live.get('server_cpu_us_per_delivered_change'))}, load tool {cpu(live.get('load_cpu_seconds'))} |",
         f"| change requested → frame received ({live['latency_samples']:,} samples) | p50 {ms(live['latency_ms_p50'])}, "
         f"p90 {ms(live['latency_ms_p90'])}, p99 {ms(live['latency_ms_p99'])}, max {ms(live['latency_ms_max'])} |",
-        f"| fan-out: change stored and published → frame received | p50 {ms(live['fanout_ms_p50'])}, p99 {ms(live['fanout_ms_p99'])} |",
+        f"| fan-out: change stored and published → frame at the client's socket (kernel receive time) | "
+        f"p50 {ms(live.get('fanout_arrived_ms_p50'))}, p99 {ms(live.get('fanout_arrived_ms_p99'))} |",
+        f"| fan-out: change stored and published → frame read by the load tool | p50 {ms(live['fanout_ms_p50'])}, p99 {ms(live['fanout_ms_p99'])} |",
         f"| the changes' HTTP answers: request sent → response received | p50 {ms(live['answer_ms_p50'])}, "
         f"p99 {ms(live['answer_ms_p99'])}, max {ms(live['answer_ms_max'])} |",
         f"| server RSS during the run | {live['server_rss_held_mib']:.0f} MiB → {live['server_rss_after_load_mib']:.0f} MiB |",
         "",
-        "Frames go out every 50 ms: a change waits up to one frame to be coalesced with the others. "
-        "While most of a frame is still waiting to be written, the next gathers longer (up to ten "
-        "intervals): under load frames merge instead of sockets falling behind.",
+        "Frames are built every 20 ms (`live_frame_ms`): a change waits up to one frame to be "
+        "coalesced with the others, then for the hub's sweep of the sockets to reach its socket. "
+        "Far behind, the hub gathers longer (up to ten intervals): under load frames merge instead "
+        "of sockets falling behind. The load tool reads every socket on one thread, so a frame may "
+        "wait in its socket while the thread reads thousands of others; the budget is timed to the "
+        "frame's arrival (the kernel's receive time, `SO_TIMESTAMPING`), and the time to the tool's "
+        "read is given beside it.",
         "",
         f"![Live-update latency]({plot_prefix}{plot_links['live']})",
         "",
