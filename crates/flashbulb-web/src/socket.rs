@@ -40,6 +40,10 @@ use crate::{
 
 /// Largest message a browser may send: subscriptions are tiny.
 const MAX_CLIENT_MESSAGE: usize = 4 * 1024;
+/// What each socket's reader holds for what browsers send: a subscription or a pong fits.
+/// tungstenite allocates and fills it per socket, so at 20,000 sockets 4 KiB each would be
+/// 80 MiB; a larger message is still read whole (up to [`MAX_CLIENT_MESSAGE`]), in more reads.
+const READ_BUFFER: usize = 256;
 /// A socket that keeps sending what cannot be understood is closed after this many.
 const MAX_REFUSALS: u32 = 10;
 /// How long a closing socket may take to accept its last messages.
@@ -214,7 +218,7 @@ async fn serve(stream: TcpStream, early: bytes::Bytes, state: AppState, viewer: 
         Role::Server,
         Some(
             WebSocketConfig::default()
-                .read_buffer_size(MAX_CLIENT_MESSAGE)
+                .read_buffer_size(READ_BUFFER)
                 .max_message_size(Some(MAX_CLIENT_MESSAGE))
                 .max_frame_size(Some(MAX_CLIENT_MESSAGE)),
         ),
