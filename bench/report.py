@@ -636,7 +636,7 @@ def main():
         f"p99 {ms(live['answer_ms_p99'])}, max {ms(live['answer_ms_max'])} |",
         f"| server RSS during the run | {live['server_rss_held_mib']:.0f} MiB → {live['server_rss_after_load_mib']:.0f} MiB |",
         "",
-        "Frames are built every 20 ms (`live_frame_ms`): a change waits up to one frame to be "
+        "Frames are built every 50 ms (`live_frame_ms`): a change waits up to one frame to be "
         "coalesced with the others, then for the hub's sweep of the sockets to reach its socket. "
         "Far behind, the hub gathers longer (up to ten intervals): under load frames merge instead "
         "of sockets falling behind. The load tool reads every socket on one thread, so a frame may "

@@ -176,7 +176,7 @@ impl Default for Config {
             job_memory_mib: 256,
             jobs_memory_mib: 1024,
             shutdown_grace_secs: 30,
-            live_frame_ms: 20,
+            live_frame_ms: 50,
             live_heartbeat_secs: 20,
             live_mailbox_bytes: 256 * 1024,
             live_threads: 1,

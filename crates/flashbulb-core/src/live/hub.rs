@@ -81,7 +81,7 @@ pub struct HubConfig {
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
-            frame: Duration::from_millis(20),
+            frame: Duration::from_millis(50),
             heartbeat: Duration::from_secs(20),
             mailbox_bytes: 256 * 1024,
             max_changes_per_frame: 2_000,
