@@ -431,12 +431,10 @@ impl Inner {
     }
 
     fn log_of(&self, channel: Channel) -> SweepLog {
-        let channels = lock(&self.channels);
-        let log = channels.get(&channel).map(|state| &state.log);
-        let seqs = log.map_or_else(Vec::new, |log| log.iter().map(|(seq, _)| *seq).collect());
-        let items = log.map_or_else(Vec::new, |log| {
-            log.iter().map(|(_, item)| item.clone()).collect()
-        });
+        let (seqs, items): (Vec<u64>, Vec<Outbound>) = lock(&self.channels)
+            .get(&channel)
+            .map(|state| state.log.iter().cloned().unzip())
+            .unwrap_or_default();
         SweepLog {
             topic: channel.topic,
             messages: vec![None; items.len()],
