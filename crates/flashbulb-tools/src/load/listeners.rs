@@ -37,15 +37,28 @@ type Held = WebSocket<Stamped>;
 /// reached the client, whatever the reader was busy with.
 pub(super) struct Stamped {
     stream: TcpStream,
+    /// Whether the kernel was asked for receive times: only these sockets pay for `recvmsg`'s
+    /// control data.
+    stamping: bool,
     /// The kernel's receive time (`CLOCK_REALTIME`) of the last bytes read.
     arrived: Option<TimeSpec>,
 }
 
 impl Stamped {
-    fn stamp_arrivals(&self) -> std::io::Result<()> {
+    fn new(stream: TcpStream) -> Self {
+        Self {
+            stream,
+            stamping: false,
+            arrived: None,
+        }
+    }
+
+    fn stamp_arrivals(&mut self) -> std::io::Result<()> {
         let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
             | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
-        setsockopt(&self.stream, sockopt::Timestamping, &flags).map_err(std::io::Error::from)
+        setsockopt(&self.stream, sockopt::Timestamping, &flags).map_err(std::io::Error::from)?;
+        self.stamping = true;
+        Ok(())
     }
 
     /// When the last bytes read reached this machine, as an instant of this process's clock;
@@ -64,6 +77,9 @@ impl Stamped {
 
 impl std::io::Read for Stamped {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if !self.stamping {
+            return std::io::Read::read(&mut self.stream, buf);
+        }
         let mut control = nix::cmsg_space!(Timestamps);
         let mut buffers = [std::io::IoSliceMut::new(buf)];
         let received = recvmsg::<()>(
@@ -145,10 +161,7 @@ fn open_one(site: &Site) -> anyhow::Result<Held> {
     let stream = TcpStream::connect((host.as_str(), port))?;
     stream.set_read_timeout(Some(OPEN_TIMEOUT))?;
     stream.set_write_timeout(Some(OPEN_TIMEOUT))?;
-    let stream = Stamped {
-        stream,
-        arrived: None,
-    };
+    let stream = Stamped::new(stream);
     let (mut socket, _) =
         tungstenite::client::client_with_config(request, stream, Some(socket_config()))
             .map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -228,8 +241,8 @@ fn read_all(
     stop: &AtomicBool,
 ) -> anyhow::Result<Heard> {
     let mut poll = Poll::new()?;
-    for socket in sockets.iter().take(measured) {
-        socket.get_ref().stamp_arrivals()?;
+    for socket in sockets.iter_mut().take(measured) {
+        socket.get_mut().stamp_arrivals()?;
     }
     for (at, socket) in sockets.iter().enumerate() {
         let fd = socket.get_ref().stream.as_raw_fd();
@@ -335,17 +348,27 @@ mod tests {
         let stream =
             TcpStream::connect(listener.local_addr().expect("its address")).expect("connected");
         let (mut server, _) = listener.accept().expect("accepted");
-        let mut stamped = Stamped {
-            stream,
-            arrived: None,
-        };
+        let mut stamped = Stamped::new(stream);
         stamped
             .stamp_arrivals()
             .expect("the kernel stamps arrivals");
+        // The kernel turns receive times on for the whole machine a moment after the first
+        // socket asks (a deferred switch): bytes that arrive before carry none.
+        let mut buffer = [0; 16];
+        let started = Instant::now();
+        while stamped.arrived.is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the kernel gave no receive time"
+            );
+            server.write_all(b"probe").expect("written");
+            let read = stamped.read(&mut buffer).expect("read");
+            assert_eq!(&buffer[..read], b"probe");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         server.write_all(b"frame").expect("written");
         // On loopback the bytes are in the socket once written; they wait there unread.
         std::thread::sleep(Duration::from_millis(200));
-        let mut buffer = [0; 16];
         let read = stamped.read(&mut buffer).expect("read");
         assert_eq!(&buffer[..read], b"frame");
         let waited = stamped.arrived().expect("an arrival time").elapsed();
