@@ -362,13 +362,16 @@ impl Inner {
         self.sweep();
     }
 
-    /// Turns every dirty channel into one frame, added to the channel's log.
-    fn build(&self) {
+    /// Turns every dirty channel into one frame, added to the channel's log; whether there
+    /// was any.
+    fn build(&self) -> bool {
+        let mut built = false;
         let mut channels = lock(&self.channels);
         for (channel, state) in channels.iter_mut() {
             if !state.is_dirty() {
                 continue;
             }
+            built = true;
             state.seq += 1;
             let outbound = if std::mem::take(&mut state.overflowed) {
                 state.counts_sent.clear();
@@ -397,6 +400,7 @@ impl Inner {
             }
             self.counters.frames.fetch_add(1, Ordering::Relaxed);
         }
+        built
     }
 
     /// Hands every subscriber the frames after its cursor (tests; the flusher sweeps in
@@ -527,16 +531,24 @@ impl Outbound {
 const FRAMES_BEHIND: u64 = 16;
 /// Frames a channel keeps for subscribers the sweep has not reached yet; one further behind
 /// gets a `resync`.
-const LOG_FRAMES: usize = 64;
+const LOG_FRAMES: usize = 256;
 /// Sockets handed their frames between two looks at the clock.
 const SWEEP_CHUNK: usize = 256;
+/// Frames built during one sweep, about: the pace of builds within a sweep follows the last
+/// sweep's length, so a socket is owed a few dozen frames at most, far inside the log.
+const FRAMES_PER_SWEEP: u32 = 16;
 
 /// Sleeps until something is published, then gathers for one frame interval, builds a frame
 /// per dirty channel and sweeps: each subscriber is handed the frames after its cursor,
-/// written at once to an idle socket. While a sweep runs, the next frames are built every
-/// frame interval and the sockets not reached yet get them in the same write: a change waits
-/// at most one frame interval plus one sweep of the sockets, and under load frames merge
-/// (fewer, larger writes) instead of sockets falling behind.
+/// written at once to an idle socket, and a socket is written at most once a sweep. Sweeps
+/// begin at least one frame interval apart, so no socket gets more than one write per
+/// interval.
+///
+/// Under load a sweep of every socket takes longer than an interval. While it runs, what was
+/// published is built into frames at a quicker pace (a fifth of the interval, or a sixteenth
+/// of the last sweep when that is longer) and the sockets not reached yet get it in the same
+/// write: a change waits about one sweep of the sockets, not an interval on top of it, and
+/// frames merge into each socket's one write instead of sockets falling behind.
 ///
 /// Only when the sockets' own backlogs are more than [`FRAMES_BEHIND`] frames on average
 /// does it keep gathering, up to ten frame intervals: changes then coalesce in the hub
@@ -545,20 +557,21 @@ async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration)
     let longest = frame * 10;
     let behind = || inner.upgrade().is_some_and(|inner| inner.sockets_behind());
     let mut last_build = tokio::time::Instant::now();
+    let mut pace = frame / 5;
     loop {
         let Some(hub) = inner.upgrade() else {
             return;
         };
         let plan = hub.sweep_plan();
         if !plan.is_empty() {
+            let began = tokio::time::Instant::now();
             for (channel, subscribers) in plan {
                 let mut log = hub.log_of(channel);
                 for chunk in subscribers.chunks(SWEEP_CHUNK) {
                     for subscriber in chunk {
                         hub.hand_over(subscriber, &mut log);
                     }
-                    if last_build.elapsed() >= frame && !hub.sockets_behind() {
-                        hub.build();
+                    if last_build.elapsed() >= pace && !hub.sockets_behind() && hub.build() {
                         last_build = tokio::time::Instant::now();
                         log = hub.log_of(channel);
                     }
@@ -566,6 +579,10 @@ async fn flush_loop(inner: Weak<Inner>, published: Arc<Notify>, frame: Duration)
                     tokio::task::yield_now().await;
                 }
             }
+            pace = (began.elapsed() / FRAMES_PER_SWEEP).clamp(frame / 5, frame);
+            drop(hub);
+            // One write per socket a sweep, and sweeps an interval apart at the most.
+            tokio::time::sleep_until(began + frame).await;
             continue;
         }
         if hub.dirty() {
@@ -1159,5 +1176,125 @@ mod tests {
             tokio::time::sleep(frame * 3).await;
             assert_eq!(frames(&tab).len(), 1, "change {id} waited");
         }
+    }
+
+    /// A socket that takes every write at once, noting when each came and what it carried.
+    #[derive(Default)]
+    struct Recorder {
+        writes: Mutex<Vec<(tokio::time::Instant, Vec<u8>)>>,
+    }
+
+    impl Wire for Recorder {
+        fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
+            lock(&self.writes).push((tokio::time::Instant::now(), bytes.to_vec()));
+            Ok(bytes.len())
+        }
+    }
+
+    /// The photos one write changed: binary WebSocket messages, each a run of frames.
+    fn photos_in(mut write: &[u8]) -> Vec<i64> {
+        let mut photos = Vec::new();
+        while !write.is_empty() {
+            let (start, length) = match write[1] & 0x7f {
+                126 => (4, usize::from(u16::from_be_bytes([write[2], write[3]]))),
+                127 => panic!("no message here is that long"),
+                short => (2, usize::from(short)),
+            };
+            for message in decode_frames(&write[start..start + length]).expect("valid frames") {
+                let ServerMessage::Frame { state, .. } = message else {
+                    panic!("not a frame: {message:?}");
+                };
+                photos.extend(state.iter().filter_map(|change| match change {
+                    Change::Photo { id, .. } => Some(*id),
+                    _ => None,
+                }));
+            }
+            write = &write[start + length..];
+        }
+        photos
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_load_a_change_waits_one_sweep_and_a_socket_one_interval() {
+        let frame = Duration::from_millis(50);
+        let hub = Hub::new(HubConfig {
+            frame,
+            ..HubConfig::default()
+        });
+        let _flusher = tokio::spawn(flush_loop(
+            Arc::downgrade(&hub.inner),
+            hub.inner.published.clone(),
+            frame,
+        ));
+        // The sweep's chunks of sockets cost time on the paused clock, so one sweep of these
+        // 4,096 sockets takes about 80 ms: longer than a frame interval, as under load.
+        let _clock = tokio::spawn(async {
+            loop {
+                tokio::time::advance(Duration::from_millis(10)).await;
+                tokio::task::yield_now().await;
+            }
+        });
+        let mut tabs = Vec::new();
+        for _ in 0..16 * SWEEP_CHUNK {
+            let mut tab = hub.connect();
+            tab.subscribe(LIBRARY).expect("one topic");
+            let socket = Arc::new(Recorder::default());
+            tab.mailbox().attach(socket.clone());
+            tabs.push((tab, socket));
+        }
+        // A distinct photo every 10 ms for 1.2 s, as a steady stream of favourites.
+        let mut published = HashMap::new();
+        for id in 1..=120 {
+            hub.change(
+                LIBRARY,
+                &Change::Photo {
+                    id,
+                    status: flashbulb_types::live::PhotoStatus::Ready,
+                    favourite: true,
+                    trashed: false,
+                    failure: None,
+                },
+            );
+            published.insert(id, tokio::time::Instant::now());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(frame * 10).await;
+
+        let mut slowest = Duration::ZERO;
+        let mut longest_between_writes = Duration::ZERO;
+        for (_, socket) in &tabs {
+            let writes = lock(&socket.writes);
+            for pair in writes.windows(2) {
+                let between = pair[1].0 - pair[0].0;
+                assert!(
+                    between >= frame,
+                    "a socket was written twice within one frame interval"
+                );
+                longest_between_writes = longest_between_writes.max(between);
+            }
+            let mut got = Vec::new();
+            for (at, write) in writes.iter() {
+                for id in photos_in(write) {
+                    got.push(id);
+                    // The first changes gather for an interval after the quiet before them.
+                    if id > 20 {
+                        slowest = slowest.max(*at - published[&id]);
+                    }
+                }
+            }
+            assert_eq!(
+                got,
+                (1..=120).collect::<Vec<_>>(),
+                "each change once, in order"
+            );
+        }
+        // Sweeps ran back to back, each longer than an interval.
+        assert!(longest_between_writes > frame);
+        // A change waits for a build (at a fifth of the interval during a sweep) and for the
+        // sweep to reach its socket again: not for a whole interval on top of that.
+        assert!(
+            slowest <= longest_between_writes + frame / 2,
+            "a change took {slowest:?} to reach a socket written every {longest_between_writes:?}"
+        );
     }
 }
