@@ -62,8 +62,11 @@ pub struct Config {
     /// one `resync` instead of the backlog.
     pub live_mailbox_bytes: usize,
     /// Live updates: threads the sockets and the hub run on, apart from the request threads
-    /// and at a lower CPU priority (1 to 64).
+    /// (1 to 64).
     pub live_threads: usize,
+    /// Live updates: how much lower the live threads' CPU priority is than the request
+    /// threads', as a Linux nice value added to theirs (0 to 19).
+    pub live_niceness: i32,
     /// Statements slower than this many milliseconds are logged as warnings and listed on the
     /// diagnostics page.
     pub slow_query_ms: u64,
@@ -139,6 +142,7 @@ const KEYS: &[&str] = &[
     "live_heartbeat_secs",
     "live_mailbox_bytes",
     "live_threads",
+    "live_niceness",
     "slow_query_ms",
     "ops_sample_ms",
     "vitals_per_minute",
@@ -180,6 +184,7 @@ impl Default for Config {
             live_heartbeat_secs: 20,
             live_mailbox_bytes: 256 * 1024,
             live_threads: 1,
+            live_niceness: 5,
             slow_query_ms: 100,
             ops_sample_ms: 5000,
             vitals_per_minute: 30,
@@ -280,10 +285,12 @@ impl Config {
             || self.live_heartbeat_secs == 0
             || self.live_mailbox_bytes < 4096
             || !(1..=64).contains(&self.live_threads)
+            || !(0..=19).contains(&self.live_niceness)
         {
             return Err(ConfigError::Rejected(
                 "live_frame_ms must be 1 to 10000, live_heartbeat_secs at least 1, \
-                 live_mailbox_bytes at least 4096 and live_threads 1 to 64"
+                 live_mailbox_bytes at least 4096, live_threads 1 to 64 and live_niceness \
+                 0 to 19"
                     .into(),
             ));
         }
@@ -395,6 +402,7 @@ impl Config {
             live_heartbeat_secs: self.live_heartbeat_secs,
             live_mailbox_bytes: self.live_mailbox_bytes,
             live_threads: self.live_threads,
+            live_niceness: self.live_niceness,
             ops_sample_ms: self.ops_sample_ms,
             vitals_per_minute: self.vitals_per_minute,
             vitals_retention_days: self.vitals_retention_days,
@@ -525,6 +533,16 @@ mod tests {
                 "{error}"
             );
             jail.set_env("FLASHBULB_DATABASE_MAX_CONNECTIONS", "4");
+            // A nice value past the kernel's range.
+            jail.set_env("FLASHBULB_LIVE_NICENESS", "20");
+            let error = Config::load(None).err().ok_or("accepted niceness 20")?;
+            assert!(
+                error.to_string().contains("live_niceness 0 to 19"),
+                "{error}"
+            );
+            jail.set_env("FLASHBULB_LIVE_NICENESS", "0");
+            let config = Config::load(None).map_err(|error| error.to_string())?;
+            assert_eq!(config.core().hub_config().niceness, 0);
             jail.set_env("DATABASE_URL", "mysql://x");
             let error = Config::load(None).err().ok_or("accepted mysql")?;
             assert!(error.to_string().contains("sqlite:"), "{error}");

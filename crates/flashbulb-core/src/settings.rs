@@ -37,6 +37,7 @@ pub struct Settings {
     pub live_heartbeat_secs: u64,
     pub live_mailbox_bytes: usize,
     pub live_threads: usize,
+    pub live_niceness: i32,
     pub ops_sample_ms: u64,
     pub vitals_per_minute: u32,
     pub vitals_retention_days: u32,
@@ -99,6 +100,7 @@ impl Settings {
             heartbeat: Duration::from_secs(self.live_heartbeat_secs),
             mailbox_bytes: self.live_mailbox_bytes,
             threads: self.live_threads,
+            niceness: self.live_niceness,
             ..HubConfig::default()
         }
     }

@@ -76,6 +76,8 @@ pub struct HubConfig {
     pub max_topics_per_connection: usize,
     /// Threads of the live runtime (the flusher and every socket).
     pub threads: usize,
+    /// Added to the live threads' nice value: how far below requests they run.
+    pub niceness: i32,
 }
 
 impl Default for HubConfig {
@@ -88,6 +90,7 @@ impl Default for HubConfig {
             max_additions_per_frame: 500,
             max_topics_per_connection: 16,
             threads: 1,
+            niceness: 5,
         }
     }
 }
@@ -188,7 +191,7 @@ impl Hub {
             next_connection: AtomicU64::new(1),
             counters: Counters::default(),
             closing: watch::channel(false).0,
-            runtime: LiveRuntime::new(config.threads),
+            runtime: LiveRuntime::new(config.threads, config.niceness),
         });
         Self { inner }
     }
