@@ -1,13 +1,14 @@
 //! The hub: channels (a topic of one owner's library) with their subscribers, coalescing of
-//! what is published into one frame per channel per frame interval, and the sweep that hands
-//! every subscriber the frames after its cursor.
+//! what is published into frames, and the sweep that hands every subscriber the frames after
+//! its cursor, writing each socket at most once per frame interval.
 //!
 //! A frame is encoded once (binary, [`flashbulb_types::live::frame`]) together with the
 //! WebSocket message that carries it, and shared by every subscriber (a reference-counted
 //! buffer). An idle socket is written at once by the sweep ([`super::wire`]); only one that
 //! cannot take it gets a mailbox backlog, bounded in bytes, for its own task to write. While
-//! a sweep runs the next frames are built on time, so under load frames merge (fewer, larger
-//! writes) before any socket falls behind.
+//! a sweep runs the next frames are built at a quicker pace, so under load a change waits
+//! about one sweep and frames merge into each socket's one write before any socket falls
+//! behind.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
