@@ -1122,28 +1122,37 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn frames_keep_their_pace_until_sockets_fall_far_behind() {
-        let frame = Duration::from_millis(50);
+    /// A hub pacing frames at `frame`, with its flusher on the test's runtime (whose clock
+    /// the tests pause).
+    fn flushing_hub(frame: Duration) -> (Hub, tokio::task::JoinHandle<()>) {
         let hub = Hub::new(HubConfig {
             frame,
             ..HubConfig::default()
         });
-        // On the test's runtime, whose clock is paused.
-        let _flusher = tokio::spawn(flush_loop(
+        let flusher = tokio::spawn(flush_loop(
             Arc::downgrade(&hub.inner),
             hub.inner.published.clone(),
             frame,
         ));
-        let mut tab = hub.connect();
-        tab.subscribe(LIBRARY).expect("one topic");
-        let favourite = |id| Change::Photo {
+        (hub, flusher)
+    }
+
+    fn favourite(id: i64) -> Change {
+        Change::Photo {
             id,
             status: flashbulb_types::live::PhotoStatus::Ready,
             favourite: true,
             trashed: false,
             failure: None,
-        };
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn frames_keep_their_pace_until_sockets_fall_far_behind() {
+        let frame = Duration::from_millis(50);
+        let (hub, _flusher) = flushing_hub(frame);
+        let mut tab = hub.connect();
+        tab.subscribe(LIBRARY).expect("one topic");
         // Nobody writes, as with a socket short of CPU. Up to FRAMES_BEHIND frames behind,
         // each change still goes out in its own frame: the socket sends them as one message.
         let behind = FRAMES_BEHIND as i64;
@@ -1221,15 +1230,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn under_load_a_change_waits_one_sweep_and_a_socket_one_interval() {
         let frame = Duration::from_millis(50);
-        let hub = Hub::new(HubConfig {
-            frame,
-            ..HubConfig::default()
-        });
-        let _flusher = tokio::spawn(flush_loop(
-            Arc::downgrade(&hub.inner),
-            hub.inner.published.clone(),
-            frame,
-        ));
+        let (hub, _flusher) = flushing_hub(frame);
         // The sweep's chunks of sockets cost time on the paused clock, so one sweep of these
         // 4,096 sockets takes about 80 ms: longer than a frame interval, as under load.
         let _clock = tokio::spawn(async {
@@ -1249,16 +1250,7 @@ mod tests {
         // A distinct photo every 10 ms for 1.2 s, as a steady stream of favourites.
         let mut published = HashMap::new();
         for id in 1..=120 {
-            hub.change(
-                LIBRARY,
-                &Change::Photo {
-                    id,
-                    status: flashbulb_types::live::PhotoStatus::Ready,
-                    favourite: true,
-                    trashed: false,
-                    failure: None,
-                },
-            );
+            hub.change(LIBRARY, &favourite(id));
             published.insert(id, tokio::time::Instant::now());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
