@@ -113,9 +113,8 @@ fn live_request(site: &Site) -> Result<http::Request<()>, tungstenite::Error> {
 }
 
 /// Updates are small; a large read buffer per socket would dominate memory at scale, and
-/// tungstenite zero-fills the free part of it before every read (two reads per message: the
-/// second finds nothing), so its size is paid per message. Larger messages still arrive
-/// whole, over more reads.
+/// tungstenite zero-fills the free part of it before every read, so its size is paid per
+/// message. Larger messages still arrive whole, over more reads.
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(2 * 1024)

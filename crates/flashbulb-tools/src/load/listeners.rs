@@ -42,6 +42,12 @@ pub(super) struct Stamped {
     stamping: bool,
     /// The kernel's receive time (`CLOCK_REALTIME`) of the last bytes read.
     arrived: Option<TimeSpec>,
+    /// Read by the poll's thread, without blocking, from the first readiness on.
+    polled: bool,
+    /// The last read took less than it asked for: the socket was empty then, and anything
+    /// arriving since raises a new readiness event. Until that event the next read would
+    /// only find nothing, a system call per message on top of the one that read it.
+    drained: bool,
 }
 
 impl Stamped {
@@ -50,7 +56,15 @@ impl Stamped {
             stream,
             stamping: false,
             arrived: None,
+            polled: false,
+            drained: false,
         }
+    }
+
+    /// The poll said bytes arrived: the next read asks the kernel again.
+    fn readable(&mut self) {
+        self.polled = true;
+        self.drained = false;
     }
 
     fn stamp_arrivals(&mut self) -> std::io::Result<()> {
@@ -73,10 +87,9 @@ impl Stamped {
             .ok()?;
         Instant::now().checked_sub(now.saturating_sub(arrived))
     }
-}
 
-impl std::io::Read for Stamped {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+    /// One read of the socket, with the kernel's receive time when it was asked for.
+    fn receive(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if !self.stamping {
             return std::io::Read::read(&mut self.stream, buf);
         }
@@ -97,6 +110,18 @@ impl std::io::Read for Stamped {
                 }
             }
         }
+        Ok(read)
+    }
+}
+
+impl std::io::Read for Stamped {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.drained {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        let read = self.receive(buf)?;
+        // Zero is the end of the stream, which a read must keep reporting.
+        self.drained = self.polled && read > 0 && read < buf.len();
         Ok(read)
     }
 }
@@ -258,6 +283,7 @@ fn read_all(
         let (mut messages, mut bytes, mut resyncs, mut disconnects) = (0, 0, 0, 0);
         for at in ready.drain(..) {
             let socket = &mut sockets[at];
+            socket.get_mut().readable();
             loop {
                 match socket.read() {
                     Ok(Message::Binary(frames)) => {
@@ -341,6 +367,39 @@ mod tests {
     use std::io::{Read, Write};
 
     use super::*;
+
+    #[test]
+    fn an_emptied_socket_is_read_again_only_once_the_poll_says_so() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        let stream =
+            TcpStream::connect(listener.local_addr().expect("its address")).expect("connected");
+        let (mut server, _) = listener.accept().expect("accepted");
+        stream.set_nonblocking(true).expect("non-blocking");
+        let mut stamped = Stamped::new(stream);
+        stamped.readable();
+        let mut buffer = [0; 16];
+        // On loopback the bytes are in the socket once written.
+        server.write_all(b"one").expect("written");
+        assert_eq!(stamped.read(&mut buffer).expect("read"), 3);
+        server.write_all(b"two").expect("written");
+        let skipped = stamped
+            .read(&mut buffer)
+            .expect_err("not asked before the poll");
+        assert_eq!(skipped.kind(), ErrorKind::WouldBlock);
+        stamped.readable();
+        assert_eq!(stamped.read(&mut buffer).expect("read"), 3);
+        assert_eq!(&buffer[..3], b"two");
+        // A read that fills the buffer may have left more behind: the next one asks.
+        server.write_all(&[7; 20]).expect("written");
+        stamped.readable();
+        assert_eq!(stamped.read(&mut buffer).expect("read"), 16);
+        assert_eq!(stamped.read(&mut buffer).expect("read"), 4);
+        // The end of the stream keeps being reported.
+        drop(server);
+        stamped.readable();
+        assert_eq!(stamped.read(&mut buffer).expect("the end"), 0);
+        assert_eq!(stamped.read(&mut buffer).expect("still the end"), 0);
+    }
 
     #[test]
     fn a_frame_is_timed_from_when_it_reached_the_socket() {
