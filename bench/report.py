@@ -636,10 +636,10 @@ def main():
         f"p99 {ms(live['answer_ms_p99'])}, max {ms(live['answer_ms_max'])} |",
         f"| server RSS during the run | {live['server_rss_held_mib']:.0f} MiB → {live['server_rss_after_load_mib']:.0f} MiB |",
         "",
-        "Frames are built every 50 ms (`live_frame_ms`): a change waits up to one frame to be "
-        "coalesced with the others, then for the hub's sweep of the sockets to reach its socket. "
-        "Far behind, the hub gathers longer (up to ten intervals): under load frames merge instead "
-        "of sockets falling behind. The load tool reads every socket on one thread, so a frame may "
+        "Frames are built every 50 ms (`live_frame_ms`) and, while a sweep of the sockets runs, "
+        "more often: under load a change waits about one sweep, and frames merge into each "
+        "socket's one write of a sweep. Far behind, the hub gathers longer (up to ten "
+        "intervals) instead of sockets falling behind. The load tool reads every socket on one thread, so a frame may "
         "wait in its socket while the thread reads thousands of others; the budget is timed to the "
         "frame's arrival (the kernel's receive time, `SO_TIMESTAMPING`), and the time to the tool's "
         "read is given beside it.",
@@ -648,9 +648,9 @@ def main():
         "",
         "## Memory of large operations",
         "",
-        "Resident memory sampled every 20 ms from `/proc` (`bench/rss.py`). RSS also counts the",
-        "database file pages SQLite maps (up to 256 MiB, `mmap_size`), which are the kernel's page",
-        "cache and dropped under pressure; \"allocated\" (anonymous memory, `RssAnon`) is what the",
+        "Resident memory sampled every 20 ms from `/proc` (`bench/rss.py`). RSS also counts file",
+        "pages the process maps, which are the kernel's page cache and dropped under pressure;",
+        "\"allocated\" (anonymous memory, `RssAnon`, SQLite's page caches included) is what the",
         "process itself holds, and is what the budgets above are checked against.",
         "",
         "| operation | took | RSS before → peak (growth) | allocated before → peak (growth) |",
