@@ -368,12 +368,18 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn an_emptied_socket_is_read_again_only_once_the_poll_says_so() {
+    /// A loopback connection: the client's end and the server's.
+    fn connected() -> (TcpStream, TcpStream) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
         let stream =
             TcpStream::connect(listener.local_addr().expect("its address")).expect("connected");
-        let (mut server, _) = listener.accept().expect("accepted");
+        let (server, _) = listener.accept().expect("accepted");
+        (stream, server)
+    }
+
+    #[test]
+    fn an_emptied_socket_is_read_again_only_once_the_poll_says_so() {
+        let (stream, mut server) = connected();
         stream.set_nonblocking(true).expect("non-blocking");
         let mut stamped = Stamped::new(stream);
         stamped.readable();
@@ -403,10 +409,7 @@ mod tests {
 
     #[test]
     fn a_frame_is_timed_from_when_it_reached_the_socket() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-        let stream =
-            TcpStream::connect(listener.local_addr().expect("its address")).expect("connected");
-        let (mut server, _) = listener.accept().expect("accepted");
+        let (stream, mut server) = connected();
         let mut stamped = Stamped::new(stream);
         stamped
             .stamp_arrivals()
