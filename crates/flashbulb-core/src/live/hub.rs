@@ -11,7 +11,7 @@
 //! behind.
 
 use std::{
-    collections::{HashMap, HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, MutexGuard, Weak,
@@ -156,7 +156,11 @@ struct Subscriber {
 
 #[derive(Default)]
 struct ChannelState {
-    subscribers: HashMap<u64, Arc<Subscriber>>,
+    /// By connection id: a sweep visits the sockets in the order they were opened, which is
+    /// the order their state here and in the kernel was allocated in, on both ends of a
+    /// loopback connection. In hash order every socket's write was a walk to memory far from
+    /// the last; at 10,000 sockets sweeps took about a fifth longer.
+    subscribers: BTreeMap<u64, Arc<Subscriber>>,
     /// Latest state per key since the last frame, in the order keys first changed.
     changes: IndexMap<ChangeKey, Change>,
     /// Additions since the last frame, in the order they happened.
@@ -1085,6 +1089,51 @@ mod tests {
         let mut expected = Vec::new();
         wire::binary_message(&mut expected, &[&payloads[1]]);
         assert_eq!(last.map(|bytes| bytes.to_vec()), Some(expected));
+    }
+
+    /// A socket that notes its place in a shared list each time it is written.
+    struct Turn {
+        place: usize,
+        order: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Wire for Turn {
+        fn try_write(&self, bytes: &[u8]) -> std::io::Result<usize> {
+            lock(&self.order).push(self.place);
+            Ok(bytes.len())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_writes_sockets_in_the_order_they_connected() {
+        let hub = Hub::new(HubConfig::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let mut tabs = Vec::new();
+        for place in 0..3 * SWEEP_CHUNK {
+            let mut tab = hub.connect();
+            tab.subscribe(LIBRARY).expect("one topic");
+            tab.mailbox().attach(Arc::new(Turn {
+                place,
+                order: order.clone(),
+            }));
+            tabs.push(tab);
+        }
+        // Some leave, others come: the newcomers are written after those already there.
+        let left: Vec<Connection> = tabs.drain(100..200).collect();
+        drop(left);
+        for place in 3 * SWEEP_CHUNK..3 * SWEEP_CHUNK + 10 {
+            let mut tab = hub.connect();
+            tab.subscribe(LIBRARY).expect("one topic");
+            tab.mailbox().attach(Arc::new(Turn {
+                place,
+                order: order.clone(),
+            }));
+            tabs.push(tab);
+        }
+        hub.change(LIBRARY, &count(1));
+        hub.inner.flush();
+        let expected: Vec<usize> = (0..100).chain(200..3 * SWEEP_CHUNK + 10).collect();
+        assert_eq!(*lock(&order), expected);
     }
 
     fn deliver(mailbox: &Mailbox, item: Outbound) -> Delivery {
