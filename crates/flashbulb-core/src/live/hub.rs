@@ -1108,28 +1108,20 @@ mod tests {
     async fn a_sweep_writes_sockets_in_the_order_they_connected() {
         let hub = Hub::new(HubConfig::default());
         let order = Arc::new(Mutex::new(Vec::new()));
-        let mut tabs = Vec::new();
-        for place in 0..3 * SWEEP_CHUNK {
+        let open = |place: usize| {
             let mut tab = hub.connect();
             tab.subscribe(LIBRARY).expect("one topic");
             tab.mailbox().attach(Arc::new(Turn {
                 place,
                 order: order.clone(),
             }));
-            tabs.push(tab);
-        }
+            tab
+        };
+        let mut tabs: Vec<Connection> = (0..3 * SWEEP_CHUNK).map(open).collect();
         // Some leave, others come: the newcomers are written after those already there.
         let left: Vec<Connection> = tabs.drain(100..200).collect();
         drop(left);
-        for place in 3 * SWEEP_CHUNK..3 * SWEEP_CHUNK + 10 {
-            let mut tab = hub.connect();
-            tab.subscribe(LIBRARY).expect("one topic");
-            tab.mailbox().attach(Arc::new(Turn {
-                place,
-                order: order.clone(),
-            }));
-            tabs.push(tab);
-        }
+        tabs.extend((3 * SWEEP_CHUNK..3 * SWEEP_CHUNK + 10).map(open));
         hub.change(LIBRARY, &count(1));
         hub.inner.flush();
         let expected: Vec<usize> = (0..100).chain(200..3 * SWEEP_CHUNK + 10).collect();
