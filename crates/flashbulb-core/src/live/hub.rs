@@ -158,8 +158,8 @@ struct Subscriber {
 struct ChannelState {
     /// By connection id: a sweep visits the sockets in the order they were opened, which is
     /// the order their state here and in the kernel was allocated in, on both ends of a
-    /// loopback connection. In hash order every socket's write was a walk to memory far from
-    /// the last; at 10,000 sockets sweeps took about a fifth longer.
+    /// loopback connection, so one write's memory lies next to the last one's. In hash order
+    /// the same CPU wrote fewer sockets: at 10,000 sockets sweeps took about a fifth longer.
     subscribers: BTreeMap<u64, Arc<Subscriber>>,
     /// Latest state per key since the last frame, in the order keys first changed.
     changes: IndexMap<ChangeKey, Change>,
